@@ -1,0 +1,588 @@
+"""Model registry: which models the user has, what they cost, and how they rank in each tier.
+
+Pure: metadata arrives as mappings and the clock as `now`; family defaults and ranks come from the
+bundled `data/models.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from enum import Enum
+from functools import cache
+from importlib import resources
+from types import MappingProxyType
+from typing import Any
+
+from kimchi_plugin.brain.tiers import TIER_ORDER, Tier
+
+# Rank of a model the data has no family for; every rank in the data is below it.
+UNKNOWN_RANK = 1000
+# Unknown non-reasoning models whose input + output price (USD per 1M) is at most this go to Quick.
+QUICK_MAX_BLENDED_COST = 2.0
+# Tier for ids nothing is known about (and for the `auto` virtual id).
+DEFAULT_TIER = Tier.CODING
+TOKENS_PER_PRICE_UNIT = 1_000_000
+# Ids the plugin itself offers as routing targets; they never name a real model.
+VIRTUAL_IDS = frozenset({"auto", *(tier.value for tier in Tier)})
+
+# Where to look for a larger context window once the requested tier has none: the nearest tier
+# by capability first, the more capable one on a tie.
+_NEIGHBOUR_TIERS: dict[Tier, tuple[Tier, ...]] = {
+    Tier.REASONING: (Tier.CODING, Tier.QUICK),
+    Tier.CODING: (Tier.REASONING, Tier.QUICK),
+    Tier.QUICK: (Tier.CODING, Tier.REASONING),
+}
+_TIER_INDEX = {tier: index for index, tier in enumerate(TIER_ORDER)}
+
+# What may follow a family's base id: a quantisation tag, then a date or release-channel tag.
+_ID_SUFFIX = (
+    r"(?:-(?:fp|int)\d+)?"
+    r"(?:[-@]\d{8}|-\d{4}-\d{2}-\d{2}|-latest|-exp|-preview(?:-\d{2}-\d{2}|-\d{4}-\d{2}-\d{2})?)?"
+)
+
+
+class Lifecycle(str, Enum):
+    """Where a model stands on its provider's retirement schedule at the registry's `now`."""
+
+    ACTIVE = "active"
+    DEPRECATED = "deprecated"  # still served; picked only when nothing else serves the tier
+    SUNSET = "sunset"  # no longer served; never picked
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSpec:
+    """One available model with its merged metadata and its rank in each tier it serves."""
+
+    id: str
+    name: str
+    family: str | None
+    context_window: int
+    max_output: int
+    cost_input: float
+    cost_output: float
+    cost_cache_read: float
+    cost_cache_write: float
+    reasoning: bool
+    images: bool
+    tool_call: bool
+    fixed_temperature: float | None
+    deprecated_at: datetime | None
+    sunset_at: datetime | None
+    replacement: str | None
+    deprecation_note: str | None
+    ranks: Mapping[Tier, int] = field(hash=False)
+
+    @property
+    def blended_cost(self) -> float:
+        """Input plus output price per 1M tokens: the tie-breaker between equal ranks."""
+        return self.cost_input + self.cost_output
+
+    def cost(self, input_tokens: int, output_tokens: int, cache_read: int = 0, cache_write: int = 0) -> float:
+        """USD for one call with these token counts."""
+        return (
+            input_tokens * self.cost_input
+            + output_tokens * self.cost_output
+            + cache_read * self.cost_cache_read
+            + cache_write * self.cost_cache_write
+        ) / TOKENS_PER_PRICE_UNIT
+
+
+@dataclass(frozen=True, slots=True)
+class Family:
+    """Bundled defaults and tier ranks for every model id of one family."""
+
+    key: str
+    name: str
+    ids: tuple[str, ...]
+    ranks: Mapping[Tier, int]
+    context_window: int
+    max_output: int
+    cost_input: float
+    cost_output: float
+    cost_cache_read: float
+    cost_cache_write: float
+    reasoning: bool
+    images: bool
+    fixed_temperature: float | None = None
+    deprecated_at: datetime | None = None
+    sunset_at: datetime | None = None
+    replacement: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Defaults:
+    """Metadata for a model the data has no family for, field by field."""
+
+    context_window: int
+    max_output: int
+    cost_input: float
+    cost_output: float
+
+
+class FamilyTable:
+    """The bundled families plus the matcher that maps a model id to its family."""
+
+    __slots__ = ("families", "defaults", "_matcher", "_by_group")
+
+    def __init__(self, families: Sequence[Family], defaults: Defaults) -> None:
+        self.families = tuple(families)
+        self.defaults = defaults
+        alternatives = []
+        self._by_group: dict[str, Family] = {}
+        for index, family in enumerate(self.families):
+            group = f"f{index}"
+            self._by_group[group] = family
+            bases = "|".join(re.escape(normalize_id(base)) for base in family.ids)
+            alternatives.append(f"(?P<{group}>{bases})")
+        self._matcher = re.compile(f"^(?:{'|'.join(alternatives)}){_ID_SUFFIX}$")
+
+    def match(self, model_id: str) -> Family | None:
+        """The family `model_id` belongs to, or None."""
+        found = self._matcher.match(normalize_id(model_id))
+        return self._by_group[found.lastgroup] if found and found.lastgroup else None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> FamilyTable:
+        """Build from the `models.json` document; raises ValueError on malformed data."""
+        raw_defaults = _require(data, "defaults", Mapping)
+        defaults = Defaults(
+            context_window=_require_int(raw_defaults, "context_window"),
+            max_output=_require_int(raw_defaults, "max_output"),
+            cost_input=_require_price(raw_defaults, "cost_input"),
+            cost_output=_require_price(raw_defaults, "cost_output"),
+        )
+        families = [_family_from_json(raw) for raw in _require(data, "families", list)]
+        keys = [family.key for family in families]
+        if len(set(keys)) != len(keys):
+            raise ValueError("models.json: duplicate family key")
+        return cls(families, defaults)
+
+
+def normalize_id(model_id: str) -> str:
+    """Lowercase, without any `provider/` prefix, dots written as dashes (`claude-opus-4.6` ≡ `-4-6`)."""
+    return model_id.rsplit("/", 1)[-1].strip().lower().replace(".", "-")
+
+
+@cache
+def default_families() -> FamilyTable:
+    """The families bundled with the package (read once)."""
+    text = resources.files("kimchi_plugin").joinpath("data", "models.json").read_text(encoding="utf-8")
+    return FamilyTable.from_json(json.loads(text))
+
+
+def unknown_model_tier(reasoning: bool, cost_input: float, cost_output: float) -> Tier:
+    """Tier of a model with no family: reasoning-capable → Reasoning; cheap → Quick; else Coding."""
+    if reasoning:
+        return Tier.REASONING
+    if cost_input + cost_output <= QUICK_MAX_BLENDED_COST:
+        return Tier.QUICK
+    return Tier.CODING
+
+
+class Registry:
+    """The models the user has, ranked per tier; immutable once built."""
+
+    __slots__ = ("now", "warnings", "_specs", "_lifecycle", "_ranked", "_primary", "_usable", "_families")
+
+    def __init__(
+        self,
+        specs: Mapping[str, ModelSpec],
+        pins: Mapping[Tier, str],
+        now: datetime,
+        families: FamilyTable,
+        warnings: Sequence[str],
+    ) -> None:
+        self.now = now
+        self.warnings = tuple(warnings)
+        self._families = families
+        self._specs = dict(specs)
+        self._lifecycle = {model_id: _lifecycle(spec, now) for model_id, spec in self._specs.items()}
+        self._usable = tuple(
+            spec
+            for _, spec in sorted(self._specs.items())
+            if spec.tool_call and self._lifecycle[spec.id] is not Lifecycle.SUNSET
+        )
+        self._ranked = {tier: self._rank_tier(tier, pins.get(tier)) for tier in Tier}
+        self._primary = {spec.id: _best_tier(spec, pins) for spec in self._specs.values()}
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        provider_models: Mapping[str, Mapping] | None,
+        api_models: Sequence[Mapping] | None,
+        pins: Mapping[str, str] | None,
+        priorities: Mapping[str, Mapping[str, int]] | None,
+        now: datetime,
+        families: FamilyTable | None = None,
+    ) -> Registry:
+        """Merge provider-config and API metadata (API wins) over family defaults, then rank.
+
+        `api_models` entries use ModelSpec field names (`id`, `context_window`, `cost_input`, ...).
+        Invalid pins and priorities are ignored and described in `warnings`.
+        """
+        families = families or default_families()
+        now = _aware(now)
+        warnings: list[str] = []
+        metadata: dict[str, dict[str, Any]] = {}
+        for model_id, config in (provider_models or {}).items():
+            if _is_model_id(model_id) and isinstance(config, Mapping):
+                metadata.setdefault(model_id, {}).update(_from_provider_config(config, now))
+        for entry in api_models or ():
+            model_id = entry.get("id") if isinstance(entry, Mapping) else None
+            if _is_model_id(model_id):
+                metadata.setdefault(model_id, {}).update(_from_metadata(entry))
+        specs = {model_id: _make_spec(model_id, fields, families) for model_id, fields in metadata.items()}
+        _apply_priorities(specs, priorities or {}, warnings)
+        tier_pins = _parse_pins(pins or {}, specs, now, warnings)
+        return cls(specs, tier_pins, now, families, warnings)
+
+    def get(self, model_id: str) -> ModelSpec | None:
+        """The available model with this exact id (sunset ones included, for warnings)."""
+        return self._specs.get(model_id)
+
+    def lifecycle(self, model_id: str) -> Lifecycle | None:
+        """Retirement state of an available model at the registry's `now`."""
+        return self._lifecycle.get(model_id)
+
+    def ranked(self, tier: Tier) -> tuple[ModelSpec, ...]:
+        """Usable models serving `tier`, best first; deprecated ones after all others."""
+        return self._ranked[tier]
+
+    def best(self, tier: Tier) -> ModelSpec | None:
+        """The model to route `tier` to, or None when nothing serves it."""
+        ranked = self._ranked[tier]
+        return ranked[0] if ranked else None
+
+    def primary_tier(self, model_id: str) -> Tier:
+        """The tier a concrete pick of `model_id` works in: its best-ranked (or pinned) tier."""
+        if model_id in self._primary:
+            return self._primary[model_id]
+        if model_id in VIRTUAL_IDS and model_id != "auto":
+            return Tier(model_id)
+        family = self._families.match(model_id)
+        return _best_tier_of(family.ranks, {}, "") if family else DEFAULT_TIER
+
+    def with_larger_context(
+        self, tier: Tier, needed_tokens: int, exclude: Sequence[str] | frozenset[str] = ()
+    ) -> ModelSpec | None:
+        """Best model whose window holds `needed_tokens`: `tier` first, then neighbouring tiers.
+
+        Deprecated models are considered only when no active model anywhere fits.
+        """
+        search = (tier, *_NEIGHBOUR_TIERS[tier])
+        for want_deprecated in (False, True):
+            for candidate_tier in search:
+                for spec in self._ranked[candidate_tier]:
+                    if (
+                        spec.context_window >= needed_tokens
+                        and spec.id not in exclude
+                        and (self._lifecycle[spec.id] is Lifecycle.DEPRECATED) == want_deprecated
+                    ):
+                        return spec
+        return None
+
+    def cheapest(self) -> ModelSpec | None:
+        """Model for the LLM classifier: active before deprecated, no thinking phase, lowest price."""
+        if not self._usable:
+            return None
+        return min(
+            self._usable,
+            key=lambda spec: (self._is_deprecated(spec), spec.reasoning, spec.blended_cost, spec.id),
+        )
+
+    def models(self) -> tuple[ModelSpec, ...]:
+        """Every usable model (not sunset, supports tools), ordered by id."""
+        return self._usable
+
+    def _is_deprecated(self, spec: ModelSpec) -> bool:
+        return self._lifecycle[spec.id] is Lifecycle.DEPRECATED
+
+    def _rank_tier(self, tier: Tier, pinned: str | None) -> tuple[ModelSpec, ...]:
+        serving = [spec for spec in self._usable if tier in spec.ranks]
+        serving.sort(
+            key=lambda spec: (
+                self._is_deprecated(spec),
+                spec.id != pinned,
+                spec.ranks[tier],
+                spec.blended_cost,
+                spec.id,
+            )
+        )
+        return tuple(serving)
+
+
+def _lifecycle(spec: ModelSpec, now: datetime) -> Lifecycle:
+    if spec.sunset_at is not None and now >= spec.sunset_at:
+        return Lifecycle.SUNSET
+    if spec.deprecated_at is not None and now >= spec.deprecated_at:
+        return Lifecycle.DEPRECATED
+    return Lifecycle.ACTIVE
+
+
+def _best_tier(spec: ModelSpec, pins: Mapping[Tier, str]) -> Tier:
+    return _best_tier_of(spec.ranks, pins, spec.id)
+
+
+def _best_tier_of(ranks: Mapping[Tier, int], pins: Mapping[Tier, str], model_id: str) -> Tier:
+    if not ranks:
+        return DEFAULT_TIER
+    return min(ranks, key=lambda tier: (pins.get(tier) != model_id, ranks[tier], _TIER_INDEX[tier]))
+
+
+def _is_model_id(value: object) -> bool:
+    return isinstance(value, str) and bool(value.strip()) and value.strip().lower() not in VIRTUAL_IDS
+
+
+def _make_spec(model_id: str, fields: Mapping[str, Any], families: FamilyTable) -> ModelSpec:
+    family = families.match(model_id)
+    defaults = families.defaults
+    base: dict[str, Any] = {
+        "name": family.name if family else model_id,
+        "context_window": family.context_window if family else defaults.context_window,
+        "max_output": family.max_output if family else defaults.max_output,
+        "cost_input": family.cost_input if family else defaults.cost_input,
+        "cost_output": family.cost_output if family else defaults.cost_output,
+        "cost_cache_read": family.cost_cache_read if family else None,
+        "cost_cache_write": family.cost_cache_write if family else None,
+        "reasoning": family.reasoning if family else False,
+        "images": family.images if family else False,
+        "tool_call": True,
+        "fixed_temperature": family.fixed_temperature if family else None,
+        "deprecated_at": family.deprecated_at if family else None,
+        "sunset_at": family.sunset_at if family else None,
+        "replacement": family.replacement if family else None,
+        "deprecation_note": None,
+    }
+    base.update(fields)
+    # Without a known cache price, cached tokens are charged as plain input (the safe assumption).
+    for cache_field in ("cost_cache_read", "cost_cache_write"):
+        if base[cache_field] is None:
+            base[cache_field] = base["cost_input"]
+    if family:
+        ranks = dict(family.ranks)
+    else:
+        ranks = {unknown_model_tier(base["reasoning"], base["cost_input"], base["cost_output"]): UNKNOWN_RANK}
+    return ModelSpec(id=model_id, family=family.key if family else None, ranks=MappingProxyType(ranks), **base)
+
+
+def _apply_priorities(
+    specs: dict[str, ModelSpec], priorities: Mapping[str, Mapping[str, int]], warnings: list[str]
+) -> None:
+    for model_id, overrides in priorities.items():
+        spec = specs.get(model_id)
+        if spec is None or not isinstance(overrides, Mapping):
+            warnings.append(f"priorities: ignored entry for unavailable model {model_id!r}")
+            continue
+        ranks = dict(spec.ranks)
+        for tier_name, rank in overrides.items():
+            tier = _tier(tier_name)
+            if tier is None or not _is_int(rank):
+                warnings.append(f"priorities: ignored {model_id!r} {tier_name!r}={rank!r}")
+                continue
+            ranks[tier] = rank
+        specs[model_id] = _replace_ranks(spec, ranks)
+
+
+def _replace_ranks(spec: ModelSpec, ranks: Mapping[Tier, int]) -> ModelSpec:
+    values = {name: getattr(spec, name) for name in ModelSpec.__dataclass_fields__}
+    values["ranks"] = MappingProxyType(dict(ranks))
+    return ModelSpec(**values)
+
+
+def _parse_pins(
+    pins: Mapping[str, str], specs: Mapping[str, ModelSpec], now: datetime, warnings: list[str]
+) -> dict[Tier, str]:
+    parsed: dict[Tier, str] = {}
+    for tier_name, model_id in pins.items():
+        tier = _tier(tier_name)
+        spec = specs.get(model_id) if isinstance(model_id, str) else None
+        if tier is None or spec is None:
+            warnings.append(f"models: ignored pin {tier_name!r} -> {model_id!r} (unknown tier or unavailable model)")
+        elif _lifecycle(spec, now) is Lifecycle.SUNSET or not spec.tool_call:
+            warnings.append(f"models: ignored pin {tier_name!r} -> {model_id!r} (model cannot be used)")
+        else:
+            parsed[tier] = model_id
+    return parsed
+
+
+def _tier(name: object) -> Tier | None:
+    try:
+        return Tier(name)
+    except ValueError:
+        return None
+
+
+# --- defensive field readers: a wrong type means "not given" ---------------------------------------
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _positive_int(value: object) -> int | None:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return value if _is_int(value) and value > 0 else None
+
+
+def _price(value: object) -> float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0:
+        return float(value)
+    return None
+
+
+def _flag(value: object) -> bool | None:
+    return value if isinstance(value, bool) else None
+
+
+def _text(value: object) -> str | None:
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def parse_datetime(value: object) -> datetime | None:
+    """An aware datetime from a datetime or ISO-8601 text (naive means UTC); None if invalid."""
+    if isinstance(value, datetime):
+        return _aware(value)
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        return _aware(datetime.fromisoformat(text))
+    except ValueError:
+        return None
+
+
+_METADATA_READERS = {
+    "name": _text,
+    "context_window": _positive_int,
+    "max_output": _positive_int,
+    "cost_input": _price,
+    "cost_output": _price,
+    "cost_cache_read": _price,
+    "cost_cache_write": _price,
+    "reasoning": _flag,
+    "images": _flag,
+    "tool_call": _flag,
+    "fixed_temperature": _price,
+    "deprecated_at": parse_datetime,
+    "sunset_at": parse_datetime,
+    "replacement": _text,
+    "deprecation_note": _text,
+}
+
+
+def _from_metadata(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """Valid fields of a normalised metadata entry (ModelSpec field names)."""
+    fields = {}
+    for name, read in _METADATA_READERS.items():
+        value = read(entry.get(name))
+        if value is not None:
+            fields[name] = value
+    return fields
+
+
+def _from_provider_config(config: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """Valid fields of one OpenCode `provider.<id>.models.<model id>` entry."""
+    limit = config.get("limit") if isinstance(config.get("limit"), Mapping) else {}
+    cost = config.get("cost") if isinstance(config.get("cost"), Mapping) else {}
+    modalities = config.get("modalities") if isinstance(config.get("modalities"), Mapping) else {}
+    inputs = modalities.get("input")
+    raw = {
+        "name": config.get("name"),
+        "context_window": limit.get("context"),
+        "max_output": limit.get("output"),
+        "cost_input": cost.get("input"),
+        "cost_output": cost.get("output"),
+        "cost_cache_read": cost.get("cache_read"),
+        "cost_cache_write": cost.get("cache_write"),
+        "reasoning": config.get("reasoning"),
+        "images": ("image" in inputs) if isinstance(inputs, list) else None,
+        "tool_call": config.get("tool_call"),
+        "deprecated_at": config.get("deprecated_at"),
+        "sunset_at": config.get("sunset_at"),
+        "replacement": config.get("replacement_model"),
+        "deprecation_note": config.get("deprecation_note"),
+    }
+    fields = _from_metadata(raw)
+    # OpenCode's `status: "deprecated"` carries no date: deprecated as of now.
+    if config.get("status") == "deprecated" and "deprecated_at" not in fields:
+        fields["deprecated_at"] = now
+    return fields
+
+
+# --- models.json validation ------------------------------------------------------------------------
+
+
+def _require(data: Mapping[str, Any], key: str, kind: type) -> Any:
+    value = data.get(key)
+    if not isinstance(value, kind):
+        raise ValueError(f"models.json: {key!r} missing or not {kind.__name__}")
+    return value
+
+
+def _require_int(data: Mapping[str, Any], key: str) -> int:
+    value = _positive_int(data.get(key))
+    if value is None:
+        raise ValueError(f"models.json: {key!r} must be a positive integer")
+    return value
+
+
+def _require_price(data: Mapping[str, Any], key: str) -> float:
+    value = _price(data.get(key))
+    if value is None:
+        raise ValueError(f"models.json: {key!r} must be a non-negative number")
+    return value
+
+
+def _family_from_json(raw: object) -> Family:
+    if not isinstance(raw, Mapping):
+        raise ValueError("models.json: family entry is not an object")
+    key = _require(raw, "family", str)
+    ids = tuple(_require(raw, "ids", list))
+    if not ids or not all(isinstance(base, str) and base for base in ids):
+        raise ValueError(f"models.json: {key}: 'ids' must be non-empty strings")
+    ranks: dict[Tier, int] = {}
+    for tier_name, rank in _require(raw, "ranks", Mapping).items():
+        tier = _tier(tier_name)
+        if tier is None or not _is_int(rank) or not 0 < rank < UNKNOWN_RANK:
+            raise ValueError(f"models.json: {key}: bad rank {tier_name!r}={rank!r}")
+        ranks[tier] = rank
+    if not ranks:
+        raise ValueError(f"models.json: {key}: serves no tier")
+    cost = _require(raw, "cost", Mapping)
+    reasoning, images = raw.get("reasoning"), raw.get("images")
+    if not isinstance(reasoning, bool) or not isinstance(images, bool):
+        raise ValueError(f"models.json: {key}: 'reasoning' and 'images' must be booleans")
+    temperature = raw.get("fixed_temperature")
+    if temperature is not None and _price(temperature) is None:
+        raise ValueError(f"models.json: {key}: bad fixed_temperature")
+    return Family(
+        key=key,
+        name=_require(raw, "name", str),
+        ids=ids,
+        ranks=MappingProxyType(ranks),
+        context_window=_require_int(raw, "context_window"),
+        max_output=_require_int(raw, "max_output"),
+        cost_input=_require_price(cost, "input"),
+        cost_output=_require_price(cost, "output"),
+        cost_cache_read=_require_price(cost, "cache_read"),
+        cost_cache_write=_require_price(cost, "cache_write"),
+        reasoning=reasoning,
+        images=images,
+        fixed_temperature=_price(temperature),
+        deprecated_at=parse_datetime(raw.get("deprecated_at")),
+        sunset_at=parse_datetime(raw.get("sunset_at")),
+        replacement=_text(raw.get("replacement")),
+    )
