@@ -1,0 +1,109 @@
+"""Newline-delimited JSON-RPC over a pair of byte streams (the brain's stdin/stdout).
+
+A reader thread does blocking `readline` with a size cap (asyncio's stream reader has a 64 KiB line limit and no
+portable stdin support); each frame is dispatched as its own task so a slow hook never holds up another; responses are
+written whole, one per line, from the event-loop thread. End of input is the shutdown signal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+from typing import Awaitable, BinaryIO, Callable
+
+import structlog
+
+from kimchi_plugin.rpc.dispatch import INVALID_REQUEST, PARSE_ERROR, error_frame
+
+log = structlog.get_logger("kimchi.transport")
+
+DRAIN_TIMEOUT_S = 2.0  # at end of input, how long in-flight requests may still finish
+_ID_PREFIX = re.compile(rb'"id"\s*:\s*(-?\d{1,15}|"[^"\\]{0,64}")')
+
+
+class _Oversized:
+    """Marker for a line longer than the frame cap; keeps its head so the id can still be echoed."""
+
+    __slots__ = ("head",)
+
+    def __init__(self, head: bytes) -> None:
+        self.head = head
+
+
+def _read_frames(reader: BinaryIO, max_frame: int, post: Callable[[object], None]) -> None:
+    while True:
+        try:
+            line = reader.readline(max_frame + 1)
+        except (OSError, ValueError):
+            line = b""
+        if not line:
+            post(None)
+            return
+        if len(line) > max_frame and not line.endswith(b"\n"):
+            head = line[:4096]
+            while line and not line.endswith(b"\n"):  # skip the rest of the oversized frame
+                line = reader.readline(1 << 20)
+            post(_Oversized(head))
+            continue
+        post(line)
+
+
+def _oversized_reply(frame: _Oversized, max_frame: int) -> str:
+    found = _ID_PREFIX.search(frame.head)
+    rpc_id = None
+    if found:
+        raw = found.group(1).decode("utf-8", "replace")
+        rpc_id = raw.strip('"') if raw.startswith('"') else int(raw)
+    return error_frame(INVALID_REQUEST, f"frame exceeds {max_frame} bytes", rpc_id)
+
+
+async def serve(
+    dispatch: Callable[[str], Awaitable[str]],
+    reader: BinaryIO,
+    writer: BinaryIO,
+    *,
+    max_frame: int,
+) -> None:
+    """Serve frames from `reader` until end of input, then let in-flight requests finish briefly."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[object] = asyncio.Queue()
+    in_flight: set[asyncio.Task[None]] = set()
+
+    def post(item: object) -> None:
+        loop.call_soon_threadsafe(queue.put_nowait, item)
+
+    def write(frame: str) -> None:
+        try:
+            writer.write(frame.encode("ascii") + b"\n")
+        except (OSError, ValueError):
+            log.warning("stdout closed; dropping a response")
+
+    async def handle(text: str) -> None:
+        reply = await dispatch(text)
+        if reply:
+            write(reply)
+
+    threading.Thread(target=_read_frames, args=(reader, max_frame, post), name="kimchi-stdin", daemon=True).start()
+    while True:
+        item = await queue.get()
+        if item is None:
+            break
+        if isinstance(item, _Oversized):
+            log.warning("oversized frame refused", limit=max_frame)
+            write(_oversized_reply(item, max_frame))
+            continue
+        assert isinstance(item, bytes)
+        try:
+            text = item.decode("utf-8").strip()
+        except UnicodeDecodeError:
+            write(error_frame(PARSE_ERROR, "Parse error: frame is not valid UTF-8"))
+            continue
+        if not text:
+            continue
+        task = loop.create_task(handle(text))
+        in_flight.add(task)
+        task.add_done_callback(in_flight.discard)
+    if in_flight:
+        await asyncio.wait(in_flight, timeout=DRAIN_TIMEOUT_S)
+    log.info("end of input; exiting")

@@ -1,0 +1,156 @@
+// @ts-check
+// opencode-kimchi: the OpenCode plugin. Forwards hooks to the Python brain over stdio JSON-RPC and applies its
+// answers. Every hook catches everything and fails open: on any error or timeout OpenCode's output stays untouched.
+import { ACTION_CALLS, DEFAULT_TIMEOUTS, INPUT_SHAPERS, TOOL_TIMEOUT_MS, applyPatch } from "./hooks.js";
+import { BrainProcess } from "./brain_process.js";
+import { resolveBrainCommand } from "./python_env.js";
+
+const SHIM_VERSION = "0.1.0";
+const STARTUP_WAIT_MS = 2500; // the factory waits this long for the handshake (it brings the tool list)
+const HANDSHAKE_TIMEOUT_MS = 10000;
+const WARN_INTERVAL_MS = 60000; // at most one warning per hook and minute
+
+const live = new Set();
+let exitHookInstalled = false;
+
+function installExitHook() {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  // OpenCode does not always call dispose (e.g. `serve` on SIGTERM): never leave a brain behind.
+  process.on("exit", () => {
+    for (const brain of live) brain.killNow();
+  });
+}
+
+/** @param {any} input  PluginInput  @param {Record<string, any>} [options] */
+async function server(input, options) {
+  const opts = options && typeof options === "object" ? options : {};
+  const client = input?.client;
+  const timeouts = { ...DEFAULT_TIMEOUTS, ...(opts.timeouts || {}) };
+  const lastWarn = new Map();
+
+  const log = (level, message) => {
+    try {
+      Promise.resolve(client?.app?.log?.({ body: { service: "opencode-kimchi", level, message } })).catch(() => {});
+    } catch {}
+  };
+  const toast = (message, variant) => {
+    try {
+      Promise.resolve(
+        client?.tui?.showToast?.({ body: { title: "opencode-kimchi", message, variant, duration: 8000 } }),
+      ).catch(() => {});
+    } catch {}
+  };
+  const warn = (message) => log("warn", message);
+  const warnHook = (hook, err) => {
+    const now = Date.now();
+    if (now - (lastWarn.get(hook) || 0) < WARN_INTERVAL_MS) return;
+    lastWarn.set(hook, now);
+    warn(`${hook}: left unchanged (${err instanceof Error ? err.message : String(err)})`);
+  };
+
+  const brain = new BrainProcess(
+    () =>
+      resolveBrainCommand(opts, (msg) => {
+        log("info", msg);
+        toast(msg, "info");
+      }),
+    warn,
+    HANDSHAKE_TIMEOUT_MS,
+  );
+  live.add(brain);
+  installExitHook();
+  brain.onDegraded = (reason) =>
+    toast(`Routing is off for this session: ${reason}. Details in the OpenCode log and the brain log.`, "warning");
+
+  /** @type {Set<string> | null} */
+  let handled = null;
+  /** @type {Set<string>} */
+  let events = new Set();
+  brain.onReady = (result) => {
+    handled = new Set(Array.isArray(result.hooks) ? result.hooks : []);
+    events = new Set(Array.isArray(result.events) ? result.events : []);
+  };
+
+  const started = brain.start({
+    protocolVersion: 1,
+    shimVersion: SHIM_VERSION,
+    options: opts,
+    directory: input?.directory ?? "",
+    worktree: input?.worktree ?? "",
+  });
+  started.catch(() => {});
+  let init = null;
+  try {
+    init = await Promise.race([started, new Promise((resolve) => setTimeout(resolve, STARTUP_WAIT_MS).unref?.())]);
+  } catch {}
+
+  const runActions = (actions) => {
+    if (!Array.isArray(actions)) return;
+    for (const action of actions) {
+      if (!action || !ACTION_CALLS.includes(action.call)) continue;
+      const [ns, fn] = action.call.split(".");
+      setTimeout(() => {
+        try {
+          Promise.resolve(client?.[ns]?.[fn]?.(action.args)).catch(() => {});
+        } catch {}
+      }, 0);
+    }
+  };
+
+  const forward = (hook, wrapInput) => async (hookInput, hookOutput) => {
+    try {
+      if (handled && !handled.has(hook)) return;
+      const shape = INPUT_SHAPERS[hook];
+      const params = wrapInput
+        ? { input: null, output: hookInput }
+        : { input: shape ? shape(hookInput) : hookInput, output: hookOutput };
+      const result = await brain.request(hook, params, timeouts[hook] ?? 300);
+      const target = wrapInput ? hookInput : hookOutput;
+      if (result && result.output) applyPatch(target, result.output);
+      if (result) runActions(result.actions);
+    } catch (err) {
+      warnHook(hook, err);
+    }
+  };
+
+  /** @type {Record<string, any>} */
+  const hooks = {};
+  for (const hook of Object.keys(DEFAULT_TIMEOUTS)) hooks[hook] = forward(hook, hook === "config");
+  hooks.event = async ({ event } = {}) => {
+    try {
+      if (event && events.has(event.type)) brain.notify("event", { event });
+    } catch {}
+  };
+  hooks.dispose = async () => {
+    try {
+      live.delete(brain);
+      await brain.request("shutdown", {}, 500).catch(() => {});
+      brain.stop();
+    } catch {}
+  };
+
+  const tools = init && Array.isArray(init.tools) ? init.tools : [];
+  if (tools.length > 0) {
+    hooks.tool = {};
+    for (const spec of tools) {
+      hooks.tool[spec.name] = {
+        description: String(spec.description || ""),
+        args: (spec.args && spec.args.properties) || {},
+        execute: async (args, ctx) => {
+          try {
+            const context = { sessionID: ctx?.sessionID, messageID: ctx?.messageID, agent: ctx?.agent };
+            const result = await brain.request("tool.execute", { name: spec.name, args, context }, TOOL_TIMEOUT_MS);
+            if (result) runActions(result.actions);
+            return String(result?.output ?? "");
+          } catch (err) {
+            return `opencode-kimchi is unavailable right now (${err instanceof Error ? err.message : err}).`;
+          }
+        },
+      };
+    }
+  }
+  return hooks;
+}
+
+export default { id: "opencode-kimchi", server };
