@@ -396,8 +396,9 @@ def _replace_ranks(spec: ModelSpec, ranks: Mapping[Tier, int]) -> ModelSpec:
 
 
 def _parse_pins(
-    pins: Mapping[str, str], specs: Mapping[str, ModelSpec], now: datetime, warnings: list[str]
+    pins: Mapping[str, str], specs: dict[str, ModelSpec], now: datetime, warnings: list[str]
 ) -> dict[Tier, str]:
+    """Valid pins by tier; a model pinned to a tier it does not serve joins that tier."""
     parsed: dict[Tier, str] = {}
     for tier_name, model_id in pins.items():
         tier = _tier(tier_name)
@@ -408,6 +409,8 @@ def _parse_pins(
             warnings.append(f"models: ignored pin {tier_name!r} -> {model_id!r} (model cannot be used)")
         else:
             parsed[tier] = model_id
+            if tier not in spec.ranks:
+                specs[model_id] = _replace_ranks(spec, {**spec.ranks, tier: UNKNOWN_RANK})
     return parsed
 
 
@@ -425,23 +428,27 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _positive_int(value: object) -> int | None:
+def read_positive_int(value: object) -> int | None:
+    """A positive integer (integral floats accepted), else None."""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     return value if _is_int(value) and value > 0 else None
 
 
-def _price(value: object) -> float | None:
+def read_price(value: object) -> float | None:
+    """A finite non-negative number as float, else None."""
     if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0:
         return float(value)
     return None
 
 
-def _flag(value: object) -> bool | None:
+def read_flag(value: object) -> bool | None:
+    """A real boolean, else None."""
     return value if isinstance(value, bool) else None
 
 
-def _text(value: object) -> str | None:
+def read_text(value: object) -> str | None:
+    """Non-blank text, stripped, else None."""
     return value.strip() if isinstance(value, str) and value.strip() else None
 
 
@@ -465,21 +472,21 @@ def parse_datetime(value: object) -> datetime | None:
 
 
 _METADATA_READERS = {
-    "name": _text,
-    "context_window": _positive_int,
-    "max_output": _positive_int,
-    "cost_input": _price,
-    "cost_output": _price,
-    "cost_cache_read": _price,
-    "cost_cache_write": _price,
-    "reasoning": _flag,
-    "images": _flag,
-    "tool_call": _flag,
-    "fixed_temperature": _price,
+    "name": read_text,
+    "context_window": read_positive_int,
+    "max_output": read_positive_int,
+    "cost_input": read_price,
+    "cost_output": read_price,
+    "cost_cache_read": read_price,
+    "cost_cache_write": read_price,
+    "reasoning": read_flag,
+    "images": read_flag,
+    "tool_call": read_flag,
+    "fixed_temperature": read_price,
     "deprecated_at": parse_datetime,
     "sunset_at": parse_datetime,
-    "replacement": _text,
-    "deprecation_note": _text,
+    "replacement": read_text,
+    "deprecation_note": read_text,
 }
 
 
@@ -533,14 +540,14 @@ def _require(data: Mapping[str, Any], key: str, kind: type) -> Any:
 
 
 def _require_int(data: Mapping[str, Any], key: str) -> int:
-    value = _positive_int(data.get(key))
+    value = read_positive_int(data.get(key))
     if value is None:
         raise ValueError(f"models.json: {key!r} must be a positive integer")
     return value
 
 
 def _require_price(data: Mapping[str, Any], key: str) -> float:
-    value = _price(data.get(key))
+    value = read_price(data.get(key))
     if value is None:
         raise ValueError(f"models.json: {key!r} must be a non-negative number")
     return value
@@ -566,7 +573,7 @@ def _family_from_json(raw: object) -> Family:
     if not isinstance(reasoning, bool) or not isinstance(images, bool):
         raise ValueError(f"models.json: {key}: 'reasoning' and 'images' must be booleans")
     temperature = raw.get("fixed_temperature")
-    if temperature is not None and _price(temperature) is None:
+    if temperature is not None and read_price(temperature) is None:
         raise ValueError(f"models.json: {key}: bad fixed_temperature")
     return Family(
         key=key,
@@ -581,8 +588,8 @@ def _family_from_json(raw: object) -> Family:
         cost_cache_write=_require_price(cost, "cache_write"),
         reasoning=reasoning,
         images=images,
-        fixed_temperature=_price(temperature),
+        fixed_temperature=read_price(temperature),
         deprecated_at=parse_datetime(raw.get("deprecated_at")),
         sunset_at=parse_datetime(raw.get("sunset_at")),
-        replacement=_text(raw.get("replacement")),
+        replacement=read_text(raw.get("replacement")),
     )
