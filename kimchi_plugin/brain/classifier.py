@@ -1,0 +1,638 @@
+"""Stage 1 of routing: a fast heuristic classifier over the user's own words.
+
+Text becomes a small set of named features (word families, leading intent, pasted structure); a linear
+table of feature weights scores the six profiles, and the tier margin gives a calibrated confidence.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from importlib import resources
+
+from kimchi_plugin.brain.tiers import PROFILE_TIER, TIER_ORDER, Profile, Tier
+
+P = Profile
+_D, _R, _PL, _C, _RF, _A = P.DEBUGGER, P.REVIEWER, P.PLANNER, P.CODER, P.REFACTORER, P.ASSISTANT
+
+# Giant pastes: only a bounded head and tail are read, so the cost stays flat.
+HEAD_CHARS = 6000
+TAIL_CHARS = 2000
+# Prose shorter than this with no evidence reads as chit-chat; longer as an unspecific work request.
+SHORT_PROSE_CHARS = 40
+LONG_PROSE_CHARS = 500
+# Scores this close count as a tie (see `_pick`).
+TIE_EPSILON = 0.15
+# Pseudo-score of "none of the above" in the confidence ratio: one weak feature alone stays unsure.
+CONFIDENCE_PRIOR = 1.6
+CONFIDENCE_FLOOR = 0.05
+CONFIDENCE_CEIL = 0.97
+# Confidence of the no-evidence defaults.
+DEFAULT_CONFIDENCE = 0.2
+EMPTY_CONFIDENCE = 0.5
+# How many of the strongest features a decision reports in `signals`.
+MAX_SIGNALS = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    """A routing guess: profile, how sure, and the evidence behind it."""
+
+    profile: Profile
+    confidence: float
+    signals: tuple[str, ...]
+    source: str = "heuristic"
+
+    @property
+    def tier(self) -> Tier:
+        return PROFILE_TIER[self.profile]
+
+
+# --------------------------------------------------------------------------------------------------
+# Lexicon: word → feature. Each feature counts once per message, whatever number of its words occur.
+
+
+def _forms(stem: str, suffixes: str = "") -> tuple[str, ...]:
+    """A word and its inflections: _forms("fail", "s ed ing") → fail, fails, failed, failing."""
+    return (stem, *(stem + s for s in suffixes.split()))
+
+
+_WORD_FAMILIES: dict[str, tuple[str, ...]] = {
+    "debug:fail": (
+        *_forms("fail", "s ed ing ure ures"), "broken", "breaks", "broke", "breaking",
+        *_forms("crash", "es ed ing"), "hang", "hangs", "hanging", "hung", "freezes", "frozen", "stuck",
+        "flaky", "flakes", "timeout", "timeouts", "deadlock", "deadlocks", "leak", "leaks", "leaking",
+        "regression", "regressed", "segfault", "segfaults", "panic", "panics", "panicked", "oom",
+        "wrong", "incorrect", "incorrectly", "unexpected", "unexpectedly", "weird", "strange", "randomly",
+        "intermittent", "intermittently", "sporadically", "doesn't", "doesnt", "isn't", "won't", "wont",
+        "can't", "cannot", "nan", "corrupted", "garbled", "hangs", "stopped", "errored", "erroring",
+        "misbehaves", "reproduce", "repro", "flaking", "blank",
+        # es / fr / de / pt / ru
+        "falla", "fallo", "roto", "échoue", "plante", "kaputt", "absturz", "stürzt", "funktioniert",
+        "falha", "quebrado", "падает", "сломался", "сломалось", "не",
+    ),
+    "debug:error": (
+        *_forms("error", "s"), *_forms("exception", "s"), "traceback", "stacktrace", "errno", "enoent",
+        "econnrefused", "eaddrinuse", "sigsegv", "sigkill", "500", "502", "503", "undefined", "null",
+        "erreur", "fehler", "erro", "ошибка", "ошибку", "ошибки",
+    ),
+    "debug:symptom": (
+        "keeps", "kept", "dropped", "drops", "spiked", "spikes", "spiking", "climbing", "climbs", "growing",
+        "slower", "slow", "slowly", "stale", "empty", "silently", "sometimes", "occasionally", "suddenly",
+        "locally", "prod", "production", "oomkilled", "killed", "skips", "skipped", "duplicates",
+        "returns", "instead", "though", "although", "whereas", "lag", "latency", "p99", "rss",
+        "heap", "profiler", "pprof", "flamegraph", "404", "401", "403", "only", "anything", "nothing",
+        "hata", "neden", "błąd", "errore", "fout",
+    ),
+    "debug:verb": (
+        "debug", "debugging", "debugged", "diagnose", "diagnosing", "troubleshoot", "troubleshooting",
+        "bisect", "depurar", "débugger", "déboguer", "отладь", "отладить",
+    ),
+    "debug:bug": ("bug", "bugs", "buggy", "bogue", "баг"),
+    "debug:still": ("still", "anymore", "again", "todavía", "toujours", "immer", "noch", "всё", "опять"),
+    "reason:investigate": ("investigate", "investigating", "understand", "figure"),
+    "review:verb": (
+        *_forms("review", "s ed ing er"), "audit", "audits", "auditing", "critique", "proofread",
+        "feedback", "lgtm", "nitpick", "nitpicks", "nits", "revisa", "revisar", "relis", "relire", "revue",
+        "überprüfe", "prüfe", "ревью", "проверь",
+    ),
+    "review:change": ("pr", "prs", "diff", "diffs", "patch", "changeset", "changes", "commit", "commits"),
+    "review:security": (
+        "security", "secure", "insecure", "vulnerable", "vulnerability", "vulnerabilities", "injection",
+        "xss", "csrf", "ssrf", "owasp", "cve", "exploit", "exploitable", "pentest", "attacker", "sanitized",
+        "unsanitized", "escalation", "leaked", "safe", "unsafe", "safely", "threat", "unauthenticated",
+        "permissive", "cors", "crypto", "hashing", "password", "passwords", "tamper", "redirect", "auth",
+        "authorization", "permissions", "tokens", "secrets", "correctly", "properly",
+    ),
+    "plan:design": (
+        "plan", "plans", "planning", "design", "designing", "architect", "architecture", "architectural",
+        "roadmap", "strategy", "approach", "approaches", "proposal", "propose", "rfc", "brainstorm",
+        "blueprint", "phases", "milestones", "diseño", "diseña", "planifica", "conception", "entwurf",
+        "planen", "архитектура", "спроектируй", "arquitectura", "architettura", "mvp", "tickets",
+        "structure", "organize", "organise", "granularity", "runbook", "pyramid", "sensible", "cleanest",
+    ),
+    "plan:tradeoff": (
+        "tradeoff", "tradeoffs", "trade", "pros", "cons", "alternative", "alternatives", "options",
+        "versus", "vs", "compare", "comparing", "comparison", "decide", "decision", "choose", "choosing",
+        "recommend", "recommendation", "worth", "better", "prefer", "evaluate", "evaluating", "assess",
+        "weigh", "either", "overkill", "mejor", "stack", "should",
+    ),
+    "plan:system": (
+        "scale", "scalable", "scalability", "scaling", "availability", "consistency", "sharding", "shard",
+        "partitioning", "distributed", "microservice", "microservices", "monolith", "multi", "tenant",
+        "tenancy", "eventual", "infrastructure", "migration", "migrate", "migrating", "zero", "downtime",
+        "rollout", "backwards", "compatibility", "long", "future",
+    ),
+    "plan:risk": (
+        "risk", "risks", "risky", "implications", "implication", "consequences", "constraints",
+        "requirements", "concerns", "impact", "bottleneck", "bottlenecks",
+    ),
+    "code:verb": (
+        "add", "adding", "implement", "implementing", "create", "write", "build", "make", "generate",
+        "scaffold", "wire", "hook", "integrate", "setup", "configure", "install", "update", "change",
+        "modify", "edit", "replace", "bump", "upgrade", "fix", "support", "port", "convert", "translate",
+        "remove", "delete", "drop", "enable", "disable", "expose", "handle", "allow", "append", "insert",
+        "include", "switch", "persist", "validate", "parse", "serialize", "paginate", "return", "emit",
+        "set", "put", "use", "ensure", "format", "log", "print", "render", "show", "hide",
+        "añade", "agrega", "crea", "escribe", "implementa", "arregla", "corrige", "ajoute", "crée", "écris",
+        "implémente", "corriger", "füge", "erstelle", "schreibe", "implementiere", "behebe", "adicione",
+        "crie", "escreva", "corrija", "добавь", "создай", "напиши", "исправь", "реализуй",
+    ),
+    "code:object": (
+        "function", "functions", "method", "methods", "class", "endpoint", "endpoints", "route", "routes",
+        "handler", "middleware", "component", "components", "test", "tests", "fixture", "fixtures",
+        "script", "cli", "flag", "option", "argument", "arguments", "param", "parameter", "field",
+        "fields", "column", "table", "schema", "model", "api", "button", "page", "form", "modal",
+        "config", "env", "variable", "feature", "validation", "logging", "retry", "retries",
+        "pagination", "dockerfile", "workflow", "pipeline", "type", "types", "interface", "struct",
+        "enum", "query", "decorator", "cron", "webhook", "dropdown", "toggle", "spinner", "banner",
+        "tooltip", "header", "footer", "command", "subcommand", "unit", "snapshot", "mock", "stub",
+        "hook", "hooks", "helper", "util", "utils", "wrapper", "client", "sdk", "docstring",
+        "docstrings", "comments", "readme", "changelog", "typescript", "python", "rust", "golang",
+        "javascript", "sql", "css", "html", "yaml", "json", "toml", "regex", "tokens",
+    ),
+    "refactor:verb": (
+        "refactor", "refactoring", "refactored", "restructure", "reorganize", "reorganise", "cleanup",
+        "tidy", "simplify", "extract", "inline", "rename", "dedupe", "deduplicate", "dedup", "dry",
+        "decouple", "modularize", "modularise", "consolidate", "readability", "readable", "smell",
+        "smells", "debt", "duplication", "duplicated", "duplicate", "nesting", "untangle", "flatten",
+        "split", "legacy", "idiomatic", "refactoriza", "refactorizar", "refactoriser", "umstrukturieren",
+        "рефакторинг", "отрефактори",
+    ),
+    "refactor:structure": (
+        "duplication", "duplicated", "duplicate", "copy", "pasted", "repeated", "repeats", "repeat",
+        "magic", "constants", "pure", "pattern", "generics", "unreadable", "nested", "smaller", "focused",
+        "separate", "reusable", "reuse", "factor", "parametrized", "parameterized", "dispatch", "chains",
+        "callbacks", "async", "await", "records", "composite", "builder", "lines", "god", "mixin",
+        "abstraction", "module", "functions", "classes", "everywhere", "across", "throughout",
+        "remaining", "callers", "wydziel", "renomme", "renommer", "分割",
+    ),
+    "refactor:keep": ("behaviour", "behavior", "identical", "unchanged", "equivalent", "preserve", "preserving",
+                       "zachowania", "comportement", "verhalten", "動作"),
+    "assist:lookup": (
+        "find", "search", "locate", "grep", "list", "look", "where", "which", "whereabouts", "lookup",
+        "count", "version", "located", "defined", "dónde", "donde", "où", "wo", "onde", "где",
+    ),
+    "assist:explain": (
+        "explain", "describe", "summarize", "summarise", "summary", "tldr", "tl", "meaning", "mean",
+        "means", "eli5", "overview", "what's", "whats", "purpose", "difference", "explica", "explique",
+        "erkläre", "объясни",
+    ),
+    "assist:chat": (
+        "thanks", "thank", "thx", "ty", "hi", "hello", "hey", "ok", "okay", "cool", "great", "nice",
+        "yes", "no", "yep", "nope", "sure", "perfect", "awesome", "gracias", "merci", "danke",
+        "obrigado", "спасибо",
+    ),
+    "assist:quick": ("quick", "quickly", "brief", "briefly", "short", "simple", "just", "remind"),
+}
+
+_LEXICON: dict[str, tuple[str, ...]] = {}
+for _feature, _words in _WORD_FAMILIES.items():
+    for _word in _words:
+        _LEXICON[_word] = (*_LEXICON.get(_word, ()), _feature)
+
+# Word pairs whose meaning differs from their head word: "error handling" and "debug flag" are coding
+# objects, "fail fast" is a concept. The pair's feature replaces both words' families.
+_PAIR_HEADS: dict[str, tuple[frozenset[str], str]] = {
+    "error": (frozenset(
+        "handling handler handlers message messages boundary boundaries page pages code codes class type "
+        "types state states reporting log logs toast banner response responses".split()), "code:adjunct"),
+    "errors": (frozenset("handling page pages".split()), "code:adjunct"),
+    "debug": (frozenset(
+        "logging logs log flag flags mode build builds level output print prints statement statements "
+        "toolbar panel endpoint option setting info env variable message messages".split()), "code:adjunct"),
+    "design": (frozenset("tokens token system doc docs spec mockup mockups figma".split()), "code:adjunct"),
+    "crash": (frozenset("reporting reporter reports analytics".split()), "code:adjunct"),
+    "bug": (frozenset("report reports template tracker".split()), "code:adjunct"),
+    "refactor": (frozenset("button menu command action".split()), "code:adjunct"),
+    "review": (frozenset("comments comment app apps".split()), "code:adjunct"),
+    "security": (frozenset("headers header policy txt".split()), "code:adjunct"),
+    "fail": (frozenset("fast safe".split()), "assist:concept"),
+    "dependency": (frozenset(("injection",)), "refactor:structure"),
+    "constructor": (frozenset(("injection",)), "refactor:structure"),
+}
+
+# Multi-word evidence, matched on adjacent tokens.
+_PHRASES: dict[str, str] = {
+    "stack trace": "debug:error", "root cause": "debug:verb", "track down": "debug:verb",
+    "not working": "debug:fail", "stopped working": "debug:fail", "times out": "debug:fail",
+    "off by": "debug:fail", "memory leak": "debug:fail", "race condition": "debug:fail",
+    "infinite loop": "debug:fail", "null pointer": "debug:error", "no longer": "debug:fail",
+    "code review": "review:verb", "look over": "review:verb", "sanity check": "review:verb",
+    "second opinion": "review:verb", "double check": "review:verb", "pull request": "review:change",
+    "merge request": "review:change", "red flags": "review:verb", "edge cases": "review:quality",
+    "high level": "plan:design", "think through": "plan:design", "step back": "plan:design",
+    "should we": "plan:should", "should i": "plan:should", "how should": "plan:should",
+    "how would": "plan:should", "best way": "plan:should", "make sense": "plan:should",
+    "clean up": "refactor:verb", "break up": "refactor:verb", "pull out": "refactor:verb",
+    "move the": "refactor:move", "tech debt": "refactor:verb", "error handling": "code:object",
+    "show me": "assist:lookup", "look up": "assist:lookup", "how many": "assist:lookup",
+    "is there": "assist:lookup", "do we": "assist:lookup", "tell me": "assist:explain",
+    "walk me": "assist:explain", "what does": "assist:explain", "what is": "assist:explain",
+    "what are": "assist:explain", "got it": "assist:chat", "sounds good": "assist:chat",
+    "por qué": "reason:why", "por que": "reason:why",
+}
+
+# The first words of a sentence that state its intent ("add …", "why does …", "where is …").
+_LEAD_WORDS: dict[str, str] = {}
+for _feature, _words in {
+    "lead:code": _WORD_FAMILIES["code:verb"],
+    "lead:refactor": (
+        "refactor", "restructure", "reorganize", "reorganise", "simplify", "extract", "inline", "rename",
+        "dedupe", "deduplicate", "decouple", "modularize", "consolidate", "split", "move", "tidy",
+        "cleanup", "untangle", "flatten", "refactoriza", "refactorizar", "отрефактори",
+    ),
+    "lead:review": ("review", "audit", "critique", "proofread", "revisa", "relis", "überprüfe", "prüfe"),
+    "lead:debug": ("debug", "diagnose", "troubleshoot", "investigate", "bisect"),
+    "lead:plan": (
+        "plan", "design", "architect", "propose", "brainstorm", "outline", "compare", "evaluate",
+        "assess", "think", "consider", "weigh", "planifica", "diseña",
+    ),
+    "lead:explain": (
+        "explain", "describe", "summarize", "summarise", "tldr", "explica", "explique", "erkläre", "объясни",
+    ),
+    "lead:lookup": (
+        "find", "search", "locate", "grep", "list", "show", "where", "which", "count", "lookup", "dónde",
+        "donde", "où", "wo", "где",
+    ),
+    "lead:why": ("why", "pourquoi", "warum", "почему", "porque"),
+    "lead:should": ("should", "shall"),
+    "lead:what": ("what", "what's", "whats", "qué", "que", "was", "что"),
+    "lead:how": ("how", "cómo", "comment", "wie", "как"),
+    "lead:yesno": ("is", "are", "does", "do", "did", "can", "could", "has", "have", "was", "were"),
+}.items():
+    for _word in _words:
+        _LEAD_WORDS.setdefault(_word, _feature)
+
+# Openers skipped before the intent word: "please", "can you", "hey, could you quickly" …
+_OPENERS = frozenset(
+    "please pls plz can could would will you u hey hi ok okay so now then also and but first next "
+    "quickly just i we i'd we'd want need like to let's lets let us help me go ahead kindly maybe "
+    "alright right sure yes yeah great thanks".split()
+)
+# Openers that would otherwise be read as lead words ("can you …", "could you …").
+_MODAL_OPENERS = frozenset("can could would will".split())
+
+# Substrings for scripts written without spaces (Chinese, Japanese).
+_CJK_TERMS: tuple[tuple[str, str], ...] = (
+    ("错误", "debug:error"), ("报错", "debug:error"), ("异常", "debug:error"), ("崩溃", "debug:fail"),
+    ("失败", "debug:fail"), ("エラー", "debug:error"), ("バグ", "debug:bug"), ("落ちる", "debug:fail"),
+    ("调试", "debug:verb"), ("デバッグ", "debug:verb"), ("审查", "review:verb"), ("レビュー", "review:verb"),
+    ("重构", "refactor:verb"), ("リファクタ", "refactor:verb"), ("设计", "plan:design"),
+    ("設計", "plan:design"), ("架构", "plan:design"), ("添加", "code:verb"), ("实现", "code:verb"),
+    ("修复", "code:verb"), ("追加", "code:verb"), ("実装", "code:verb"), ("修正", "code:verb"),
+    ("哪里", "assist:lookup"), ("在哪", "assist:lookup"), ("どこ", "assist:lookup"),
+    ("解释", "assist:explain"), ("説明", "assist:explain"), ("为什么", "reason:why"), ("なぜ", "reason:why"),
+    ("谢谢", "assist:chat"), ("ありがとう", "assist:chat"), ("分割", "refactor:verb"),
+    ("動作", "refactor:keep"), ("変えない", "refactor:keep"), ("行为不变", "refactor:keep"),
+    ("검토", "review:verb"), ("보안", "review:security"), ("취약", "review:security"), ("오류", "debug:error"),
+    ("에러", "debug:error"), ("버그", "debug:bug"), ("리팩터", "refactor:verb"), ("설계", "plan:design"),
+    ("구현", "code:verb"), ("추가", "code:verb"), ("어디", "assist:lookup"), ("설명", "assist:explain"),
+    ("왜", "reason:why"),
+)
+
+# --------------------------------------------------------------------------------------------------
+# Feature weights: profile scores are sums of these. `classifier_model.json`, when shipped, refines them.
+
+_RULE_WEIGHTS: dict[str, dict[Profile, float]] = {
+    "debug:fail": {_D: 1.6},
+    "debug:error": {_D: 1.4},
+    "debug:verb": {_D: 2.2},
+    "debug:bug": {_D: 1.4, _R: 0.3},
+    "debug:still": {_D: 0.5},
+    "reason:investigate": {_D: 0.8, _PL: 0.8},
+    "reason:why": {_D: 0.6, _PL: 0.5},
+    "debug:why": {_D: 1.0},
+    "debug:symptom": {_D: 0.8},
+    "debug:error_name": {_D: 1.6},
+    "debug:known_cause": {_C: 1.0, _D: -0.6},
+    "review:check": {_R: 1.8},
+    "plan:question": {_PL: 2.0},
+    "plan:alternatives": {_PL: 0.8},
+    "assist:howto": {_A: 1.2},
+    "assist:concept": {_A: 1.2},
+    "refactor:structure": {_RF: 0.7},
+    "code:name": {_C: 0.2},
+    "form:correction": {},
+    "form:question": {_A: 0.3, _PL: 0.1, _D: 0.1},
+    "review:verb": {_R: 2.4},
+    "review:change": {_R: 0.7, _C: 0.2},
+    "review:quality": {_R: 1.2},
+    "review:security": {_R: 1.3, _PL: 0.2},
+    "review:question": {_R: 1.6},
+    "plan:design": {_PL: 1.8},
+    "plan:tradeoff": {_PL: 1.4},
+    "plan:system": {_PL: 0.7},
+    "plan:risk": {_PL: 0.9, _R: 0.3},
+    "plan:should": {_PL: 1.6},
+    "code:verb": {_C: 0.6},
+    "code:object": {_C: 0.6},
+    "code:adjunct": {_C: 1.0},
+    "refactor:verb": {_RF: 2.4},
+    "refactor:keep": {_RF: 0.8},
+    "refactor:move": {_RF: 0.6},
+    "assist:lookup": {_A: 1.2},
+    "assist:explain": {_A: 1.2},
+    "assist:chat": {_A: 1.0},
+    "assist:quick": {_A: 0.4},
+    "lead:code": {_C: 1.6},
+    "lead:refactor": {_RF: 1.6},
+    "lead:review": {_R: 1.6},
+    "lead:debug": {_D: 1.6},
+    "lead:plan": {_PL: 1.4},
+    "lead:explain": {_A: 1.4},
+    "lead:lookup": {_A: 1.4},
+    "lead:why": {_A: 0.3, _PL: 0.2},
+    "lead:should": {_PL: 1.2},
+    "lead:what": {_A: 0.8},
+    "lead:how": {_A: 0.5},
+    "lead:yesno": {_A: 0.3},
+    "len:short": {_A: 0.5},
+    "len:long": {_PL: 0.8},
+    "paste:traceback": {_D: 2.2},
+    "paste:log": {_D: 1.2},
+    "paste:diff": {_R: 0.9, _C: 0.2},
+    "paste:code": {_C: 0.4, _RF: 0.2, _R: 0.2},
+    # Added by the conversation stage from recent tool activity.
+    "phase:failing": {_D: 1.2},
+    "phase:editing": {_C: 0.8},
+    "phase:exploring": {_A: 0.6},
+}
+
+# Pasted structure: a bounded line-wise scan, each pattern anchored at a line start.
+_TRACEBACK_LINE = re.compile(
+    r"^\s*(?:Traceback \(most recent call last\)|File \"[^\"\n]{1,300}\", line \d|at [\w$.<>\[\]/]{1,200}"
+    r" ?\(|at [^\s()]{1,300}:\d+:\d+|goroutine \d+ \[|thread '[^'\n]{1,100}' panicked|panic: |Caused by: |"
+    r"Exception in thread |[\w.$]{0,200}(?:Error|Exception)(?::|\s*$)|E\s{2,}\w|error\[E\d{4}\])",
+    re.MULTILINE,
+)
+_LOG_LINE = re.compile(
+    r"^\s*(?:\[?(?:ERROR|FATAL|CRITICAL|WARN(?:ING)?)\b|npm ERR!|FAILED\b|FAIL\b|fatal:|error:|"
+    r"Segmentation fault|Killed\b|Aborted\b|\S{0,200}: command not found|.{0,200}\bexit (?:code|status) [1-9])",
+    re.MULTILINE,
+)
+_DIFF_LINE = re.compile(r"^(?:diff --git |@@ -\d|\+\+\+ [ab/]|--- [ab]/|index [0-9a-f]{6,}\.\.)", re.MULTILINE)
+_CODE_LINE = re.compile(
+    r"^(?:\s{2,}|\t)\S|^\s*(?:def |class |import |from [\w.]+ import|function |const |let |var |return\b|"
+    r"if \(|for \(|#include|public |private |func |fn |package |@\w+|[}\])];?\s*$)|[;{]\s*$"
+)
+_WORD = re.compile(r"[^\W\d_][\w']*|\d+")
+_SENTENCE_SPLIT = re.compile(r"[.!?\n;:]+\s*|\s[—–-]+\s|,\s+(?=(?:and|then|also|but|just|so|now|please)\b)")
+# Identifiers, paths and file names are names, not words: "plan.md" says nothing about planning.
+_NAME = re.compile(r"`[^`\n]{1,300}`|[\w.-]*[\w-]/[\w./-]*|\b[\w-]+\.(?:md|py|ts|tsx|js|jsx|json|ya?ml|toml|"
+                   r"go|rs|java|kt|rb|php|cs|sql|sh|css|html|txt|cfg|ini|tpl|mmd|lock)\b")
+# An identifier naming an error: TypeError, OOMKilled, EXC_BAD_ACCESS, CERTIFICATE_VERIFY_FAILED.
+_ERROR_NAME = re.compile(
+    r"\b\w*(?:Error|Exception|Killed|Fault|Panic)\b|\b[A-Z]+(?:_[A-Z]+)*_(?:FAILED|ERROR|ACCESS|DENIED|REFUSED|"
+    r"TIMEOUT|NOT_FOUND)\b|\bE[A-Z]{4,}\b|\b0x[0-9a-f]{4,}\b|\bexit (?:code|status) [1-9]"
+)
+# A self-correction ("plan the sprint? no, sorry — add …") voids what came before it.
+_CORRECTION = re.compile(
+    r"^.{0,120}?(?:\?\s*(?:no|nope|nah|not|actually|i don'?t)\b[^\w]*(?:wait|sorry|actually)?|"
+    r"\b(?:no wait|scratch that|never ?mind|on second thought)\b)[\s,.!—–-]*",
+    re.IGNORECASE,
+)
+_IS_THIS_OK = re.compile(
+    r"\b(?:is|are|does|do) (?:this|that|it|my|the|our|these|those)\b[^.?!\n]{0,50}?\b(?:correct(?:ly)?|right|ok|"
+    r"okay|safe|good|fine|idiomatic|reasonable|sound|secure|solid|acceptable|properly)\b|\bany (?:issues|problems|"
+    r"bugs|concerns|gotchas|red flags)\b|\bwhat do you think\b|\banything (?:wrong|off|missing)\b|\bdid i miss\b"
+)
+_REVIEW_CHECK = re.compile(
+    r"\b(?:check|verify|confirm|make sure|go over|look over|audit|double[- ]check|tell me if|take a (?:critical |"
+    r"close |hard |careful |second )?look)\b[^.?!\n]{0,90}?\b(?:correct(?:ly)?|secure|safe|permissive|vulnerab\w*|"
+    r"risk\w*|break|leak\w*|sound|can|could|anything|properly|race|edge cases?|missing)\b"
+)
+_PLAN_QUESTION = re.compile(
+    r"\bwhat(?:'s| is| are| would be)? (?:the |a )?(?:best|right|cleanest|simplest|proper|recommended|ideal|"
+    r"sensible|idiomatic|preferred|correct) (?:way|approach|pattern|strategy|design|architecture|granularity|"
+    r"structure|setup|stack)|\bhow (?:should|would|could|do|can|might) (?:we|i|you) (?:best )?(?:design|"
+    r"structure|approach|architect|organi[sz]e|model|handle|scale|migrate|split|roll|tackle|get this|"
+    r"go about|plan|evolve|rethink)|\bhow to (?:structure|design|approach|architect|organi[sz]e|model|scale|"
+    r"migrate)|\bwhat (?:should|would|could) [^.?!\n]{0,60}\blook like|\bwhat stack\b|\bwhere should\b|"
+    r"\b(?:worth it|or overkill|or not)\b|\bwhich (?:database|db|stack|framework|library|approach|option|"
+    r"queue|broker|orm|pattern|one should)\b"
+)
+_ALTERNATIVES = re.compile(r"\b\w+, \w+,? or \w+\??|\b\w+ or \w+\?\s*(?:\w+ )?(?:query|we|our|it|the)\b")
+_HOWTO = re.compile(r"\bhow (?:do|can|would) (?:i|you|one)\b|\bhow to\b|\bwhat'?s the (?:command|syntax|flag)\b|"
+                    r"\bis there a (?:way|command|flag|shortcut)\b")
+_KNOWN_CAUSE = re.compile(r"\b(?:is|was|are|were) (?:because|caused by|due to)\b|\bthe (?:fix|cause) is\b")
+_WHY_BROKEN = re.compile(
+    r"\bwhy (?:is|does|do|did|are|am|would|won't|doesn't|isn't|can't|it|the|this|my|our|we|i)\b"
+)
+
+
+def _bounded(text: str) -> str:
+    if len(text) <= HEAD_CHARS + TAIL_CHARS:
+        return text
+    return text[:HEAD_CHARS] + "\n" + text[-TAIL_CHARS:]
+
+
+def _split_paste(text: str) -> tuple[str, set[str]]:
+    """Separate the user's prose from pasted code, traces, logs and diffs; report what was pasted."""
+    pasted: set[str] = set()
+    if "```" in text:
+        parts = text.split("```")
+        fenced = "\n".join(parts[1::2])
+        text = "\n".join(parts[0::2])
+        if fenced.strip():
+            pasted.add("paste:code")
+            _scan_paste(fenced, pasted)
+    if "\n" not in text:
+        return text, pasted
+    prose_lines = []
+    for line in text.splitlines():
+        if _TRACEBACK_LINE.match(line):
+            pasted.add("paste:traceback")
+        elif _LOG_LINE.match(line):
+            pasted.add("paste:log")
+        elif _DIFF_LINE.match(line):
+            pasted.add("paste:diff")
+        elif _CODE_LINE.search(line):
+            pasted.add("paste:code")
+        else:
+            prose_lines.append(line)
+    return "\n".join(prose_lines), pasted
+
+
+def _scan_paste(block: str, pasted: set[str]) -> None:
+    if _TRACEBACK_LINE.search(block):
+        pasted.add("paste:traceback")
+    if _LOG_LINE.search(block):
+        pasted.add("paste:log")
+    if _DIFF_LINE.search(block):
+        pasted.add("paste:diff")
+
+
+def _lead_feature(tokens: list[str]) -> str | None:
+    """The intent of one sentence: its first word after openers such as "please" or "can you"."""
+    for i, token in enumerate(tokens[:6]):
+        if token in _MODAL_OPENERS and i + 1 < len(tokens) and tokens[i + 1] in ("you", "u", "we", "i"):
+            continue
+        if token in _OPENERS and not (token in _LEAD_WORDS and i + 1 < len(tokens) and tokens[i + 1] not in _OPENERS):
+            continue
+        return _LEAD_WORDS.get(token)
+    return None
+
+
+def _regex_features(lower: str, features: set[str]) -> None:
+    if _IS_THIS_OK.search(lower):
+        features.add("review:question")
+    if _REVIEW_CHECK.search(lower):
+        features.add("review:check")
+    if _PLAN_QUESTION.search(lower):
+        features.add("plan:question")
+    if _ALTERNATIVES.search(lower):
+        features.add("plan:alternatives")
+    if _HOWTO.search(lower):
+        features.add("assist:howto")
+    if _KNOWN_CAUSE.search(lower):
+        features.add("debug:known_cause")
+    if _WHY_BROKEN.search(lower) and "debug:fail" in features:
+        features.add("debug:why")
+
+
+def _word_features(tokens: list[str], features: set[str]) -> None:
+    skip = False
+    for i, token in enumerate(tokens):
+        if skip:
+            skip = False
+            continue
+        nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
+        pair = _PAIR_HEADS.get(token)
+        if pair is not None and nxt in pair[0]:
+            features.add(pair[1])
+            skip = True
+            continue
+        hit = _LEXICON.get(token)
+        if hit is not None:
+            features.update(hit)
+        phrase = _PHRASES.get(token + " " + nxt)
+        if phrase is not None:
+            features.add(phrase)
+
+
+def extract_features(text: str) -> set[str]:
+    """The named features of a message; the model and the rules score the same set."""
+    prose, features = _split_paste(_bounded(text))
+    correction = _CORRECTION.match(prose)
+    if correction is not None and correction.end() < len(prose):
+        prose = prose[correction.end():]
+        features.add("form:correction")
+    if _ERROR_NAME.search(prose):
+        features.add("debug:error_name")
+    words = _NAME.sub(" ", prose)
+    if len(words) != len(prose):
+        features.add("code:name")
+    lower = words.lower()
+    if not lower.strip():
+        return features
+    tokens = _WORD.findall(lower)
+    _word_features(tokens, features)
+    if "why" in tokens:
+        features.add("reason:why")
+    for sentence in _SENTENCE_SPLIT.split(lower):
+        lead = _lead_feature(_WORD.findall(sentence))
+        if lead is not None:
+            features.add(lead)
+    _regex_features(lower, features)
+    if not lower.isascii():
+        for term, feature in _CJK_TERMS:
+            if term in lower:
+                features.add(feature)
+    length = len(prose.strip())
+    if length < SHORT_PROSE_CHARS:
+        features.add("len:short")
+    elif length > LONG_PROSE_CHARS:
+        features.add("len:long")
+    if prose.rstrip().endswith("?"):
+        features.add("form:question")
+    return features
+
+
+# --------------------------------------------------------------------------------------------------
+# Scoring
+
+
+def _load_weights() -> tuple[dict[str, dict[Profile, float]], dict[Profile, float]]:
+    """Rule weights, refined by the trained table when the package ships one."""
+    try:
+        raw = json.loads(resources.files("kimchi_plugin.data").joinpath("classifier_model.json").read_text())
+    except (FileNotFoundError, ModuleNotFoundError):
+        return _RULE_WEIGHTS, {}
+    weights = {f: {P(p): w for p, w in ws.items()} for f, ws in raw["weights"].items()}
+    bias = {P(p): w for p, w in raw.get("bias", {}).items()}
+    return weights, bias
+
+
+_WEIGHTS, _BIAS = _load_weights()
+_TIER_RANK = {tier: rank for rank, tier in enumerate(TIER_ORDER)}
+
+
+def score(features: set[str]) -> dict[Profile, float]:
+    """Sum of feature weights per profile (plus the model's bias, if any)."""
+    scores = dict.fromkeys(P, 0.0)
+    for profile, b in _BIAS.items():
+        scores[profile] += b
+    for feature in features:
+        weights = _WEIGHTS.get(feature)
+        if weights is not None:
+            for profile, w in weights.items():
+                scores[profile] += w
+    return scores
+
+
+def _pick(scores: dict[Profile, float]) -> Profile:
+    """Highest score; near-ties go to the more capable tier, because sending hard work to a weaker
+    model costs more than the reverse."""
+    best = max(scores.values())
+    tied = [p for p, s in scores.items() if best - s <= TIE_EPSILON]
+    return min(tied, key=lambda p: (_TIER_RANK[PROFILE_TIER[p]], -scores[p]))
+
+
+def _confidence(scores: dict[Profile, float], profile: Profile) -> float:
+    """How clearly the chosen tier beats the best other tier, shrunk towards unsure by a prior."""
+    tier = PROFILE_TIER[profile]
+    top = scores[profile]
+    rival = max((s for p, s in scores.items() if PROFILE_TIER[p] is not tier), default=0.0)
+    top, rival = max(top, 0.0), max(rival, 0.0)
+    value = top / (top + rival + CONFIDENCE_PRIOR)
+    return round(min(CONFIDENCE_CEIL, max(CONFIDENCE_FLOOR, value)), 3)
+
+
+def _top_signals(features: set[str], profile: Profile) -> tuple[str, ...]:
+    ranked = sorted(
+        (f for f in features if _WEIGHTS.get(f, {}).get(profile, 0.0) > 0.0),
+        key=lambda f: -_WEIGHTS[f][profile],
+    )
+    return tuple(ranked[:MAX_SIGNALS])
+
+
+def classify(text: str) -> Classification:
+    """Profile for one user message, from its own words alone."""
+    if not text or not text.strip():
+        return Classification(P.ASSISTANT, EMPTY_CONFIDENCE, ("empty",))
+    return decide_features(extract_features(text))
+
+
+def decide_features(features: set[str]) -> Classification:
+    """Classification from a feature set (the conversation stage adds its own features first)."""
+    scores = score(features)
+    if not any(f in _WEIGHTS for f in features if not f.startswith("len:")):
+        short = "len:short" in features
+        return Classification(
+            P.ASSISTANT if short else P.CODER,
+            DEFAULT_CONFIDENCE,
+            ("default:short" if short else "default:unspecific",),
+        )
+    profile = _pick(scores)
+    return Classification(profile, _confidence(scores, profile), _top_signals(features, profile))
+
+
+def softmax(scores: dict[Profile, float]) -> dict[Profile, float]:
+    """Scores as probabilities (used by the trainer and for diagnostics)."""
+    peak = max(scores.values())
+    exps = {p: math.exp(s - peak) for p, s in scores.items()}
+    total = sum(exps.values())
+    return {p: e / total for p, e in exps.items()}

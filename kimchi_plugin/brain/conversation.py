@@ -1,0 +1,239 @@
+"""Routing stages that read the conversation: short follow-ups, recent tool activity and stickiness.
+
+State is small and bounded: the previous turn's decision and words, and tool counts for the last few
+user turns, weighted down with age so that no session is locked into one mode.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from kimchi_plugin.brain.classifier import Classification, decide_features, extract_features
+from kimchi_plugin.brain.tiers import PROFILE_TIER, Profile, Tier
+
+P = Profile
+
+# Tool activity of this many user turns counts; older turns are forgotten.
+TURN_WINDOW = 3
+# Weight of a turn's activity by age: the turn in progress, the one before, the one before that.
+TURN_DECAY = (1.0, 0.5, 0.25)
+# Weighted counts from which activity becomes evidence.
+FAILING_RUNS_MIN = 1.0
+EDITS_MIN = 1.0
+READS_MIN = 3.0
+# Below this confidence the message alone is weak: phase evidence and stickiness may decide.
+WEAK_CONFIDENCE = 0.45
+# Confidence of a tier kept by stickiness, and of a resolved follow-up.
+STICKY_CONFIDENCE = 0.55
+FOLLOWUP_CONFIDENCE = 0.8
+# A follow-up is short: at most this many words of prose.
+FOLLOWUP_MAX_WORDS = 8
+# Bounded memory of words.
+KEPT_TEXT_CHARS = 2000
+
+EDIT_TOOLS = frozenset("edit write patch multiedit apply_patch str_replace create notebookedit".split())
+READ_TOOLS = frozenset("read grep glob list ls codesearch lsp view find search webfetch websearch".split())
+RUN_TOOLS = frozenset("bash shell run exec terminal test".split())
+
+_FOLLOWUP_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (intent, re.compile(pattern))
+    for intent, pattern in (
+        ("still", r"\b(?:still|again|same (?:error|issue|problem|thing|result)|didn'?t (?:work|help|fix)|"
+                  r"doesn'?t work|not working|no luck|no change|nothing changed|sigue|toujours|immer noch|"
+                  r"опять|всё ещё|还是|まだ)\b"),
+        ("fix", r"\b(?:fix|patch|apply|repair|resolve|correct)\b(?: (?:it|that|this|them|those|the (?:fix|issue|"
+                r"bug|problem|error|suggestions?|changes?)))?\b|\bmake the (?:change|fix)|\barregla|\bcorrige|"
+                r"\bbehebe|\bисправь|修复|修正"),
+        ("undo", r"\b(?:undo|revert|roll ?back|put it back)\b"),
+        ("same", r"\b(?:same (?:for|with|in|on)|do the same|likewise|also (?:for|in|on|to)|and (?:for|in) the|"
+                 r"the other (?:one|file|files|module|function|class|test|tests)|repeat (?:for|that|it)|"
+                 r"the rest)\b"),
+        ("why", r"^(?:but )?(?:why|how come|what do you mean|explain|really|are you sure|pourquoi|warum|"
+                r"почему|por ?qu[eé]|为什么|なぜ)\b"),
+        ("proceed", r"^(?:ok(?:ay)?|yes|yeah|yep|yup|sure|sounds good|lgtm|looks good|perfect|great|"
+                    r"go(?: ahead| for it| on)?|do it|proceed|continue|keep going|carry on|let'?s (?:do|go)|"
+                    r"ship it|please do|next|approved?|implement (?:it|that|this)|make it so|s[ií]|oui|ja|"
+                    r"да|vas-y|adelante|weiter|continua|vai|好的|继续|はい)\b"),
+    )
+)
+# An assistant reply that ends by offering to do the work makes "yes" an implementation request.
+_OFFER = re.compile(r"\b(?:shall i|should i|want me to|would you like me to|i can|let me know if)\b")
+_WORDS = re.compile(r"\S+")
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One transcript message reduced to what routing reads."""
+
+    role: str
+    text: str
+    tools: tuple[tuple[str, bool], ...] = ()
+
+
+@dataclass(slots=True)
+class _Activity:
+    """Tool use during one user turn."""
+
+    edits: int = 0
+    reads: int = 0
+    runs: int = 0
+    failed_runs: int = 0
+
+    def add(self, tool: str, failed: bool) -> None:
+        name = tool.lower()
+        if name in EDIT_TOOLS:
+            self.edits += 1
+        elif name in READ_TOOLS:
+            self.reads += 1
+        elif name in RUN_TOOLS:
+            self.runs += 1
+        if failed and name not in READ_TOOLS:
+            self.failed_runs += 1
+
+
+def _new_turns() -> deque[_Activity]:
+    return deque((_Activity(),), maxlen=TURN_WINDOW)
+
+
+@dataclass(slots=True)
+class ConversationState:
+    """What routing remembers of one session: the last decision, its words, recent tool activity."""
+
+    last_text: str = ""
+    last_decision: Classification | None = None
+    last_reply: str = ""
+    turns: deque[_Activity] = field(default_factory=_new_turns)
+
+    def note_decision(self, text: str, decision: Classification) -> None:
+        """Record the router's final decision for a user turn; its tool activity starts now."""
+        self.last_text = text[:KEPT_TEXT_CHARS]
+        self.last_decision = decision
+        self.last_reply = ""
+        self.turns.append(_Activity())
+
+    def note_tool(self, tool: str, failed: bool) -> None:
+        """Count a finished tool call towards the turn in progress."""
+        self.turns[-1].add(tool, failed)
+
+    def sync(self, messages: Sequence[Message]) -> None:
+        """Rebuild activity from the transcript, which is the truth; a fresh state recovers the
+        previous decisions by replaying the last user turns."""
+        starts = [i for i, m in enumerate(messages) if m.role == "user"]
+        if not starts:
+            return
+        if self.last_decision is None:
+            self._replay(messages, starts)
+            return
+        current = self.turns[-1]
+        transcript_has_current = messages[starts[-1]].text[:KEPT_TEXT_CHARS] == self.last_text
+        rebuilt = _new_turns()
+        rebuilt.clear()
+        for start, end in zip(starts[-TURN_WINDOW:], [*starts[-TURN_WINDOW + 1 :], len(messages)]):
+            activity = _Activity()
+            for message in messages[start:end]:
+                for tool, failed in message.tools:
+                    activity.add(tool, failed)
+            rebuilt.append(activity)
+        if not transcript_has_current:
+            rebuilt.append(current)
+        self.turns = rebuilt
+        self.last_reply = _last_reply(messages)[-KEPT_TEXT_CHARS:]
+
+    def _replay(self, messages: Sequence[Message], starts: list[int]) -> None:
+        # A trailing user message without a reply is the one being routed now: leave it to `decide`.
+        pending = messages[-1].role == "user"
+        replay = starts[:-1] if pending else starts
+        for start in replay[-TURN_WINDOW:]:
+            text = messages[start].text
+            self.note_decision(text, decide(text, self))
+            nxt = next((s for s in starts if s > start), len(messages))
+            for message in messages[start + 1 : nxt]:
+                for tool, failed in message.tools:
+                    self.note_tool(tool, failed)
+                if message.role == "assistant" and message.text:
+                    self.last_reply = message.text[-KEPT_TEXT_CHARS:]
+
+    def phase_features(self) -> set[str]:
+        """Evidence from recent tool activity, each turn weighted by its age."""
+        edits = reads = failed = 0.0
+        for age, activity in enumerate(reversed(self.turns)):
+            weight = TURN_DECAY[age]
+            edits += weight * activity.edits
+            reads += weight * activity.reads
+            failed += weight * activity.failed_runs
+        features = set()
+        if failed >= FAILING_RUNS_MIN:
+            features.add("phase:failing")
+        if edits >= EDITS_MIN:
+            features.add("phase:editing")
+        elif reads >= READS_MIN:
+            features.add("phase:exploring")
+        return features
+
+
+def _last_reply(messages: Sequence[Message]) -> str:
+    for message in reversed(messages):
+        if message.role == "assistant" and message.text:
+            return message.text
+    return ""
+
+
+def followup_intent(text: str) -> str | None:
+    """The kind of short follow-up a message is ("fix", "proceed", "why", …), or None."""
+    stripped = text.strip().lower()
+    if not stripped or len(_WORDS.findall(stripped)) > FOLLOWUP_MAX_WORDS:
+        return None
+    for intent, pattern in _FOLLOWUP_PATTERNS:
+        if pattern.search(stripped):
+            return intent
+    return None
+
+
+def _resolve_followup(intent: str, state: ConversationState) -> Profile | None:
+    prev = state.last_decision
+    assert prev is not None
+    before = prev.profile
+    if intent == "still":
+        return P.DEBUGGER
+    if intent in ("fix", "undo"):
+        return P.CODER
+    if intent == "same":
+        return before
+    if intent == "why":
+        if PROFILE_TIER[before] is Tier.REASONING:
+            return before
+        return P.DEBUGGER if "phase:failing" in state.phase_features() else P.PLANNER
+    # proceed: a plan, a review or a diagnosis is carried out by the coding tier.
+    if PROFILE_TIER[before] is Tier.REASONING:
+        return P.CODER
+    if before is P.ASSISTANT and _OFFER.search(state.last_reply.lower()):
+        return P.CODER
+    return before
+
+
+def decide(text: str, state: ConversationState) -> Classification:
+    """Profile for a user message in its conversation (stages 1, 3, 4 and 6)."""
+    features = extract_features(text)
+    own = decide_features(features)
+    prev = state.last_decision
+    if prev is not None:
+        intent = followup_intent(text)
+        if intent is not None:
+            profile = _resolve_followup(intent, state)
+            if profile is not None:
+                return Classification(
+                    profile, FOLLOWUP_CONFIDENCE, (f"followup:{intent}", f"prev:{prev.profile.value}"), "followup"
+                )
+    if own.confidence >= WEAK_CONFIDENCE:
+        return own
+    phase = state.phase_features()
+    result = decide_features(features | phase) if phase else own
+    if result.profile is not own.profile:
+        result = Classification(result.profile, result.confidence, (*sorted(phase), *result.signals), "phase")
+    if prev is None or result.tier is prev.tier or result.confidence >= WEAK_CONFIDENCE:
+        return result
+    kept = prev.profile
+    return Classification(kept, STICKY_CONFIDENCE, (f"sticky:{kept.value}", *result.signals), "sticky")
