@@ -80,6 +80,14 @@ def test_shipped_file_is_the_one_tiktoken_pins() -> None:
     assert f'expected_hash="{O200K_SHA256}"' in inspect.getsource(openai_public.o200k_base)
 
 
+def test_spec_comes_from_tiktoken_and_must_match_its_pin() -> None:
+    spec = tokens._tiktoken_spec({b"a": 0}, O200K_SHA256)
+    assert spec["special_tokens"] == {"<|endoftext|>": 199999, "<|endofprompt|>": 200018}
+    assert spec["mergeable_ranks"] == {b"a": 0}
+    with pytest.raises(tokens.RankFileError):
+        tokens._tiktoken_spec({b"a": 0}, "0" * 64)
+
+
 def test_known_counts_and_ids(counter: TokenCounter) -> None:
     assert counter.count("hello world") == 2
     assert tokens.build_encoding().encode_ordinary("hello world") == [24912, 2375]
