@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
@@ -208,7 +208,7 @@ class Registry:
             if spec.tool_call and self._lifecycle[spec.id] is not Lifecycle.SUNSET
         )
         self._ranked = {tier: self._rank_tier(tier, pins.get(tier)) for tier in Tier}
-        self._primary = {spec.id: _best_tier(spec, pins) for spec in self._specs.values()}
+        self._primary = {spec.id: _best_tier_of(spec.ranks, pins, spec.id) for spec in self._specs.values()}
 
     @classmethod
     def build(
@@ -269,7 +269,7 @@ class Registry:
         return _best_tier_of(family.ranks, {}, "") if family else DEFAULT_TIER
 
     def with_larger_context(
-        self, tier: Tier, needed_tokens: int, exclude: Sequence[str] | frozenset[str] = ()
+        self, tier: Tier, needed_tokens: int, exclude: Collection[str] = ()
     ) -> ModelSpec | None:
         """Best model whose window holds `needed_tokens`: `tier` first, then neighbouring tiers.
 
@@ -323,10 +323,6 @@ def _lifecycle(spec: ModelSpec, now: datetime) -> Lifecycle:
     if spec.deprecated_at is not None and now >= spec.deprecated_at:
         return Lifecycle.DEPRECATED
     return Lifecycle.ACTIVE
-
-
-def _best_tier(spec: ModelSpec, pins: Mapping[Tier, str]) -> Tier:
-    return _best_tier_of(spec.ranks, pins, spec.id)
 
 
 def _best_tier_of(ranks: Mapping[Tier, int], pins: Mapping[Tier, str], model_id: str) -> Tier:

@@ -136,10 +136,10 @@ async def load_models(
     """
     try:
         url = metadata_url(base_url)
-    except ValueError as exc:
+        path = cache_path(base_url, cache_dir or default_cache_dir())
+    except (ValueError, RuntimeError) as exc:  # RuntimeError: no home directory to cache in
         _log.warning("model catalog disabled: %s", exc)
         return CatalogResult((), Source.NONE)
-    path = cache_path(base_url, cache_dir or default_cache_dir())
     cached = _read_cache(path)
     if cached is not None and 0 <= now() - cached.fetched_at < ttl_s:
         return cached

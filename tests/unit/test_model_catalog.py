@@ -106,8 +106,14 @@ def model_ids(result) -> list[str]:
         ("https://llm.cast.ai/openai/v1/", ENDPOINT),
         ("https://llm.cast.ai/v1", ENDPOINT),
         ("https://llm.cast.ai", ENDPOINT),
-        ("https://gw.example.com:8443/kimchi/openai/v1", "https://gw.example.com:8443/kimchi/v1/models/metadata?include_in_cli=true"),
-        ("https://openai.example.com/openai/v1beta", "https://openai.example.com/openai/v1beta/v1/models/metadata?include_in_cli=true"),
+        (
+            "https://gw.example.com:8443/kimchi/openai/v1",
+            "https://gw.example.com:8443/kimchi/v1/models/metadata?include_in_cli=true",
+        ),
+        (
+            "https://openai.example.com/openai/v1beta",
+            "https://openai.example.com/openai/v1beta/v1/models/metadata?include_in_cli=true",
+        ),
     ],
 )
 def test_metadata_url_is_derived_from_the_url_path(base_url, url):
