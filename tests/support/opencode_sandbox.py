@@ -452,7 +452,8 @@ class EventStream:
         self._thread.start()
 
     def _pump(self) -> None:
-        with contextlib.suppress(OSError, ValueError, http.client.HTTPException):
+        # close() tears the socket down under the reader; http.client then fails in assorted ways.
+        with contextlib.suppress(Exception):
             while not self._closed:
                 line = self._resp.readline()
                 if not line:
