@@ -13,7 +13,8 @@ from kimchi_plugin.hooks.runtime import Runtime
 from kimchi_plugin.logs import claim_stdout, configure_logging
 from kimchi_plugin.rpc.dispatch import build_dispatcher
 from kimchi_plugin.rpc.protocol import MAX_FRAME_BYTES
-from kimchi_plugin.rpc.transport import serve
+from kimchi_plugin.rpc.dispatch import notification_frame
+from kimchi_plugin.rpc.transport import FrameWriter, serve
 
 log = structlog.get_logger("kimchi")
 
@@ -22,18 +23,23 @@ def run_server(*, verbose: bool = False, log_file: str | None = None) -> int:
     """Serve JSON-RPC on stdin/stdout until end of input; exit code 0 on a clean end."""
     protocol_out = claim_stdout()
     configure_logging(verbose=verbose, log_file=log_file)
-    runtime = Runtime(log_file=log_file, verbose=verbose)
+    write = FrameWriter(protocol_out)
+    runtime = Runtime(
+        log_file=log_file,
+        verbose=verbose,
+        push_actions=lambda actions: write(notification_frame("client.actions", {"actions": actions})),
+    )
     dispatch = build_dispatcher(build_routes(runtime))
     log.info("brain started", version=__version__, python=sys.version.split()[0])
     try:
-        asyncio.run(_serve(runtime, dispatch, protocol_out))
+        asyncio.run(_serve(runtime, dispatch, write))
     except KeyboardInterrupt:
         pass
     return 0
 
 
-async def _serve(runtime: Runtime, dispatch, protocol_out) -> None:
+async def _serve(runtime: Runtime, dispatch, write) -> None:
     try:
-        await serve(dispatch, sys.stdin.buffer, protocol_out, max_frame=MAX_FRAME_BYTES)
+        await serve(dispatch, sys.stdin.buffer, write, max_frame=MAX_FRAME_BYTES)
     finally:
         await runtime.close()

@@ -35,6 +35,7 @@ export class BrainProcess {
     this.ready = null;
     this.onReady = null; // (initializeResult) => void, set by the owner
     this.onDegraded = null; // (reason) => void
+    this.onActions = null; // (actions) => void: client calls the brain asks for outside any hook
     this.initParams = null;
   }
 
@@ -119,6 +120,10 @@ export class BrainProcess {
       msg = JSON.parse(line.toString("utf8"));
     } catch {
       this.warn("brain wrote a non-JSON line to stdout; ignored");
+      return;
+    }
+    if (msg && msg.method === "client.actions" && msg.id === undefined) {
+      if (this.onActions) this.onActions(msg.params && msg.params.actions);
       return;
     }
     if (!msg || typeof msg !== "object" || !this.pending.has(msg.id)) return; // late or unknown reply

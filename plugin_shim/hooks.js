@@ -34,20 +34,19 @@ function isPlainObject(v) {
 }
 
 /**
- * Apply a brain patch to OpenCode's `output` in place: each top-level key of `patch` replaces that key's value.
- * Objects and arrays that already exist are refilled rather than swapped, so references OpenCode holds stay valid.
+ * Apply a brain patch to OpenCode's `output` in place. Objects merge recursively (so a patch carries only what it
+ * adds or changes, and references OpenCode holds stay valid); arrays and scalars replace the value (arrays are refilled
+ * in place).
  */
-export function applyPatch(output, patch) {
-  if (!isPlainObject(output) || !isPlainObject(patch)) return;
+export function applyPatch(target, patch) {
+  if (!isPlainObject(target) || !isPlainObject(patch)) return;
   for (const [key, value] of Object.entries(patch)) {
-    const current = output[key];
+    const current = target[key];
     if (Array.isArray(current) && Array.isArray(value)) {
-      current.splice(0, current.length, ...value);
-    } else if (isPlainObject(current) && isPlainObject(value)) {
-      for (const k of Object.keys(current)) if (!(k in value)) delete current[k];
-      Object.assign(current, value);
-    } else {
-      output[key] = value;
+      current.length = 0;
+      for (const item of value) current.push(item);
     }
+    else if (isPlainObject(current) && isPlainObject(value)) applyPatch(current, value);
+    else target[key] = value;
   }
 }

@@ -98,6 +98,8 @@ async function server(input, options) {
     }
   };
 
+  brain.onActions = runActions;
+
   const forward = (hook, wrapInput) => async (hookInput, hookOutput) => {
     try {
       if (handled && !handled.has(hook)) return;

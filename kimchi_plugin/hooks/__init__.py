@@ -4,32 +4,31 @@ from __future__ import annotations
 
 from functools import partial
 
-import structlog
-
-from kimchi_plugin.hooks import lifecycle
+from kimchi_plugin.hooks import chat, config_hook, events, lifecycle, tools
 from kimchi_plugin.hooks.runtime import Runtime
 from kimchi_plugin.rpc.dispatch import Route
 from kimchi_plugin.rpc.protocol import EmptyParams, EventParams, HookParams, InitializeParams, ToolExecuteParams
 
-log = structlog.get_logger("kimchi.hooks")
-
-
-async def _passthrough(method: str, runtime: Runtime, params: HookParams) -> dict:
-    log.debug("hook", method=method)
-    return {"output": {}}
-
-
-async def _event(runtime: Runtime, params: EventParams) -> None:
-    log.debug("hook", method="event", type=params.event.get("type"))
+HOOK_HANDLERS = {
+    "config": config_hook.config,
+    "chat.message": chat.chat_message,
+    "chat.params": chat.chat_params,
+    "experimental.chat.system.transform": chat.system_transform,
+    "experimental.chat.messages.transform": chat.messages_transform,
+    "tool.execute.before": tools.tool_before,
+    "tool.execute.after": tools.tool_after,
+    "tool.definition": tools.tool_definition,
+    "experimental.session.compacting": config_hook.compacting,
+}
 
 
 def build_routes(runtime: Runtime) -> dict[str, Route]:
     routes = {
         "initialize": Route(InitializeParams, partial(lifecycle.initialize, runtime)),
         "shutdown": Route(EmptyParams, partial(lifecycle.shutdown, runtime)),
-        "tool.execute": Route(ToolExecuteParams, partial(lifecycle.tool_execute, runtime)),
-        "event": Route(EventParams, partial(_event, runtime)),
+        "tool.execute": Route(ToolExecuteParams, partial(tools.tool_execute, runtime)),
+        "event": Route(EventParams, partial(events.on_event, runtime)),
     }
-    for hook in lifecycle.HANDLED_HOOKS:
-        routes[hook] = Route(HookParams, partial(_passthrough, hook, runtime))
+    for hook, handler in HOOK_HANDLERS.items():
+        routes[hook] = Route(HookParams, partial(lifecycle.logged, hook, handler, runtime))
     return routes

@@ -1,30 +1,20 @@
-"""`initialize`, `shutdown` and `tool.execute`: the non-hook methods of the wire contract."""
+"""`initialize` and `shutdown`, and the wrapper that logs every hook call."""
 
 from __future__ import annotations
 
+import time
+from typing import Any, Awaitable, Callable
+
+import structlog
+
 from kimchi_plugin import __version__
 from kimchi_plugin.hooks.runtime import Runtime
-from kimchi_plugin.rpc.protocol import (
-    PROTOCOL_VERSION,
-    EmptyParams,
-    InitializeParams,
-    InitializeResult,
-    ToolExecuteParams,
-)
+from kimchi_plugin.hooks.tools import tool_specs
+from kimchi_plugin.rpc.protocol import PROTOCOL_VERSION, EmptyParams, HookParams, InitializeParams, InitializeResult
 
-HANDLED_HOOKS = [
-    "config",
-    "chat.message",
-    "chat.params",
-    "experimental.chat.system.transform",
-    "experimental.chat.messages.transform",
-    "tool.execute.before",
-    "tool.execute.after",
-    "tool.definition",
-    "experimental.session.compacting",
-]
+log = structlog.get_logger("kimchi.hooks")
+
 FORWARDED_EVENTS = [
-    "session.created",
     "session.deleted",
     "session.error",
     "session.idle",
@@ -36,8 +26,13 @@ FORWARDED_EVENTS = [
 async def initialize(runtime: Runtime, params: InitializeParams) -> InitializeResult:
     if params.protocolVersion != PROTOCOL_VERSION:
         raise ValueError(f"unsupported protocol version {params.protocolVersion}")
+    from kimchi_plugin.hooks import HOOK_HANDLERS
+
     runtime.initialize(params)
-    return InitializeResult(serverVersion=__version__, tools=[], hooks=HANDLED_HOOKS, events=FORWARDED_EVENTS)
+    log.info("initialized", directory=params.directory, options=sorted(params.options))
+    return InitializeResult(
+        serverVersion=__version__, tools=tool_specs(), hooks=list(HOOK_HANDLERS), events=FORWARDED_EVENTS
+    )
 
 
 async def shutdown(runtime: Runtime, _params: EmptyParams) -> dict:
@@ -45,5 +40,11 @@ async def shutdown(runtime: Runtime, _params: EmptyParams) -> dict:
     return {}
 
 
-async def tool_execute(runtime: Runtime, params: ToolExecuteParams) -> dict:
-    return {"output": f"unknown tool {params.name}"}
+async def logged(
+    hook: str, handler: Callable[[Runtime, HookParams], Awaitable[dict[str, Any]]], runtime: Runtime, params: HookParams
+) -> dict[str, Any]:
+    """Run a hook handler and log the call (method and duration) at debug level."""
+    started = time.perf_counter()
+    result = await handler(runtime, params)
+    log.debug("hook", method=hook, ms=round((time.perf_counter() - started) * 1000, 3), patched=sorted(result.get("output") or {}))
+    return result

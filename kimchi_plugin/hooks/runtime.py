@@ -1,37 +1,204 @@
-"""Per-process state shared by the hook handlers: settings from `initialize`, services, and the brain objects."""
+"""Per-process state shared by the hook handlers: settings from `initialize`, the model registry and router built
+from OpenCode's config, session state, and the services (token counter, model catalog, LLM classifier)."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import time
+from datetime import datetime, timezone
+from typing import Any, Callable, Mapping
+
 import structlog
 
+from kimchi_plugin.brain import context_window, delegation
+from kimchi_plugin.brain.autoconfig import ORCHESTRATOR
+from kimchi_plugin.brain.registry import Registry
+from kimchi_plugin.brain.router import Policy, Router
+from kimchi_plugin.brain.sessions import SessionState, SessionStore
 from kimchi_plugin.logs import configure_logging
 from kimchi_plugin.rpc.protocol import InitializeParams
-from kimchi_plugin.settings import Settings, default_log_file
+from kimchi_plugin.services import model_catalog
+from kimchi_plugin.services.credentials import find_api_key
+from kimchi_plugin.services.llm_classifier import LlmClassifier
+from kimchi_plugin.services.tokens import ConversationTokens, TokenCounter
+from kimchi_plugin.settings import DEFAULT_BASE_URL, Settings, default_log_file
 
 log = structlog.get_logger("kimchi")
 
+# Agents known to be primary when the config does not say; anything declared `subagent` is not.
+PRIMARY_AGENTS = frozenset({"build", "plan", "kimchi-auto"})
+BUILTIN_SUBAGENTS = frozenset({"explore", "general"})
+# Tokens of a request that the transcript does not show: OpenCode's system prompt and tool definitions.
+REQUEST_OVERHEAD_TOKENS = 6000
+
 
 class Runtime:
-    """Everything a hook handler may touch. Created before `initialize`; `initialize` brings the options."""
+    """Everything a hook handler may touch. Created before `initialize`; `initialize` brings the options and the
+    `config` hook brings the providers and agents."""
 
-    def __init__(self, *, log_file: str | None = None, verbose: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        log_file: str | None = None,
+        verbose: bool = False,
+        clock: Callable[[], float] = time.time,
+        env: Mapping[str, str] = os.environ,
+        push_actions: Callable[[list[dict[str, Any]]], None] = lambda _actions: None,
+    ) -> None:
+        self.push_actions = push_actions
+        """Send client actions outside any hook call (e.g. a toast when a model fails)."""
         self.cli_log_file = log_file
         self.cli_verbose = verbose
+        self.clock = clock
+        self.env = env
         self.settings = Settings()
+        self.log_file: str | None = log_file
         self.directory = ""
         self.worktree = ""
-        self.initialized = False
+        self.sessions = SessionStore()
+        self.tokens = TokenCounter()
+        self.conversation_tokens = ConversationTokens(self.tokens)
+        self.registry = Registry.build(provider_models=None, api_models=None, pins=None, priorities=None, now=self.now_dt())
+        self.router = Router(self.registry, Policy())
+        self.llm: LlmClassifier | None = None
+        self.api_key: str | None = None
+        self.base_url = DEFAULT_BASE_URL
+        self.agent_modes: dict[str, str] = {}
+        self._refresh: asyncio.Task | None = None
+
+    def now_dt(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), tz=timezone.utc)
+
+    @property
+    def provider_id(self) -> str:
+        return self.settings.provider
 
     def initialize(self, params: InitializeParams) -> None:
         settings, problems = Settings.from_options(params.options)
         self.settings = settings
         self.directory = params.directory
         self.worktree = params.worktree
-        self.log_file = self.cli_log_file or settings.logFile or default_log_file()
+        self.log_file = self.cli_log_file or settings.logFile or default_log_file(self.env)
         configure_logging(verbose=self.cli_verbose or settings.verbose, log_file=self.log_file)
         for problem in problems:
             log.warning(problem)
-        self.initialized = True
+        self.tokens.start_background_load()
+        self.router = Router(self.registry, self._policy(), self.llm)
+
+    def _policy(self) -> Policy:
+        return Policy(floor_primary=self.settings.primaryFloor, llm_threshold=self.settings.llmClassifierThreshold)
+
+    def is_primary(self, agent: str | None) -> bool:
+        """Primary agents are floored to Coding; a custom agent counts as primary unless declared a subagent."""
+        if not agent:
+            return True
+        mode = self.agent_modes.get(agent)
+        if mode is not None:
+            return mode != "subagent"
+        return agent not in BUILTIN_SUBAGENTS
+
+    async def load_config(self, config: Mapping[str, Any]) -> None:
+        """Build the registry from OpenCode's config plus the Kimchi model catalog (within its start-up budget)."""
+        provider = _mapping(_mapping(config.get("provider")).get(self.provider_id))
+        options = _mapping(provider.get("options"))
+        key_option = self.settings.apiKey.get_secret_value() if self.settings.apiKey else None
+        self.api_key, key_source = find_api_key(key_option, options, self.env)
+        base = self.settings.llmBaseUrl or options.get("baseURL")
+        self.base_url = base if isinstance(base, str) and base else DEFAULT_BASE_URL
+        self.agent_modes = {
+            name: agent["mode"]
+            for name, agent in _mapping(config.get("agent")).items()
+            if isinstance(agent, Mapping) and isinstance(agent.get("mode"), str)
+        }
+        self.provider_models = {
+            k: v for k, v in _mapping(provider.get("models")).items() if k not in ("auto", "reasoning", "coding", "quick")
+        }
+        catalog = await model_catalog.load_models(self.base_url, self.api_key)
+        self._rebuild(catalog.models)
+        log.info(
+            "models loaded",
+            key_source=key_source,
+            catalog=catalog.source.value,
+            models=[m.id for m in self.registry.models()],
+        )
+        if catalog.refresh is not None:
+            self._refresh = asyncio.ensure_future(self._apply_refresh(catalog.refresh))
+
+    async def _apply_refresh(self, refresh: Any) -> None:
+        try:
+            result = await refresh
+        except Exception:
+            return
+        if result is not None and result.models:
+            self._rebuild(result.models)
+            log.info("model catalog refreshed", models=len(result.models))
+
+    def _rebuild(self, api_models: Any) -> None:
+        self.registry = Registry.build(
+            provider_models=self.provider_models,
+            api_models=api_models,
+            pins=self.settings.models,
+            priorities=self.settings.priorities,
+            now=self.now_dt(),
+        )
+        for warning in self.registry.warnings:
+            log.warning("registry", detail=warning)
+        self.llm = None
+        cheapest = self.registry.cheapest()
+        if self.settings.llmClassifier and self.api_key and cheapest is not None:
+            self.llm = LlmClassifier(
+                base_url=self.base_url,
+                api_key=self.api_key,
+                model_id=cheapest.id,
+                deadline_s=self.settings.llmClassifierTimeoutMs / 1000,
+            )
+        self.router = Router(self.registry, self._policy(), self.llm)
+
+    def orchestrating(self, state: SessionState) -> bool:
+        """Delegation reminders apply to the orchestrator agent's own (primary) sessions only."""
+        return self.settings.orchestrator and state.agent == ORCHESTRATOR
+
+    def reminders_for(self, state: SessionState) -> list[str]:
+        if not self.orchestrating(state):
+            return []
+        nudge = delegation.system_nudge(state)
+        return [nudge] if nudge else []
+
+    def compaction_actions(self, state: SessionState) -> list[dict[str, Any]]:
+        """Ask OpenCode to compact the session once the next request would fill too much of the model's window."""
+        spec = self.registry.get(state.last.model_id) if state.last else None
+        if spec is None:
+            return []
+        tokens = context_window.request_tokens(state, REQUEST_OVERHEAD_TOKENS)
+        now = self.clock()
+        if not context_window.should_compact(state, spec.context_window, tokens, now):
+            return []
+        state.compaction_requested_at = now
+        log.info("compaction requested", session=state.session_id, tokens=tokens, window=spec.context_window)
+        return [
+            {
+                "call": "session.summarize",
+                "args": {"path": {"id": state.session_id}, "body": {"providerID": self.provider_id, "modelID": spec.id}},
+            }
+        ]
+
+    def usage_tool_after(self, session_id: str, tool: str, args: Mapping[str, Any], output: Any, metadata: Mapping[str, Any]) -> None:
+        """Feed a finished tool call to cost/telemetry accounting."""
+
+    def usage_assistant_message(self, info: dict[str, Any], state: SessionState) -> None:
+        """Feed an assistant message update to cost/telemetry accounting."""
+
+    def usage_event(self, kind: str, session_id: str) -> None:
+        """Session idle/deleted for accounting (flushes)."""
 
     async def close(self) -> None:
         """Flush and stop background work; called on `shutdown` and at end of input."""
+        if self._refresh is not None and not self._refresh.done():
+            self._refresh.cancel()
+        if self.llm is not None:
+            await self.llm.close()
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}

@@ -74,6 +74,11 @@ def error_frame(code: int, message: str, rpc_id: Any = None) -> str:
     return _serialize({"jsonrpc": "2.0", "error": {"code": code, "message": message}, "id": rpc_id})
 
 
+def notification_frame(method: str, params: dict[str, Any]) -> str:
+    """A brain-initiated notification (no id), e.g. client actions outside any hook call."""
+    return _serialize({"jsonrpc": "2.0", "method": method, "params": params})
+
+
 def build_dispatcher(routes: Mapping[str, Route]) -> Callable[[str], Awaitable[str]]:
     """Return `dispatch(line) -> response line ("" for notifications)`; it never raises."""
     methods = {name: _wrap(name, route) for name, route in routes.items()}

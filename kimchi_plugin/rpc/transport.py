@@ -58,10 +58,23 @@ def _oversized_reply(frame: _Oversized, max_frame: int) -> str:
     return error_frame(INVALID_REQUEST, f"frame exceeds {max_frame} bytes", rpc_id)
 
 
+class FrameWriter:
+    """Writes whole frames, one per line; used from the event-loop thread only."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+
+    def __call__(self, frame: str) -> None:
+        try:
+            self._stream.write(frame.encode("ascii") + b"\n")
+        except (OSError, ValueError):
+            log.warning("stdout closed; dropping a frame")
+
+
 async def serve(
     dispatch: Callable[[str], Awaitable[str]],
     reader: BinaryIO,
-    writer: BinaryIO,
+    write: Callable[[str], None],
     *,
     max_frame: int,
 ) -> None:
@@ -72,12 +85,6 @@ async def serve(
 
     def post(item: object) -> None:
         loop.call_soon_threadsafe(queue.put_nowait, item)
-
-    def write(frame: str) -> None:
-        try:
-            writer.write(frame.encode("ascii") + b"\n")
-        except (OSError, ValueError):
-            log.warning("stdout closed; dropping a response")
 
     async def handle(text: str) -> None:
         reply = await dispatch(text)

@@ -1,0 +1,47 @@
+"""When to compact a session: once the next request would fill COMPACT_AT of the serving model's window, ask
+OpenCode to summarise the session (with a cooldown), and say what the summary must keep."""
+
+from __future__ import annotations
+
+from kimchi_plugin.brain.sessions import SessionState
+
+COMPACT_AT = 0.78  # share of the context window at which compaction is requested
+COMPACT_COOLDOWN_S = 120.0  # at most one request per session in this interval
+RECENT_DECISIONS = 8
+
+
+def request_tokens(state: SessionState, overhead: int) -> int:
+    """Best estimate of the next request's size: the counted transcript or the last reported usage."""
+    counted = state.transcript_tokens + overhead if state.transcript_tokens else 0
+    return max(counted, state.reported_tokens)
+
+
+def should_compact(state: SessionState, window: int, tokens: int, now: float) -> bool:
+    if window <= 0 or tokens < COMPACT_AT * window:
+        return False
+    last = state.compaction_requested_at
+    return last is None or now - last >= COMPACT_COOLDOWN_S
+
+
+def preserved_context(state: SessionState) -> list[str]:
+    """Lines for `experimental.session.compacting`: the routing state the summary must carry over."""
+    lines: list[str] = []
+    if state.last is not None:
+        lines.append(
+            f"[Routing] Active mode: {state.last.profile.value} ({state.last.tier.value} tier, model {state.last.model_id})."
+        )
+    if state.history:
+        recent = list(state.history)[-RECENT_DECISIONS:]
+        lines.append("[Routing] Recent decisions: " + " → ".join(f"{t.profile.value}@{t.model_id}" for t in recent))
+    if state.lock is not None:
+        lines.append(f"[Routing] The user locked routing to {state.lock.value} (until /auto).")
+    if len(state.files_modified):
+        lines.append("[Files modified] " + ", ".join(state.files_modified))
+    read_only = [f for f in state.files_read if f not in state.files_modified]
+    if read_only:
+        lines.append("[Files read] " + ", ".join(read_only[:20]) + (f" (+{len(read_only) - 20} more)" if len(read_only) > 20 else ""))
+    if state.edits or state.reads or state.errors:
+        lines.append(f"[Tool activity] {state.edits} edits, {state.reads} reads, {state.errors} errors.")
+    if state.recent_errors:
+        lines.append("[Recent errors] " + " | ".join(list(state.recent_errors)[-3:]))
+    return lines

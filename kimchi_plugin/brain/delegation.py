@@ -1,0 +1,63 @@
+"""Delegation reminders for the orchestrator: when the primary agent does the work itself instead of handing it to
+subagents, remind it — first after a few direct calls, then again while the pattern continues (never just once)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kimchi_plugin.brain.sessions import SessionState
+
+# Tools that do work directly, and the tool that delegates it.
+DIRECT_TOOLS = frozenset({"read", "edit", "write", "patch", "multiedit", "bash", "grep", "glob", "list", "webfetch"})
+DELEGATION_TOOLS = frozenset({"task"})
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderPolicy:
+    first_after: int = 4  # direct calls with no delegation before the first reminder
+    repeat_every: int = 6  # further direct calls before the next one
+    ratio: float = 3.0  # direct calls per delegation above which the agent counts as doing the work itself
+
+
+DEFAULT_POLICY = ReminderPolicy()
+
+REMINDER = (
+    "[delegation] You have made {direct} direct tool calls and {delegated} delegations in this session. "
+    "As orchestrator, hand exploration to @explore and implementation to @general with the task tool "
+    "(description, subagent_type, prompt). Act directly only for trivial single-file changes."
+)
+
+TASK_TOOL_GUIDE = (
+    "Delegate with this tool: set subagent_type to \"explore\" for finding and reading code, \"general\" for research "
+    "and implementation. Give a detailed prompt: goal, files or areas, constraints, and how to verify the result. "
+    "Independent tasks can run in parallel; check each result before building on it."
+)
+
+
+def note_tool(state: SessionState, tool: str) -> None:
+    name = tool.lower()
+    if name in DELEGATION_TOOLS:
+        state.delegations += 1
+        state.direct_since_reminder = 0
+    elif name in DIRECT_TOOLS:
+        state.direct_calls += 1
+        state.direct_since_reminder += 1
+
+
+def reminder(state: SessionState, policy: ReminderPolicy = DEFAULT_POLICY) -> str | None:
+    """The reminder to add now, or None. Marks it as given."""
+    doing_it_alone = state.direct_calls > policy.ratio * state.delegations
+    due = state.direct_since_reminder >= (policy.first_after if state.reminders == 0 else policy.repeat_every)
+    if not (doing_it_alone and due):
+        return None
+    state.reminders += 1
+    state.direct_since_reminder = 0
+    return REMINDER.format(direct=state.direct_calls, delegated=state.delegations)
+
+
+def system_nudge(state: SessionState, policy: ReminderPolicy = DEFAULT_POLICY) -> str | None:
+    """A standing line for the system prompt while the agent keeps doing the work itself (does not count as a
+    reminder given)."""
+    if state.direct_calls >= policy.first_after and state.direct_calls > policy.ratio * state.delegations:
+        return REMINDER.format(direct=state.direct_calls, delegated=state.delegations)
+    return None

@@ -1,0 +1,218 @@
+"""The routing decision for one user message: who is in control (the user, the session lock, the model's suggestion,
+or the classifiers), which tier and profile that gives, and which concrete model serves it right now (avoiding models
+that just failed and windows the conversation no longer fits).
+
+The only `await` is the optional LLM classifier, injected as a callable with its own deadline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Awaitable, Callable, Mapping
+
+from kimchi_plugin.brain import commands
+from kimchi_plugin.brain.classifier import Classification
+from kimchi_plugin.brain.conversation import decide
+from kimchi_plugin.brain.registry import VIRTUAL_IDS, ModelSpec, Registry
+from kimchi_plugin.brain.sessions import RoutedTurn, SessionState
+from kimchi_plugin.brain.tiers import PROFILE_TIER, TIER_DEFAULT_PROFILE, Profile, Tier
+
+# Share of a model's context window the next request may fill before a larger window is chosen.
+UPGRADE_AT = 0.85
+# Sources that count as automatic (and so are subject to the primary-agent floor and the LLM classifier).
+AUTOMATIC = frozenset({"heuristic", "followup", "phase", "sticky", "llm"})
+# Built-in subagents and the tier their work needs.
+SUBAGENT_TIERS: Mapping[str, Tier] = {"explore": Tier.QUICK, "general": Tier.CODING}
+# Where a failing tier looks next: Reasoning work never drops to Quick.
+ESCALATION: Mapping[Tier, tuple[Tier, ...]] = {
+    Tier.REASONING: (Tier.CODING,),
+    Tier.CODING: (Tier.REASONING, Tier.QUICK),
+    Tier.QUICK: (Tier.CODING, Tier.REASONING),
+}
+PROFILE_LABEL: Mapping[Profile, str] = {
+    Profile.PLANNER: "Planning",
+    Profile.DEBUGGER: "Debugging",
+    Profile.REVIEWER: "Review",
+    Profile.CODER: "Coding",
+    Profile.REFACTORER: "Refactoring",
+    Profile.ASSISTANT: "Quick answer",
+}
+
+LlmClassifier = Callable[[str, str], Awaitable[Tier | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """The parts of the settings the router reads."""
+
+    floor_primary: bool = True
+    llm_threshold: float = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    session_id: str
+    text: str
+    agent: str | None  # the agent that will answer (resolved by OpenCode)
+    primary: bool  # whether that agent is a primary agent (floored) or a subagent
+    requested: str | None  # model id the message asks for under our provider (None: not ours)
+    now: float
+    estimated_tokens: int = 0  # size of the request this message will produce
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    model: ModelSpec | None  # None: nothing serves this tier; leave OpenCode's choice alone
+    tier: Tier
+    profile: Profile
+    source: str  # pick | tier | command | lock | suggestion | agent | heuristic | followup | phase | sticky | llm | floor
+    reason: str  # for people: toasts and logs
+    confidence: float
+    signals: tuple[str, ...] = ()
+    text: str | None = None  # the message without its slash command (None: unchanged)
+    notes: tuple[str, ...] = field(default=())  # model substitutions: fallback, larger window
+
+
+class Router:
+    def __init__(self, registry: Registry, policy: Policy, llm: LlmClassifier | None = None) -> None:
+        self.registry = registry
+        self.policy = policy
+        self.llm = llm
+
+    async def route(self, req: Request, state: SessionState) -> Decision:
+        """Decide the tier, profile and model for one message and record it in `state`."""
+        state.agent = req.agent
+        command = commands.parse(req.text)
+        text = command.rest if command else req.text
+        choice = await self._choose(req, state, command, text)
+        model, notes = self.pick_model(choice.tier, state, req.now, req.estimated_tokens, prefer=choice.model)
+        tier = choice.tier
+        if model is not None and choice.source != "pick" and tier not in model.ranks:
+            tier = self.registry.primary_tier(model.id)  # an escalation landed in another tier
+        decision = Decision(
+            model=model,
+            tier=tier,
+            profile=choice.profile if PROFILE_TIER[choice.profile] is tier else TIER_DEFAULT_PROFILE[tier],
+            source=choice.source,
+            reason=choice.reason,
+            confidence=choice.confidence,
+            signals=choice.signals,
+            text=command.rest if command else None,
+            notes=notes,
+        )
+        state.conversation.note_decision(
+            text, Classification(decision.profile, decision.confidence, decision.signals, decision.source)
+        )
+        if model is not None:
+            state.remember(RoutedTurn(model.id, decision.tier, decision.profile, decision.source, decision.reason))
+        state.fallback_note = None
+        state.overflowed = False
+        return decision
+
+    async def _choose(self, req: Request, state: SessionState, command: commands.Command | None, text: str) -> "_Choice":
+        if command is not None and command.kind == "auto":
+            state.lock = None
+            state.suggestion = None
+        elif command is not None and command.kind == "lock":
+            state.lock = command.profile
+        requested = req.requested
+        if requested and requested not in VIRTUAL_IDS and self.registry.get(requested) is not None:
+            spec = self.registry.get(requested)
+            assert spec is not None
+            tier = self.registry.primary_tier(requested)
+            found = decide(text, state.conversation)
+            profile = found.profile if found.tier is tier else TIER_DEFAULT_PROFILE[tier]
+            return _Choice(tier, profile, "pick", f"your pick: {requested}", 1.0, (), spec)
+        if requested in (Tier.REASONING.value, Tier.CODING.value, Tier.QUICK.value):
+            tier = Tier(requested)
+            found = decide(text, state.conversation)
+            profile = found.profile if found.tier is tier else TIER_DEFAULT_PROFILE[tier]
+            return _Choice(tier, profile, "tier", f"{tier.value} tier selected", 1.0, found.signals)
+        if command is not None and command.kind == "once" and command.profile is not None:
+            return _Choice.of(command.profile, "command", f"/{_command_word(command.profile)} for this message")
+        if state.lock is not None:
+            return _Choice.of(state.lock, "lock", f"locked to {state.lock.value} (/auto to release)")
+        if state.suggestion is not None:
+            tier, state.suggestion = state.suggestion, None
+            return _Choice.of(TIER_DEFAULT_PROFILE[tier], "suggestion", f"the model asked for the {tier.value} tier")
+        agent_tier = SUBAGENT_TIERS.get(req.agent or "") if not req.primary else None
+        if agent_tier is not None:
+            return _Choice.of(TIER_DEFAULT_PROFILE[agent_tier], "agent", f"{req.agent} agent")
+        found = decide(text, state.conversation)
+        if found.confidence < self.policy.llm_threshold and self.llm is not None:
+            previous = state.conversation.last_text
+            tier = await self.llm(text, previous)
+            if tier is not None:
+                profile = found.profile if found.tier is tier else TIER_DEFAULT_PROFILE[tier]
+                found = Classification(profile, max(found.confidence, 0.7), (f"llm:{tier.value}", *found.signals), "llm")
+        choice = _Choice(found.tier, found.profile, found.source, _explain(found), found.confidence, found.signals)
+        if self.policy.floor_primary and req.primary and choice.tier is Tier.QUICK:
+            return _Choice(
+                Tier.CODING, Profile.CODER, "floor", "primary agents start at the Coding tier", found.confidence,
+                (f"detected:{found.profile.value}", *found.signals),
+            )
+        return choice
+
+    def pick_model(
+        self, tier: Tier, state: SessionState, now: float, needed_tokens: int, prefer: ModelSpec | None = None
+    ) -> tuple[ModelSpec | None, tuple[str, ...]]:
+        """The model for `tier` now: skip recently failed models, escalate when the tier has none left, and move to
+        a larger window when the request would fill more than UPGRADE_AT of the chosen one."""
+        failed = {model for model, until in state.failed_until.items() if until > now}
+        notes: list[str] = []
+        if prefer is not None and prefer.id not in failed:
+            chosen: ModelSpec | None = prefer
+        else:
+            chosen = next((m for m in self.registry.ranked(tier) if m.id not in failed), None)
+            if chosen is None:
+                for other in ESCALATION[tier]:
+                    chosen = next((m for m in self.registry.ranked(other) if m.id not in failed), None)
+                    if chosen is not None:
+                        break
+            if prefer is not None and chosen is not None:
+                notes.append(f"{prefer.id} failed recently; using {chosen.id}")
+            elif failed and chosen is not None and state.fallback_note:
+                notes.append(state.fallback_note)
+        if chosen is None:
+            return None, tuple(notes)
+        if needed_tokens > UPGRADE_AT * chosen.context_window or state.overflowed:
+            want = max(int(needed_tokens / UPGRADE_AT), chosen.context_window + 1 if state.overflowed else 0)
+            bigger = self.registry.with_larger_context(tier, want, exclude=frozenset(failed | {chosen.id}))
+            if bigger is not None and bigger.context_window > chosen.context_window:
+                notes.append(
+                    f"conversation ~{needed_tokens // 1000}K tokens: {chosen.id} ({chosen.context_window // 1000}K) "
+                    f"→ {bigger.id} ({bigger.context_window // 1000}K)"
+                )
+                chosen = bigger
+        return chosen, tuple(notes)
+
+
+@dataclass(frozen=True, slots=True)
+class _Choice:
+    tier: Tier
+    profile: Profile
+    source: str
+    reason: str
+    confidence: float
+    signals: tuple[str, ...] = ()
+    model: ModelSpec | None = None
+
+    @classmethod
+    def of(cls, profile: Profile, source: str, reason: str) -> "_Choice":
+        return cls(PROFILE_TIER[profile], profile, source, reason, 1.0)
+
+
+def _command_word(profile: Profile) -> str:
+    return next(word for word, p in commands.ONE_SHOT.items() if p is profile)
+
+
+def _explain(found: Classification) -> str:
+    evidence = ", ".join(s.split(":", 1)[-1] for s in found.signals[:3]) or "no strong signal"
+    kind = {
+        "heuristic": "detected",
+        "followup": "follow-up",
+        "phase": "conversation phase",
+        "sticky": "continuing",
+        "llm": "classified",
+    }.get(found.source, found.source)
+    return f"{kind}: {PROFILE_LABEL[found.profile].lower()} ({evidence}; {found.confidence:.0%})"

@@ -1,0 +1,43 @@
+"""The `config` hook (OpenCode's merged config) and `experimental.session.compacting` (what a summary must keep)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+
+from kimchi_plugin.brain import autoconfig, context_window
+from kimchi_plugin.hooks import payloads as p
+from kimchi_plugin.hooks.runtime import Runtime
+from kimchi_plugin.rpc.protocol import HookParams
+
+log = structlog.get_logger("kimchi.config")
+
+
+async def config(rt: Runtime, params: HookParams) -> dict[str, Any]:
+    cfg = params.output if isinstance(params.output, dict) else {}
+    await rt.load_config(cfg)
+    patch = autoconfig.configure(
+        cfg,
+        rt.registry,
+        autoconfig.Provisioning(
+            provider_id=rt.provider_id, base_url=rt.base_url, api_key=rt.api_key, orchestrator=rt.settings.orchestrator
+        ),
+    )
+    for name, agent in (patch.get("agent") or {}).items():
+        if isinstance(agent, dict) and isinstance(agent.get("mode"), str):
+            rt.agent_modes[name] = agent["mode"]
+    log.info("config patched", keys=sorted(patch))
+    return {"output": patch}
+
+
+async def compacting(rt: Runtime, params: HookParams) -> dict[str, Any]:
+    inp = p.parse(p.CompactingInput, params.input)
+    out = p.parse(p.CompactingOutput, params.output)
+    state = rt.sessions.peek(inp.sessionID or "")
+    if state is None:
+        return {"output": {}}
+    lines = context_window.preserved_context(state)
+    if not lines:
+        return {"output": {}}
+    return {"output": {"context": [*out.context, "\n".join(lines)]}}
