@@ -23,15 +23,18 @@ TAIL_CHARS = 2000
 # Prose shorter than this with no evidence reads as chit-chat; longer as an unspecific work request.
 SHORT_PROSE_CHARS = 40
 LONG_PROSE_CHARS = 500
-# Scores this close count as a tie (see `_pick`).
-TIE_EPSILON = 0.15
-# Pseudo-score of "none of the above" in the confidence ratio: one weak feature alone stays unsure.
-CONFIDENCE_PRIOR = 1.6
+# Sending a Reasoning message to a lower tier costs this much more than the opposite mistake, so a
+# Reasoning probability counts this many times when tiers are compared (it also settles near-ties).
+REASONING_MISS_COST = 1.3
+# Without any rule evidence, the trained words alone must be at least this sure to beat the default.
+MODEL_ALONE_MIN = 0.7
 CONFIDENCE_FLOOR = 0.05
 CONFIDENCE_CEIL = 0.97
 # Confidence of the no-evidence defaults.
 DEFAULT_CONFIDENCE = 0.2
 EMPTY_CONFIDENCE = 0.5
+# Word features ("w:cache") exist for the trained table; the rules give no weight to single words.
+WORD_PREFIX = "w:"
 # How many of the strongest features a decision reports in `signals`.
 MAX_SIGNALS = 4
 
@@ -66,9 +69,13 @@ _WORD_FAMILIES: dict[str, tuple[str, ...]] = {
         "flaky", "flakes", "timeout", "timeouts", "deadlock", "deadlocks", "leak", "leaks", "leaking",
         "regression", "regressed", "segfault", "segfaults", "panic", "panics", "panicked", "oom",
         "wrong", "incorrect", "incorrectly", "unexpected", "unexpectedly", "weird", "strange", "randomly",
-        "intermittent", "intermittently", "sporadically", "doesn't", "doesnt", "isn't", "won't", "wont",
-        "can't", "cannot", "nan", "corrupted", "garbled", "hangs", "stopped", "errored", "erroring",
-        "misbehaves", "reproduce", "repro", "flaking", "blank",
+        "intermittent", "intermittently", "sporadically", "nan", "corrupted", "garbled", "hangs", "stopped", "errored", "erroring",
+        "misbehaves", "reproduce", "repro", "flaking", "blank", "stalls", "stalled", "unresponsive",
+        "flicker", "flickers", "flickering", "glitch", "glitches", "disappears", "disappeared", "vanishes",
+        "mismatch", "inconsistent", "desync", "throttled", "evicted", "crashloopbackoff", "restarts",
+        "restarting", "rejected", "refused", "denied", "forbidden", "unauthorized", "dies", "died",
+        "bizarre", "mysterious", "stumped", "puzzled", "culprit", "regressions", "slowdown", "sluggish",
+        "laggy", "ignored", "ignores", "succeeded", "exits", "exited",
         # es / fr / de / pt / ru
         "falla", "fallo", "roto", "échoue", "plante", "kaputt", "absturz", "stürzt", "funktioniert",
         "falha", "quebrado", "падает", "сломался", "сломалось", "не",
@@ -78,12 +85,17 @@ _WORD_FAMILIES: dict[str, tuple[str, ...]] = {
         "econnrefused", "eaddrinuse", "sigsegv", "sigkill", "500", "502", "503", "undefined", "null",
         "erreur", "fehler", "erro", "ошибка", "ошибку", "ошибки",
     ),
+    "debug:negation": ("doesn't", "doesnt", "isn't", "won't", "wont", "can't", "cannot", "didn't", "never",
+                       "aren't", "wasn't", "weren't"),
     "debug:symptom": (
         "keeps", "kept", "dropped", "drops", "spiked", "spikes", "spiking", "climbing", "climbs", "growing",
         "slower", "slow", "slowly", "stale", "empty", "silently", "sometimes", "occasionally", "suddenly",
         "locally", "prod", "production", "oomkilled", "killed", "skips", "skipped", "duplicates",
         "returns", "instead", "though", "although", "whereas", "lag", "latency", "p99", "rss",
-        "heap", "profiler", "pprof", "flamegraph", "404", "401", "403", "only", "anything", "nothing",
+        "heap", "profiler", "pprof", "flamegraph", "404", "401", "403", "only", "nothing", "twice",
+        "doubled", "started", "since", "expected", "actual", "actually", "suspect", "profiling", "memory",
+        "cpu", "spinning", "growing", "grows", "balloons", "lost", "losing", "loses", "missing", "shows",
+        "served", "happens", "happening", "occurs",
         "hata", "neden", "błąd", "errore", "fout",
     ),
     "debug:verb": (
@@ -104,7 +116,8 @@ _WORD_FAMILIES: dict[str, tuple[str, ...]] = {
         "xss", "csrf", "ssrf", "owasp", "cve", "exploit", "exploitable", "pentest", "attacker", "sanitized",
         "unsanitized", "escalation", "leaked", "safe", "unsafe", "safely", "threat", "unauthenticated",
         "permissive", "cors", "crypto", "hashing", "password", "passwords", "tamper", "redirect", "auth",
-        "authorization", "permissions", "tokens", "secrets", "correctly", "properly",
+        "authorization", "permissions", "tokens", "secrets", "correctly", "properly", "idor", "redos",
+        "hardcoded", "thread", "race", "merge", "merging", "ship", "approve", "realistically",
     ),
     "plan:design": (
         "plan", "plans", "planning", "design", "designing", "architect", "architecture", "architectural",
@@ -112,12 +125,17 @@ _WORD_FAMILIES: dict[str, tuple[str, ...]] = {
         "blueprint", "phases", "milestones", "diseño", "diseña", "planifica", "conception", "entwurf",
         "planen", "архитектура", "спроектируй", "arquitectura", "architettura", "mvp", "tickets",
         "structure", "organize", "organise", "granularity", "runbook", "pyramid", "sensible", "cleanest",
+        "adr", "epic", "backlog", "prioritize", "prioritise", "priorities", "estimate", "estimates",
+        "timeline", "viable", "feasible", "feasibility", "maintainable", "extensible", "invasive",
+        "thinking", "considering", "ideas", "thoughts", "boundaries", "domain", "cqrs", "sourcing",
+        "failover", "sla", "slo", "capacity", "budget", "replatform", "roadmap", "sizes", "sizing",
     ),
     "plan:tradeoff": (
         "tradeoff", "tradeoffs", "trade", "pros", "cons", "alternative", "alternatives", "options",
         "versus", "vs", "compare", "comparing", "comparison", "decide", "decision", "choose", "choosing",
         "recommend", "recommendation", "worth", "better", "prefer", "evaluate", "evaluating", "assess",
-        "weigh", "either", "overkill", "mejor", "stack", "should",
+        "weigh", "either", "overkill", "mejor", "stack", "should", "pick", "vendor", "buy", "build",
+        "instead", "whether", "favor", "favour",
     ),
     "plan:system": (
         "scale", "scalable", "scalability", "scaling", "availability", "consistency", "sharding", "shard",
@@ -167,24 +185,28 @@ _WORD_FAMILIES: dict[str, tuple[str, ...]] = {
         "separate", "reusable", "reuse", "factor", "parametrized", "parameterized", "dispatch", "chains",
         "callbacks", "async", "await", "records", "composite", "builder", "lines", "god", "mixin",
         "abstraction", "module", "functions", "classes", "everywhere", "across", "throughout",
-        "remaining", "callers", "wydziel", "renomme", "renommer", "分割",
+        "remaining", "callers", "wydziel", "renomme", "renommer", "分割", "dead", "unused", "modernize",
+        "generalize", "abstract", "maintainability", "names", "naming", "missed",
     ),
     "refactor:keep": ("behaviour", "behavior", "identical", "unchanged", "equivalent", "preserve", "preserving",
                        "zachowania", "comportement", "verhalten", "動作"),
     "assist:lookup": (
         "find", "search", "locate", "grep", "list", "look", "where", "which", "whereabouts", "lookup",
-        "count", "version", "located", "defined", "dónde", "donde", "où", "wo", "onde", "где",
+        "count", "version", "located", "defined", "dónde", "donde", "où", "wo", "onde", "где", "syntax",
+        "shortcut", "alias", "default", "docs", "documentation", "link", "stand", "acronym",
+        "abbreviation", "remind", "who", "when",
     ),
     "assist:explain": (
         "explain", "describe", "summarize", "summarise", "summary", "tldr", "tl", "meaning", "mean",
         "means", "eli5", "overview", "what's", "whats", "purpose", "difference", "explica", "explique",
         "erkläre", "объясни",
     ),
-    "assist:chat": (
-        "thanks", "thank", "thx", "ty", "hi", "hello", "hey", "ok", "okay", "cool", "great", "nice",
-        "yes", "no", "yep", "nope", "sure", "perfect", "awesome", "gracias", "merci", "danke",
-        "obrigado", "спасибо",
+    "assist:thanks": (
+        "thanks", "thank", "thx", "ty", "cheers", "hi", "hello", "bye", "brb", "gracias", "merci", "danke",
+        "obrigado", "спасибо", "grazie", "dzięki", "dank", "teşekkürler",
     ),
+    "assist:ack": ("ok", "okay", "cool", "great", "nice", "yes", "no", "yep", "nope", "sure", "perfect",
+                   "awesome", "sweet"),
     "assist:quick": ("quick", "quickly", "brief", "briefly", "short", "simple", "just", "remind"),
 }
 
@@ -217,7 +239,9 @@ _PAIR_HEADS: dict[str, tuple[frozenset[str], str]] = {
 # Multi-word evidence, matched on adjacent tokens.
 _PHRASES: dict[str, str] = {
     "stack trace": "debug:error", "root cause": "debug:verb", "track down": "debug:verb",
-    "not working": "debug:fail", "stopped working": "debug:fail", "times out": "debug:fail",
+    "not working": "debug:fail", "going on": "debug:what_wrong", "what's wrong": "debug:what_wrong",
+    "what happened": "debug:what_wrong", "no idea": "debug:what_wrong", "could cause": "debug:what_wrong",
+    "might cause": "debug:what_wrong", "is happening": "debug:what_wrong", "went from": "debug:symptom", "stopped working": "debug:fail", "times out": "debug:fail",
     "off by": "debug:fail", "memory leak": "debug:fail", "race condition": "debug:fail",
     "infinite loop": "debug:fail", "null pointer": "debug:error", "no longer": "debug:fail",
     "code review": "review:verb", "look over": "review:verb", "sanity check": "review:verb",
@@ -231,7 +255,7 @@ _PHRASES: dict[str, str] = {
     "show me": "assist:lookup", "look up": "assist:lookup", "how many": "assist:lookup",
     "is there": "assist:lookup", "do we": "assist:lookup", "tell me": "assist:explain",
     "walk me": "assist:explain", "what does": "assist:explain", "what is": "assist:explain",
-    "what are": "assist:explain", "got it": "assist:chat", "sounds good": "assist:chat",
+    "what are": "assist:explain", "got it": "assist:ack", "sounds good": "assist:ack",
     "por qué": "reason:why", "por que": "reason:why",
 }
 
@@ -266,6 +290,35 @@ for _feature, _words in {
     for _word in _words:
         _LEAD_WORDS.setdefault(_word, _feature)
 
+# Typo tolerance for words of at least this length: one missing, extra or swapped letter.
+TYPO_MIN_CHARS = 5
+_KNOWN_WORDS = frozenset(_LEXICON) | frozenset(_LEAD_WORDS)
+_BY_DELETION: dict[str, str | None] = {}
+for _word in _KNOWN_WORDS:
+    if len(_word) >= TYPO_MIN_CHARS and _word.isascii():
+        for _i in range(len(_word)):
+            _short = _word[:_i] + _word[_i + 1 :]
+            _BY_DELETION[_short] = _word if _BY_DELETION.get(_short, _word) == _word else None
+
+
+def _spelled(token: str) -> str:
+    """The known word a misspelt token stands for ("eror" → "error"), else the token itself."""
+    if len(token) < TYPO_MIN_CHARS or token in _KNOWN_WORDS or not token.isascii():
+        return token
+    missing = _BY_DELETION.get(token)
+    if missing is not None:
+        return missing
+    for i in range(len(token)):
+        candidate = token[:i] + token[i + 1 :]
+        if candidate in _KNOWN_WORDS and len(candidate) >= TYPO_MIN_CHARS:
+            return candidate
+        if i + 1 < len(token):
+            swapped = token[:i] + token[i + 1] + token[i] + token[i + 2 :]
+            if swapped in _KNOWN_WORDS:
+                return swapped
+    return token
+
+
 # Openers skipped before the intent word: "please", "can you", "hey, could you quickly" …
 _OPENERS = frozenset(
     "please pls plz can could would will you u hey hi ok okay so now then also and but first next "
@@ -285,7 +338,7 @@ _CJK_TERMS: tuple[tuple[str, str], ...] = (
     ("修复", "code:verb"), ("追加", "code:verb"), ("実装", "code:verb"), ("修正", "code:verb"),
     ("哪里", "assist:lookup"), ("在哪", "assist:lookup"), ("どこ", "assist:lookup"),
     ("解释", "assist:explain"), ("説明", "assist:explain"), ("为什么", "reason:why"), ("なぜ", "reason:why"),
-    ("谢谢", "assist:chat"), ("ありがとう", "assist:chat"), ("分割", "refactor:verb"),
+    ("谢谢", "assist:thanks"), ("ありがとう", "assist:thanks"), ("分割", "refactor:verb"),
     ("動作", "refactor:keep"), ("変えない", "refactor:keep"), ("行为不变", "refactor:keep"),
     ("검토", "review:verb"), ("보안", "review:security"), ("취약", "review:security"), ("오류", "debug:error"),
     ("에러", "debug:error"), ("버그", "debug:bug"), ("리팩터", "refactor:verb"), ("설계", "plan:design"),
@@ -306,6 +359,8 @@ _RULE_WEIGHTS: dict[str, dict[Profile, float]] = {
     "reason:why": {_D: 0.6, _PL: 0.5},
     "debug:why": {_D: 1.0},
     "debug:symptom": {_D: 0.8},
+    "debug:what_wrong": {_D: 1.4},
+    "form:measure": {_D: 0.4, _PL: 0.3},
     "debug:error_name": {_D: 1.6},
     "debug:known_cause": {_C: 1.0, _D: -0.6},
     "review:check": {_R: 1.8},
@@ -335,7 +390,9 @@ _RULE_WEIGHTS: dict[str, dict[Profile, float]] = {
     "refactor:move": {_RF: 0.6},
     "assist:lookup": {_A: 1.2},
     "assist:explain": {_A: 1.2},
-    "assist:chat": {_A: 1.0},
+    "assist:thanks": {_A: 2.0},
+    "assist:ack": {_A: 0.3},
+    "debug:negation": {_D: 0.5},
     "assist:quick": {_A: 0.4},
     "lead:code": {_C: 1.6},
     "lead:refactor": {_RF: 1.6},
@@ -351,7 +408,7 @@ _RULE_WEIGHTS: dict[str, dict[Profile, float]] = {
     "lead:yesno": {_A: 0.3},
     "len:short": {_A: 0.5},
     "len:long": {_PL: 0.8},
-    "paste:traceback": {_D: 2.2},
+    "paste:traceback": {_D: 2.6},
     "paste:log": {_D: 1.2},
     "paste:diff": {_R: 0.9, _C: 0.2},
     "paste:code": {_C: 0.4, _RF: 0.2, _R: 0.2},
@@ -360,6 +417,8 @@ _RULE_WEIGHTS: dict[str, dict[Profile, float]] = {
     "phase:editing": {_C: 0.8},
     "phase:exploring": {_A: 0.6},
 }
+
+MODEL_FILE = "classifier_model.json"
 
 # Pasted structure: a bounded line-wise scan, each pattern anchored at a line start.
 _TRACEBACK_LINE = re.compile(
@@ -411,12 +470,15 @@ _PLAN_QUESTION = re.compile(
     r"structure|approach|architect|organi[sz]e|model|handle|scale|migrate|split|roll|tackle|get this|"
     r"go about|plan|evolve|rethink)|\bhow to (?:structure|design|approach|architect|organi[sz]e|model|scale|"
     r"migrate)|\bwhat (?:should|would|could) [^.?!\n]{0,60}\blook like|\bwhat stack\b|\bwhere should\b|"
+    r"\bhow (?:do|can|should|would|could) we\b|\b(?:which|what) would you (?:pick|choose|use|recommend|do)\b|"
+    r"\bwhere would you (?:look|start|begin)\b|\bhow (?:invasive|risky|hard|much work|big a change)\b|"
     r"\b(?:worth it|or overkill|or not)\b|\bwhich (?:database|db|stack|framework|library|approach|option|"
     r"queue|broker|orm|pattern|one should)\b"
 )
 _ALTERNATIVES = re.compile(r"\b\w+, \w+,? or \w+\??|\b\w+ or \w+\?\s*(?:\w+ )?(?:query|we|our|it|the)\b")
 _HOWTO = re.compile(r"\bhow (?:do|can|would) (?:i|you|one)\b|\bhow to\b|\bwhat'?s the (?:command|syntax|flag)\b|"
                     r"\bis there a (?:way|command|flag|shortcut)\b")
+_MEASURE = re.compile(r"\b\d+(?:\.\d+)?\s?(?:ms|s|sec|secs|seconds|minutes|mins|mb|gb|tb|kb|mi|gi|%|x|rps|qps)(?!\w)")
 _KNOWN_CAUSE = re.compile(r"\b(?:is|was|are|were) (?:because|caused by|due to)\b|\bthe (?:fix|cause) is\b")
 _WHY_BROKEN = re.compile(
     r"\bwhy (?:is|does|do|did|are|am|would|won't|doesn't|isn't|can't|it|the|this|my|our|we|i)\b"
@@ -487,6 +549,8 @@ def _regex_features(lower: str, features: set[str]) -> None:
         features.add("plan:alternatives")
     if _HOWTO.search(lower):
         features.add("assist:howto")
+    if _MEASURE.search(lower):
+        features.add("form:measure")
     if _KNOWN_CAUSE.search(lower):
         features.add("debug:known_cause")
     if _WHY_BROKEN.search(lower) and "debug:fail" in features:
@@ -516,6 +580,7 @@ def _word_features(tokens: list[str], features: set[str]) -> None:
 def extract_features(text: str) -> set[str]:
     """The named features of a message; the model and the rules score the same set."""
     prose, features = _split_paste(_bounded(text))
+    pasted_before = frozenset(features)
     correction = _CORRECTION.match(prose)
     if correction is not None and correction.end() < len(prose):
         prose = prose[correction.end():]
@@ -528,8 +593,9 @@ def extract_features(text: str) -> set[str]:
     lower = words.lower()
     if not lower.strip():
         return features
-    tokens = _WORD.findall(lower)
+    tokens = [_spelled(t) for t in _WORD.findall(lower)]
     _word_features(tokens, features)
+    features.update(WORD_PREFIX + t for t in tokens)
     if "why" in tokens:
         features.add("reason:why")
     for sentence in _SENTENCE_SPLIT.split(lower):
@@ -542,7 +608,7 @@ def extract_features(text: str) -> set[str]:
             if term in lower:
                 features.add(feature)
     length = len(prose.strip())
-    if length < SHORT_PROSE_CHARS:
+    if length < SHORT_PROSE_CHARS and not pasted_before:
         features.add("len:short")
     elif length > LONG_PROSE_CHARS:
         features.add("len:long")
@@ -556,22 +622,24 @@ def extract_features(text: str) -> set[str]:
 
 
 def _load_weights() -> tuple[dict[str, dict[Profile, float]], dict[Profile, float]]:
-    """Rule weights, refined by the trained table when the package ships one."""
+    """Rule weights, or the trained table (which starts from them) when the package ships one."""
     try:
-        raw = json.loads(resources.files("kimchi_plugin.data").joinpath("classifier_model.json").read_text())
-    except (FileNotFoundError, ModuleNotFoundError):
+        raw = json.loads(resources.files("kimchi_plugin.data").joinpath(MODEL_FILE).read_text())
+    except FileNotFoundError:
         return _RULE_WEIGHTS, {}
     weights = {f: {P(p): w for p, w in ws.items()} for f, ws in raw["weights"].items()}
-    bias = {P(p): w for p, w in raw.get("bias", {}).items()}
+    bias = {P(p): w for p, w in raw["bias"].items()}
     return weights, bias
 
 
 _WEIGHTS, _BIAS = _load_weights()
-_TIER_RANK = {tier: rank for rank, tier in enumerate(TIER_ORDER)}
+_EVIDENCE = frozenset(
+    f for f, ws in _RULE_WEIGHTS.items() if any(ws.values()) and not f.startswith(("len:", "form:", "phase:"))
+)
 
 
 def score(features: set[str]) -> dict[Profile, float]:
-    """Sum of feature weights per profile (plus the model's bias, if any)."""
+    """Sum of feature weights per profile, plus the table's bias."""
     scores = dict.fromkeys(P, 0.0)
     for profile, b in _BIAS.items():
         scores[profile] += b
@@ -583,22 +651,12 @@ def score(features: set[str]) -> dict[Profile, float]:
     return scores
 
 
-def _pick(scores: dict[Profile, float]) -> Profile:
-    """Highest score; near-ties go to the more capable tier, because sending hard work to a weaker
-    model costs more than the reverse."""
-    best = max(scores.values())
-    tied = [p for p, s in scores.items() if best - s <= TIE_EPSILON]
-    return min(tied, key=lambda p: (_TIER_RANK[PROFILE_TIER[p]], -scores[p]))
-
-
-def _confidence(scores: dict[Profile, float], profile: Profile) -> float:
-    """How clearly the chosen tier beats the best other tier, shrunk towards unsure by a prior."""
-    tier = PROFILE_TIER[profile]
-    top = scores[profile]
-    rival = max((s for p, s in scores.items() if PROFILE_TIER[p] is not tier), default=0.0)
-    top, rival = max(top, 0.0), max(rival, 0.0)
-    value = top / (top + rival + CONFIDENCE_PRIOR)
-    return round(min(CONFIDENCE_CEIL, max(CONFIDENCE_FLOOR, value)), 3)
+def tier_probabilities(scores: dict[Profile, float]) -> dict[Tier, float]:
+    """Softmax over profiles, summed per tier."""
+    probabilities = dict.fromkeys(TIER_ORDER, 0.0)
+    for profile, p in softmax(scores).items():
+        probabilities[PROFILE_TIER[profile]] += p
+    return probabilities
 
 
 def _top_signals(features: set[str], profile: Profile) -> tuple[str, ...]:
@@ -617,21 +675,38 @@ def classify(text: str) -> Classification:
 
 
 def decide_features(features: set[str]) -> Classification:
-    """Classification from a feature set (the conversation stage adds its own features first)."""
+    """Classification from a feature set (the conversation stage adds its own features first).
+
+    The tier with the highest probability wins, with Reasoning's probability weighted up by the
+    extra cost of sending hard work to a weaker model; the profile is the best one inside that tier.
+    """
     scores = score(features)
-    if not any(f in _WEIGHTS for f in features if not f.startswith("len:")):
+    tiers = tier_probabilities(scores)
+    tier = max(TIER_ORDER, key=lambda t: tiers[t] * (REASONING_MISS_COST if t is Tier.REASONING else 1.0))
+    if features.isdisjoint(_EVIDENCE) and tiers[tier] < MODEL_ALONE_MIN:
         short = "len:short" in features
         return Classification(
             P.ASSISTANT if short else P.CODER,
             DEFAULT_CONFIDENCE,
             ("default:short" if short else "default:unspecific",),
         )
-    profile = _pick(scores)
-    return Classification(profile, _confidence(scores, profile), _top_signals(features, profile))
+    profile = max((p for p in P if PROFILE_TIER[p] is tier), key=lambda p: scores[p])
+    confidence = round(min(CONFIDENCE_CEIL, max(CONFIDENCE_FLOOR, tiers[tier])), 3)
+    return Classification(profile, confidence, _top_signals(features, profile))
+
+
+def evidence(features: set[str]) -> float:
+    """How much the message's recognised words and structure (not single words, length or form) say
+    for their best profile: the strength that stickiness compares with its threshold."""
+    best = 0.0
+    for profile in P:
+        total = sum(max(0.0, _WEIGHTS.get(f, {}).get(profile, 0.0)) for f in features if f in _EVIDENCE)
+        best = max(best, total)
+    return best
 
 
 def softmax(scores: dict[Profile, float]) -> dict[Profile, float]:
-    """Scores as probabilities (used by the trainer and for diagnostics)."""
+    """Profile scores as probabilities."""
     peak = max(scores.values())
     exps = {p: math.exp(s - peak) for p, s in scores.items()}
     total = sum(exps.values())

@@ -11,7 +11,7 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from kimchi_plugin.brain.classifier import Classification, decide_features, extract_features
+from kimchi_plugin.brain.classifier import Classification, classify, decide_features, evidence, extract_features
 from kimchi_plugin.brain.tiers import PROFILE_TIER, Profile, Tier
 
 P = Profile
@@ -24,8 +24,9 @@ TURN_DECAY = (1.0, 0.5, 0.25)
 FAILING_RUNS_MIN = 1.0
 EDITS_MIN = 1.0
 READS_MIN = 3.0
-# Below this confidence the message alone is weak: phase evidence and stickiness may decide.
-WEAK_CONFIDENCE = 0.45
+# Below this evidence (see classifier.evidence) the message alone is weak: recent activity and the
+# previous turn's tier decide instead of a flip-flop.
+CLEAR_EVIDENCE = 1.5
 # Confidence of a tier kept by stickiness, and of a resolved follow-up.
 STICKY_CONFIDENCE = 0.55
 FOLLOWUP_CONFIDENCE = 0.8
@@ -38,25 +39,37 @@ EDIT_TOOLS = frozenset("edit write patch multiedit apply_patch str_replace creat
 READ_TOOLS = frozenset("read grep glob list ls codesearch lsp view find search webfetch websearch".split())
 RUN_TOOLS = frozenset("bash shell run exec terminal test".split())
 
+# Acknowledgements and fillers that may open a follow-up: "ok, fix it", "thanks — now the other file".
+_LEAD_IN = (
+    r"^(?:(?:ok(?:ay)?|yes|yeah|yep|sure|great|cool|nice|thanks|thx|perfect|alright|right|good|so|and|now|"
+    r"then|please|pls|hmm+|ah|oh|well|but|hm)\b[\s,.!—-]*)*"
+)
 _FOLLOWUP_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (intent, re.compile(pattern))
     for intent, pattern in (
-        ("still", r"\b(?:still|again|same (?:error|issue|problem|thing|result)|didn'?t (?:work|help|fix)|"
-                  r"doesn'?t work|not working|no luck|no change|nothing changed|sigue|toujours|immer noch|"
-                  r"опять|всё ещё|还是|まだ)\b"),
-        ("fix", r"\b(?:fix|patch|apply|repair|resolve|correct)\b(?: (?:it|that|this|them|those|the (?:fix|issue|"
-                r"bug|problem|error|suggestions?|changes?)))?\b|\bmake the (?:change|fix)|\barregla|\bcorrige|"
-                r"\bbehebe|\bисправь|修复|修正"),
-        ("undo", r"\b(?:undo|revert|roll ?back|put it back)\b"),
-        ("same", r"\b(?:same (?:for|with|in|on)|do the same|likewise|also (?:for|in|on|to)|and (?:for|in) the|"
-                 r"the other (?:one|file|files|module|function|class|test|tests)|repeat (?:for|that|it)|"
-                 r"the rest)\b"),
-        ("why", r"^(?:but )?(?:why|how come|what do you mean|explain|really|are you sure|pourquoi|warum|"
-                r"почему|por ?qu[eé]|为什么|なぜ)\b"),
-        ("proceed", r"^(?:ok(?:ay)?|yes|yeah|yep|yup|sure|sounds good|lgtm|looks good|perfect|great|"
-                    r"go(?: ahead| for it| on)?|do it|proceed|continue|keep going|carry on|let'?s (?:do|go)|"
-                    r"ship it|please do|next|approved?|implement (?:it|that|this)|make it so|s[ií]|oui|ja|"
-                    r"да|vas-y|adelante|weiter|continua|vai|好的|继续|はい)\b"),
+        ("still", r"\bstill (?:fail\w*|broken|slow|the same|not|doesn'?t|won'?t|wrong|crash\w*|happening|there|"
+                  r"empty|blank|red|tim\w+|flaky|get\w*|see\w*|returns?|errors?|erroring|throws?|hangs?|"
+                  r"stuck|\d+)|\bsame (?:error|issue|problem|result|thing|failure|exception|crash)\b|"
+                  r"\bdidn'?t (?:work|help|fix|change)\b|\bno (?:luck|change|difference|dice)\b|"
+                  r"\bnothing changed\b|\bnow it (?:says|fails|throws|crashes|errors|returns|shows|hangs)\b|"
+                  r"\bsigue (?:fallando|igual)|\btoujours (?:pas|le même|la même)|\bimmer noch\b|"
+                  r"\bopять\b|всё ещё|还是|まだ"),
+        ("fix", _LEAD_IN + r"(?:go )?(?:fix|patch|repair|resolve|correct|apply)(?: (?:it|that|this|them|those|"
+                r"both|all|the (?:fix|issue|bug|problem|error|suggestions?|changes?|first one)))?"
+                r"(?: (?:please|now|then|too))?[\s.!]*$|"
+                + _LEAD_IN + r"(?:make the (?:change|fix)|arregla\w*|corrige\w*|behebe\w*|исправь\w*|修复)"),
+        ("undo", _LEAD_IN + r"(?:undo|revert|roll ?back)\b[^?]{0,30}$"),
+        ("same", r"\b(?:same (?:for|with|in|on|here)|do the same|likewise|repeat (?:for|that|it)|"
+                 r"the other (?:one|ones|file|files|module|function|class|test|tests|endpoint|service)s?|"
+                 r"and the (?:tests?|rest|others?)(?: too)?[\s.!?]*$|also (?:for|in|on|to) )"),
+        ("why", _LEAD_IN + r"(?:why|how come|what do you mean|explain(?: that| why| it)?|really|are you sure|"
+                r"pourquoi|warum|почему|por ?qu[eé]|为什么|なぜ)\b[^.]{0,40}$"),
+        ("proceed", _LEAD_IN + r"(?:(?:ok(?:ay)?|yes|yeah|yep|yup|sure|sounds good|lgtm|looks good|perfect|"
+                    r"go(?: ahead| for it| on)?|do it|proceed|continue|keep going|carry on|let'?s (?:do it|go)|"
+                    r"ship it|please do|next|approved?|implement (?:it|that|this|the plan)|make it so|"
+                    r"s[ií]|oui|ja|да|vas-y|adelante|weiter|continua|vai|好的|继续|はい)[\s,.!]*)+$|"
+                    + _LEAD_IN + r"(?:let'?s |go with |do |take |pick )(?:the )?(?:first|second|third|last|"
+                    r"former|latter|option|approach|that one|this one|plan [a-z\d])\b"),
     )
 )
 # An assistant reply that ends by offering to do the work makes "yes" an implementation request.
@@ -192,7 +205,7 @@ def followup_intent(text: str) -> str | None:
     return None
 
 
-def _resolve_followup(intent: str, state: ConversationState) -> Profile | None:
+def _resolve_followup(intent: str, state: ConversationState) -> Profile:
     prev = state.last_decision
     assert prev is not None
     before = prev.profile
@@ -215,7 +228,14 @@ def _resolve_followup(intent: str, state: ConversationState) -> Profile | None:
 
 
 def decide(text: str, state: ConversationState) -> Classification:
-    """Profile for a user message in its conversation (stages 1, 3, 4 and 6)."""
+    """Profile for a user message in its conversation (stages 1, 3, 4 and 6).
+
+    Clear words decide alone. A short follow-up is read from the previous turn. Otherwise weak words
+    take recent tool activity into account, and stay in the previous turn's tier unless what they do
+    say points elsewhere clearly.
+    """
+    if not text or not text.strip():
+        return classify(text)
     features = extract_features(text)
     own = decide_features(features)
     prev = state.last_decision
@@ -223,17 +243,16 @@ def decide(text: str, state: ConversationState) -> Classification:
         intent = followup_intent(text)
         if intent is not None:
             profile = _resolve_followup(intent, state)
-            if profile is not None:
-                return Classification(
-                    profile, FOLLOWUP_CONFIDENCE, (f"followup:{intent}", f"prev:{prev.profile.value}"), "followup"
-                )
-    if own.confidence >= WEAK_CONFIDENCE:
+            signals = (f"followup:{intent}", f"prev:{prev.profile.value}")
+            return Classification(profile, FOLLOWUP_CONFIDENCE, signals, "followup")
+    if evidence(features) >= CLEAR_EVIDENCE:
         return own
     phase = state.phase_features()
-    result = decide_features(features | phase) if phase else own
-    if result.profile is not own.profile:
-        result = Classification(result.profile, result.confidence, (*sorted(phase), *result.signals), "phase")
-    if prev is None or result.tier is prev.tier or result.confidence >= WEAK_CONFIDENCE:
+    result = own
+    if phase:
+        result = decide_features(features | phase)
+        if result.profile is not own.profile:
+            result = Classification(result.profile, result.confidence, (*sorted(phase), *result.signals), "phase")
+    if prev is None or result.tier is prev.tier:
         return result
-    kept = prev.profile
-    return Classification(kept, STICKY_CONFIDENCE, (f"sticky:{kept.value}", *result.signals), "sticky")
+    return Classification(prev.profile, STICKY_CONFIDENCE, (f"sticky:{prev.profile.value}", *own.signals), "sticky")
