@@ -12,6 +12,9 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the JSON-RPC brain on stdin/stdout (what the OpenCode plugin starts)")
     serve.add_argument("--log-file", help="also write logs to this file")
     serve.add_argument("-v", "--verbose", action="store_true", help="debug logs (KIMCHI_LOG_LEVEL wins)")
+    from kimchi_plugin import route_cli
+
+    route_cli.add_arguments(sub.add_parser("route", help="show the routing decision for a message"))
     return parser
 
 
@@ -22,4 +25,8 @@ def main(argv: list[str] | None = None) -> int:
         from kimchi_plugin.app import run_server
 
         return run_server(verbose=getattr(args, "verbose", False), log_file=getattr(args, "log_file", None))
+    if command == "route":
+        from kimchi_plugin import route_cli
+
+        return route_cli.run(args)
     return 2
