@@ -18,6 +18,7 @@ import structlog
 _BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{6,}")
 _secrets: set[str] = set()
 REDACTED = "[redacted]"
+LOG_ROTATE_BYTES = 5 * 1024 * 1024  # at start, a log file larger than this is moved to "<name>.1"
 
 
 def register_secret(value: str | None) -> None:
@@ -73,6 +74,8 @@ class _Tee:
         if path:
             try:
                 os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+                if os.path.exists(path) and os.path.getsize(path) > LOG_ROTATE_BYTES:
+                    os.replace(path, path + ".1")
                 self._file = open(path, "a", buffering=1, encoding="utf-8")
             except OSError as exc:
                 sys.stderr.write(f'{{"event": "log file unavailable", "error": "{type(exc).__name__}"}}\n')
