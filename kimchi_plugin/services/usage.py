@@ -1,0 +1,338 @@
+"""What the hook layer calls to account for usage: per-session totals for the in-OpenCode summary, rows for the local
+stats database and, when opted in, OTLP telemetry. Every method is quick (in-memory work or an enqueue) and never
+raises: accounting must not break a hook.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import structlog
+
+from kimchi_plugin import __version__
+from kimchi_plugin.brain.accounting import (
+    UNROUTED,
+    AssistantMessage,
+    Prices,
+    SessionLedger,
+    ToolEffects,
+    Usage,
+    baselines,
+    effective_cost,
+    parse_assistant,
+    tool_effects,
+)
+from kimchi_plugin.services.telemetry import (
+    COMMIT_COUNT,
+    COST_USAGE,
+    EDIT_DECISION,
+    LINES_OF_CODE,
+    PULL_REQUEST_COUNT,
+    TOKEN_USAGE,
+    Telemetry,
+    TelemetryConfig,
+    resolve_config,
+)
+from kimchi_plugin.services.usage_store import TurnRow, UsageStore, default_db_path
+
+log = structlog.get_logger("kimchi.usage")
+
+MAX_SESSIONS = 500  # ledgers kept in memory; the least recently active beyond this are forgotten
+MAX_ROUTES = 4096  # user message id → routing decision, for attributing the replies
+MAX_LOGGED = 8192  # completed message ids already sent as log records
+CLOSE_TIMEOUT_S = 3.0
+EDIT_DECISION_ACCEPT = "accept"  # OpenCode reports only tool calls that ran, i.e. accepted edits
+TOKEN_TYPES = (("input", "input"), ("output", "output"), ("reasoning", "reasoning"),
+               ("cache_read", "cacheRead"), ("cache_write", "cacheCreation"))
+
+
+@dataclass(frozen=True, slots=True)
+class RouteTag:
+    """The routing decision a reply belongs to."""
+
+    tier: str
+    profile: str
+    source: str
+    model_id: str
+    agent: str | None = None
+
+
+class _Bounded(OrderedDict):
+    """Insertion-ordered dict keeping the newest `limit` keys."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def put(self, key: str, value: Any) -> None:
+        self[key] = value
+        self.move_to_end(key)
+        while len(self) > self.limit:
+            self.popitem(last=False)
+
+
+class UsageRecorder:
+    """Per-session accounting fed by OpenCode events, fanned out to the stats database and telemetry."""
+
+    def __init__(
+        self,
+        *,
+        telemetry: TelemetryConfig | None = None,
+        provider: str = "kimchi",
+        store_path: str | None = None,
+        prices: Prices | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.provider = provider
+        self.prices = prices or Prices()
+        self._clock = clock
+        self.telemetry = Telemetry(telemetry, clock=clock, resource=(("opencode_kimchi.version", __version__),)) \
+            if telemetry is not None else None
+        self.store = UsageStore(store_path, clock=clock) if store_path else None
+        self._ledgers: _Bounded = _Bounded(MAX_SESSIONS)
+        self._parents: _Bounded = _Bounded(MAX_SESSIONS)
+        self._routes: _Bounded = _Bounded(MAX_ROUTES)
+        self._logged: _Bounded = _Bounded(MAX_LOGGED)
+        self.errors = 0
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Any,
+        *,
+        env: Mapping[str, str] = os.environ,
+        store_path: str | None = None,
+        prices: Prices | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> UsageRecorder:
+        """Build from plugin settings (`telemetry`, `logsEndpoint`, `metricsEndpoint`, `stats`, `provider`)."""
+        config, warnings = resolve_config(
+            option=bool(getattr(settings, "telemetry", False)),
+            logs_endpoint=getattr(settings, "logsEndpoint", None),
+            metrics_endpoint=getattr(settings, "metricsEndpoint", None),
+            env=env,
+        )
+        for warning in warnings:
+            log.warning(warning)
+        if config is not None:
+            log.info("telemetry on", logs=config.logs_endpoint is not None, metrics=config.metrics_endpoint is not None)
+        path = (store_path or default_db_path(env)) if getattr(settings, "stats", True) else None
+        return cls(telemetry=config, provider=getattr(settings, "provider", "kimchi"), store_path=path,
+                   prices=prices, clock=clock)
+
+    # events ------------------------------------------------------------------------------------------------------
+    def set_prices(self, prices: Prices) -> None:
+        """New model prices (after a registry refresh); applies to messages from now on."""
+        self.prices = prices
+
+    def on_route(self, user_message_id: str, route: RouteTag) -> None:
+        """Remember the decision for a user message (chat.message); its replies (parentID) are attributed to it."""
+        if user_message_id:
+            self._routes.put(user_message_id, route)
+
+    def on_session_created(self, session_id: str, parent_id: str | None) -> None:
+        """Note a child session's parent, so stats for a session include its subagents."""
+        if session_id and parent_id:
+            self._parents.put(session_id, parent_id)
+
+    def on_assistant_message(self, info: Mapping[str, Any], route: RouteTag | None = None) -> None:
+        """A `message.updated` event. Repeated updates of one message replace each other; nothing counts twice."""
+        try:
+            message = parse_assistant(info)
+            if message is None:
+                return
+            route = route or self._routes.get(info.get("parentID") or "")
+            if message.provider != self.provider and route is None:
+                return  # not our traffic
+            if route is not None:
+                self._routes.put(message.id, route)
+            usage = replace(message.usage, cost=effective_cost(message.usage, self.prices.get(message.model)))
+            delta = self._ledger(message.session_id).apply(message, usage, route.tier if route else None)
+            if self.telemetry is not None:
+                self._usage_metrics(message, delta.clamped())
+            if message.completed:
+                self._completed(message, usage, route)
+        except Exception as exc:  # noqa: BLE001 - accounting never breaks a hook
+            self._failed("message", exc)
+
+    def on_tool_after(self, session_id: str, tool: str, args: Mapping[str, Any], output: str,
+                      metadata: Mapping[str, Any]) -> None:
+        """A `tool.execute.after`: commits, pull requests and edits. Never reads file contents beyond line counts."""
+        try:
+            effects = tool_effects(tool, args or {}, output or "", metadata or {})
+            if effects.empty:
+                return
+            self._ledger(session_id).apply_tool(effects)
+            if self.telemetry is not None:
+                self._tool_metrics(session_id, effects)
+        except Exception as exc:  # noqa: BLE001
+            self._failed("tool", exc)
+
+    def on_session_idle(self, session_id: str) -> None:
+        if self.telemetry is not None:
+            self.telemetry.flush()
+
+    def on_session_deleted(self, session_id: str) -> None:
+        self._ledgers.pop(session_id, None)
+        if self.telemetry is not None:
+            self.telemetry.end_session(session_id)
+
+    # reading -----------------------------------------------------------------------------------------------------
+    def ledger(self, session_id: str) -> SessionLedger | None:
+        return self._ledgers.get(session_id)
+
+    def session_summary(self, session_id: str, prices: Prices | None = None) -> str:
+        """Plain-text spend, tokens and savings of one session (for a tool or command inside OpenCode)."""
+        try:
+            ledger = self._ledgers.get(session_id)
+            if ledger is None or ledger.messages == 0:
+                return "No routed model calls recorded for this session yet."
+            return format_summary(ledger, prices or self.prices)
+        except Exception as exc:  # noqa: BLE001
+            self._failed("summary", exc)
+            return "Usage summary unavailable."
+
+    def stats(self) -> dict[str, int]:
+        """Counters for diagnostics: telemetry drops and failures, database drops, swallowed errors."""
+        out = {"errors": self.errors}
+        if self.telemetry is not None:
+            out.update(self.telemetry.stats())
+        if self.store is not None:
+            out.update(store_written=self.store.written, store_dropped=self.store.dropped)
+        return out
+
+    async def close(self, timeout: float = CLOSE_TIMEOUT_S) -> None:
+        """Flush telemetry and the database and stop their threads, within `timeout` seconds each."""
+        tasks = []
+        if self.telemetry is not None:
+            tasks.append(asyncio.to_thread(self.telemetry.close, timeout))
+        if self.store is not None:
+            tasks.append(asyncio.to_thread(self.store.close, timeout))
+        for result in await asyncio.gather(*tasks, return_exceptions=True):
+            if isinstance(result, BaseException):
+                self._failed("close", result)
+
+    # internals ---------------------------------------------------------------------------------------------------
+    def _ledger(self, session_id: str) -> SessionLedger:
+        ledger = self._ledgers.get(session_id)
+        if ledger is None:
+            ledger = SessionLedger(session_id)
+        self._ledgers.put(session_id, ledger)
+        return ledger
+
+    def _failed(self, where: str, exc: BaseException) -> None:
+        self.errors += 1
+        log.warning("usage accounting failed", where=where, error=type(exc).__name__)
+
+    def _completed(self, message: AssistantMessage, usage: Usage, route: RouteTag | None) -> None:
+        if self.telemetry is not None and message.id not in self._logged:
+            self._logged.put(message.id, None)
+            self.telemetry.emit_log(message.completed_ms * 1_000_000, _log_attributes(message, usage, route))
+        if self.store is not None:
+            base = baselines(usage, self.prices)
+            self.store.record(TurnRow(
+                message_id=message.id,
+                session_id=message.session_id,
+                parent_session_id=self._parents.get(message.session_id),
+                agent=message.agent,
+                tier=route.tier if route else UNROUTED,
+                profile=route.profile if route else UNROUTED,
+                route_source=route.source if route else UNROUTED,
+                provider=message.provider,
+                model=message.model,
+                input_tokens=usage.input,
+                output_tokens=usage.output,
+                reasoning_tokens=usage.reasoning,
+                cache_read_tokens=usage.cache_read,
+                cache_write_tokens=usage.cache_write,
+                cost_usd=usage.cost,
+                reasoning_model=base.reasoning_model if base.reasoning_cost is not None else None,
+                reasoning_cost_usd=base.reasoning_cost,
+                coding_model=base.coding_model if base.coding_cost is not None else None,
+                coding_cost_usd=base.coding_cost,
+                created_ms=message.created_ms,
+                completed_ms=message.completed_ms,
+                recorded_ms=int(self._clock() * 1000),
+            ))
+
+    def _usage_metrics(self, message: AssistantMessage, delta: Usage) -> None:
+        telemetry = self.telemetry
+        for field_name, kind in TOKEN_TYPES:
+            amount = getattr(delta, field_name)
+            if amount:
+                telemetry.add(TOKEN_USAGE, message.session_id, (("model", message.model), ("type", kind)), amount)
+        if delta.cost:
+            telemetry.add(COST_USAGE, message.session_id, (("model", message.model),), delta.cost)
+
+    def _tool_metrics(self, session_id: str, effects: ToolEffects) -> None:
+        telemetry = self.telemetry
+        if effects.commits:
+            telemetry.add(COMMIT_COUNT, session_id, (), effects.commits)
+        if effects.pull_requests:
+            telemetry.add(PULL_REQUEST_COUNT, session_id, (), effects.pull_requests)
+        for edit in effects.edits:
+            telemetry.add(LINES_OF_CODE, session_id, (("type", "added"),), edit.added)
+            telemetry.add(LINES_OF_CODE, session_id, (("type", "removed"),), edit.removed)
+            telemetry.add(EDIT_DECISION, session_id, (("tool_name", edit.tool), ("language", edit.language),
+                                                      ("decision", EDIT_DECISION_ACCEPT)), 1)
+
+
+def _log_attributes(message: AssistantMessage, usage: Usage, route: RouteTag | None) -> tuple:
+    return (
+        ("event.name", "api_request"),
+        ("session.id", message.session_id),
+        ("model", message.model),
+        ("provider", message.provider),
+        ("agent", message.agent),
+        ("input_tokens", usage.input),
+        ("output_tokens", usage.output),
+        ("reasoning_tokens", usage.reasoning),
+        ("cache_read_tokens", usage.cache_read),
+        ("cache_creation_tokens", usage.cache_write),
+        ("cost_usd", float(usage.cost)),
+        ("duration_ms", message.duration_ms),
+        ("tier", route.tier if route else UNROUTED),
+        ("profile", route.profile if route else UNROUTED),
+        ("routing.source", route.source if route else UNROUTED),
+        ("finish", message.finish),
+        ("error", message.error),
+    )
+
+
+def _usd(amount: float) -> str:
+    return f"${amount:.4f}" if amount < 1 else f"${amount:.2f}"
+
+
+def format_summary(ledger: SessionLedger, prices: Prices) -> str:
+    """Spend by tier and model, tokens, savings versus the top models, and code activity of one session."""
+    total = ledger.total
+    lines = [
+        f"Session usage: {ledger.messages} model calls, {_usd(total.cost)}",
+        f"Tokens: {total.input:,} in, {total.output + total.reasoning:,} out, "
+        f"{total.cache_read:,} cache read, {total.cache_write:,} cache write",
+        "By tier:",
+    ]
+    for tier, usage in sorted(ledger.by_tier.items(), key=lambda kv: -kv[1].cost):
+        lines.append(f"  {tier:<10} {ledger.messages_by_tier.get(tier, 0):>4} calls  {_usd(usage.cost)}")
+    lines.append("By model:")
+    for model, usage in sorted(ledger.by_model.items(), key=lambda kv: -kv[1].cost):
+        lines.append(f"  {model:<24} {ledger.messages_by_model.get(model, 0):>4} calls  {_usd(usage.cost)}")
+    base = ledger.baselines(prices)
+    for label, model, cost in (("Reasoning", base.reasoning_model, base.reasoning_cost),
+                               ("Coding", base.coding_model, base.coding_cost)):
+        if model and cost is not None:
+            saved = cost - total.cost
+            share = f" ({saved / cost:.0%})" if cost > 0 else ""
+            lines.append(f"All on the top {label} model ({model}): {_usd(cost)} → saved {_usd(saved)}{share}"
+                         if saved >= 0 else
+                         f"All on the top {label} model ({model}): {_usd(cost)} → {_usd(-saved)} more spent")
+    if ledger.commits or ledger.pull_requests or ledger.lines_added or ledger.lines_removed:
+        lines.append(f"Code: +{ledger.lines_added} / -{ledger.lines_removed} lines, {ledger.commits} commits, "
+                     f"{ledger.pull_requests} pull requests")
+    return "\n".join(lines)
