@@ -182,6 +182,7 @@ class RunResult:
     stdout: str
     stderr: str
     wall_s: float
+    started_at: float  # epoch seconds when the process was started
     events: list[dict[str, Any]] = field(default_factory=list)
     leftover_pids: list[int] = field(default_factory=list)
 
@@ -293,6 +294,7 @@ class OpencodeSandbox:
         if continue_:
             argv.append("--continue")
         argv += [*extra_args, *words]
+        started_at = time.time()
         start = time.monotonic()
         proc = subprocess.Popen(argv, cwd=self.project, env=self.env, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
@@ -305,7 +307,7 @@ class OpencodeSandbox:
         wall = time.monotonic() - start
         leftovers = _reap_group(proc.pid, CHILD_EXIT_GRACE_S)
         events = _parse_events(stdout) if format == "json" else []
-        return RunResult(argv, proc.returncode, stdout, stderr, wall, events, leftovers)
+        return RunResult(argv, proc.returncode, stdout, stderr, wall, started_at, events, leftovers)
 
     # -- opencode serve -------------------------------------------------------------------------
     @contextlib.contextmanager
