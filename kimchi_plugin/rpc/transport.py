@@ -19,6 +19,7 @@ from kimchi_plugin.rpc.dispatch import INVALID_REQUEST, PARSE_ERROR, error_frame
 log = structlog.get_logger("kimchi.transport")
 
 DRAIN_TIMEOUT_S = 2.0  # at end of input, how long in-flight requests may still finish
+_SNIFF_BYTES = 4096  # how much of an unparseable frame is searched for its id
 _ID_PREFIX = re.compile(rb'"id"\s*:\s*(-?\d{1,15}|"[^"\\]{0,64}")')
 
 
@@ -41,7 +42,7 @@ def _read_frames(reader: BinaryIO, max_frame: int, post: Callable[[object], None
             post(None)
             return
         if len(line) > max_frame and not line.endswith(b"\n"):
-            head = line[:4096]
+            head = line[:_SNIFF_BYTES]
             while line and not line.endswith(b"\n"):  # skip the rest of the oversized frame
                 line = reader.readline(1 << 20)
             post(_Oversized(head))
@@ -49,13 +50,13 @@ def _read_frames(reader: BinaryIO, max_frame: int, post: Callable[[object], None
         post(line)
 
 
-def _oversized_reply(frame: _Oversized, max_frame: int) -> str:
-    found = _ID_PREFIX.search(frame.head)
-    rpc_id = None
-    if found:
-        raw = found.group(1).decode("utf-8", "replace")
-        rpc_id = raw.strip('"') if raw.startswith('"') else int(raw)
-    return error_frame(INVALID_REQUEST, f"frame exceeds {max_frame} bytes", rpc_id)
+def _sniff_id(head: bytes) -> int | str | None:
+    """The request id of a frame that cannot be parsed as a whole (oversized or not UTF-8), when it is visible."""
+    found = _ID_PREFIX.search(head)
+    if not found:
+        return None
+    raw = found.group(1).decode("utf-8", "replace")
+    return raw.strip('"') if raw.startswith('"') else int(raw)
 
 
 class FrameWriter:
@@ -98,13 +99,13 @@ async def serve(
             break
         if isinstance(item, _Oversized):
             log.warning("oversized frame refused", limit=max_frame)
-            write(_oversized_reply(item, max_frame))
+            write(error_frame(INVALID_REQUEST, f"frame exceeds {max_frame} bytes", _sniff_id(item.head)))
             continue
         assert isinstance(item, bytes)
         try:
             text = item.decode("utf-8").strip()
         except UnicodeDecodeError:
-            write(error_frame(PARSE_ERROR, "Parse error: frame is not valid UTF-8"))
+            write(error_frame(PARSE_ERROR, "Parse error: frame is not valid UTF-8", _sniff_id(item[:_SNIFF_BYTES])))
             continue
         if not text:
             continue
