@@ -90,13 +90,15 @@ _WORD_FAMILIES: dict[str, tuple[str, ...]] = {
     "debug:symptom": (
         "keeps", "kept", "dropped", "drops", "spiked", "spikes", "spiking", "climbing", "climbs", "growing",
         "slower", "slow", "slowly", "stale", "empty", "silently", "sometimes", "occasionally", "suddenly",
-        "locally", "prod", "production", "oomkilled", "killed", "skips", "skipped", "duplicates",
-        "returns", "instead", "though", "although", "whereas", "lag", "latency", "p99", "rss",
-        "heap", "profiler", "pprof", "flamegraph", "404", "401", "403", "only", "nothing", "twice",
-        "doubled", "started", "since", "expected", "actual", "actually", "suspect", "profiling", "memory",
-        "cpu", "spinning", "growing", "grows", "balloons", "lost", "losing", "loses", "missing", "shows",
-        "served", "happens", "happening", "occurs",
+        "oomkilled", "killed", "skips", "skipped", "duplicates", "lag", "latency", "p99", "rss",
+        "heap", "profiler", "pprof", "flamegraph", "404", "401", "403", "nothing", "twice", "doubled",
+        "suspect", "profiling", "spinning", "growing", "grows", "balloons", "lost", "losing", "loses",
+        "happens", "happening", "occurs",
         "hata", "neden", "błąd", "errore", "fout",
+    ),
+    "debug:context": (
+        "only", "locally", "prod", "production", "actually", "started", "since", "expected", "actual",
+        "instead", "though", "although", "whereas", "returns", "shows", "served", "memory", "cpu", "missing",
     ),
     "debug:verb": (
         "debug", "debugging", "debugged", "diagnose", "diagnosing", "troubleshoot", "troubleshooting",
@@ -183,8 +185,8 @@ _WORD_FAMILIES: dict[str, tuple[str, ...]] = {
         "duplication", "duplicated", "duplicate", "copy", "pasted", "repeated", "repeats", "repeat",
         "magic", "constants", "pure", "pattern", "generics", "unreadable", "nested", "smaller", "focused",
         "separate", "reusable", "reuse", "factor", "parametrized", "parameterized", "dispatch", "chains",
-        "callbacks", "async", "await", "records", "composite", "builder", "lines", "god", "mixin",
-        "abstraction", "module", "functions", "classes", "everywhere", "across", "throughout",
+        "callbacks", "async", "await", "records", "composite", "builder", "god", "mixin",
+        "abstraction", "everywhere", "across", "throughout",
         "remaining", "callers", "wydziel", "renomme", "renommer", "分割", "dead", "unused", "modernize",
         "generalize", "abstract", "maintainability", "names", "naming", "missed",
     ),
@@ -262,7 +264,21 @@ _PHRASES: dict[str, str] = {
 # The first words of a sentence that state its intent ("add …", "why does …", "where is …").
 _LEAD_WORDS: dict[str, str] = {}
 for _feature, _words in {
-    "lead:code": _WORD_FAMILIES["code:verb"],
+    "lead:code": (
+        *_WORD_FAMILIES["code:verb"], *(
+            "allow append apply attach bump cache call clamp clear collapse combine comment commit compute "
+            "connect copy debounce default define deploy display dump emit encode decode escape exec expand "
+            "export extend fetch fill filter flag flip force gate group guard hook ignore import increase "
+            "decrease raise lower inject insert keep kill launch limit link load lock make map mark memoize "
+            "migrate mock mute normalize open order pad paginate pass pin poll populate prefix prefetch prune "
+            "publish pull push queue rebase recompute reject reload reorder reset resize restore restrict "
+            "retry rewrite rotate round route run save scale schedule scroll seed send serve shrink silence "
+            "skip sort squash start stop store strip stub style submit swap sync tag test throttle throw "
+            "toggle track trim truncate turn unify unpin upload wait wrap zip attach bind cap drop exclude "
+            "sanitize hardcode stream mount unmount wire rerun retest regenerate rebuild redeploy release "
+            "pin tweak adjust increase lengthen shorten rename"
+        ).split(),
+    ),
     "lead:refactor": (
         "refactor", "restructure", "reorganize", "reorganise", "simplify", "extract", "inline", "rename",
         "dedupe", "deduplicate", "decouple", "modularize", "consolidate", "split", "move", "tidy",
@@ -328,22 +344,62 @@ _OPENERS = frozenset(
 # Openers that would otherwise be read as lead words ("can you …", "could you …").
 _MODAL_OPENERS = frozenset("can could would will".split())
 
-# Substrings for scripts written without spaces (Chinese, Japanese).
-_CJK_TERMS: tuple[tuple[str, str], ...] = (
-    ("错误", "debug:error"), ("报错", "debug:error"), ("异常", "debug:error"), ("崩溃", "debug:fail"),
-    ("失败", "debug:fail"), ("エラー", "debug:error"), ("バグ", "debug:bug"), ("落ちる", "debug:fail"),
-    ("调试", "debug:verb"), ("デバッグ", "debug:verb"), ("审查", "review:verb"), ("レビュー", "review:verb"),
-    ("重构", "refactor:verb"), ("リファクタ", "refactor:verb"), ("设计", "plan:design"),
-    ("設計", "plan:design"), ("架构", "plan:design"), ("添加", "code:verb"), ("实现", "code:verb"),
-    ("修复", "code:verb"), ("追加", "code:verb"), ("実装", "code:verb"), ("修正", "code:verb"),
-    ("哪里", "assist:lookup"), ("在哪", "assist:lookup"), ("どこ", "assist:lookup"),
-    ("解释", "assist:explain"), ("説明", "assist:explain"), ("为什么", "reason:why"), ("なぜ", "reason:why"),
-    ("谢谢", "assist:thanks"), ("ありがとう", "assist:thanks"), ("分割", "refactor:verb"),
-    ("動作", "refactor:keep"), ("変えない", "refactor:keep"), ("行为不变", "refactor:keep"),
-    ("검토", "review:verb"), ("보안", "review:security"), ("취약", "review:security"), ("오류", "debug:error"),
-    ("에러", "debug:error"), ("버그", "debug:bug"), ("리팩터", "refactor:verb"), ("설계", "plan:design"),
-    ("구현", "code:verb"), ("추가", "code:verb"), ("어디", "assist:lookup"), ("설명", "assist:explain"),
-    ("왜", "reason:why"),
+# Word beginnings in other languages (and English stems): a token not in the lexicon is looked up by
+# its first STEM_LENGTHS characters. Inflections ("refactoriza", "implementiere", "исправьте") then match.
+STEM_LENGTHS = (4, 5, 6, 7)
+_STEMS: dict[str, str] = {}
+for _feature, _prefixes in {
+    "refactor:verb": "refactor refaktor рефактор renombr renomm umbenenn rinomin переимен hernoem extrae "
+                     "extrahier estrai wydziel вынес vereinfach semplific simplifi uprość упрост",
+    "refactor:keep": "comportami comportame comportem verhalten zachowan поведени davranış gedrag",
+    "code:verb": "añad agreg adicion ajout hinzu aggiung dodaj добав voeg crea crie erstell utwórz созда "
+                 "oluştur escrib escrev écri schreib scriv napisz напиш schrijf arregl corrig corrij behebe "
+                 "repar napraw исправ düzelt herstel implementa implementi implementu реализ ekle hazlo "
+                 "sube cambia ändere zmień измени wijzig",
+    "review:verb": "revisa revisar revise relir relis überprüf prüf rivedi przejrz sprawdź провер посмотр "
+                   "incele bekijk kontrol",
+    "review:security": "segur sicher sécur sicurezz bezpiecz безопас güvenl vulnera уязвим",
+    "plan:design": "arquitect architekt architet архитект diseñ entwer entwurf conceb concev progett "
+                   "planej planif planung",
+    "plan:tradeoff": "mejor melhor meilleur besser beste migliore lepsz лучш deberíam deveríam devrion "
+                     "sollten dovremm powinniś стоит следует moeten ventaj vantag avantag vorteil vantagg",
+    "debug:error": "fehler erreur errore ошиб hata błęd błąd fout excepci exceç ausnahm eccezion исключ",
+    "debug:fail": "falla fallo falha échou schläg stürz abstürz crashe blocca падает zawiesza çöküyor "
+                  "vastloop funciona fonctionn funktionier funziona działa работа çalışm werkt reinici "
+                  "redémar neustart riavvi перезапус problema problème проблем lento langsam wolno "
+                  "медлен yavaş traag",
+    "reason:why": "warum pourquoi perché dlaczego почему neden waarom",
+    "assist:explain": "explica explique erklär spieg wyjaśn объясн açıkl uitleg diferenc différen "
+                      "unterschied differenz różnic разниц verschil",
+    "assist:lookup": "dónde donde dove gdzie nerede waar comando commande befehl poleceni команд komut "
+                     "commando",
+    "assist:thanks": "gracias obrigad merci danke grazie dzięk спасиб teşekkür bedankt",
+}.items():
+    for _prefix in _prefixes.split():
+        _STEMS[_prefix[: STEM_LENGTHS[-1]]] = _feature
+
+# Substrings for scripts written without spaces (Chinese, Japanese) and for Korean's attached particles.
+_CJK_TERMS: tuple[tuple[str, str], ...] = tuple(
+    (term, feature)
+    for feature, terms in {
+        "plan:design": "设计 架构 方案 設計 アーキテクチャ 方針 설계 아키텍처",
+        "plan:should": "应该 如何 怎么做 べき 해야",
+        "plan:tradeoff": "权衡 比较 优缺点 比較 トレードオフ 비교 장단점",
+        "reason:why": "为什么 なぜ どうして 왜",
+        "debug:error": "报错 错误 异常 エラー 例外 오류 에러 예외",
+        "debug:fail": "崩溃 失败 卡住 泄漏 很慢 特别慢 落ちる クラッシュ 遅い 失敗 크래시 느려 실패 작동하지",
+        "debug:bug": "バグ 버그",
+        "review:verb": "审查 审核 代码审查 レビュー 검토 리뷰",
+        "review:security": "安全 漏洞 脆弱性 보안 취약",
+        "refactor:verb": "重构 拆分 提取 重命名 简化 リファクタ 分割 抽出 リネーム 리팩터 리팩토링 분리 추출",
+        "refactor:keep": "行为不变 動作は変え 동작은",
+        "code:verb": "添加 加一个 加个 实现 写一个 编写 创建 修复 增加 追加 実装 作成 書いて 修正 추가 구현 "
+                     "작성 만들어 수정",
+        "assist:lookup": "哪里 在哪 どこ 어디 命令 コマンド 명령어",
+        "assist:explain": "是什么 什么是 解释 区别 とは 説明 違い 무엇 설명 차이",
+        "assist:thanks": "谢谢 ありがとう 감사 고마워",
+    }.items()
+    for term in terms.split()
 )
 
 # --------------------------------------------------------------------------------------------------
@@ -359,6 +415,8 @@ _RULE_WEIGHTS: dict[str, dict[Profile, float]] = {
     "reason:why": {_D: 0.6, _PL: 0.5},
     "debug:why": {_D: 1.0},
     "debug:symptom": {_D: 0.8},
+    "debug:context": {_D: 0.4},
+    "debug:inaction": {_D: 1.2},
     "debug:what_wrong": {_D: 1.4},
     "form:measure": {_D: 0.4, _PL: 0.3},
     "debug:error_name": {_D: 1.6},
@@ -479,6 +537,13 @@ _ALTERNATIVES = re.compile(r"\b\w+, \w+,? or \w+\??|\b\w+ or \w+\?\s*(?:\w+ )?(?
 _HOWTO = re.compile(r"\bhow (?:do|can|would) (?:i|you|one)\b|\bhow to\b|\bwhat'?s the (?:command|syntax|flag)\b|"
                     r"\bis there a (?:way|command|flag|shortcut)\b")
 _MEASURE = re.compile(r"\b\d+(?:\.\d+)?\s?(?:ms|s|sec|secs|seconds|minutes|mins|mb|gb|tb|kb|mi|gi|%|x|rps|qps)(?!\w)")
+# A thing that does not do what it should: "switching language doesn't update the page".
+_INACTION = re.compile(
+    r"\b(?:doesn'?t|does not|isn'?t|won'?t|didn'?t|don'?t|aren'?t|can'?t|cannot|never|no longer) (?:\w+ ){0,2}?"
+    r"(?:work|update|load|render|show|fire|trigger|run|start|save|persist|apply|match|change|refresh|redirect|"
+    r"connect|compile|build|return|get|respond|close|stop|finish|exit|happen|appear|reach|send|receive|"
+    r"pick|clear|reset|release|resolve|find|read|write|sync|propagate)\w*\b"
+)
 _KNOWN_CAUSE = re.compile(r"\b(?:is|was|are|were) (?:because|caused by|due to)\b|\bthe (?:fix|cause) is\b")
 _WHY_BROKEN = re.compile(
     r"\bwhy (?:is|does|do|did|are|am|would|won't|doesn't|isn't|can't|it|the|this|my|our|we|i)\b"
@@ -551,10 +616,22 @@ def _regex_features(lower: str, features: set[str]) -> None:
         features.add("assist:howto")
     if _MEASURE.search(lower):
         features.add("form:measure")
+    if _INACTION.search(lower):
+        features.add("debug:inaction")
     if _KNOWN_CAUSE.search(lower):
         features.add("debug:known_cause")
     if _WHY_BROKEN.search(lower) and "debug:fail" in features:
         features.add("debug:why")
+
+
+def _stem_feature(token: str) -> str | None:
+    for length in STEM_LENGTHS:
+        if len(token) < length:
+            return None
+        feature = _STEMS.get(token[:length])
+        if feature is not None:
+            return feature
+    return None
 
 
 def _word_features(tokens: list[str], features: set[str]) -> None:
@@ -572,6 +649,10 @@ def _word_features(tokens: list[str], features: set[str]) -> None:
         hit = _LEXICON.get(token)
         if hit is not None:
             features.update(hit)
+        else:
+            stem = _stem_feature(token)
+            if stem is not None:
+                features.add(stem)
         phrase = _PHRASES.get(token + " " + nxt)
         if phrase is not None:
             features.add(phrase)
@@ -599,7 +680,8 @@ def extract_features(text: str) -> set[str]:
     if "why" in tokens:
         features.add("reason:why")
     for sentence in _SENTENCE_SPLIT.split(lower):
-        lead = _lead_feature(_WORD.findall(sentence))
+        sentence_tokens = _WORD.findall(sentence)
+        lead = _lead_feature(sentence_tokens)
         if lead is not None:
             features.add(lead)
     _regex_features(lower, features)
@@ -607,7 +689,9 @@ def extract_features(text: str) -> set[str]:
         for term, feature in _CJK_TERMS:
             if term in lower:
                 features.add(feature)
-    length = len(prose.strip())
+    # Scripts without spaces pack a word into two or three characters: count UTF-8 bytes instead.
+    stripped = prose.strip()
+    length = len(stripped) if stripped.isascii() else len(stripped.encode())
     if length < SHORT_PROSE_CHARS and not pasted_before:
         features.add("len:short")
     elif length > LONG_PROSE_CHARS:

@@ -64,12 +64,13 @@ _FOLLOWUP_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
                  r"and the (?:tests?|rest|others?)(?: too)?[\s.!?]*$|also (?:for|in|on|to) )"),
         ("why", _LEAD_IN + r"(?:why|how come|what do you mean|explain(?: that| why| it)?|really|are you sure|"
                 r"pourquoi|warum|почему|por ?qu[eé]|为什么|なぜ)\b[^.]{0,40}$"),
-        ("proceed", _LEAD_IN + r"(?:(?:ok(?:ay)?|yes|yeah|yep|yup|sure|sounds good|lgtm|looks good|perfect|"
-                    r"go(?: ahead| for it| on)?|do it|proceed|continue|keep going|carry on|let'?s (?:do it|go)|"
-                    r"ship it|please do|next|approved?|implement (?:it|that|this|the plan)|make it so|"
-                    r"s[ií]|oui|ja|да|vas-y|adelante|weiter|continua|vai|好的|继续|はい)[\s,.!]*)+$|"
-                    + _LEAD_IN + r"(?:let'?s |go with |do |take |pick )(?:the )?(?:first|second|third|last|"
-                    r"former|latter|option|approach|that one|this one|plan [a-z\d])\b"),
+        ("proceed", r"^(?:(?:ok(?:ay)?|yes|yeah|yep|yup|sure|please|pls|sounds good|lgtm|looks good|perfect|great|"
+                    r"go(?: ahead| for it| on)?|do it|do that|proceed|continue|keep going|carry on|"
+                    r"let'?s (?:do it|do that|go)|ship it|please do|next|approved?|implement (?:it|that|this|the plan)|"
+                    r"make it so|s[ií]|oui|ja|да|vas-y|adelante|weiter|continua|vai|hazlo|fais[- ]le|mach (?:es|das)|"
+                    r"zrób to|сделай|давай|evet|doe maar|好的|继续|はい|네)[\s,.!]*)+$|"
+                    + _LEAD_IN + r"(?:let'?s (?:do|go with|take|pick|use) |go with |do |take |pick |use )"
+                    r"(?:the )?(?:first|second|third|last|former|latter|option|approach|that one|this one|plan [a-z\d])\b"),
     )
 )
 # An assistant reply that ends by offering to do the work makes "yes" an implementation request.
@@ -247,6 +248,10 @@ def decide(text: str, state: ConversationState) -> Classification:
             return Classification(profile, FOLLOWUP_CONFIDENCE, signals, "followup")
     if evidence(features) >= CLEAR_EVIDENCE:
         return own
+    if prev is not None and "lead:code" in features and "form:question" not in features:
+        # A weak order after any turn asks for work to be done: the coding tier does it.
+        profile = prev.profile if prev.tier is Tier.CODING else P.CODER
+        return Classification(profile, STICKY_CONFIDENCE, ("lead:code", f"prev:{prev.profile.value}"), "followup")
     phase = state.phase_features()
     result = own
     if phase:
