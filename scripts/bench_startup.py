@@ -1,0 +1,153 @@
+"""Brain start-up: spawn → ready (`initialize` answered) with the warm `.venv`, against bare interpreter start-up and a
+child that answers `initialize` without importing anything (tests/perf/echo_brain.py), interleaved in one run; then
+what the brain imports before it is ready (`python -X importtime`), largest first.
+
+Usage: .venv/bin/python scripts/bench_startup.py [-n 20] [--bootstrap]
+  --bootstrap  also time the shim's first-run set-up (fresh virtualenv + pip install of this package; needs PyPI)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+PYTHON = REPO_ROOT / ".venv" / "bin" / "python"
+ECHO = REPO_ROOT / "tests" / "perf" / "echo_brain.py"
+READY_GOAL_MS = 250.0
+TOP_IMPORTS = 15
+INIT_TIMEOUT_S = 10.0
+
+
+def init_frame(log_file: Path) -> bytes:
+    params = {"protocolVersion": 1, "shimVersion": "bench", "options": {"logFile": str(log_file)},
+              "directory": str(REPO_ROOT), "worktree": str(REPO_ROOT)}
+    return json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": params}).encode() + b"\n"
+
+
+def env(tmp: Path) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if k not in ("KIMCHI_API_KEY", "CASTAI_API_KEY")}
+    clean.update(XDG_STATE_HOME=str(tmp), XDG_CACHE_HOME=str(tmp))
+    return clean
+
+
+def spawn_to_ready(argv: list[str], tmp: Path, extra: tuple[str, ...] = ()) -> tuple[float, str]:
+    """Milliseconds from spawn to the `initialize` reply line, and the child's stderr."""
+    started = time.perf_counter()
+    proc = subprocess.Popen([*argv[:1], *extra, *argv[1:]], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env(tmp), cwd=tmp)
+    assert proc.stdin and proc.stdout
+    proc.stdin.write(init_frame(tmp / "brain.log"))
+    proc.stdin.flush()
+    reply = proc.stdout.readline()
+    elapsed = (time.perf_counter() - started) * 1000
+    if b'"protocolVersion":1' not in reply:
+        proc.kill()
+        raise RuntimeError(f"no initialize reply from {argv}: {reply[:200]!r}")
+    try:
+        _, err = proc.communicate(timeout=INIT_TIMEOUT_S)  # closes stdin: end of input ends the brain
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+    return elapsed, err.decode(errors="replace")
+
+
+def bare(tmp: Path) -> float:
+    started = time.perf_counter()
+    subprocess.run([str(PYTHON), "-c", "pass"], check=True, env=env(tmp), cwd=tmp)
+    return (time.perf_counter() - started) * 1000
+
+
+def summary(values: list[float]) -> str:
+    ordered = sorted(values)
+    p90 = ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]
+    return f"median {statistics.median(values):7.1f} ms  p90 {p90:7.1f}  min {min(values):7.1f}  (n={len(values)})"
+
+
+def import_profile(stderr: str) -> tuple[list[tuple[int, str]], int]:
+    """(top-level imports by cumulative µs, total µs) from `-X importtime` output."""
+    top: list[tuple[int, str]] = []
+    for row in stderr.splitlines():
+        if not row.startswith("import time:") or "[us]" in row:
+            continue
+        _, cumulative, name = row[len("import time:"):].split("|", 2)
+        if not name.startswith(" ") or name.startswith("  "):
+            continue  # nested import: counted in its parent's cumulative time
+        top.append((int(cumulative), name.strip()))
+    top.sort(reverse=True)
+    return top, sum(us for us, _ in top)
+
+
+def bootstrap(tmp: Path) -> None:
+    """The shim's first start on a machine without the venv: resolve the brain command with an empty cache."""
+    node = shutil.which("node")
+    if node is None:
+        print("bootstrap: node not found")
+        return
+    script = (
+        "import { resolveBrainCommand } from " + json.dumps((REPO_ROOT / "plugin_shim" / "python_env.js").as_uri()) + ";"
+        "const t = Date.now(); const r = await resolveBrainCommand({}, (m) => console.error(m));"
+        "console.log(JSON.stringify({ms: Date.now() - t, command: r.command}));"
+    )
+    work = tmp / "pkg"
+    # A copy of the package without the repo's .venv, so the shim takes the first-run path.
+    shutil.copytree(REPO_ROOT, work, ignore=shutil.ignore_patterns(".venv", "node_modules", ".git", ".e2e-cache",
+                                                                   "__pycache__", "tests"))
+    script = script.replace(json.dumps((REPO_ROOT / "plugin_shim" / "python_env.js").as_uri()),
+                            json.dumps((work / "plugin_shim" / "python_env.js").as_uri()))
+    out = subprocess.run([node, "--input-type=module", "-e", script], capture_output=True, text=True,
+                         env={**env(tmp), "KIMCHI_CACHE_DIR": str(tmp / "cache")}, timeout=900)
+    if out.returncode != 0:
+        print(f"bootstrap failed: {out.stderr[-1500:]}")
+        return
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    cold, _ = spawn_to_ready([result["command"], "-m", "kimchi_plugin"], tmp)
+    print(f"first-run bootstrap (venv + pip install): {result['ms'] / 1000:.1f} s; then first spawn → ready "
+          f"{cold:.0f} ms (cold bytecode)")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", type=int, default=20, help="runs per variant")
+    parser.add_argument("--bootstrap", action="store_true", help="also time the first-run venv set-up")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="kimchi-start-") as name:
+        tmp = Path(name)
+        brain = [str(PYTHON), "-m", "kimchi_plugin"]
+        echo = [str(PYTHON), str(ECHO)]
+        spawn_to_ready(brain, tmp)  # warm the page cache and bytecode once
+        ready: list[float] = []
+        floor: list[float] = []
+        interpreter: list[float] = []
+        for _ in range(args.n):
+            ready.append(spawn_to_ready(brain, tmp)[0])
+            floor.append(spawn_to_ready(echo, tmp)[0])
+            interpreter.append(bare(tmp))
+        print(f"start-up, warm .venv, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+        print(f"brain spawn → initialize answered : {summary(ready)}")
+        print(f"echo child spawn → answered      : {summary(floor)}")
+        print(f"python -c pass (spawn → exit)    : {summary(interpreter)}")
+        overhead = statistics.median(ready) - statistics.median(floor)
+        verdict = "met" if statistics.median(ready) <= READY_GOAL_MS else "MISSED"
+        print(f"brain's own start-up (median over echo floor): {overhead:+.1f} ms; goal ≤ {READY_GOAL_MS:.0f} ms: {verdict}")
+        _, stderr = spawn_to_ready(brain, tmp, extra=("-X", "importtime"))
+        top, total = import_profile(stderr)
+        print(f"\nimports until ready (python -X importtime, top-level, cumulative): {total / 1000:.1f} ms in all")
+        for us, module in top[:TOP_IMPORTS]:
+            print(f"  {us / 1000:7.1f} ms  {module}")
+        if args.bootstrap:
+            print()
+            bootstrap(tmp)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
