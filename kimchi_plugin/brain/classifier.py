@@ -205,7 +205,8 @@ _WORD_FAMILIES: dict[str, tuple[str, ...]] = {
     ),
     "assist:thanks": (
         "thanks", "thank", "thx", "ty", "cheers", "hi", "hello", "bye", "brb", "gracias", "merci", "danke",
-        "obrigado", "спасибо", "grazie", "dzięki", "dank", "teşekkürler",
+        "obrigado", "спасибо", "grazie", "dzięki", "dank", "teşekkürler", "lunch", "later", "afk", "bbl",
+        "morning", "evening", "tomorrow", "lol", "haha",
     ),
     "assist:ack": ("ok", "okay", "cool", "great", "nice", "yes", "no", "yep", "nope", "sure", "perfect",
                    "awesome", "sweet"),
@@ -514,7 +515,7 @@ _CORRECTION = re.compile(
 _IS_THIS_OK = re.compile(
     r"\b(?:is|are|does|do) (?:this|that|it|my|the|our|these|those)\b[^.?!\n]{0,50}?\b(?:correct(?:ly)?|right|ok|"
     r"okay|safe|good|fine|idiomatic|reasonable|sound|secure|solid|acceptable|properly)\b|\bany (?:issues|problems|"
-    r"bugs|concerns|gotchas|red flags)\b|\bwhat do you think\b|\banything (?:wrong|off|missing)\b|\bdid i miss\b"
+    r"bugs|concerns|gotchas|red flags)\b|\bhow (?:bad|serious|risky|dangerous|exploitable) is\b|\bwhat do you think\b|\banything (?:wrong|off|missing)\b|\bdid i miss\b"
 )
 _REVIEW_CHECK = re.compile(
     r"\b(?:check|verify|confirm|make sure|go over|look over|audit|double[- ]check|tell me if|take a (?:critical |"
@@ -779,14 +780,14 @@ def decide_features(features: set[str]) -> Classification:
     return Classification(profile, confidence, _top_signals(features, profile))
 
 
-def evidence(features: set[str]) -> float:
+def evidence(features: set[str], profile: Profile) -> float:
     """How much the message's recognised words and structure (not single words, length or form) say
-    for their best profile: the strength that stickiness compares with its threshold."""
-    best = 0.0
-    for profile in P:
-        total = sum(max(0.0, _WEIGHTS.get(f, {}).get(profile, 0.0)) for f in features if f in _EVIDENCE)
-        best = max(best, total)
-    return best
+    for a profile: the strength that stickiness compares with its threshold."""
+    total = 0.0
+    for feature in features:
+        if feature in _EVIDENCE:
+            total += max(0.0, _WEIGHTS.get(feature, {}).get(profile, 0.0))
+    return total
 
 
 def softmax(scores: dict[Profile, float]) -> dict[Profile, float]:

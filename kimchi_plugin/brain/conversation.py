@@ -26,12 +26,12 @@ EDITS_MIN = 1.0
 READS_MIN = 3.0
 # Below this evidence (see classifier.evidence) the message alone is weak: recent activity and the
 # previous turn's tier decide instead of a flip-flop.
-CLEAR_EVIDENCE = 1.5
+CLEAR_EVIDENCE = 2.0
 # Confidence of a tier kept by stickiness, and of a resolved follow-up.
 STICKY_CONFIDENCE = 0.55
 FOLLOWUP_CONFIDENCE = 0.8
 # A follow-up is short: at most this many words of prose.
-FOLLOWUP_MAX_WORDS = 8
+FOLLOWUP_MAX_WORDS = 12
 # Bounded memory of words.
 KEPT_TEXT_CHARS = 2000
 
@@ -246,7 +246,7 @@ def decide(text: str, state: ConversationState) -> Classification:
             profile = _resolve_followup(intent, state)
             signals = (f"followup:{intent}", f"prev:{prev.profile.value}")
             return Classification(profile, FOLLOWUP_CONFIDENCE, signals, "followup")
-    if evidence(features) >= CLEAR_EVIDENCE:
+    if evidence(features, own.profile) >= CLEAR_EVIDENCE:
         return own
     if prev is not None and "lead:code" in features and "form:question" not in features:
         # A weak order after any turn asks for work to be done: the coding tier does it.
