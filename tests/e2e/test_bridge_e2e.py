@@ -87,3 +87,4 @@ def test_compaction_hook_reaches_python_over_serve(sandbox: OpencodeSandbox, fak
     methods = _hook_methods(_log_lines(brain_log))
     assert "chat.message" in methods
     assert "experimental.session.compacting" in methods
+    assert client.leftover_pids == []  # SIGTERM to serve: the brain goes with it

@@ -7,6 +7,7 @@ feature depends on these facts.
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -27,11 +28,11 @@ import { appendFileSync } from "node:fs";
 
 export default {
   id: "e2e-selftest",
-  server: async (_input, options) => {
+  server: async (input, options) => {
     const trace = (hook, extra) =>
       appendFileSync(options.traceFile,
         JSON.stringify({ hook, uptime_ms: Math.round(process.uptime() * 1000), ...extra }) + "\\n");
-    trace("factory", {});
+    trace("factory", { worktree: input.worktree, projectID: input.project?.id });
     return {
       "chat.message": async (input, output) => {
         trace("chat.message", { requested: input.model ?? null, resolved: output.message.model });
@@ -81,8 +82,21 @@ def test_plugin_rewrite_reaches_the_model_server(routed_sandbox: OpencodeSandbox
     assert titles and {r["model"] for r in titles} == {REQUESTED}  # small_model keeps title generation local
     hooks = _trace(trace_file)
     assert [h["hook"] for h in hooks] == ["factory", "chat.message"]
+    assert (hooks[0]["worktree"], hooks[0]["projectID"]) == ("/", "global")  # not a git repository
     assert hooks[1]["requested"] == {"providerID": "kimchi", "modelID": REQUESTED}
     assert result.leftover_pids == []
+
+
+def test_git_project_is_its_own_worktree(make_sandbox, tmp_path: Path, trace_file: Path):
+    plugin = tmp_path / "selftest-plugin.js"
+    plugin.write_text(SELFTEST_PLUGIN)
+    sandbox = make_sandbox(git=True)
+    sandbox.configure(plugins=[plugin_entry(plugin, {"traceFile": str(trace_file)})])
+
+    assert sandbox.run("hello").rc == 0
+    factory = _trace(trace_file)[0]
+    assert factory["worktree"] == str(sandbox.project)
+    assert factory["projectID"] not in (None, "global")  # the root commit's sha
 
 
 def test_continue_reuses_the_session(sandbox: OpencodeSandbox, fake_server: FakeModelServer):
@@ -223,4 +237,15 @@ def test_control_endpoint_scripts_a_running_server(fake_server: FakeModelServer)
     assert statuses == [503, 503, 200]
     status, body = post("/v1/chat/completions", chat)
     assert body["choices"][0]["message"]["content"] == served_by("m")
+    assert body["usage"]["prompt_tokens"] > 0
+
+    post("/__control", {"action": "delay", "model": "m", "seconds": 0.3})
+    post("/__control", {"action": "reply", "text": "scripted words"})
+    started = time.monotonic()
+    body = post("/v1/chat/completions", chat)[1]
+    assert time.monotonic() - started >= 0.3
+    assert body["choices"][0]["message"]["content"] == "scripted words"
+
+    post("/__control", {"action": "reset"})
+    assert fake_server.requests == [] and fake_server.state()["behaviour"]["delays"] == {}
     assert post("/__control", {"action": "nope"})[0] == 400

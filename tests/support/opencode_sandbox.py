@@ -62,14 +62,17 @@ class OpencodeTimeout(RuntimeError):
 
 
 # -- binary and seed --------------------------------------------------------------------------
+def _candidates() -> list[Path]:
+    """Where npm puts the binary: the bin link, else the platform package (when postinstall did not run)."""
+    found = [REPO_ROOT / "node_modules" / ".bin" / "opencode"]
+    found += sorted((REPO_ROOT / "node_modules").glob("opencode-linux-x64*/bin/opencode"))
+    return [path for path in found if path.exists() and os.access(path, os.X_OK)]
+
+
 def find_binary() -> Path | None:
-    """The repo's opencode binary, or ``None`` when it is not installed."""
-    candidates = [REPO_ROOT / "node_modules" / ".bin" / "opencode"]
-    candidates += sorted((REPO_ROOT / "node_modules").glob("opencode-linux-x64*/bin/opencode"))
-    for path in candidates:
-        if path.exists() and os.access(path, os.X_OK):
-            return path
-    return None
+    """The first installed opencode binary, or ``None`` when there is none."""
+    candidates = _candidates()
+    return candidates[0] if candidates else None
 
 
 def _base_env(home: Path) -> dict[str, str]:
@@ -88,18 +91,24 @@ def _base_env(home: Path) -> dict[str, str]:
 
 @functools.cache
 def opencode_binary() -> Path:
-    """The binary, checked once per process to be the pinned version."""
-    binary = find_binary()
-    if binary is None:
+    """The first installed binary that reports the pinned version (checked once per process)."""
+    candidates = _candidates()
+    if not candidates:
         raise OpencodeMissing(f"opencode not found under {REPO_ROOT / 'node_modules'} (run npm install)")
     home = REPO_ROOT / ".e2e-cache" / "version-home"
     home.mkdir(parents=True, exist_ok=True)
-    out = subprocess.run([str(binary), "--version"], env=_base_env(home), capture_output=True, text=True,
-                         timeout=60, stdin=subprocess.DEVNULL)
-    version = out.stdout.strip()
-    if version != OPENCODE_VERSION:
-        raise RuntimeError(f"{binary} is opencode {version!r}, the harness is pinned to {OPENCODE_VERSION}")
-    return binary
+    seen = []
+    for binary in candidates:
+        try:
+            out = subprocess.run([str(binary), "--version"], env=_base_env(home), capture_output=True, text=True,
+                                 timeout=60, stdin=subprocess.DEVNULL)
+            version = out.stdout.strip()
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            version = f"unusable ({exc})"
+        if version == OPENCODE_VERSION:
+            return binary
+        seen.append(f"{binary}: {version!r}")
+    raise RuntimeError(f"no opencode {OPENCODE_VERSION} installed (the harness is pinned to it): {'; '.join(seen)}")
 
 
 def ensure_seed() -> Path:
@@ -312,7 +321,11 @@ class OpencodeSandbox:
     # -- opencode serve -------------------------------------------------------------------------
     @contextlib.contextmanager
     def serve(self, *, start_timeout: float = SERVE_START_TIMEOUT_S) -> Iterator[ServeClient]:
-        """Run ``opencode serve`` on a free loopback port; yields a client bound to the project dir."""
+        """Run ``opencode serve`` on a free loopback port; yields a client bound to the project dir.
+
+        On exit serve gets SIGTERM; whatever of its process group outlives it is killed and listed in
+        ``client.leftover_pids``.
+        """
         port = free_port()
         out_path = self.root / f"serve-{port}.out"
         err_path = self.root / f"serve-{port}.err"
@@ -320,6 +333,7 @@ class OpencodeSandbox:
             proc = subprocess.Popen([str(self.binary), "serve", "--hostname", "127.0.0.1", "--port", str(port)],
                                     cwd=self.project, env=self.env, stdin=subprocess.DEVNULL, stdout=out,
                                     stderr=err, start_new_session=True)
+        client = None
         try:
             deadline = time.monotonic() + start_timeout
             # Requests sent while serve is still booting can hang: wait for its own ready line.
@@ -328,7 +342,8 @@ class OpencodeSandbox:
                     raise OpencodeTimeout(f"opencode serve did not start (rc={proc.poll()})",
                                           out_path.read_text(errors="replace"), err_path.read_text(errors="replace"))
                 time.sleep(0.05)
-            yield ServeClient(f"http://127.0.0.1:{port}", self.project, proc.pid, out_path, err_path)
+            client = ServeClient(f"http://127.0.0.1:{port}", self.project, proc.pid, out_path, err_path)
+            yield client
         finally:
             if proc.poll() is None:
                 proc.terminate()
@@ -337,7 +352,9 @@ class OpencodeSandbox:
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait()
-            _reap_group(proc.pid, CHILD_EXIT_GRACE_S)
+            client_left = _reap_group(proc.pid, CHILD_EXIT_GRACE_S)
+            if client is not None:
+                client.leftover_pids = client_left
 
 
 def _parse_events(stdout: str) -> list[dict[str, Any]]:
@@ -379,6 +396,7 @@ class ServeClient:
     pid: int
     stdout_path: Path
     stderr_path: Path
+    leftover_pids: list[int] = field(default_factory=list)  # set on exit: processes serve left behind
 
     def request(self, method: str, path: str, body: Any = None, timeout: float = HTTP_TIMEOUT_S) -> Any:
         query = urllib.parse.urlencode({"directory": str(self.directory)})
