@@ -72,19 +72,6 @@ async function server(input, options) {
     events = new Set(Array.isArray(result.events) ? result.events : []);
   };
 
-  const started = brain.start({
-    protocolVersion: 1,
-    shimVersion: SHIM_VERSION,
-    options: opts,
-    directory: input?.directory ?? "",
-    worktree: input?.worktree ?? "",
-  });
-  started.catch(() => {});
-  let init = null;
-  try {
-    init = await Promise.race([started, new Promise((resolve) => setTimeout(resolve, STARTUP_WAIT_MS).unref?.())]);
-  } catch {}
-
   const runActions = (actions) => {
     if (!Array.isArray(actions)) return;
     for (const action of actions) {
@@ -98,7 +85,21 @@ async function server(input, options) {
     }
   };
 
+  // Set before the start: the brain may push actions right after its handshake reply, in the same chunk.
   brain.onActions = runActions;
+
+  const started = brain.start({
+    protocolVersion: 1,
+    shimVersion: SHIM_VERSION,
+    options: opts,
+    directory: input?.directory ?? "",
+    worktree: input?.worktree ?? "",
+  });
+  started.catch(() => {});
+  let init = null;
+  try {
+    init = await Promise.race([started, new Promise((resolve) => setTimeout(resolve, STARTUP_WAIT_MS).unref?.())]);
+  } catch {}
 
   const forward = (hook, wrapInput) => async (hookInput, hookOutput) => {
     try {
