@@ -253,10 +253,10 @@ class Telemetry:
             total = self.dropped_records
         self._warn("dropped", "telemetry records dropped", dropped_total=total)
 
-    def _warn(self, kind: str, message: str, **fields: Any) -> None:
+    def _warn(self, topic: str, message: str, **fields: Any) -> None:
         now = time.monotonic()
-        if now - self._last_warning.get(kind, -WARN_EVERY_S) >= WARN_EVERY_S:
-            self._last_warning[kind] = now
+        if now - self._last_warning.get(topic, -WARN_EVERY_S) >= WARN_EVERY_S:
+            self._last_warning[topic] = now
             log.warning(message, **fields)
 
     def _ensure_thread(self) -> None:
@@ -277,12 +277,15 @@ class Telemetry:
                 self._wake.wait(max(next_metrics - time.monotonic(), 0.0))
                 self._wake.clear()
                 final = self._stop.is_set()
-                self._export_logs(client, otlp, final)
-                with self._lock:
-                    due, self._metrics_due = self._metrics_due, False
-                if due or final or time.monotonic() >= next_metrics:
-                    self._export_metrics(client, otlp, final)
-                    next_metrics = time.monotonic() + self.config.flush_interval_s
+                try:
+                    self._export_logs(client, otlp, final)
+                    with self._lock:
+                        due, self._metrics_due = self._metrics_due, False
+                    if due or final or time.monotonic() >= next_metrics:
+                        self._export_metrics(client, otlp, final)
+                        next_metrics = time.monotonic() + self.config.flush_interval_s
+                except Exception as exc:  # noqa: BLE001 - the exporter outlives any one bad export
+                    self._warn("worker", "telemetry export error", error=type(exc).__name__)
                 if final:
                     self._count_drop(self._discard_queued())
                     return

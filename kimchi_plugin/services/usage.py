@@ -147,9 +147,9 @@ class UsageRecorder:
             message = parse_assistant(info)
             if message is None:
                 return
-            route = route or self._routes.get(info.get("parentID") or "")
-            if message.provider != self.provider and route is None:
-                return  # not our traffic
+            if message.provider != self.provider:
+                return  # not our traffic: other providers' calls are neither recorded nor sent
+            route = route or self._routes.get(message.id) or self._routes.get(info.get("parentID") or "")
             if route is not None:
                 self._routes.put(message.id, route)
             usage = replace(message.usage, cost=effective_cost(message.usage, self.prices.get(message.model)))

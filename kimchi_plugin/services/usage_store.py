@@ -177,14 +177,19 @@ class UsageStore:
         self._ensure_thread()
         try:
             self._queue.put_nowait(row)
-            return True
         except queue.Full:
             self.dropped += 1
             return False
+        if self.failed:  # the writer gave up while this row was being queued
+            self._drain_as_dropped()
+            return False
+        return True
 
     def flush(self, timeout: float = CLOSE_TIMEOUT_S) -> bool:
         """Wait until every row queued so far is written; False on timeout."""
         if self._thread is None or not self._thread.is_alive():
+            if self.failed:
+                self._drain_as_dropped()
             return self._queue.empty()
         marker = _Flush()
         try:

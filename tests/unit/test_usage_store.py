@@ -1,0 +1,276 @@
+"""The SQLite usage store (upsert, WAL, several writers, pruning, never blocking) and the `stats` report."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sqlite3
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from kimchi_plugin.brain.accounting import ModelPrice, Prices
+from kimchi_plugin.services.usage import RouteTag, UsageRecorder
+from kimchi_plugin.services.usage_store import (
+    MS_PER_DAY,
+    TurnRow,
+    UsageStore,
+    connect,
+    default_db_path,
+    ensure_schema,
+    prune,
+)
+from kimchi_plugin.stats_report import add_arguments, build_report, parse_since, run
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+NOW = 1_800_000_000.0  # 2027-01-15
+
+
+def row(message_id: str, **changes) -> TurnRow:
+    base = TurnRow(
+        message_id=message_id, session_id="ses_a", parent_session_id=None, agent="build", tier="coding",
+        profile="coder", route_source="heuristic", provider="kimchi", model="kimi-k2.5", input_tokens=100,
+        output_tokens=10, reasoning_tokens=0, cache_read_tokens=0, cache_write_tokens=0, cost_usd=0.01,
+        reasoning_model="deep-r1", reasoning_cost_usd=0.02, coding_model="kimi-k2.5", coding_cost_usd=0.01,
+        created_ms=int(NOW * 1000), completed_ms=int(NOW * 1000) + 500, recorded_ms=int(NOW * 1000) + 600,
+    )
+    return replace(base, **changes)
+
+
+def rows_in(path: Path) -> list[sqlite3.Row]:
+    conn = sqlite3.connect(path)
+    conn.row_factory = sqlite3.Row
+    try:
+        return conn.execute("SELECT * FROM turns ORDER BY message_id").fetchall()
+    finally:
+        conn.close()
+
+
+def test_default_path_follows_xdg_data_home(tmp_path):
+    assert default_db_path({"XDG_DATA_HOME": str(tmp_path)}) == str(tmp_path / "opencode-kimchi" / "usage.db")
+    assert default_db_path({}).endswith("/.local/share/opencode-kimchi/usage.db")
+
+
+def test_upsert_by_message_id_and_wal(tmp_path):
+    path = tmp_path / "d" / "usage.db"
+    store = UsageStore(str(path), clock=lambda: NOW)
+    assert store.record(row("m1", output_tokens=5))
+    assert store.record(row("m1", output_tokens=50, cost_usd=0.5))
+    assert store.record(row("m2"))
+    assert store.flush()
+    store.close()
+    rows = rows_in(path)
+    assert [(r["message_id"], r["output_tokens"], r["cost_usd"]) for r in rows] == [("m1", 50, 0.5), ("m2", 10, 0.01)]
+    conn = connect(str(path))
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == 5000
+    conn.close()
+    assert store.written == 3 and store.dropped == 0
+
+
+WRITER = """
+import sys
+from dataclasses import replace
+sys.path.insert(0, sys.argv[3])
+from tests.unit.test_usage_store import row
+from kimchi_plugin.services.usage_store import UsageStore
+store = UsageStore(sys.argv[1], queue_size=10_000)
+for i in range(300):
+    store.record(row(f"{sys.argv[2]}-{i}", session_id=sys.argv[2]))
+assert store.flush(30)
+store.close(30)
+print(store.written, store.dropped)
+"""
+
+
+def test_several_processes_write_at_once(tmp_path):
+    path = tmp_path / "usage.db"
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(path), f"p{i}", str(REPO_ROOT)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(4)]
+    outputs = [p.communicate(timeout=60) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], outputs
+    assert [out.split() for out, _ in outputs] == [["300", "0"]] * 4
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT session_id, COUNT(*) FROM turns GROUP BY session_id").fetchall() == [
+        (f"p{i}", 300) for i in range(4)]
+    conn.close()
+
+
+def test_record_never_blocks_and_counts_drops_while_the_database_is_locked(tmp_path):
+    path = tmp_path / "usage.db"
+    blocker = connect(str(path))
+    ensure_schema(blocker)
+    blocker.execute("BEGIN EXCLUSIVE")  # another process holding the write lock
+    store = UsageStore(str(path), queue_size=8)
+    started = time.perf_counter()
+    accepted = sum(store.record(row(f"m{i}")) for i in range(200))
+    elapsed = time.perf_counter() - started
+    assert elapsed < 0.5  # 200 calls while the writer waits on the lock
+    assert store.dropped == 200 - accepted and store.dropped > 150
+    blocker.execute("COMMIT")
+    blocker.close()
+    assert store.flush(10)
+    store.close()
+    assert len(rows_in(path)) == accepted
+
+
+def test_unusable_path_drops_without_raising(tmp_path):
+    (tmp_path / "file").write_text("x")
+    store = UsageStore(str(tmp_path / "file" / "usage.db"))
+    store.record(row("m1"))
+    store.flush(5)
+    store.close()
+    assert store.failed and store.dropped == 1
+    assert store.record(row("m2")) is False and store.dropped == 2
+
+
+def test_prune_by_age_and_count(tmp_path):
+    conn = connect(str(tmp_path / "usage.db"))
+    ensure_schema(conn)
+    store = UsageStore(str(tmp_path / "usage.db"))
+    now_ms = int(NOW * 1000)
+    for i in range(10):
+        store.record(row(f"m{i}", recorded_ms=now_ms - i * MS_PER_DAY))
+    store.close()
+    assert prune(conn, now_ms=now_ms, max_age_days=7, max_rows=100) == 2  # 8 and 9 days old
+    assert prune(conn, now_ms=now_ms, max_age_days=7, max_rows=5) == 3
+    assert [r[0] for r in conn.execute("SELECT message_id FROM turns ORDER BY message_id")] == [
+        "m0", "m1", "m2", "m3", "m4"]
+    conn.close()
+
+
+def test_store_prunes_at_start(tmp_path):
+    path = tmp_path / "usage.db"
+    old = UsageStore(str(path))
+    old.record(row("ancient", recorded_ms=int(NOW * 1000) - 400 * MS_PER_DAY))
+    old.close()
+    store = UsageStore(str(path), clock=lambda: NOW, max_age_days=180)
+    store.record(row("fresh"))
+    store.close()
+    assert [r["message_id"] for r in rows_in(path)] == ["fresh"]
+
+
+# -- a hand-computed session through the recorder into the report -----------------------------------------------------
+PRICES = Prices(
+    {"deep-r1": ModelPrice(2, 8, 0.5, 2), "kimi-k2.5": ModelPrice(1, 4, 0.25, 1), "mini": ModelPrice(0.2, 0.8, 0.05, 0.2)},
+    top_reasoning="deep-r1",
+    top_coding="kimi-k2.5",
+)
+ROUTES = {
+    "reasoning": RouteTag("reasoning", "planner", "heuristic", "deep-r1", "build"),
+    "coding": RouteTag("coding", "coder", "phase", "kimi-k2.5", "build"),
+    "quick": RouteTag("quick", "assistant", "agent", "mini", "explore"),
+}
+COMPLETED = int(NOW * 1000)
+OLD = 1_577_836_800_000  # 2020-01-01
+
+
+def message(mid, session, model, *, inp=0, out=0, cache_read=0, cost=0.0, completed=COMPLETED, parent="u1"):
+    return {"id": mid, "sessionID": session, "role": "assistant", "parentID": parent, "modelID": model,
+            "providerID": "kimchi", "agent": "build", "cost": cost, "finish": "stop",
+            "tokens": {"input": inp, "output": out, "reasoning": 0, "cache": {"read": cache_read, "write": 0}},
+            "time": {"created": completed - 1000, "completed": completed} if completed else {"created": 1}}
+
+
+def record_session(db: Path) -> UsageRecorder:
+    rec = UsageRecorder(telemetry=None, store_path=str(db), prices=PRICES, clock=lambda: NOW)
+    rec.on_session_created("ses_child", "ses_main")
+    rec.on_route("u1", ROUTES["reasoning"])
+    rec.on_assistant_message(message("m1", "ses_main", "deep-r1", inp=100_000, out=10_000))
+    rec.on_route("u2", ROUTES["coding"])
+    rec.on_assistant_message(message("m2", "ses_main", "kimi-k2.5", inp=50, completed=None, parent="u2"))  # streaming
+    rec.on_assistant_message(message("m2", "ses_main", "kimi-k2.5", inp=200_000, out=50_000, cache_read=1_000_000,
+                                     parent="u2"))
+    rec.on_assistant_message(message("m2", "ses_main", "kimi-k2.5", inp=200_000, out=50_000, cache_read=1_000_000,
+                                     parent="u2"))  # repeated final update
+    rec.on_assistant_message(message("m3", "ses_main", "mini", inp=50_000, out=5_000), ROUTES["quick"])
+    rec.on_assistant_message(message("m4", "ses_child", "mini", inp=10_000, out=1_000, cost=0.003), ROUTES["quick"])
+    rec.on_assistant_message(message("m5", "ses_other", "kimi-k2.5", inp=1_000_000, completed=OLD), ROUTES["coding"])
+    rec.on_assistant_message({**message("x", "ses_main", "gpt-5", inp=9), "providerID": "openai"})  # not ours
+    asyncio.run(rec.close())
+    return rec
+
+
+def test_rows_written_by_the_recorder(tmp_path):
+    db = tmp_path / "usage.db"
+    rec = record_session(db)
+    rows = {r["message_id"]: r for r in rows_in(db)}
+    assert sorted(rows) == ["m1", "m2", "m3", "m4", "m5"]
+    m2 = rows["m2"]
+    assert (m2["tier"], m2["profile"], m2["route_source"], m2["model"]) == ("coding", "coder", "phase", "kimi-k2.5")
+    assert (m2["input_tokens"], m2["output_tokens"], m2["cache_read_tokens"]) == (200_000, 50_000, 1_000_000)
+    assert m2["cost_usd"] == pytest.approx(0.65)
+    assert m2["reasoning_cost_usd"] == pytest.approx(1.3) and m2["coding_cost_usd"] == pytest.approx(0.65)
+    assert rows["m4"]["parent_session_id"] == "ses_main" and rows["m4"]["cost_usd"] == pytest.approx(0.003)
+    assert rows["m1"]["tier"] == "reasoning"  # attributed via parentID → the route of its user message
+    assert rec.stats()["store_written"] >= 5 and rec.stats()["errors"] == 0
+
+
+def test_report_matches_the_hand_computed_session(tmp_path):
+    db = tmp_path / "usage.db"
+    record_session(db)
+    conn = connect(str(db), readonly=True)
+    report = build_report(conn, session="ses_main")
+    conn.close()
+    # m1 0.28, m2 0.65, m3 0.014, m4 (child session, OpenCode's cost) 0.003
+    assert report.total.calls == 4
+    assert report.total.cost_usd == pytest.approx(0.947)
+    assert report.total.input_tokens == 360_000 and report.total.output_tokens == 66_000
+    assert {ln.key: (ln.calls, round(ln.cost_usd, 6)) for ln in report.by_tier} == {
+        "coding": (1, 0.65), "reasoning": (1, 0.28), "quick": (2, 0.017)}
+    assert [ln.key for ln in report.by_model] == ["kimi-k2.5", "deep-r1", "mini"]
+    reasoning, coding = report.savings
+    assert reasoning.models == ["deep-r1"] and reasoning.baseline_usd == pytest.approx(0.28 + 1.3 + 0.14 + 0.028)
+    assert reasoning.saved_usd == pytest.approx(0.801)
+    assert coding.baseline_usd == pytest.approx(0.14 + 0.65 + 0.07 + 0.014)
+    assert coding.saved_usd == pytest.approx(-0.073)
+
+
+def stats(db: Path, *argv: str, capsys) -> tuple[int, str]:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    code = run(parser.parse_args(["--db", str(db), *argv]))
+    return code, capsys.readouterr().out
+
+
+def test_stats_command_text_and_json(tmp_path, capsys):
+    db = tmp_path / "usage.db"
+    record_session(db)
+    code, text = stats(db, "--session", "ses_main", capsys=capsys)
+    assert code == 0
+    assert "4 model calls, $0.9470" in text
+    assert "vs all on the top Reasoning model (deep-r1): $1.7480 → saved $0.8010 (46%)" in text
+    assert "vs all on the top Coding model (kimi-k2.5): $0.8740 → $0.0730 more spent" in text
+    code, out = stats(db, "--json", capsys=capsys)
+    data = json.loads(out)
+    assert data["total"]["calls"] == 5 and data["total"]["cost_usd"] == pytest.approx(1.947)
+    assert data["savings"][0]["saved_usd"] == pytest.approx(1.801)
+    code, out = stats(db, "--json", "--since", "2026-01-01", capsys=capsys)
+    assert json.loads(out)["total"]["calls"] == 4  # m5 finished in 2020
+    code, text = stats(tmp_path / "missing.db", capsys=capsys)
+    assert code == 0 and "No routed model calls recorded." in text
+    assert stats(db, "--since", "yesterday", capsys=capsys)[0] == 2
+
+
+def test_parse_since():
+    assert parse_since("7d", NOW) == int(NOW * 1000) - 7 * MS_PER_DAY
+    assert parse_since("12h", NOW) == int(NOW * 1000) - 12 * 3_600_000
+    assert parse_since("2w", NOW) == int(NOW * 1000) - 14 * MS_PER_DAY
+
+
+def test_session_summary_text():
+    rec = UsageRecorder(telemetry=None, prices=PRICES)
+    assert "No routed model calls" in rec.session_summary("nope")
+    rec.on_route("u1", ROUTES["reasoning"])
+    rec.on_assistant_message(message("m1", "s", "deep-r1", inp=100_000, out=10_000))
+    rec.on_tool_after("s", "bash", {"command": "git commit -m x"}, "", {"exit": 0})
+    rec.on_tool_after("s", "edit", {"filePath": "a.py", "oldString": "a", "newString": "b\nc"}, "", {})
+    text = rec.session_summary("s")
+    assert text.splitlines()[0] == "Session usage: 1 model calls, $0.2800"
+    assert "All on the top Coding model (kimi-k2.5): $0.1400 → $0.1400 more spent" in text
+    assert "Code: +2 / -1 lines, 1 commits, 0 pull requests" in text
