@@ -1,0 +1,161 @@
+"""Many sessions routing at once through one brain, as under `opencode serve`: every reply answers its own request,
+no session sees another's state, and a session's messages take effect in the order they were sent."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import sys
+import zlib
+from pathlib import Path
+
+import pytest
+
+from kimchi_plugin.brain.router import Policy, Router
+from kimchi_plugin.brain.tiers import PROFILE_TIER, Profile, Tier
+from kimchi_plugin.hooks import build_routes
+from kimchi_plugin.hooks.runtime import Runtime
+from kimchi_plugin.rpc.dispatch import build_dispatcher
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tests.perf.brain_child import BrainChild, frame  # noqa: E402
+
+PINS = {"reasoning": "glm-5", "coding": "kimi-k2.5", "quick": "minimax-m2.7"}  # one distinct model per tier
+MODEL_OF = {Tier(tier): model for tier, model in PINS.items()}
+OPTIONS = {"models": PINS, "primaryFloor": False, "llmClassifier": False, "toasts": False}
+CONFIG = {"model": "kimchi/auto", "provider": {"kimchi": {"models": {m: {} for m in PINS.values()}}}}
+SESSIONS = 60
+MESSAGES_PER_SESSION = 8
+MAX_DELAY_MS = 6
+TAG = re.compile(r"\[(S\d+) tier=(\w+) #(\d+)\]")
+PROFILES = list(Profile)
+
+
+def _chat(rpc_id: int, session: str, text: str) -> dict:
+    model = {"providerID": "kimchi", "modelID": "auto"}
+    return {"jsonrpc": "2.0", "id": rpc_id, "method": "chat.message", "params": {
+        "input": {"sessionID": session, "agent": "build", "model": model, "messageID": f"m{rpc_id}"},
+        "output": {"message": {"id": f"m{rpc_id}", "sessionID": session, "agent": "build", "model": model},
+                   "parts": [{"type": "text", "text": text}]},
+    }}
+
+
+def _routed_model(reply: dict) -> str:
+    return reply["result"]["output"]["message"]["model"]["modelID"]
+
+
+def _session_plan(k: int) -> tuple[Profile | None, Tier]:
+    """Even sessions lock a profile with their first message; odd ones are routed by the (slow) classifier."""
+    if k % 2 == 0:
+        profile = PROFILES[(k // 2) % len(PROFILES)]
+        return profile, PROFILE_TIER[profile]
+    return None, list(Tier)[k % 3]
+
+
+class SlowClassifier:
+    """Answers the tier written in the message after a delay that differs per message, so that sessions interleave;
+    records any call whose "previous message" belongs to another session."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.foreign: list[tuple[str, str]] = []
+
+    async def __call__(self, text: str, previous: str) -> Tier | None:
+        self.calls += 1
+        found = TAG.search(text)
+        assert found is not None, text
+        session, tier, _ = found.groups()
+        if previous and f"[{session} " not in previous:
+            self.foreign.append((text, previous))
+        await asyncio.sleep((zlib.crc32(text.encode()) % (MAX_DELAY_MS + 1)) / 1000)
+        return Tier(tier)
+
+
+async def _brain(tmp_path: Path) -> tuple[Runtime, object, SlowClassifier]:
+    runtime = Runtime(env={"XDG_STATE_HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path)})
+    dispatch = build_dispatcher(build_routes(runtime))
+    await dispatch(json.dumps({"jsonrpc": "2.0", "id": 0, "method": "initialize",
+                               "params": {"protocolVersion": 1, "options": {**OPTIONS, "logFile": str(tmp_path / "b.log")}}}))
+    await dispatch(json.dumps({"jsonrpc": "2.0", "id": 0, "method": "config", "params": {"output": CONFIG}}))
+    llm = SlowClassifier()
+    runtime.router = Router(runtime.registry, Policy(floor_primary=False, llm_threshold=1.01), llm)
+    return runtime, dispatch, llm
+
+
+def test_sessions_routing_at_once_keep_their_own_state(tmp_path: Path):
+    async def scenario() -> tuple[Runtime, SlowClassifier, list[str]]:
+        runtime, dispatch, llm = await _brain(tmp_path)
+        problems: list[str] = []
+
+        async def session(k: int) -> None:
+            sid = f"ses_{k:03d}"
+            lock, tier = _session_plan(k)
+            for n in range(MESSAGES_PER_SESSION):
+                rpc_id = k * 1000 + n
+                text = f"what about this part [S{k} tier={tier.value} #{n}]"
+                if lock is not None and n == 0:
+                    text = f"/lock {lock.value} {text}"
+                reply = json.loads(await dispatch(json.dumps(_chat(rpc_id, sid, text))))
+                if reply.get("id") != rpc_id:
+                    problems.append(f"{sid}#{n}: reply id {reply.get('id')}")
+                elif _routed_model(reply) != MODEL_OF[tier]:
+                    problems.append(f"{sid}#{n}: routed to {_routed_model(reply)}, expected {MODEL_OF[tier]}")
+
+        await asyncio.gather(*(session(k) for k in range(SESSIONS)))
+        return runtime, llm, problems
+
+    runtime, llm, problems = asyncio.run(scenario())
+
+    assert problems == []
+    assert llm.foreign == []
+    assert llm.calls == (SESSIONS // 2) * MESSAGES_PER_SESSION  # the automatic sessions really interleaved
+    for k in range(SESSIONS):
+        lock, tier = _session_plan(k)
+        state = runtime.sessions.peek(f"ses_{k:03d}")
+        assert state is not None and state.session_id == f"ses_{k:03d}"
+        assert state.lock == lock
+        assert {turn.tier for turn in state.history} == {tier}
+        assert {turn.source for turn in state.history} == ({"lock"} if lock else {"llm"})
+
+
+def test_every_batch_element_is_answered_with_its_own_id(tmp_path: Path):
+    async def scenario() -> list:
+        _, dispatch, _ = await _brain(tmp_path)
+        batch = [_chat(i, f"ses_{i % 7}", f"[S{i % 7} tier=quick #{i}] where is the config") for i in range(50)]
+        return json.loads(await dispatch(json.dumps(batch)))
+
+    replies = asyncio.run(scenario())
+
+    assert sorted(r["id"] for r in replies) == list(range(50))
+    assert {_routed_model(r) for r in replies} == {MODEL_OF[Tier.QUICK]}
+
+
+@pytest.mark.subprocess
+def test_pipelined_sessions_through_the_real_process(tmp_path: Path):
+    """Frames of 40 sessions interleaved in one pipe, none awaited: replies may come in any order, but each answers
+    its own id, and within a session a later `/lock` applies from that message on."""
+    sessions = 40
+    first, second = Profile.REVIEWER, Profile.ASSISTANT  # Reasoning, then Quick
+    plan = [(f"/lock {first.value} go", first), ("continue", first), (f"/lock {second.value} next", second),
+            ("and this", second), ("and that", second)]
+    brain = BrainChild(tmp_path)
+    brain.initialize(OPTIONS)
+    brain.call(1, "config", {"input": None, "output": CONFIG})
+    expected: dict[int, str] = {}
+    stream = bytearray()
+    for n, (text, profile) in enumerate(plan):
+        for k in range(sessions):
+            rpc_id = 10_000 + n * sessions + k
+            request = _chat(rpc_id, f"ses_{k}", text)
+            stream += frame(rpc_id, request["method"], request["params"])
+            expected[rpc_id] = MODEL_OF[PROFILE_TIER[profile]]
+    brain.send(bytes(stream))
+    answered: dict[int, str] = {}
+    for _ in expected:
+        reply = brain.reply(timeout=30)
+        assert isinstance(reply, dict) and reply["id"] not in answered, reply
+        answered[reply["id"]] = _routed_model(reply)
+
+    assert answered == expected
+    assert brain.close() == 0
