@@ -16,6 +16,7 @@ from datetime import datetime
 
 from kimchi_plugin.services.usage_store import connect, default_db_path
 
+SMALL_USD = 0.01  # amounts below this are shown with 6 decimals
 _RELATIVE = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$", re.IGNORECASE)
 _UNIT_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 7 * 86_400_000}
 _SESSION_TREE = """
@@ -115,6 +116,8 @@ def build_report(conn: sqlite3.Connection, *, session: str | None = None, since_
 
 
 def _usd(amount: float) -> str:
+    if abs(amount) < SMALL_USD:
+        return f"${amount:.6f}"
     return f"${amount:,.4f}" if abs(amount) < 100 else f"${amount:,.2f}"
 
 

@@ -9,7 +9,7 @@ import asyncio
 import os
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -19,6 +19,7 @@ from kimchi_plugin import __version__
 from kimchi_plugin.brain.accounting import (
     UNROUTED,
     AssistantMessage,
+    ModelPrice,
     Prices,
     SessionLedger,
     ToolEffects,
@@ -47,6 +48,7 @@ MAX_SESSIONS = 500  # ledgers kept in memory; the least recently active beyond t
 MAX_ROUTES = 4096  # user message id → routing decision, for attributing the replies
 MAX_LOGGED = 8192  # completed message ids already sent as log records
 CLOSE_TIMEOUT_S = 3.0
+SMALL_USD = 0.01  # amounts below this are shown with 6 decimals
 EDIT_DECISION_ACCEPT = "accept"  # OpenCode reports only tool calls that ran, i.e. accepted edits
 TOKEN_TYPES = (("input", "input"), ("output", "output"), ("reasoning", "reasoning"),
                ("cache_read", "cacheRead"), ("cache_write", "cacheCreation"))
@@ -61,6 +63,16 @@ class RouteTag:
     source: str
     model_id: str
     agent: str | None = None
+
+
+def prices_from(models: Iterable[Any], top_reasoning: str | None, top_coding: str | None) -> Prices:
+    """Prices from registry entries (anything with `id`, `cost_input`, `cost_output`, `cost_cache_read`,
+    `cost_cache_write` in USD per 1M tokens) and the ids of the top Reasoning and top Coding models."""
+    return Prices(
+        {m.id: ModelPrice(m.cost_input, m.cost_output, m.cost_cache_read, m.cost_cache_write) for m in models},
+        top_reasoning,
+        top_coding,
+    )
 
 
 class _Bounded(OrderedDict):
@@ -306,7 +318,9 @@ def _log_attributes(message: AssistantMessage, usage: Usage, route: RouteTag | N
 
 
 def _usd(amount: float) -> str:
-    return f"${amount:.4f}" if amount < 1 else f"${amount:.2f}"
+    if abs(amount) < SMALL_USD:
+        return f"${amount:.6f}"
+    return f"${amount:.4f}" if abs(amount) < 1 else f"${amount:.2f}"
 
 
 def format_summary(ledger: SessionLedger, prices: Prices) -> str:

@@ -274,3 +274,20 @@ def test_session_summary_text():
     assert text.splitlines()[0] == "Session usage: 1 model calls, $0.2800"
     assert "All on the top Coding model (kimi-k2.5): $0.1400 → $0.1400 more spent" in text
     assert "Code: +2 / -1 lines, 1 commits, 0 pull requests" in text
+
+
+def test_prices_from_registry_entries():
+    from kimchi_plugin.brain.registry import Registry
+    from kimchi_plugin.brain.tiers import Tier
+    from kimchi_plugin.services.usage import prices_from
+
+    from datetime import datetime, timezone
+
+    registry = Registry.build(provider_models={"kimi-k2.5": {}, "minimax-m2.7": {}}, api_models=None, pins=None,
+                              priorities=None, now=datetime.fromtimestamp(NOW, tz=timezone.utc))
+    top_r, top_c = registry.best(Tier.REASONING), registry.best(Tier.CODING)
+    prices = prices_from(registry.models(), top_r.id if top_r else None, top_c.id if top_c else None)
+    spec = registry.get("kimi-k2.5")
+    assert prices.get("kimi-k2.5") == ModelPrice(spec.cost_input, spec.cost_output, spec.cost_cache_read,
+                                                 spec.cost_cache_write)
+    assert prices.top_coding in prices.models
