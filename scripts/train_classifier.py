@@ -94,21 +94,26 @@ def train(data: list[tuple[set[str], int]], word_sigma: float, rule_sigma: float
             vb[c] = 0.999 * vb[c] + 0.001 * g * g
             bias[c] -= LEARNING_RATE * 0.1 * (mb[c] / (1 - 0.9**step)) / (math.sqrt(vb[c] / (1 - 0.999**step)) + 1e-8)
     weights = {
-        f: {p.value: round(w[i][c], 3) for c, p in enumerate(PROFILES) if abs(w[i][c]) >= KEEP_WEIGHT}
+        _stored_name(f): {p.value: round(w[i][c], 3) for c, p in enumerate(PROFILES) if abs(w[i][c]) >= KEEP_WEIGHT}
         for f, i in index.items()
     }
     return {f: ws for f, ws in weights.items() if ws}, bias
 
 
+def _stored_name(feature: str) -> str:
+    """Words are stored as "w:word" so that the table reads as what each weight stands for."""
+    return feature if feature in classifier._RULE_WEIGHTS else classifier.WORD_PREFIX + feature
+
+
 def tier_accuracy(weights: dict, bias: list[float], data: list[tuple[set[str], int]]) -> float:
     """Accuracy of the same decision rule the classifier applies, with these weights."""
-    table = {f: {Profile(p): x for p, x in ws.items()} for f, ws in weights.items()}
-    saved = classifier._WEIGHTS, classifier._BIAS
-    classifier._WEIGHTS, classifier._BIAS = table, dict(zip(PROFILES, bias))
+    table = {f.removeprefix(classifier.WORD_PREFIX): tuple(ws.get(p.value, 0.0) for p in PROFILES)
+             for f, ws in weights.items()}
+    saved = classifier.set_weights(table, tuple(bias))
     try:
         ok = sum(PROFILE_TIER[classifier.decide_features(set(f)).profile] is PROFILE_TIER[PROFILES[y]] for f, y in data)
     finally:
-        classifier._WEIGHTS, classifier._BIAS = saved
+        classifier.set_weights(*saved)
     return ok / max(len(data), 1)
 
 

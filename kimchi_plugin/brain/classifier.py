@@ -18,7 +18,7 @@ P = Profile
 _D, _R, _PL, _C, _RF, _A = P.DEBUGGER, P.REVIEWER, P.PLANNER, P.CODER, P.REFACTORER, P.ASSISTANT
 
 # Giant pastes: only a bounded head and tail are read, so the cost stays flat.
-HEAD_CHARS = 6000
+HEAD_CHARS = 4000
 TAIL_CHARS = 2000
 # Prose shorter than this with no evidence reads as chit-chat; longer as an unspecific work request.
 SHORT_PROSE_CHARS = 40
@@ -494,19 +494,20 @@ _LOG_LINE = re.compile(
 _DIFF_LINE = re.compile(r"^(?:diff --git |@@ -\d|\+\+\+ [ab/]|--- [ab]/|index [0-9a-f]{6,}\.\.)", re.MULTILINE)
 _CODE_LINE = re.compile(
     r"^(?:\s{2,}|\t)\S|^\s*(?:def |class |import |from [\w.]+ import|function |const |let |var |return\b|"
-    r"if \(|for \(|#include|public |private |func |fn |package |@\w+|[}\])];?\s*$)|[;{]\s*$"
+    r"if \(|for \(|#include|public |private |func |fn |package |@\w+|[}\])];?\s*$)"
 )
 _WORD = re.compile(r"[^\W\d_][\w']*|\d+")
+# Tokens with their dots and slashes: "plan.md", "src/db", "user_id" are names, not words.
+_TOKEN = re.compile(r"[^\W\d][\w']*(?:[./][\w']+)*|\d+(?:\.\d+)*")
 _SENTENCE_SPLIT = re.compile(r"[.!?\n;:]+\s*|\s[—–-]+\s|,\s+(?=(?:and|then|also|but|just|so|now|please)\b)")
-# Identifiers, paths and file names are names, not words: "plan.md" says nothing about planning.
-_NAME = re.compile(r"`[^`\n]{1,300}`|[\w.-]*[\w-]/[\w./-]*|\b[\w-]+\.(?:md|py|ts|tsx|js|jsx|json|ya?ml|toml|"
-                   r"go|rs|java|kt|rb|php|cs|sql|sh|css|html|txt|cfg|ini|tpl|mmd|lock)\b")
 # An identifier naming an error: TypeError, OOMKilled, EXC_BAD_ACCESS, CERTIFICATE_VERIFY_FAILED.
-_ERROR_NAME = re.compile(
-    r"\b\w*(?:Error|Exception|Killed|Fault|Panic)\b|\b[A-Z]+(?:_[A-Z]+)*_(?:FAILED|ERROR|ACCESS|DENIED|REFUSED|"
-    r"TIMEOUT|NOT_FOUND)\b|\bE[A-Z]{4,}\b|\b0x[0-9a-f]{4,}\b|\bexit (?:code|status) [1-9]"
+_ERROR_WORDS = ("Error", "Exception", "Killed", "Fault", "Panic")
+_ERROR_CODE = re.compile(
+    r"\b[A-Z][A-Z0-9]*_[A-Z0-9_]*(?:FAILED|ERROR|ACCESS|DENIED|REFUSED|TIMEOUT|NOT_FOUND)\b|\bE[A-Z]{4,}\b|"
+    r"\b0x[0-9a-fA-F]{4,}|\bexit (?:code|status) [1-9]"
 )
-# A self-correction ("plan the sprint? no, sorry — add …") voids what came before it.
+# A self-correction ("plan the sprint? no, sorry — add …") voids what came before it; it sits near the start.
+CORRECTION_SCAN_CHARS = 200
 _CORRECTION = re.compile(
     r"^.{0,120}?(?:\?\s*(?:no|nope|nah|not|actually|i don'?t)\b[^\w]*(?:wait|sorry|actually)?|"
     r"\b(?:no wait|scratch that|never ?mind|on second thought)\b)[\s,.!—–-]*",
@@ -534,7 +535,7 @@ _PLAN_QUESTION = re.compile(
     r"\b(?:worth it|or overkill|or not)\b|\bwhich (?:database|db|stack|framework|library|approach|option|"
     r"queue|broker|orm|pattern|one should)\b"
 )
-_ALTERNATIVES = re.compile(r"\b\w+, \w+,? or \w+\??|\b\w+ or \w+\?\s*(?:\w+ )?(?:query|we|our|it|the)\b")
+_ALTERNATIVES = re.compile(r", \w+,? or \w+\??| or \w+\?\s*(?:\w+ )?(?:query|we|our|it|the)\b")
 _HOWTO = re.compile(r"\bhow (?:do|can|would) (?:i|you|one)\b|\bhow to\b|\bwhat'?s the (?:command|syntax|flag)\b|"
                     r"\bis there a (?:way|command|flag|shortcut)\b")
 _MEASURE = re.compile(r"\b\d+(?:\.\d+)?\s?(?:ms|s|sec|secs|seconds|minutes|mins|mb|gb|tb|kb|mi|gi|%|x|rps|qps)(?!\w)")
@@ -577,7 +578,7 @@ def _split_paste(text: str) -> tuple[str, set[str]]:
             pasted.add("paste:log")
         elif _DIFF_LINE.match(line):
             pasted.add("paste:diff")
-        elif _CODE_LINE.search(line):
+        elif _CODE_LINE.match(line) or line.rstrip().endswith((";", "{")):
             pasted.add("paste:code")
         else:
             prose_lines.append(line)
@@ -604,100 +605,138 @@ def _lead_feature(tokens: list[str]) -> str | None:
     return None
 
 
-def _regex_features(lower: str, features: set[str]) -> None:
-    if _IS_THIS_OK.search(lower):
-        features.add("review:question")
-    if _REVIEW_CHECK.search(lower):
-        features.add("review:check")
-    if _PLAN_QUESTION.search(lower):
-        features.add("plan:question")
-    if _ALTERNATIVES.search(lower):
-        features.add("plan:alternatives")
-    if _HOWTO.search(lower):
-        features.add("assist:howto")
+# Intent patterns run over a bounded window of the prose, and only when a word they need is present.
+INTENT_HEAD_CHARS = 400
+INTENT_TAIL_CHARS = 300
+_INTENT_PATTERNS: tuple[tuple[str, re.Pattern[str], frozenset[str]], ...] = (
+    ("review:question", _IS_THIS_OK, frozenset("is are does do any what anything did how".split())),
+    ("review:check", _REVIEW_CHECK, frozenset("check verify confirm sure go look audit double tell take".split())),
+    ("plan:question", _PLAN_QUESTION, frozenset("what what's whats how where which worth overkill or".split())),
+    ("plan:alternatives", _ALTERNATIVES, frozenset(("or",))),
+    ("assist:howto", _HOWTO, frozenset("how what's whats is".split())),
+    ("debug:inaction", _INACTION, frozenset(
+        "doesn't doesnt isn't won't didn't don't aren't can't cannot never not longer".split())),
+    ("debug:known_cause", _KNOWN_CAUSE, frozenset("because caused due fix cause".split())),
+)
+
+
+def _regex_features(lower: str, tokens: set[str], features: set[str]) -> None:
+    if len(lower) > INTENT_HEAD_CHARS + INTENT_TAIL_CHARS:
+        lower = lower[:INTENT_HEAD_CHARS] + "\n" + lower[-INTENT_TAIL_CHARS:]
+    for feature, pattern, needs in _INTENT_PATTERNS:
+        if not needs.isdisjoint(tokens) and pattern.search(lower):
+            features.add(feature)
+    if "why" in tokens and "debug:fail" in features and _WHY_BROKEN.search(lower):
+        features.add("debug:why")
     if _MEASURE.search(lower):
         features.add("form:measure")
-    if _INACTION.search(lower):
-        features.add("debug:inaction")
-    if _KNOWN_CAUSE.search(lower):
-        features.add("debug:known_cause")
-    if _WHY_BROKEN.search(lower) and "debug:fail" in features:
-        features.add("debug:why")
 
 
-def _stem_feature(token: str) -> str | None:
+def _word_families(word: str) -> tuple[str, ...]:
+    """The lexicon families of a word, or the family of its stem."""
+    hit = _LEXICON.get(word)
+    if hit is not None:
+        return hit
     for length in STEM_LENGTHS:
-        if len(token) < length:
-            return None
-        feature = _STEMS.get(token[:length])
+        if len(word) < length:
+            break
+        feature = _STEMS.get(word[:length])
         if feature is not None:
-            return feature
-    return None
+            return (feature,)
+    return ()
+
+
+# Per distinct token: its repaired spelling and its families. Bounded; cleared when full.
+_TOKEN_CACHE: dict[str, tuple[str, tuple[str, ...]]] = {}
+TOKEN_CACHE_SIZE = 16384
+_PHRASE_HEADS = frozenset(phrase.split()[0] for phrase in _PHRASES)
+
+
+def _token_info(token: str) -> tuple[str, tuple[str, ...]]:
+    info = _TOKEN_CACHE.get(token)
+    if info is None:
+        if len(_TOKEN_CACHE) >= TOKEN_CACHE_SIZE:
+            _TOKEN_CACHE.clear()
+        word = _spelled(token)
+        info = _TOKEN_CACHE[token] = (word, _word_families(word))
+    return info
 
 
 def _word_features(tokens: list[str], features: set[str]) -> None:
     skip = False
+    last = len(tokens) - 1
     for i, token in enumerate(tokens):
         if skip:
             skip = False
             continue
-        nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
         pair = _PAIR_HEADS.get(token)
-        if pair is not None and nxt in pair[0]:
+        if pair is not None and i < last and tokens[i + 1] in pair[0]:
             features.add(pair[1])
             skip = True
             continue
-        hit = _LEXICON.get(token)
-        if hit is not None:
-            features.update(hit)
+        families = _LEXICON.get(token) or _token_info(token)[1]
+        if families:
+            features.update(families)
+        if token in _PHRASE_HEADS and i < last:
+            phrase = _PHRASES.get(token + " " + tokens[i + 1])
+            if phrase is not None:
+                features.add(phrase)
+
+
+def _words(prose: str, features: set[str]) -> list[str]:
+    """Lower-cased words of the prose, spelling repaired; inline code and names (paths, files,
+    identifiers) are left out and noted as `code:name`."""
+    if "`" in prose:
+        parts = prose.split("`")
+        if len(parts) > 2:
+            features.add("code:name")
+            prose = " ".join(parts[0::2])
+    words = []
+    for token in _TOKEN.findall(prose.lower()):
+        if "." in token or "/" in token or "_" in token:
+            features.add("code:name")
         else:
-            stem = _stem_feature(token)
-            if stem is not None:
-                features.add(stem)
-        phrase = _PHRASES.get(token + " " + nxt)
-        if phrase is not None:
-            features.add(phrase)
+            words.append(_token_info(token)[0])
+    return words
 
 
 def extract_features(text: str) -> set[str]:
-    """The named features of a message; the model and the rules score the same set."""
+    """The named features of a message (rule features and bare words); the trained table and the
+    rules score the same set."""
     prose, features = _split_paste(_bounded(text))
-    pasted_before = frozenset(features)
-    correction = _CORRECTION.match(prose)
+    pasted = bool(features)
+    correction = _CORRECTION.match(prose, 0, CORRECTION_SCAN_CHARS)
     if correction is not None and correction.end() < len(prose):
         prose = prose[correction.end():]
         features.add("form:correction")
-    if _ERROR_NAME.search(prose):
+    if any(word in prose for word in _ERROR_WORDS) or _ERROR_CODE.search(prose):
         features.add("debug:error_name")
-    words = _NAME.sub(" ", prose)
-    if len(words) != len(prose):
-        features.add("code:name")
-    lower = words.lower()
-    if not lower.strip():
+    tokens = _words(prose, features)
+    if not tokens:
         return features
-    tokens = [_spelled(t) for t in _WORD.findall(lower)]
+    token_set = set(tokens)
     _word_features(tokens, features)
-    features.update(WORD_PREFIX + t for t in tokens)
-    if "why" in tokens:
+    features.update(token_set)
+    if "why" in token_set:
         features.add("reason:why")
-    for sentence in _SENTENCE_SPLIT.split(lower):
-        sentence_tokens = _WORD.findall(sentence)
-        lead = _lead_feature(sentence_tokens)
+    lower = prose.lower()
+    for sentence in _SENTENCE_SPLIT.split(lower[:INTENT_HEAD_CHARS]):
+        lead = _lead_feature(_WORD.findall(sentence))
         if lead is not None:
             features.add(lead)
-    _regex_features(lower, features)
-    if not lower.isascii():
+    _regex_features(lower, token_set, features)
+    stripped = prose.strip()
+    if not stripped.isascii():
         for term, feature in _CJK_TERMS:
-            if term in lower:
+            if term in stripped:
                 features.add(feature)
     # Scripts without spaces pack a word into two or three characters: count UTF-8 bytes instead.
-    stripped = prose.strip()
     length = len(stripped) if stripped.isascii() else len(stripped.encode())
-    if length < SHORT_PROSE_CHARS and not pasted_before:
+    if length < SHORT_PROSE_CHARS and not pasted:
         features.add("len:short")
     elif length > LONG_PROSE_CHARS:
         features.add("len:long")
-    if prose.rstrip().endswith("?"):
+    if stripped.endswith("?"):
         features.add("form:question")
     return features
 
@@ -706,15 +745,24 @@ def extract_features(text: str) -> set[str]:
 # Scoring
 
 
-def _load_weights() -> tuple[dict[str, dict[Profile, float]], dict[Profile, float]]:
-    """Rule weights, or the trained table (which starts from them) when the package ships one."""
+_PROFILES: tuple[Profile, ...] = tuple(P)
+_TIER_OF = tuple(PROFILE_TIER[p] for p in _PROFILES)
+Vector = tuple[float, ...]
+
+
+def _vector(weights: dict) -> Vector:
+    return tuple(float(weights.get(p.value, weights.get(p, 0.0))) for p in _PROFILES)
+
+
+def _load_weights() -> tuple[dict[str, Vector], Vector]:
+    """Rule weights, or the trained table (which starts from them) when the package ships one.
+    Word features are stored as "w:word" and looked up by the bare word."""
     try:
         raw = json.loads(resources.files("kimchi_plugin.data").joinpath(MODEL_FILE).read_text())
     except FileNotFoundError:
-        return _RULE_WEIGHTS, {}
-    weights = {f: {P(p): w for p, w in ws.items()} for f, ws in raw["weights"].items()}
-    bias = {P(p): w for p, w in raw["bias"].items()}
-    return weights, bias
+        return {f: _vector(ws) for f, ws in _RULE_WEIGHTS.items()}, (0.0,) * len(_PROFILES)
+    weights = {f.removeprefix(WORD_PREFIX): _vector(ws) for f, ws in raw["weights"].items()}
+    return weights, _vector(raw["bias"])
 
 
 _WEIGHTS, _BIAS = _load_weights()
@@ -723,33 +771,36 @@ _EVIDENCE = frozenset(
 )
 
 
-def score(features: set[str]) -> dict[Profile, float]:
-    """Sum of feature weights per profile, plus the table's bias."""
-    scores = dict.fromkeys(P, 0.0)
-    for profile, b in _BIAS.items():
-        scores[profile] += b
-    for feature in features:
-        weights = _WEIGHTS.get(feature)
-        if weights is not None:
-            for profile, w in weights.items():
-                scores[profile] += w
-    return scores
+def set_weights(weights: dict[str, Vector], bias: Vector) -> tuple[dict[str, Vector], Vector]:
+    """Swap the weight table (the trainer scores candidate tables with it); returns the previous one."""
+    global _WEIGHTS, _BIAS
+    previous = _WEIGHTS, _BIAS
+    _WEIGHTS, _BIAS = weights, bias
+    return previous
 
 
-def tier_probabilities(scores: dict[Profile, float]) -> dict[Tier, float]:
-    """Softmax over profiles, summed per tier."""
-    probabilities = dict.fromkeys(TIER_ORDER, 0.0)
-    for profile, p in softmax(scores).items():
-        probabilities[PROFILE_TIER[profile]] += p
-    return probabilities
+def score(features: set[str]) -> list[float]:
+    """Sum of feature weights per profile (in `Profile` order), plus the table's bias."""
+    rows = [v for f in features if (v := _WEIGHTS.get(f)) is not None]
+    return [sum(column) for column in zip(_BIAS, *rows)]
 
 
-def _top_signals(features: set[str], profile: Profile) -> tuple[str, ...]:
-    ranked = sorted(
-        (f for f in features if _WEIGHTS.get(f, {}).get(profile, 0.0) > 0.0),
-        key=lambda f: -_WEIGHTS[f][profile],
-    )
-    return tuple(ranked[:MAX_SIGNALS])
+def probabilities(scores: list[float]) -> list[float]:
+    """Profile scores as probabilities (softmax)."""
+    peak = max(scores)
+    exps = [math.exp(x - peak) for x in scores]
+    total = sum(exps)
+    return [e / total for e in exps]
+
+
+def _signal_name(feature: str) -> str:
+    return feature if ":" in feature else WORD_PREFIX + feature
+
+
+def _top_signals(features: set[str], index: int) -> tuple[str, ...]:
+    weighted = [(v[index], f) for f in features if (v := _WEIGHTS.get(f)) is not None and v[index] > 0.0]
+    weighted.sort(reverse=True)
+    return tuple(_signal_name(f) for _, f in weighted[:MAX_SIGNALS])
 
 
 def classify(text: str) -> Classification:
@@ -766,7 +817,10 @@ def decide_features(features: set[str]) -> Classification:
     extra cost of sending hard work to a weaker model; the profile is the best one inside that tier.
     """
     scores = score(features)
-    tiers = tier_probabilities(scores)
+    probs = probabilities(scores)
+    tiers = dict.fromkeys(TIER_ORDER, 0.0)
+    for tier_of, p in zip(_TIER_OF, probs):
+        tiers[tier_of] += p
     tier = max(TIER_ORDER, key=lambda t: tiers[t] * (REASONING_MISS_COST if t is Tier.REASONING else 1.0))
     if features.isdisjoint(_EVIDENCE) and tiers[tier] < MODEL_ALONE_MIN:
         short = "len:short" in features
@@ -775,24 +829,13 @@ def decide_features(features: set[str]) -> Classification:
             DEFAULT_CONFIDENCE,
             ("default:short" if short else "default:unspecific",),
         )
-    profile = max((p for p in P if PROFILE_TIER[p] is tier), key=lambda p: scores[p])
+    index = max((i for i, t in enumerate(_TIER_OF) if t is tier), key=scores.__getitem__)
     confidence = round(min(CONFIDENCE_CEIL, max(CONFIDENCE_FLOOR, tiers[tier])), 3)
-    return Classification(profile, confidence, _top_signals(features, profile))
+    return Classification(_PROFILES[index], confidence, _top_signals(features, index))
 
 
 def evidence(features: set[str], profile: Profile) -> float:
     """How much the message's recognised words and structure (not single words, length or form) say
     for a profile: the strength that stickiness compares with its threshold."""
-    total = 0.0
-    for feature in features:
-        if feature in _EVIDENCE:
-            total += max(0.0, _WEIGHTS.get(feature, {}).get(profile, 0.0))
-    return total
-
-
-def softmax(scores: dict[Profile, float]) -> dict[Profile, float]:
-    """Profile scores as probabilities."""
-    peak = max(scores.values())
-    exps = {p: math.exp(s - peak) for p, s in scores.items()}
-    total = sum(exps.values())
-    return {p: e / total for p, e in exps.items()}
+    index = _PROFILES.index(profile)
+    return sum(max(0.0, _WEIGHTS[f][index]) for f in features & _EVIDENCE if f in _WEIGHTS)

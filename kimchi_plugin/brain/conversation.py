@@ -32,6 +32,7 @@ STICKY_CONFIDENCE = 0.55
 FOLLOWUP_CONFIDENCE = 0.8
 # A follow-up is short: at most this many words of prose.
 FOLLOWUP_MAX_WORDS = 12
+FOLLOWUP_MAX_CHARS = 160
 # Bounded memory of words.
 KEPT_TEXT_CHARS = 2000
 
@@ -197,6 +198,8 @@ def _last_reply(messages: Sequence[Message]) -> str:
 
 def followup_intent(text: str) -> str | None:
     """The kind of short follow-up a message is ("fix", "proceed", "why", …), or None."""
+    if len(text) > FOLLOWUP_MAX_CHARS:
+        return None
     stripped = text.strip().lower()
     if not stripped or len(_WORDS.findall(stripped)) > FOLLOWUP_MAX_WORDS:
         return None
