@@ -62,7 +62,12 @@ def main() -> int:
                 walls[variant].append(result.wall_s)
                 detail = ""
                 if variant == "with plugin":
-                    hooks = _hook_times(log, result.started_at)
+                    hooks = _hook_times(log, result.started_at) if log.exists() else {}
+                    if "chat.message" not in hooks:
+                        warnings = [ln for ln in sandbox.opencode_log().splitlines() if "level=WARN" in ln]
+                        print(f"run {i + 1}: the brain handled no chat.message; OpenCode warnings:", *warnings[-5:],
+                              sep="\n  ", file=sys.stderr)
+                        return 1
                     first_hook.append(min(hooks.values()))
                     chat_message.append(hooks["chat.message"])
                     detail = f"  first hook {first_hook[-1]:.2f} s  chat.message {chat_message[-1]:.2f} s"
