@@ -154,14 +154,18 @@ class UsageRecorder:
             self._parents.put(session_id, parent_id)
 
     def on_assistant_message(self, info: Mapping[str, Any], route: RouteTag | None = None) -> None:
-        """A `message.updated` event. Repeated updates of one message replace each other; nothing counts twice."""
+        """A `message.updated` event. Repeated updates of one message replace each other; nothing counts twice.
+
+        The reply is attributed to the decision recorded by `on_route` for its parent user message; `route` is used
+        only when there is none (e.g. after a restart)."""
         try:
             message = parse_assistant(info)
             if message is None:
                 return
             if message.provider != self.provider:
                 return  # not our traffic: other providers' calls are neither recorded nor sent
-            route = route or self._routes.get(message.id) or self._routes.get(info.get("parentID") or "")
+            # The decision for the user message this replies to wins; `route` is the fallback.
+            route = self._routes.get(message.id) or self._routes.get(info.get("parentID") or "") or route
             if route is not None:
                 self._routes.put(message.id, route)
             usage = replace(message.usage, cost=effective_cost(message.usage, self.prices.get(message.model)))

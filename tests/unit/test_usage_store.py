@@ -171,7 +171,7 @@ OLD = 1_577_836_800_000  # 2020-01-01
 
 
 def message(mid, session, model, *, inp=0, out=0, cache_read=0, cost=0.0, completed=COMPLETED, parent="u1"):
-    return {"id": mid, "sessionID": session, "role": "assistant", "parentID": parent, "modelID": model,
+    return {"id": mid, "sessionID": session, "role": "assistant", "parentID": parent or "", "modelID": model,
             "providerID": "kimchi", "agent": "build", "cost": cost, "finish": "stop",
             "tokens": {"input": inp, "output": out, "reasoning": 0, "cache": {"read": cache_read, "write": 0}},
             "time": {"created": completed - 1000, "completed": completed} if completed else {"created": 1}}
@@ -188,9 +188,11 @@ def record_session(db: Path) -> UsageRecorder:
                                      parent="u2"))
     rec.on_assistant_message(message("m2", "ses_main", "kimi-k2.5", inp=200_000, out=50_000, cache_read=1_000_000,
                                      parent="u2"))  # repeated final update
-    rec.on_assistant_message(message("m3", "ses_main", "mini", inp=50_000, out=5_000), ROUTES["quick"])
-    rec.on_assistant_message(message("m4", "ses_child", "mini", inp=10_000, out=1_000, cost=0.003), ROUTES["quick"])
-    rec.on_assistant_message(message("m5", "ses_other", "kimi-k2.5", inp=1_000_000, completed=OLD), ROUTES["coding"])
+    rec.on_assistant_message(message("m3", "ses_main", "mini", inp=50_000, out=5_000, parent=None), ROUTES["quick"])
+    rec.on_assistant_message(message("m4", "ses_child", "mini", inp=10_000, out=1_000, cost=0.003, parent=None),
+                             ROUTES["quick"])
+    rec.on_assistant_message(message("m5", "ses_other", "kimi-k2.5", inp=1_000_000, completed=OLD, parent=None),
+                             ROUTES["coding"])
     rec.on_assistant_message({**message("x", "ses_main", "gpt-5", inp=9), "providerID": "openai"})  # not ours
     asyncio.run(rec.close())
     return rec
@@ -229,6 +231,16 @@ def test_report_matches_the_hand_computed_session(tmp_path):
     assert reasoning.saved_usd == pytest.approx(0.801)
     assert coding.baseline_usd == pytest.approx(0.14 + 0.65 + 0.07 + 0.014)
     assert coding.saved_usd == pytest.approx(-0.073)
+
+
+def test_replies_follow_the_decision_of_their_user_message():
+    rec = UsageRecorder(telemetry=None, prices=PRICES)
+    rec.on_route("u1", ROUTES["reasoning"])
+    rec.on_route("u2", ROUTES["quick"])  # the session's latest decision by the time u1's reply is reported
+    rec.on_assistant_message(message("m1", "s", "deep-r1", inp=10, parent="u1"), ROUTES["quick"])
+    rec.on_assistant_message(message("m2", "s", "deep-r1", inp=10, parent="u1"), None)  # a second step of u1
+    rec.on_assistant_message(message("m3", "s", "mini", inp=10, parent="unknown"), ROUTES["coding"])
+    assert rec.ledger("s").messages_by_tier == {"reasoning": 2, "coding": 1}
 
 
 def stats(db: Path, *argv: str, capsys) -> tuple[int, str]:
