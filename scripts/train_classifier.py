@@ -45,8 +45,9 @@ def vocabulary(data: list[tuple[set[str], int]]) -> list[str]:
     for features, _ in data:
         for f in features:
             counts[f] = counts.get(f, 0) + 1
-    rule = set(classifier._RULE_WEIGHTS)
-    return sorted(f for f, n in counts.items() if f in rule or n >= MIN_WORD_COUNT)
+    # Every rule feature stays in the table, at its prior when the data never shows it (e.g. phase:*).
+    words = (f for f, n in counts.items() if f not in classifier._RULE_WEIGHTS and n >= MIN_WORD_COUNT)
+    return sorted({*classifier._RULE_WEIGHTS, *words})
 
 
 def train(data: list[tuple[set[str], int]], word_sigma: float, rule_sigma: float) -> tuple[dict, list[float]]:

@@ -205,8 +205,8 @@ _WORD_FAMILIES: dict[str, tuple[str, ...]] = {
     ),
     "assist:thanks": (
         "thanks", "thank", "thx", "ty", "cheers", "hi", "hello", "bye", "brb", "gracias", "merci", "danke",
-        "obrigado", "спасибо", "grazie", "dzięki", "dank", "teşekkürler", "lunch", "later", "afk", "bbl",
-        "morning", "evening", "tomorrow", "lol", "haha",
+        "obrigado", "спасибо", "grazie", "dzięki", "dank", "teşekkürler", "lunch", "afk", "bbl", "lol",
+        "haha",
     ),
     "assist:ack": ("ok", "okay", "cool", "great", "nice", "yes", "no", "yep", "nope", "sure", "perfect",
                    "awesome", "sweet"),
@@ -418,6 +418,7 @@ _RULE_WEIGHTS: dict[str, dict[Profile, float]] = {
     "debug:symptom": {_D: 0.8},
     "debug:context": {_D: 0.4},
     "debug:inaction": {_D: 1.2},
+    "debug:inspect": {_D: 2.5, _R: -1.0},
     "debug:what_wrong": {_D: 1.4},
     "form:measure": {_D: 0.4, _PL: 0.3},
     "debug:error_name": {_D: 1.6},
@@ -472,9 +473,9 @@ _RULE_WEIGHTS: dict[str, dict[Profile, float]] = {
     "paste:diff": {_R: 0.9, _C: 0.2},
     "paste:code": {_C: 0.4, _RF: 0.2, _R: 0.2},
     # Added by the conversation stage from recent tool activity.
-    "phase:failing": {_D: 1.2},
-    "phase:editing": {_C: 0.8},
-    "phase:exploring": {_A: 0.6},
+    "phase:failing": {_D: 3.5},
+    "phase:editing": {_C: 1.5},
+    "phase:exploring": {_A: 1.0},
 }
 
 MODEL_FILE = "classifier_model.json"
@@ -539,6 +540,11 @@ _ALTERNATIVES = re.compile(r", \w+,? or \w+\??| or \w+\?\s*(?:\w+ )?(?:query|we|
 _HOWTO = re.compile(r"\bhow (?:do|can|would) (?:i|you|one)\b|\bhow to\b|\bwhat'?s the (?:command|syntax|flag)\b|"
                     r"\bis there a (?:way|command|flag|shortcut)\b")
 _MEASURE = re.compile(r"\b\d+(?:\.\d+)?\s?(?:ms|s|sec|secs|seconds|minutes|mins|mb|gb|tb|kb|mi|gi|%|x|rps|qps)(?!\w)")
+# Reviewing failure output is diagnosis, not code review: "review this stack trace".
+_INSPECT_FAILURE = re.compile(
+    r"\b(?:review|look at|check|go over|read|inspect|analy[sz]e)\b[^.?!\n]{0,30}?\b(?:stack ?traces?|tracebacks?|"
+    r"logs?|errors?|crash(?:es)?|dumps?|exceptions?|core ?dumps?|panics?)\b"
+)
 # A thing that does not do what it should: "switching language doesn't update the page".
 _INACTION = re.compile(
     r"\b(?:doesn'?t|does not|isn'?t|won'?t|didn'?t|don'?t|aren'?t|can'?t|cannot|never|no longer) (?:\w+ ){0,2}?"
@@ -605,6 +611,10 @@ def _lead_feature(tokens: list[str]) -> str | None:
     return None
 
 
+# Chinese, Japanese and Korean characters, each worth about a short word.
+_WIDE_CHAR = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+WIDE_CHAR_WEIGHT = 4
+
 # Intent patterns run over a bounded window of the prose, and only when a word they need is present.
 INTENT_HEAD_CHARS = 400
 INTENT_TAIL_CHARS = 300
@@ -616,6 +626,7 @@ _INTENT_PATTERNS: tuple[tuple[str, re.Pattern[str], frozenset[str]], ...] = (
     ("assist:howto", _HOWTO, frozenset("how what's whats is".split())),
     ("debug:inaction", _INACTION, frozenset(
         "doesn't doesnt isn't won't didn't don't aren't can't cannot never not longer".split())),
+    ("debug:inspect", _INSPECT_FAILURE, frozenset("review look check go read inspect analyze analyse".split())),
     ("debug:known_cause", _KNOWN_CAUSE, frozenset("because caused due fix cause".split())),
 )
 
@@ -730,8 +741,10 @@ def extract_features(text: str) -> set[str]:
         for term, feature in _CJK_TERMS:
             if term in stripped:
                 features.add(feature)
-    # Scripts without spaces pack a word into two or three characters: count UTF-8 bytes instead.
-    length = len(stripped) if stripped.isascii() else len(stripped.encode())
+    # Scripts without spaces pack a word into a character or two: such a character counts as several.
+    length = len(stripped)
+    if not stripped.isascii():
+        length += (WIDE_CHAR_WEIGHT - 1) * len(_WIDE_CHAR.findall(stripped))
     if length < SHORT_PROSE_CHARS and not pasted:
         features.add("len:short")
     elif length > LONG_PROSE_CHARS:
@@ -766,9 +779,12 @@ def _load_weights() -> tuple[dict[str, Vector], Vector]:
 
 
 _WEIGHTS, _BIAS = _load_weights()
+# Features that are evidence about the message's need (not its length or form, nor single words).
 _EVIDENCE = frozenset(
     f for f, ws in _RULE_WEIGHTS.items() if any(ws.values()) and not f.startswith(("len:", "form:", "phase:"))
 )
+# What keeps a decision off the no-evidence default: the message's evidence or recent activity.
+_NOT_DEFAULT = _EVIDENCE | frozenset(f for f in _RULE_WEIGHTS if f.startswith("phase:"))
 
 
 def set_weights(weights: dict[str, Vector], bias: Vector) -> tuple[dict[str, Vector], Vector]:
@@ -822,7 +838,7 @@ def decide_features(features: set[str]) -> Classification:
     for tier_of, p in zip(_TIER_OF, probs):
         tiers[tier_of] += p
     tier = max(TIER_ORDER, key=lambda t: tiers[t] * (REASONING_MISS_COST if t is Tier.REASONING else 1.0))
-    if features.isdisjoint(_EVIDENCE) and tiers[tier] < MODEL_ALONE_MIN:
+    if features.isdisjoint(_NOT_DEFAULT) and tiers[tier] < MODEL_ALONE_MIN:
         short = "len:short" in features
         return Classification(
             P.ASSISTANT if short else P.CODER,

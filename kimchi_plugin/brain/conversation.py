@@ -146,7 +146,8 @@ class ConversationState:
         transcript_has_current = messages[starts[-1]].text[:KEPT_TEXT_CHARS] == self.last_text
         rebuilt = _new_turns()
         rebuilt.clear()
-        for start, end in zip(starts[-TURN_WINDOW:], [*starts[-TURN_WINDOW + 1 :], len(messages)]):
+        window = starts[-TURN_WINDOW:]
+        for start, end in zip(window, [*window[1:], len(messages)]):
             activity = _Activity()
             for message in messages[start:end]:
                 for tool, failed in message.tools:
@@ -256,11 +257,12 @@ def decide(text: str, state: ConversationState) -> Classification:
         profile = prev.profile if prev.tier is Tier.CODING else P.CODER
         return Classification(profile, STICKY_CONFIDENCE, ("lead:code", f"prev:{prev.profile.value}"), "followup")
     phase = state.phase_features()
-    result = own
     if phase:
-        result = decide_features(features | phase)
-        if result.profile is not own.profile:
-            result = Classification(result.profile, result.confidence, (*sorted(phase), *result.signals), "phase")
-    if prev is None or result.tier is prev.tier:
-        return result
+        # Activity since the previous turn is newer evidence than that turn's decision.
+        with_phase = decide_features(features | phase)
+        if with_phase.profile is not own.profile:
+            signals = (*sorted(phase), *with_phase.signals)
+            return Classification(with_phase.profile, with_phase.confidence, signals, "phase")
+    if prev is None or own.tier is prev.tier:
+        return own
     return Classification(prev.profile, STICKY_CONFIDENCE, (f"sticky:{prev.profile.value}", *own.signals), "sticky")

@@ -1,0 +1,175 @@
+"""Stage 1 classifier: intent over keywords, pasted material as evidence, calibration and bounds."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from kimchi_plugin.brain import classifier
+from kimchi_plugin.brain.classifier import Classification, classify, decide_features, extract_features
+from kimchi_plugin.brain.tiers import Profile, Tier
+
+TRACE = (
+    "Traceback (most recent call last):\n"
+    '  File "/srv/app/billing.py", line 41, in charge\n'
+    "    amount = order.totals['gross']\n"
+    "KeyError: 'gross'\n"
+)
+DIFF = (
+    "```diff\n"
+    "@@ -10,6 +10,7 @@ def login(request):\n"
+    "-    user = authenticate(request.POST['name'], request.POST['pw'])\n"
+    "+    user = User.objects.get(name=request.POST['name'])\n"
+    "```\n"
+)
+CODE = (
+    "```python\n"
+    "def total(items):\n"
+    "    t = 0\n"
+    "    for i in items:\n"
+    "        if i.kind == 'a':\n"
+    "            t += i.price\n"
+    "        elif i.kind == 'b':\n"
+    "            t += i.price * 2\n"
+    "    return t\n"
+    "```\n"
+)
+
+
+def test_classification_is_an_immutable_value_with_its_tier() -> None:
+    result = classify("plan the migration of our billing service to event sourcing")
+    assert isinstance(result, Classification)
+    assert result.source == "heuristic"
+    assert result.tier is Tier.REASONING
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        result.profile = Profile.CODER  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("text", ["", "   \n\t"])
+def test_empty_message_is_a_quick_answer(text: str) -> None:
+    assert classify(text) == Classification(Profile.ASSISTANT, 0.5, ("empty",))
+
+
+@pytest.mark.parametrize(
+    ("text", "profile"),
+    [
+        ("add a /health endpoint to the orders service that returns the build sha", Profile.CODER),
+        ("write unit tests for the invoice rounding helper", Profile.CODER),
+        ("rename `fetchUser` to `loadUser` everywhere and keep behaviour identical", Profile.REFACTORER),
+        ("where is the retry policy for outgoing webhooks configured?", Profile.ASSISTANT),
+        ("thanks, that's all for today", Profile.ASSISTANT),
+        ("how should we split the reporting queries off the primary database? options and trade-offs", Profile.PLANNER),
+        ("our p95 latency doubled after the last deploy and nothing obvious changed", Profile.DEBUGGER),
+        ("can you review my PR that changes how sessions are invalidated?", Profile.REVIEWER),
+    ],
+)
+def test_plain_requests(text: str, profile: Profile) -> None:
+    assert classify(text).profile is profile
+
+
+@pytest.mark.parametrize(
+    ("text", "tier"),
+    [
+        ("add error handling to the CSV upload endpoint", Tier.CODING),
+        ("add a debug logging flag to the CLI", Tier.CODING),
+        ("update the design tokens so the dark theme uses the new greys", Tier.CODING),
+        ("review this stack trace and tell me why the worker dies:\n" + TRACE, Tier.REASONING),
+        ("what's a stack trace?", Tier.QUICK),
+    ],
+)
+def test_keyword_traps_follow_the_request(text: str, tier: Tier) -> None:
+    assert classify(text).tier is tier
+
+
+def test_review_of_a_stack_trace_is_debugging() -> None:
+    assert classify("review this stack trace please\n" + TRACE).profile is Profile.DEBUGGER
+
+
+def test_pasted_material_is_evidence_for_the_request() -> None:
+    traced = classify("why?\n" + TRACE)
+    assert traced.profile is Profile.DEBUGGER
+    assert "paste:traceback" in traced.signals
+    assert classify("review this change\n" + DIFF).profile is Profile.REVIEWER
+    assert classify("refactor this, it's unreadable\n" + CODE).profile is Profile.REFACTORER
+
+
+def test_code_pasted_for_context_does_not_outweigh_the_question() -> None:
+    assert classify("what does this function return for an empty list?\n" + CODE).tier is Tier.QUICK
+
+
+def test_keywordless_medium_message_defaults_to_coding_at_low_confidence() -> None:
+    result = classify("the thing from this morning, with the numbers on the left side moved a bit lower down")
+    assert result.tier is Tier.CODING
+    assert result.confidence < 0.5
+
+
+def test_confidence_is_higher_for_clear_requests_than_for_vague_ones() -> None:
+    clear = classify("the checkout crashes with a NullPointerException since the upgrade, why?")
+    vague = classify("the checkout page")
+    assert clear.confidence > 0.8
+    assert vague.confidence < clear.confidence
+
+
+def test_signals_name_the_evidence() -> None:
+    result = classify("refactor the payment module, it has too much duplication")
+    assert result.signals
+    assert any(s.startswith("refactor:") for s in result.signals)
+
+
+def test_misspellings_still_match() -> None:
+    assert classify("refactr the paymnet module to remove the duplciation").profile is Profile.REFACTORER
+    assert "debug:error" in extract_features("getting an errror on startup")
+    assert "debug:error" in extract_features("it throws an exeption on startup")
+
+
+@pytest.mark.parametrize(
+    ("text", "tier"),
+    [
+        ("¿Puedes revisar este código por problemas de seguridad?", Tier.REASONING),
+        ("Füge einen Button zum Exportieren als CSV hinzu", Tier.CODING),
+        ("Pourquoi ce service plante au démarrage ?", Tier.REASONING),
+        ("为什么这个接口在生产环境报错？", Tier.REASONING),
+        ("请给用户列表添加分页", Tier.CODING),
+        ("Спасибо!", Tier.QUICK),
+    ],
+)
+def test_common_words_of_other_languages(text: str, tier: Tier) -> None:
+    assert classify(text).tier is tier
+
+
+def test_names_are_not_words() -> None:
+    # "plan" inside a file name says nothing about planning.
+    assert classify("update plan.md to say Q3 instead of Q2").tier is Tier.CODING
+
+
+def test_self_correction_keeps_only_the_second_request() -> None:
+    assert classify("plan the sprint? no, sorry — add a sprint_id column to the issues table").tier is Tier.CODING
+
+
+def test_giant_paste_reads_only_a_bounded_head_and_tail() -> None:
+    middle = "x = 1\n" * 40_000 + "please refactor everything and review security\n" + "y = 2\n" * 40_000
+    features = extract_features("what does this file do?\n```\n" + middle + "```")
+    assert "refactor:verb" not in features
+    assert "review:verb" not in features
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["a" * 200_000, "`" * 100_000, "/" * 100_000, "why " * 50_000, "is this " + "x" * 100_000 + " ok?", "```\n" * 20_000],
+)
+def test_pathological_inputs_finish(text: str) -> None:
+    assert isinstance(classify(text), Classification)
+
+
+@pytest.mark.parametrize(("coder_weight", "tier"), [(1.0, Tier.REASONING), (1.5, Tier.CODING)])
+def test_near_ties_go_to_the_more_capable_tier(coder_weight: float, tier: Tier) -> None:
+    zero = (0.0,) * len(Profile)
+    table = {"x:lean": (0.0, 0.0, 0.0, coder_weight, 0.0, 0.0), "debug:verb": zero}
+    previous = classifier.set_weights(table, zero)
+    try:
+        # Coder 1.0 makes coding only slightly likelier than reasoning: the costlier miss decides.
+        result = decide_features({"x:lean", "debug:verb"})
+    finally:
+        classifier.set_weights(*previous)
+    assert result.tier is tier
