@@ -122,13 +122,23 @@ def configure(config: Mapping[str, Any], registry: Registry, setup: Provisioning
             "mode": "primary",
             "model": f"{pid}/{AUTO}",
             "description": ORCHESTRATOR_DESCRIPTION,
-            "prompt": orchestrator_prompt(by_tier, list(SUBAGENT_TIERS)),
+            "prompt": orchestrator_prompt(by_tier, _subagents(agents)),
         }
         if not isinstance(config.get("default_agent"), str):
             patch["default_agent"] = ORCHESTRATOR
     if agent_patch:
         patch["agent"] = agent_patch
     return patch
+
+
+def _subagents(agents: Mapping[str, Any]) -> list[str]:
+    """OpenCode's built-in subagents plus the user's own (mode `subagent`, not disabled)."""
+    names = [name for name in SUBAGENT_TIERS if not _mapping(agents.get(name)).get("disable")]
+    for name, agent in agents.items():
+        agent = _mapping(agent)
+        if agent.get("mode") == "subagent" and not agent.get("disable") and name not in names:
+            names.append(name)
+    return names
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:

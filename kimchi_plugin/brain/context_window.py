@@ -8,6 +8,9 @@ from kimchi_plugin.brain.sessions import SessionState
 COMPACT_AT = 0.78  # share of the context window at which compaction is requested
 COMPACT_COOLDOWN_S = 120.0  # at most one request per session in this interval
 RECENT_DECISIONS = 8
+RECENT_ERRORS = 3
+MAX_READ_FILES = 20
+CONTEXT_HEADER = "Routing state to carry into the summary (keep these facts):"
 
 
 def request_tokens(state: SessionState, overhead: int) -> int:
@@ -17,15 +20,21 @@ def request_tokens(state: SessionState, overhead: int) -> int:
 
 
 def should_compact(state: SessionState, window: int, tokens: int, now: float) -> bool:
+    """Due once the next request fills COMPACT_AT of `window`, at most once per COMPACT_COOLDOWN_S."""
     if window <= 0 or tokens < COMPACT_AT * window:
         return False
     last = state.compaction_requested_at
     return last is None or now - last >= COMPACT_COOLDOWN_S
 
 
-def preserved_context(state: SessionState) -> list[str]:
-    """Lines for `experimental.session.compacting`: the routing state the summary must carry over."""
-    lines: list[str] = []
+def compaction_note(tokens: int, window: int, model_id: str) -> str:
+    return f"~{tokens // 1000}K of {model_id}'s {window // 1000}K window ({tokens / window:.0%}): compacting the session"
+
+
+def preserved_context(state: SessionState, tokens: int = 0) -> list[str]:
+    """Lines for `experimental.session.compacting` (its `context`: OpenCode 1.18 drops `context` when a plugin sets
+    `prompt`, so the prompt is left alone): the routing state the summary must carry over."""
+    lines: list[str] = [CONTEXT_HEADER]
     if state.last is not None:
         lines.append(
             f"[Routing] Active mode: {state.last.profile.value} ({state.last.tier.value} tier, model {state.last.model_id})."
@@ -39,9 +48,14 @@ def preserved_context(state: SessionState) -> list[str]:
         lines.append("[Files modified] " + ", ".join(state.files_modified))
     read_only = [f for f in state.files_read if f not in state.files_modified]
     if read_only:
-        lines.append("[Files read] " + ", ".join(read_only[:20]) + (f" (+{len(read_only) - 20} more)" if len(read_only) > 20 else ""))
+        more = f" (+{len(read_only) - MAX_READ_FILES} more)" if len(read_only) > MAX_READ_FILES else ""
+        lines.append("[Files read] " + ", ".join(read_only[:MAX_READ_FILES]) + more)
     if state.edits or state.reads or state.errors:
         lines.append(f"[Tool activity] {state.edits} edits, {state.reads} reads, {state.errors} errors.")
     if state.recent_errors:
-        lines.append("[Recent errors] " + " | ".join(list(state.recent_errors)[-3:]))
-    return lines
+        lines.append("[Recent errors] " + " | ".join(list(state.recent_errors)[-RECENT_ERRORS:]))
+    if state.direct_calls or state.delegations:
+        lines.append(f"[Delegation] {state.direct_calls} direct tool calls, {state.delegations} delegations.")
+    if tokens:
+        lines.append(f"[Context] ~{tokens // 1000}K tokens before this summary.")
+    return lines if len(lines) > 1 else []

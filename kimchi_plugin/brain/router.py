@@ -156,28 +156,35 @@ class Router:
     def pick_model(
         self, tier: Tier, state: SessionState, now: float, needed_tokens: int, prefer: ModelSpec | None = None
     ) -> tuple[ModelSpec | None, tuple[str, ...]]:
-        """The model for `tier` now: skip recently failed models, escalate when the tier has none left, and move to
-        a larger window when the request would fill more than UPGRADE_AT of the chosen one."""
+        """The model for `tier` now, with notes for the toast when it is not the obvious one.
+
+        Models that failed recently in this session are skipped: the tier's next best serves, then the tiers of
+        ESCALATION. When the next request would fill more than UPGRADE_AT of the chosen window (or the last
+        failure was a context overflow), a larger window of the same tier (then ESCALATION's tiers) serves
+        instead; an explicit pick (`prefer`) is only replaced when the conversation no longer fits it. A model
+        whose window the conversation already exceeds is never chosen while any model still fits.
+        """
         failed = {model for model, until in state.failed_until.items() if until > now}
+        if state.overflowed and failed:
+            largest_failed = max((self._window(model) for model in failed), default=0)
+            needed_tokens = max(needed_tokens, largest_failed + 1)
+        order = (tier, *ESCALATION[tier])
         notes: list[str] = []
         if prefer is not None and prefer.id not in failed:
             chosen: ModelSpec | None = prefer
         else:
-            chosen = next((m for m in self.registry.ranked(tier) if m.id not in failed), None)
-            if chosen is None:
-                for other in ESCALATION[tier]:
-                    chosen = next((m for m in self.registry.ranked(other) if m.id not in failed), None)
-                    if chosen is not None:
-                        break
-            if prefer is not None and chosen is not None:
-                notes.append(f"{prefer.id} failed recently; using {chosen.id}")
-            elif failed and chosen is not None and state.fallback_note:
-                notes.append(state.fallback_note)
+            usual = prefer or next((m for t in order for m in self.registry.ranked(t)), None)
+            chosen = next((m for t in order for m in self.registry.ranked(t) if m.id not in failed), None)
+            if chosen is not None and usual is not None and usual.id in failed:
+                note = state.fallback_note or ""
+                cause = note if note.startswith(usual.id) else f"{usual.id} failed recently"
+                notes.append(f"{cause}: {chosen.id} serves instead")
         if chosen is None:
             return None, tuple(notes)
-        if needed_tokens > UPGRADE_AT * chosen.context_window or state.overflowed:
-            want = max(int(needed_tokens / UPGRADE_AT), chosen.context_window + 1 if state.overflowed else 0)
-            bigger = self.registry.with_larger_context(tier, want, exclude=frozenset(failed | {chosen.id}))
+        explicit = prefer is not None and chosen is prefer
+        limit = needed_tokens if explicit else needed_tokens / UPGRADE_AT
+        if needed_tokens and chosen.context_window < limit:
+            bigger = self._larger(order, limit, failed) or self._larger(order, needed_tokens, failed)
             if bigger is not None and bigger.context_window > chosen.context_window:
                 notes.append(
                     f"conversation ~{needed_tokens // 1000}K tokens: {chosen.id} ({chosen.context_window // 1000}K) "
@@ -185,6 +192,17 @@ class Router:
                 )
                 chosen = bigger
         return chosen, tuple(notes)
+
+    def _larger(self, order: tuple[Tier, ...], needed: float, avoid: set[str]) -> ModelSpec | None:
+        """The best-ranked model, in tier order, whose window holds `needed` tokens."""
+        return next(
+            (m for t in order for m in self.registry.ranked(t) if m.context_window >= needed and m.id not in avoid),
+            None,
+        )
+
+    def _window(self, model_id: str) -> int:
+        spec = self.registry.get(model_id)
+        return spec.context_window if spec is not None else 0
 
 
 @dataclass(frozen=True, slots=True)

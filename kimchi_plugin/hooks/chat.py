@@ -18,7 +18,13 @@ log = structlog.get_logger("kimchi.route")
 
 EMPTY_AFTER_COMMAND = "(The user only changed how messages are routed. Acknowledge in one short sentence.)"
 # Text that marks OpenCode's internal requests (title, summary, compaction): they get no profile prompt.
-INTERNAL_PROMPT_MARKERS = ("You are a title generator", "Only output the structured summary", "summarize the conversation")
+# (OpenCode 1.18: the title agent and the compaction agent open their system prompt with these.)
+INTERNAL_PROMPT_MARKERS = (
+    "You are a title generator",
+    "You are a context summarization agent",
+    "Only output the structured summary",
+    "summarize the conversation",
+)
 TOAST_MS = 4000
 
 

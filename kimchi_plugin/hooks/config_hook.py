@@ -8,7 +8,7 @@ import structlog
 
 from kimchi_plugin.brain import autoconfig, context_window
 from kimchi_plugin.hooks import payloads as p
-from kimchi_plugin.hooks.runtime import Runtime
+from kimchi_plugin.hooks.runtime import REQUEST_OVERHEAD_TOKENS, Runtime
 from kimchi_plugin.rpc.protocol import HookParams
 
 log = structlog.get_logger("kimchi.config")
@@ -37,7 +37,9 @@ async def compacting(rt: Runtime, params: HookParams) -> dict[str, Any]:
     state = rt.sessions.peek(inp.sessionID or "")
     if state is None:
         return {"output": {}}
-    lines = context_window.preserved_context(state)
+    tokens = context_window.request_tokens(state, REQUEST_OVERHEAD_TOKENS)
+    lines = context_window.preserved_context(state, tokens)
     if not lines:
         return {"output": {}}
+    # Only `context`: OpenCode 1.18 ignores `context` entirely when a plugin sets `prompt`.
     return {"output": {"context": [*out.context, "\n".join(lines)]}}

@@ -1,5 +1,6 @@
 """OpenCode bus events (notifications, never blocking): session lifecycle, real token usage, and request failures
-that arm the model fallback."""
+that arm the model fallback (`session.error`, errored `message.updated`, and `session.status` "retry", which is all
+OpenCode reports while it retries a rate-limited or failing model by itself)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,15 @@ from typing import Any, Mapping
 
 import structlog
 
-from kimchi_plugin.brain import fallback
+from kimchi_plugin.brain import context_window, fallback
+from kimchi_plugin.brain.sessions import SessionState
 from kimchi_plugin.hooks.chat import toast
-from kimchi_plugin.hooks.runtime import Runtime
+from kimchi_plugin.hooks.runtime import REQUEST_OVERHEAD_TOKENS, Runtime
 from kimchi_plugin.rpc.protocol import EventParams
 
 log = structlog.get_logger("kimchi.events")
+
+FALLBACK_TOAST_MS = 6000
 
 
 def _session_of(props: Mapping[str, Any]) -> str | None:
@@ -31,7 +35,13 @@ async def on_event(rt: Runtime, params: EventParams) -> None:
         session_id = _session_of(props)
         state = rt.sessions.peek(session_id) if session_id else None
         if state is not None and state.last is not None:
-            _failed(rt, state, state.last.model_id, props.get("error"))
+            error = props.get("error")
+            _failed(rt, state, state.last.model_id, fallback.classify_error(error if isinstance(error, Mapping) else None))
+    elif kind == "session.status":
+        status = props.get("status") if isinstance(props.get("status"), Mapping) else {}
+        state = rt.sessions.peek(_session_of(props) or "")
+        if status.get("type") == "retry" and state is not None and state.last is not None:
+            _failed(rt, state, state.last.model_id, fallback.classify_retry(str(status.get("message") or "")))
     elif kind == "session.deleted":
         session_id = _session_of(props)
         if session_id:
@@ -62,18 +72,23 @@ def _message_updated(rt: Runtime, props: Mapping[str, Any]) -> None:
     used = sum(v for v in (tokens.get("input"), tokens.get("output"), cache.get("read"), cache.get("write")) if isinstance(v, int))
     if used > 0:
         state.reported_tokens = used  # the real size of the last request (input excludes cached tokens)
-    if info.get("error"):
-        _failed(rt, state, model_id, info.get("error"))
+    error = info.get("error")
+    if error:
+        _failed(rt, state, model_id, fallback.classify_error(error if isinstance(error, Mapping) else None))
     elif info.get("finish") and model_id:
         fallback.note_success(state, model_id)
     rt.usage_assistant_message(dict(info), state)
 
 
-def _failed(rt: Runtime, state, model_id: str, error: Any) -> None:
-    failure = fallback.classify_error(error if isinstance(error, Mapping) else None)
-    if failure is None or not model_id or model_id in state.failed_until and state.fallback_note:
+def _failed(rt: Runtime, state: SessionState, model_id: str, failure: fallback.Failure | None) -> None:
+    """Arm the fallback for the session's next message and tell the user which model will serve it."""
+    if failure is None or not model_id or not fallback.note_failure(state, model_id, failure, rt.clock()):
         return
-    note = fallback.note_failure(state, model_id, failure, rt.clock())
-    log.info("model failed", session=state.session_id, model=model_id, kind=failure.kind, status=failure.status)
+    tier = state.last.tier if state.last is not None else rt.registry.primary_tier(model_id)
+    needed = context_window.request_tokens(state, REQUEST_OVERHEAD_TOKENS)
+    upcoming, _notes = rt.router.pick_model(tier, state, rt.clock(), needed)
+    log.info("model failed", session=state.session_id, model=model_id, kind=failure.kind, status=failure.status,
+             next=upcoming.id if upcoming else None)
     if rt.settings.toasts:
-        rt.push_actions([toast("Kimchi: model fallback", note, "warning", 6000)])
+        then = f"the next message uses {upcoming.id}" if upcoming is not None else "no other model is available"
+        rt.push_actions([toast("Kimchi: model fallback", f"{state.fallback_note}; {then}", "warning", FALLBACK_TOAST_MS)])

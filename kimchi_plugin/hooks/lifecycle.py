@@ -15,10 +15,12 @@ from kimchi_plugin.rpc.protocol import PROTOCOL_VERSION, EmptyParams, HookParams
 log = structlog.get_logger("kimchi.hooks")
 
 FORWARDED_EVENTS = [
+    "session.created",
     "session.deleted",
     "session.error",
     "session.idle",
     "session.compacted",
+    "session.status",  # "retry" is the only sign of a rate-limited model while OpenCode retries it
     "message.updated",
 ]
 

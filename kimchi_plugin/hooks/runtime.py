@@ -166,7 +166,9 @@ class Runtime:
         return [nudge] if nudge else []
 
     def compaction_actions(self, state: SessionState) -> list[dict[str, Any]]:
-        """Ask OpenCode to compact the session once the next request would fill too much of the model's window."""
+        """Ask OpenCode to compact the session once the next request would fill too much of the serving model's
+        window. Sent during the turn: OpenCode queues the summary and runs it as soon as the turn's loop ends (also
+        in `opencode run`, which would exit before a request sent on `session.idle`)."""
         spec = self.registry.get(state.last.model_id) if state.last else None
         if spec is None:
             return []
@@ -176,12 +178,17 @@ class Runtime:
             return []
         state.compaction_requested_at = now
         log.info("compaction requested", session=state.session_id, tokens=tokens, window=spec.context_window)
-        return [
+        actions: list[dict[str, Any]] = [
             {
                 "call": "session.summarize",
                 "args": {"path": {"id": state.session_id}, "body": {"providerID": self.provider_id, "modelID": spec.id}},
             }
         ]
+        if self.settings.toasts:
+            from kimchi_plugin.hooks.chat import toast  # chat imports this module
+
+            actions.append(toast("Kimchi: compacting", context_window.compaction_note(tokens, spec.context_window, spec.id)))
+        return actions
 
     def usage_tool_after(self, session_id: str, tool: str, args: Mapping[str, Any], output: Any, metadata: Mapping[str, Any]) -> None:
         """Feed a finished tool call to cost/telemetry accounting."""
