@@ -30,6 +30,8 @@ PROFILE_ORDER = (
     Profile.PLANNER, Profile.DEBUGGER, Profile.REVIEWER, Profile.CODER, Profile.REFACTORER, Profile.ASSISTANT,
 )
 LABEL_CONFIDENCE = 1.0
+# Lower bounds of the confidence buckets in the calibration table.
+CONFIDENCE_BUCKETS = (0.0, 0.3, 0.5, 0.7, 0.9)
 
 DecideFn = Callable[[str, ConversationState], Classification]
 
@@ -63,6 +65,8 @@ class Scores:
     tier_matrix: Counter = field(default_factory=Counter)
     profile_matrix: Counter = field(default_factory=Counter)
     tags: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
+    confidence: dict[float, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
+    sources: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
     mistakes: list[dict] = field(default_factory=list)
 
     def add(self, item: dict, got: Classification) -> None:
@@ -79,6 +83,10 @@ class Scores:
         for tag in item.get("tags") or ["(none)"]:
             self.tags[tag][0] += tier_ok
             self.tags[tag][1] += 1
+        bucket = max(b for b in CONFIDENCE_BUCKETS if b <= got.confidence)
+        for tally in (self.confidence[bucket], self.sources[got.source]):
+            tally[0] += tier_ok
+            tally[1] += 1
         if not tier_ok or got.profile is not profile:
             self.mistakes.append({
                 "id": item["id"], "text": item["text"][:300], "label": f"{tier.value}/{profile.value}",
@@ -101,6 +109,13 @@ class Scores:
                 p.value: {q.value: self.profile_matrix[p, q] for q in PROFILE_ORDER} for p in PROFILE_ORDER
             },
             "per_tag": {tag: round(ok / n_tag, 4) for tag, (ok, n_tag) in sorted(self.tags.items())},
+            "tier_accuracy_by_confidence": {
+                f">={b}": {"n": self.confidence[b][1], "accuracy": round(self.confidence[b][0] / self.confidence[b][1], 4)}
+                for b in CONFIDENCE_BUCKETS if self.confidence[b][1]
+            },
+            "tier_accuracy_by_source": {
+                src: {"n": n_src, "accuracy": round(ok / n_src, 4)} for src, (ok, n_src) in sorted(self.sources.items())
+            },
         }
 
 
@@ -155,6 +170,10 @@ def report(name: str, scores: Scores) -> str:
         _matrix("profile confusion", PROFILE_ORDER, scores.profile_matrix),
         "per-tag tier accuracy: "
         + ", ".join(f"{tag} {acc:.0%} (n={scores.tags[tag][1]})" for tag, acc in d["per_tag"].items()),
+        "tier accuracy by confidence: "
+        + ", ".join(f"{k} {v['accuracy']:.0%} (n={v['n']})" for k, v in d["tier_accuracy_by_confidence"].items()),
+        "tier accuracy by source: "
+        + ", ".join(f"{k} {v['accuracy']:.0%} (n={v['n']})" for k, v in d["tier_accuracy_by_source"].items()),
     ]
     return "\n".join(lines)
 

@@ -27,7 +27,8 @@ from kimchi_plugin.brain.tiers import PROFILE_TIER, Profile  # noqa: E402
 
 OUT = ROOT / "kimchi_plugin" / "data" / classifier.MODEL_FILE
 PROFILES = tuple(Profile)
-MIN_WORD_COUNT = 2  # a word seen in fewer dev messages gets no weight
+MIN_WORD_COUNT = 2
+SELF_CONTAINED_WORDS = 8  # a session turn this long is read as a message in its own right  # a word seen in fewer dev messages gets no weight
 EPOCHS = 400
 LEARNING_RATE = 0.5
 FOLDS = 5
@@ -35,8 +36,11 @@ KEEP_WEIGHT = 0.01  # smaller weights are dropped from the shipped table
 
 
 def examples(split: str = "dev") -> list[tuple[set[str], int]]:
-    """(features, profile index) for single messages; follow-ups need their context, so they are left out."""
+    """(features, profile index) for single messages, plus session turns long enough to stand on their
+    own; follow-ups need their context, so they are left out."""
     items = [item for item in load(DATA / "messages.jsonl", split) if not item.get("prev")]
+    for session in load(DATA / "sessions.jsonl", split):
+        items.extend(turn for turn in session["turns"] if len(turn["text"].split()) >= SELF_CONTAINED_WORDS)
     return [(classifier.extract_features(item["text"]), PROFILES.index(Profile(item["profile"]))) for item in items]
 
 

@@ -277,7 +277,11 @@ for _feature, _words in {
             "skip sort squash start stop store strip stub style submit swap sync tag test throttle throw "
             "toggle track trim truncate turn unify unpin upload wait wrap zip attach bind cap drop exclude "
             "sanitize hardcode stream mount unmount wire rerun retest regenerate rebuild redeploy release "
-            "pin tweak adjust increase lengthen shorten rename"
+            "pin tweak adjust increase lengthen shorten rename "
+            # common imperatives of other languages
+            "sube añade agrega crea haz cambia quita elimina pon usa ajoute mets supprime modifie füge ändere "
+            "entferne setze erstelle adicione mude remova coloque aggiungi rimuovi metti dodaj zmień usuń "
+            "добавь измени удали сделай ekle değiştir sil voeg verander verwijder maak"
         ).split(),
     ),
     "lead:refactor": (
@@ -540,6 +544,14 @@ _ALTERNATIVES = re.compile(r", \w+,? or \w+\??| or \w+\?\s*(?:\w+ )?(?:query|we|
 _HOWTO = re.compile(r"\bhow (?:do|can|would) (?:i|you|one)\b|\bhow to\b|\bwhat'?s the (?:command|syntax|flag)\b|"
                     r"\bis there a (?:way|command|flag|shortcut)\b")
 _MEASURE = re.compile(r"\b\d+(?:\.\d+)?\s?(?:ms|s|sec|secs|seconds|minutes|mins|mb|gb|tb|kb|mi|gi|%|x|rps|qps)(?!\w)")
+# A general concept question ("what's a stack trace?", "what does idempotent mean?") asks for an
+# explanation, whatever failure or design word it names.
+_CONCEPT = re.compile(
+    r"^(?:\W*(?:so|ok|quick question|q)\W+)?(?:what(?:'s| is| are) (?:a|an)\b|what(?:'s| is) the difference|"
+    r"what(?:'s| is| are) [\w -]{1,30}\?$|what does [\w -]{1,30} (?:mean|stand for)\b|"
+    r"(?:what's|what is) the meaning|difference between|is [\w -]{1,30} the same as|"
+    r"why is it called|how does [\w -]{1,30} work in general|explain (?:what|the difference))"
+)
 # Reviewing failure output is diagnosis, not code review: "review this stack trace".
 _INSPECT_FAILURE = re.compile(
     r"\b(?:review|look at|check|go over|read|inspect|analy[sz]e)\b[^.?!\n]{0,30}?\b(?:stack ?traces?|tracebacks?|"
@@ -626,6 +638,7 @@ _INTENT_PATTERNS: tuple[tuple[str, re.Pattern[str], frozenset[str]], ...] = (
     ("assist:howto", _HOWTO, frozenset("how what's whats is".split())),
     ("debug:inaction", _INACTION, frozenset(
         "doesn't doesnt isn't won't didn't don't aren't can't cannot never not longer".split())),
+    ("assist:concept", _CONCEPT, frozenset("what what's is difference why how explain".split())),
     ("debug:inspect", _INSPECT_FAILURE, frozenset("review look check go read inspect analyze analyse".split())),
     ("debug:known_cause", _KNOWN_CAUSE, frozenset("because caused due fix cause".split())),
 )

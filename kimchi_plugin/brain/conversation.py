@@ -53,6 +53,8 @@ _FOLLOWUP_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
                   r"stuck|\d+)|\bsame (?:error|issue|problem|result|thing|failure|exception|crash)\b|"
                   r"\bdidn'?t (?:work|help|fix|change)\b|\bno (?:luck|change|difference|dice)\b|"
                   r"\bnothing changed\b|\bnow it (?:says|fails|throws|crashes|errors|returns|shows|hangs)\b|"
+                  r"^(?:nope|that )?(?:didn'?t|doesn'?t|does not|did not) work|\b(?:another|new|different) error\b|"
+                  r"\b(?:error|crash|bug|issue|problem) is back\b|\bnot fixed\b|\b(?:even )?worse now\b|"
                   r"\bsigue (?:fallando|igual)|\btoujours (?:pas|le même|la même)|\bimmer noch\b|"
                   r"\bopять\b|всё ещё|还是|まだ"),
         ("fix", _LEAD_IN + r"(?:go )?(?:fix|patch|repair|resolve|correct|apply)(?: (?:it|that|this|them|those|"
@@ -63,15 +65,18 @@ _FOLLOWUP_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("same", r"\b(?:same (?:for|with|in|on|here)|do the same|likewise|repeat (?:for|that|it)|"
                  r"the other (?:one|ones|file|files|module|function|class|test|tests|endpoint|service)s?|"
                  r"and the (?:tests?|rest|others?)(?: too)?[\s.!?]*$|also (?:for|in|on|to) )"),
-        ("why", _LEAD_IN + r"(?:why|how come|what do you mean|explain(?: that| why| it)?|really|are you sure|"
+        ("done", _LEAD_IN + r"(?:it |that |this )?(?:works|worked|fixed it|did it|did the trick|all good|"
+                 r"works now|all green)\b[\s,.!]*(?:now|thanks|thx|thank you|cheers)?[\s,.!]*$"),
+        ("why", _LEAD_IN + r"(?:why|how come|how so|what do you mean|what does (?:that|this|it) mean|"
+                r"(?:can you )?explain(?: that| why| it| this)?|really|are you sure|"
                 r"pourquoi|warum|почему|por ?qu[eé]|为什么|なぜ)\b[^.]{0,40}$"),
         ("proceed", r"^(?:(?:ok(?:ay)?|yes|yeah|yep|yup|sure|please|pls|sounds good|lgtm|looks good|perfect|great|"
                     r"go(?: ahead| for it| on)?|do it|do that|proceed|continue|keep going|carry on|"
                     r"let'?s (?:do it|do that|go)|ship it|please do|next|approved?|implement (?:it|that|this|the plan)|"
                     r"make it so|s[ií]|oui|ja|да|vas-y|adelante|weiter|continua|vai|hazlo|fais[- ]le|mach (?:es|das)|"
-                    r"zrób to|сделай|давай|evet|doe maar|好的|继续|はい|네)[\s,.!]*)+$|"
-                    + _LEAD_IN + r"(?:let'?s (?:do|go with|take|pick|use) |go with |do |take |pick |use )"
-                    r"(?:the )?(?:first|second|third|last|former|latter|option|approach|that one|this one|plan [a-z\d])\b"),
+                    r"zrób to|сделай|давай|evet|doe maar|好的|继续|はい|네)[\s,.!]*)+$"),
+        ("choose", _LEAD_IN + r"(?:let'?s (?:do|go with|take|pick|use) |go with |do |take |pick |use )"
+                   r"(?:the )?(?:first|second|third|last|former|latter|option|approach|that one|this one|plan [a-z\d])\b"),
     )
 )
 # An assistant reply that ends by offering to do the work makes "yes" an implementation request.
@@ -216,12 +221,14 @@ def _resolve_followup(intent: str, state: ConversationState) -> Profile:
     before = prev.profile
     if intent == "still":
         return P.DEBUGGER
-    if intent in ("fix", "undo"):
+    if intent in ("fix", "undo", "choose"):
         return P.CODER
     if intent == "same":
         return before
+    if intent == "done":
+        return P.ASSISTANT
     if intent == "why":
-        if PROFILE_TIER[before] is Tier.REASONING:
+        if PROFILE_TIER[before] is not Tier.CODING:
             return before
         return P.DEBUGGER if "phase:failing" in state.phase_features() else P.PLANNER
     # proceed: a plan, a review or a diagnosis is carried out by the coding tier.
@@ -256,12 +263,16 @@ def decide(text: str, state: ConversationState) -> Classification:
         # A weak order after any turn asks for work to be done: the coding tier does it.
         profile = prev.profile if prev.tier is Tier.CODING else P.CODER
         return Classification(profile, STICKY_CONFIDENCE, ("lead:code", f"prev:{prev.profile.value}"), "followup")
-    phase = state.phase_features()
+    question = "form:question" in features
+    if prev is not None and prev.tier is Tier.CODING and question:
+        # A weak question in the middle of implementation work is a side question, not more work.
+        return Classification(P.ASSISTANT, STICKY_CONFIDENCE, ("form:side_question", *own.signals), "followup")
+    phase = state.phase_features() if not question and not any(f.startswith("lead:") for f in features) else set()
     if phase:
         # Activity since the previous turn is newer evidence than that turn's decision.
         with_phase = decide_features(features | phase)
         if with_phase.profile is not own.profile:
-            signals = (*sorted(phase), *with_phase.signals)
+            signals = (*sorted(phase), *(f for f in with_phase.signals if f not in phase))
             return Classification(with_phase.profile, with_phase.confidence, signals, "phase")
     if prev is None or own.tier is prev.tier:
         return own
