@@ -29,6 +29,7 @@ export class BrainProcess {
     /** @type {Map<number, {resolve: (v: any) => void, reject: (e: Error) => void, timer: any}>} */
     this.pending = new Map();
     this.stderrTail = [];
+    this.junkWarned = false; // non-JSON stdout is reported once: a chatty brain must not flood OpenCode's log
     this.crashes = [];
     this.degradedReason = "";
     /** @type {Promise<any> | null} */
@@ -119,7 +120,8 @@ export class BrainProcess {
     try {
       msg = JSON.parse(line.toString("utf8"));
     } catch {
-      this.warn("brain wrote a non-JSON line to stdout; ignored");
+      if (!this.junkWarned) this.warn("brain wrote a non-JSON line to stdout; ignored (logged once)");
+      this.junkWarned = true;
       return;
     }
     if (msg && msg.method === "client.actions" && msg.id === undefined) {

@@ -120,8 +120,9 @@ async function server(input, options) {
   /** @type {Record<string, any>} */
   const hooks = {};
   for (const hook of Object.keys(DEFAULT_TIMEOUTS)) hooks[hook] = forward(hook, hook === "config");
-  hooks.event = async ({ event } = {}) => {
+  hooks.event = async (arg) => {
     try {
+      const event = arg?.event;
       if (event && events.has(event.type)) brain.notify("event", { event });
     } catch {}
   };
