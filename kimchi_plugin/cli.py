@@ -15,6 +15,9 @@ def _parser() -> argparse.ArgumentParser:
     from kimchi_plugin import route_cli
 
     route_cli.add_arguments(sub.add_parser("route", help="show the routing decision for a message"))
+    from kimchi_plugin import stats_report
+
+    stats_report.add_arguments(sub.add_parser("stats", help="spend by tier and model, and savings versus the top models"))
     return parser
 
 
@@ -29,4 +32,8 @@ def main(argv: list[str] | None = None) -> int:
         from kimchi_plugin import route_cli
 
         return route_cli.run(args)
+    if command == "stats":
+        from kimchi_plugin import stats_report
+
+        return stats_report.run(args)
     return 2

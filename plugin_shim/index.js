@@ -6,7 +6,6 @@ import { BrainProcess } from "./brain_process.js";
 import { resolveBrainCommand } from "./python_env.js";
 
 const SHIM_VERSION = "0.1.0";
-const STARTUP_WAIT_MS = 2500; // the factory waits this long for the handshake (it brings the tool list)
 const HANDSHAKE_TIMEOUT_MS = 10000;
 const WARN_INTERVAL_MS = 60000; // at most one warning per hook and minute
 
@@ -67,9 +66,16 @@ async function server(input, options) {
   let handled = null;
   /** @type {Set<string>} */
   let events = new Set();
+  // OpenCode reads the plugin's tool map at its first model request, not when the factory returns: the factory
+  // returns at once (no wait for the brain) and the brain's tools are filled in when its handshake arrives.
+  /** @type {Record<string, any>} */
+  const tools = {};
   brain.onReady = (result) => {
     handled = new Set(Array.isArray(result.hooks) ? result.hooks : []);
     events = new Set(Array.isArray(result.events) ? result.events : []);
+    for (const spec of Array.isArray(result.tools) ? result.tools : []) {
+      if (spec && typeof spec.name === "string") tools[spec.name] = toolFor(spec);
+    }
   };
 
   const runActions = (actions) => {
@@ -96,10 +102,23 @@ async function server(input, options) {
     worktree: input?.worktree ?? "",
   });
   started.catch(() => {});
-  let init = null;
-  try {
-    init = await Promise.race([started, new Promise((resolve) => setTimeout(resolve, STARTUP_WAIT_MS).unref?.())]);
-  } catch {}
+
+  function toolFor(spec) {
+    return {
+      description: String(spec.description || ""),
+      args: (spec.args && spec.args.properties) || {},
+      execute: async (args, ctx) => {
+        try {
+          const context = { sessionID: ctx?.sessionID, messageID: ctx?.messageID, agent: ctx?.agent };
+          const result = await brain.request("tool.execute", { name: spec.name, args, context }, TOOL_TIMEOUT_MS);
+          if (result) runActions(result.actions);
+          return String(result?.output ?? "");
+        } catch (err) {
+          return `opencode-kimchi is unavailable right now (${err instanceof Error ? err.message : err}).`;
+        }
+      },
+    };
+  }
 
   const forward = (hook, wrapInput) => async (hookInput, hookOutput) => {
     try {
@@ -134,26 +153,7 @@ async function server(input, options) {
     } catch {}
   };
 
-  const tools = init && Array.isArray(init.tools) ? init.tools : [];
-  if (tools.length > 0) {
-    hooks.tool = {};
-    for (const spec of tools) {
-      hooks.tool[spec.name] = {
-        description: String(spec.description || ""),
-        args: (spec.args && spec.args.properties) || {},
-        execute: async (args, ctx) => {
-          try {
-            const context = { sessionID: ctx?.sessionID, messageID: ctx?.messageID, agent: ctx?.agent };
-            const result = await brain.request("tool.execute", { name: spec.name, args, context }, TOOL_TIMEOUT_MS);
-            if (result) runActions(result.actions);
-            return String(result?.output ?? "");
-          } catch (err) {
-            return `opencode-kimchi is unavailable right now (${err instanceof Error ? err.message : err}).`;
-          }
-        },
-      };
-    }
-  }
+  hooks.tool = tools;
   return hooks;
 }
 

@@ -13,6 +13,7 @@ from kimchi_plugin.brain.router import PROFILE_LABEL, Decision, Request
 from kimchi_plugin.hooks import payloads as p
 from kimchi_plugin.hooks.runtime import REQUEST_OVERHEAD_TOKENS, Runtime
 from kimchi_plugin.rpc.protocol import HookParams
+from kimchi_plugin.services.usage import RouteTag
 
 log = structlog.get_logger("kimchi.route")
 
@@ -81,6 +82,9 @@ async def chat_message(rt: Runtime, params: HookParams) -> dict[str, Any]:
     actions: list[dict[str, Any]] = []
     if decision.model is not None:
         patch["message"] = {"model": {"providerID": rt.provider_id, "modelID": decision.model.id}}
+        if out.message.id:
+            tag = RouteTag(decision.tier.value, decision.profile.value, decision.source, decision.model.id, agent)
+            rt.usage.on_route(out.message.id, tag)
         key = f"{decision.profile.value}:{decision.model.id}"
         if rt.settings.toasts and (key != state.toast_key or decision.notes):
             state.toast_key = key

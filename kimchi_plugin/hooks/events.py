@@ -42,6 +42,11 @@ async def on_event(rt: Runtime, params: EventParams) -> None:
         state = rt.sessions.peek(_session_of(props) or "")
         if status.get("type") == "retry" and state is not None and state.last is not None:
             _failed(rt, state, state.last.model_id, fallback.classify_retry(str(status.get("message") or "")))
+    elif kind == "session.created":
+        info = props.get("info") if isinstance(props.get("info"), Mapping) else {}
+        if isinstance(info.get("id"), str):
+            parent = info.get("parentID")
+            rt.usage.on_session_created(info["id"], parent if isinstance(parent, str) else None)
     elif kind == "session.deleted":
         session_id = _session_of(props)
         if session_id:
@@ -64,6 +69,7 @@ def _message_updated(rt: Runtime, props: Mapping[str, Any]) -> None:
         return
     session_id = info.get("sessionID")
     state = rt.sessions.peek(session_id) if isinstance(session_id, str) else None
+    rt.usage_assistant_message(dict(info), state)  # recorded even for sessions the brain no longer remembers
     if state is None:
         return
     model_id = str(info.get("modelID") or "")
@@ -77,7 +83,6 @@ def _message_updated(rt: Runtime, props: Mapping[str, Any]) -> None:
         _failed(rt, state, model_id, fallback.classify_error(error if isinstance(error, Mapping) else None))
     elif info.get("finish") and model_id:
         fallback.note_success(state, model_id)
-    rt.usage_assistant_message(dict(info), state)
 
 
 def _failed(rt: Runtime, state: SessionState, model_id: str, failure: fallback.Failure | None) -> None:

@@ -16,12 +16,12 @@ from kimchi_plugin.brain.autoconfig import ORCHESTRATOR
 from kimchi_plugin.brain.registry import Registry
 from kimchi_plugin.brain.router import Policy, Router
 from kimchi_plugin.brain.sessions import SessionState, SessionStore
+from kimchi_plugin.brain.tiers import Tier
 from kimchi_plugin.logs import configure_logging
 from kimchi_plugin.rpc.protocol import InitializeParams
-from kimchi_plugin.services import model_catalog
 from kimchi_plugin.services.credentials import find_api_key
-from kimchi_plugin.services.llm_classifier import LlmClassifier
 from kimchi_plugin.services.tokens import ConversationTokens, TokenCounter
+from kimchi_plugin.services.usage import RouteTag, UsageRecorder, prices_from
 from kimchi_plugin.settings import DEFAULT_BASE_URL, Settings, default_log_file
 
 log = structlog.get_logger("kimchi")
@@ -61,10 +61,11 @@ class Runtime:
         self.conversation_tokens = ConversationTokens(self.tokens)
         self.registry = Registry.build(provider_models=None, api_models=None, pins=None, priorities=None, now=self.now_dt())
         self.router = Router(self.registry, Policy())
-        self.llm: LlmClassifier | None = None
+        self.llm: Any = None  # LlmClassifier once a key and a model are known
         self.api_key: str | None = None
         self.base_url = DEFAULT_BASE_URL
         self.agent_modes: dict[str, str] = {}
+        self.usage = UsageRecorder(clock=clock)  # replaced at `initialize`, when the options are known
         self._refresh: asyncio.Task | None = None
 
     def now_dt(self) -> datetime:
@@ -83,7 +84,7 @@ class Runtime:
         configure_logging(verbose=self.cli_verbose or settings.verbose, log_file=self.log_file)
         for problem in problems:
             log.warning(problem)
-        self.tokens.start_background_load()
+        self.usage = UsageRecorder.from_settings(settings, env=self.env, clock=self.clock)
         self.router = Router(self.registry, self._policy(), self.llm)
 
     def _policy(self) -> Policy:
@@ -114,6 +115,8 @@ class Runtime:
         self.provider_models = {
             k: v for k, v in _mapping(provider.get("models")).items() if k not in ("auto", "reasoning", "coding", "quick")
         }
+        from kimchi_plugin.services import model_catalog  # httpx: imported off the start-up path
+
         catalog = await model_catalog.load_models(self.base_url, self.api_key)
         self._rebuild(catalog.models)
         log.info(
@@ -124,6 +127,8 @@ class Runtime:
         )
         if catalog.refresh is not None:
             self._refresh = asyncio.ensure_future(self._apply_refresh(catalog.refresh))
+        # The encoding takes ~0.3 s of mostly GIL-holding parsing: load it after start-up work, not during it.
+        self.tokens.start_background_load()
 
     async def _apply_refresh(self, refresh: Any) -> None:
         try:
@@ -147,6 +152,8 @@ class Runtime:
         self.llm = None
         cheapest = self.registry.cheapest()
         if self.settings.llmClassifier and self.api_key and cheapest is not None:
+            from kimchi_plugin.services.llm_classifier import LlmClassifier
+
             self.llm = LlmClassifier(
                 base_url=self.base_url,
                 api_key=self.api_key,
@@ -154,6 +161,14 @@ class Runtime:
                 deadline_s=self.settings.llmClassifierTimeoutMs / 1000,
             )
         self.router = Router(self.registry, self._policy(), self.llm)
+        top = {tier: self.registry.best(tier) for tier in (Tier.REASONING, Tier.CODING)}
+        self.usage.set_prices(
+            prices_from(
+                self.registry.models(),
+                top[Tier.REASONING].id if top[Tier.REASONING] else None,
+                top[Tier.CODING].id if top[Tier.CODING] else None,
+            )
+        )
 
     def orchestrating(self, state: SessionState) -> bool:
         """Delegation reminders apply to the orchestrator agent's own (primary) sessions only."""
@@ -190,14 +205,24 @@ class Runtime:
             actions.append(toast("Kimchi: compacting", context_window.compaction_note(tokens, spec.context_window, spec.id)))
         return actions
 
-    def usage_tool_after(self, session_id: str, tool: str, args: Mapping[str, Any], output: Any, metadata: Mapping[str, Any]) -> None:
-        """Feed a finished tool call to cost/telemetry accounting."""
+    def usage_tool_after(
+        self, session_id: str, tool: str, args: Mapping[str, Any], output: Any, metadata: Mapping[str, Any]
+    ) -> None:
+        """Feed a finished tool call to cost/telemetry accounting (commits, PRs, lines changed)."""
+        self.usage.on_tool_after(session_id, tool, args, output if isinstance(output, str) else "", metadata)
 
-    def usage_assistant_message(self, info: dict[str, Any], state: SessionState) -> None:
-        """Feed an assistant message update to cost/telemetry accounting."""
+    def usage_assistant_message(self, info: dict[str, Any], state: SessionState | None) -> None:
+        """Feed an assistant message update to cost/telemetry accounting, tagged with the session's last route."""
+        last = state.last if state is not None else None
+        route = RouteTag(last.tier.value, last.profile.value, last.source, last.model_id, state.agent) if last else None
+        self.usage.on_assistant_message(info, route)
 
     def usage_event(self, kind: str, session_id: str) -> None:
-        """Session idle/deleted for accounting (flushes)."""
+        """Session idle (flush) or deleted (forget) for accounting."""
+        if kind == "session.idle":
+            self.usage.on_session_idle(session_id)
+        elif kind == "session.deleted":
+            self.usage.on_session_deleted(session_id)
 
     async def close(self) -> None:
         """Flush and stop background work; called on `shutdown` and at end of input."""
@@ -205,6 +230,7 @@ class Runtime:
             self._refresh.cancel()
         if self.llm is not None:
             await self.llm.close()
+        await self.usage.close()
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:

@@ -35,8 +35,18 @@ SUGGEST_TOOLS = {
 REASON_ARG = {"type": "object", "properties": {"reason": {"type": "string", "description": "Why this tier fits the next step"}}, "required": ["reason"]}
 
 
+USAGE_TOOL = "kimchi_usage"
+USAGE_DESCRIPTION = (
+    "Show this session's model spend by tier and model, and the savings versus sending everything to the top "
+    "Reasoning or Coding model. Use it when the user asks about cost, spend, tokens or savings."
+)
+NO_ARGS = {"type": "object", "properties": {}, "required": []}
+
+
 def tool_specs() -> list[ToolSpec]:
-    return [ToolSpec(name=name, description=text, args=REASON_ARG) for name, (_tier, text) in SUGGEST_TOOLS.items()]
+    specs = [ToolSpec(name=name, description=text, args=REASON_ARG) for name, (_tier, text) in SUGGEST_TOOLS.items()]
+    specs.append(ToolSpec(name=USAGE_TOOL, description=USAGE_DESCRIPTION, args=NO_ARGS))
+    return specs
 
 
 def _failed(tool: str, output: Any, metadata: dict[str, Any] | None) -> bool:
@@ -106,4 +116,6 @@ async def tool_execute(rt: Runtime, params: ToolExecuteParams) -> dict[str, Any]
             rt.sessions.get(params.context.sessionID, rt.clock()).suggestion = tier
         reason = str(params.args.get("reason") or "")[:200]
         return {"output": f"Next message → {tier.value.capitalize()} tier. Reason: {reason}"}
+    if params.name == USAGE_TOOL:
+        return {"output": rt.usage.session_summary(params.context.sessionID)}
     return {"output": f"Unknown tool {params.name!r}."}

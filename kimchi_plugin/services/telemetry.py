@@ -16,14 +16,16 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-import httpx
 import structlog
 
 from kimchi_plugin import __version__
 from kimchi_plugin.logs import register_secret
+
+if TYPE_CHECKING:  # httpx is imported by the sender thread only, off the start-up path
+    import httpx
 
 log = structlog.get_logger("kimchi.telemetry")
 
@@ -268,6 +270,8 @@ class Telemetry:
                 self._thread.start()
 
     def _run(self) -> None:
+        import httpx
+
         otlp = importlib.import_module("kimchi_plugin.services.otlp")
         timeout = httpx.Timeout(self.config.timeout_s, connect=min(CONNECT_TIMEOUT_S, self.config.timeout_s))
         headers = {**self.config.headers, "Content-Type": otlp.CONTENT_TYPE}
@@ -362,7 +366,7 @@ class Telemetry:
                 break  # shutting down: the final pass makes one more attempt
             try:
                 response = client.post(url, content=body)
-            except httpx.HTTPError as exc:
+            except client_errors() as exc:
                 problem = type(exc).__name__
                 continue
             if 200 <= response.status_code < 300:
@@ -374,3 +378,10 @@ class Telemetry:
             self.failed_exports += 1
         self._warn(f"export-{kind}", "telemetry export failed", kind=kind, problem=problem)
         return False, 0
+
+
+def client_errors() -> type[Exception]:
+    """httpx's base error class (imported lazily, like httpx itself)."""
+    import httpx
+
+    return httpx.HTTPError
