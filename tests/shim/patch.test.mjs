@@ -74,7 +74,7 @@ describe("patches through a brain", () => {
   test("plugin starts and registers the brain's tools", LONG, async () => {
     hooks = await plugin.server({ client: fake.client, directory: "/tmp/p", worktree: "/tmp/p" }, fakeBrain("ok", dir, patches));
     assert.equal(typeof hooks["chat.message"], "function");
-    assert.ok(hooks.tool?.fake_tool, "tool from initialize is registered");
+    assert.ok(await waitFor(() => hooks.tool?.fake_tool, 5000), "tool from initialize is registered");
     const init = receivedCalls(dir).find((c) => c.method === "initialize");
     assert.equal(init.params.protocolVersion, 1);
     assert.equal(init.params.directory, "/tmp/p");
