@@ -184,10 +184,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sessions", action="store_true", help="also walk sessions.jsonl")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
     parser.add_argument("--mistakes", action="store_true", help="list dev-split mistakes (dev only)")
-    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--data", type=Path, default=DATA, help="folder holding messages.jsonl and sessions.jsonl")
+    parser.add_argument("--messages", type=Path, help="another messages file (same schema) instead")
     args = parser.parse_args(argv)
 
-    results = {"messages": evaluate_messages(args.data / "messages.jsonl", decide, args.split)}
+    results = {"messages": evaluate_messages(args.messages or args.data / "messages.jsonl", decide, args.split)}
     if args.sessions:
         results["sessions"] = evaluate_sessions(args.data / "sessions.jsonl", decide, args.split)
     for name, scores in results.items():

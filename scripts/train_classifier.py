@@ -32,6 +32,8 @@ SELF_CONTAINED_WORDS = 8  # a session turn this long is read as a message in its
 EPOCHS = 400
 LEARNING_RATE = 0.5
 FOLDS = 5
+CV_RULE_SIGMAS = (0.5, 1.0, 2.0)
+CV_WORD_SIGMAS = (0.25, 0.5, 1.0)
 KEEP_WEIGHT = 0.01  # smaller weights are dropped from the shipped table
 
 
@@ -146,8 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     data = examples("dev")
     print(f"dev training messages: {len(data)}")
     if args.cv:
-        for rule_sigma in (0.5, 1.0, 2.0):
-            for word_sigma in (0.0001, 0.25, 0.5, 1.0):
+        for rule_sigma in CV_RULE_SIGMAS:
+            for word_sigma in CV_WORD_SIGMAS:
                 acc = cross_validate(data, word_sigma, rule_sigma)
                 print(f"rule_sigma={rule_sigma} word_sigma={word_sigma}: cv tier accuracy {acc:.1%}")
         return 0

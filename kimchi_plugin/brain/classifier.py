@@ -1,7 +1,8 @@
-"""Stage 1 of routing: a fast heuristic classifier over the user's own words.
+"""Stage 1 of routing: a fast classifier over the user's own words.
 
-Text becomes a small set of named features (word families, leading intent, pasted structure); a linear
-table of feature weights scores the six profiles, and the tier margin gives a calibrated confidence.
+Text becomes named features (word families, leading intent, pasted structure, the words themselves); a
+linear weight table (hand-set rules refined by logistic regression on labelled messages) scores the six
+profiles, and the winning tier's probability is the confidence.
 """
 
 from __future__ import annotations
