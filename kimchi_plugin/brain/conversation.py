@@ -27,7 +27,8 @@ READS_MIN = 3.0
 # Below this evidence (see classifier.evidence) the message alone is weak: recent activity and the
 # previous turn's tier decide instead of a flip-flop.
 CLEAR_EVIDENCE = 2.0
-# Confidence of a tier kept by stickiness, and of a resolved follow-up.
+# Confidence of a weak message decided from its context (stickiness, orders, side questions), and of a
+# recognised follow-up.
 STICKY_CONFIDENCE = 0.55
 FOLLOWUP_CONFIDENCE = 0.8
 # A follow-up is short: at most this many words of prose.
@@ -56,7 +57,7 @@ _FOLLOWUP_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
                   r"^(?:nope|that )?(?:didn'?t|doesn'?t|does not|did not) work|\b(?:another|new|different) error\b|"
                   r"\b(?:error|crash|bug|issue|problem) is back\b|\bnot fixed\b|\b(?:even )?worse now\b|"
                   r"\bsigue (?:fallando|igual)|\btoujours (?:pas|le même|la même)|\bimmer noch\b|"
-                  r"\bopять\b|всё ещё|还是|まだ"),
+                  r"\bопять\b|всё ещё|还是|まだ"),
         ("fix", _LEAD_IN + r"(?:go )?(?:fix|patch|repair|resolve|correct|apply)(?: (?:it|that|this|them|those|"
                 r"both|all|the (?:fix|issue|bug|problem|error|suggestions?|changes?|first one)))?"
                 r"(?: (?:please|now|then|too))?[\s.!]*$|"
@@ -228,6 +229,7 @@ def _resolve_followup(intent: str, state: ConversationState) -> Profile:
     if intent == "done":
         return P.ASSISTANT
     if intent == "why":
+        # Asking why stays with whoever answered; a "why" about code just written is a design question.
         if PROFILE_TIER[before] is not Tier.CODING:
             return before
         return P.DEBUGGER if "phase:failing" in state.phase_features() else P.PLANNER
