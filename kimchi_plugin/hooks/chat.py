@@ -52,8 +52,8 @@ async def chat_message(rt: Runtime, params: HookParams) -> dict[str, Any]:
     state = rt.sessions.get(session_id, rt.clock())
     text = user_text(out.parts)
     agent = out.message.agent or inp.agent
-    estimated = max(state.transcript_tokens, state.reported_tokens)
-    estimated += rt.tokens.count(text) + REQUEST_OVERHEAD_TOKENS if estimated else 0
+    # The next request: what the session already holds, plus this message, plus system prompt and tools.
+    estimated = max(state.transcript_tokens, state.reported_tokens) + rt.tokens.count(text) + REQUEST_OVERHEAD_TOKENS
     request = Request(
         session_id=session_id,
         text=text,
