@@ -65,6 +65,10 @@ export class BrainProcess {
       windowsHide: true,
     });
     this.child = child;
+    // An idle brain must not keep the host alive (a host may end by letting its event loop drain); the `exit` hook
+    // then kills it. Calls in flight keep the host open through their own timers.
+    child.unref();
+    for (const stream of [child.stdin, child.stdout, child.stderr]) stream?.unref?.();
     let buffered = [];
     let size = 0;
     child.stdout.on("data", (chunk) => {
@@ -175,8 +179,7 @@ export class BrainProcess {
       const timer = setTimeout(() => {
         this.pending.delete(id);
         reject(new Error(`${method} timed out after ${timeoutMs} ms`));
-      }, timeoutMs);
-      if (timer.unref) timer.unref();
+      }, timeoutMs); // kept referenced: an in-flight call holds the host open for at most its budget
       this.pending.set(id, { resolve, reject, timer });
       child.stdin.write(JSON.stringify({ jsonrpc: "2.0", id, method, params }) + "\n");
     });
@@ -196,7 +199,6 @@ export class BrainProcess {
     let timer;
     const timeout = new Promise((resolve) => {
       timer = setTimeout(() => resolve(false), left);
-      if (timer.unref) timer.unref();
     });
     try {
       return await Promise.race([this.ready.then(() => true, () => false), timeout]);
@@ -231,6 +233,16 @@ export class BrainProcess {
     try {
       child.stdin.end();
     } catch {}
+    if (child.exitCode === null && child.signalCode === null) {
+      // The grace timers below do not hold the host open: if it exits first, the child goes with it.
+      const onHostExit = () => {
+        try {
+          child.kill("SIGKILL");
+        } catch {}
+      };
+      process.once("exit", onHostExit);
+      child.once("exit", () => process.removeListener("exit", onHostExit));
+    }
     const term = setTimeout(() => {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
       const kill = setTimeout(() => {

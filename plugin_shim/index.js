@@ -147,9 +147,10 @@ async function server(input, options) {
   };
   hooks.dispose = async () => {
     try {
-      live.delete(brain);
+      // Stays in `live` until stopped: a host that exits right after calling dispose still takes the brain along.
       await brain.request("shutdown", {}, 500).catch(() => {});
       brain.stop();
+      live.delete(brain);
     } catch {}
   };
 
