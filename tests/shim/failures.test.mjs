@@ -201,12 +201,15 @@ describe("no hook ever throws", () => {
   const cyclic = {};
   cyclic.self = cyclic;
 
-  async function assertNeverThrows(hooks) {
+  const outputs = [undefined, null, {}, cyclic, { big: 10n }];
+
+  /** Every hook with every odd argument (`full`), or each hook once with odd arguments paired up (quicker). */
+  async function assertNeverThrows(hooks, full = true) {
     const names = [...Object.keys(DEFAULT_TIMEOUTS), "event"];
     assert.ok(names.every((n) => typeof hooks[n] === "function"), "all hooks registered");
     for (const name of names) {
-      for (const input of [...weird, cyclic]) {
-        for (const output of [undefined, null, {}, cyclic, { big: 10n }]) {
+      for (const [i, input] of [...weird, cyclic].entries()) {
+        for (const output of full ? outputs : [outputs[i % outputs.length]]) {
           await assert.doesNotReject(async () => hooks[name](input, output), `${name}(${String(input)})`);
         }
       }
@@ -222,10 +225,11 @@ describe("no hook ever throws", () => {
     for (const name of names) await assert.doesNotReject(async () => hooks[name]({}, {}), `${name} after dispose`);
   }
 
+  const shortBudgets = { timeouts: Object.fromEntries(Object.keys(DEFAULT_TIMEOUTS).map((k) => [k, 20])) };
   for (const mode of ["ok", "die-on-hook", "garbage", "crash-at-start"]) {
     test(`with a brain in mode ${mode}`, LONG, async () => {
       const dir = stateDir();
-      const hooks = await plugin.server({ client: fakeClient().client }, fakeBrain(mode, dir, {}, { timeouts: Object.fromEntries(Object.keys(DEFAULT_TIMEOUTS).map((k) => [k, 100])) }));
+      const hooks = await plugin.server({ client: fakeClient().client }, fakeBrain(mode, dir, {}, shortBudgets));
       try {
         await assertNeverThrows(hooks);
       } finally {
@@ -245,7 +249,7 @@ describe("no hook ever throws", () => {
   test("with odd plugin options (the repository's brain)", LONG, async () => {
     for (const options of [undefined, null, "x", { command: [] }, { command: "python" }, { timeouts: null }, { timeouts: "abc" }]) {
       const hooks = await plugin.server({}, options);
-      await assertNeverThrows(hooks);
+      await assertNeverThrows(hooks, false);
     }
   });
 });
