@@ -14,16 +14,11 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
-from kimchi_plugin.services.usage_store import connect, default_db_path
+from kimchi_plugin.services.usage_store import SESSION_TREE, connect, default_db_path
 
 SMALL_USD = 0.01  # amounts below this are shown with 6 decimals
 _RELATIVE = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$", re.IGNORECASE)
 _UNIT_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 7 * 86_400_000}
-_SESSION_TREE = """
-WITH RECURSIVE tree(id) AS (
-    SELECT ? UNION SELECT t.session_id FROM turns t JOIN tree ON t.parent_session_id = tree.id
-)
-"""
 
 
 def parse_since(text: str, now: float) -> int:
@@ -86,7 +81,7 @@ def build_report(conn: sqlite3.Connection, *, session: str | None = None, since_
     """Aggregate the rows of one session (with its child sessions) and/or since a time."""
     prefix, where, params = "", ["1=1"], []
     if session:
-        prefix = _SESSION_TREE
+        prefix = SESSION_TREE
         params.append(session)
         where.append("session_id IN (SELECT id FROM tree)")
     if since_ms is not None:

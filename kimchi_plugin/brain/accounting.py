@@ -494,13 +494,26 @@ class SessionLedger:
 
     def apply(self, message: AssistantMessage, usage: Usage, tier: str | None) -> Usage:
         """Record `usage` (cost already settled) as the message's latest snapshot; return the change in totals."""
-        snapshot = _Snapshot(usage, message.model, tier or UNROUTED, message.agent or "unknown")
-        previous = self._snapshots.get(message.id)
+        return self.put(message.id, usage, message.model, tier, message.agent)
+
+    def put(self, message_id: str, usage: Usage, model: str, tier: str | None, agent: str | None) -> Usage:
+        """Set one message's snapshot, replacing an earlier one of the same id; return the change in totals."""
+        snapshot = _Snapshot(usage, model, tier or UNROUTED, agent or "unknown")
+        previous = self._snapshots.get(message_id)
         if previous is not None:
             self._move(previous, -1)
-        self._snapshots[message.id] = snapshot
+        self._snapshots[message_id] = snapshot
         self._move(snapshot, +1)
         return usage - previous.usage if previous is not None else usage
+
+    def merge(self, other: SessionLedger) -> None:
+        """Take in another ledger's messages (its snapshots win for shared ids) and code activity."""
+        for message_id, snap in other._snapshots.items():
+            self.put(message_id, snap.usage, snap.model, snap.tier, snap.agent)
+        self.commits += other.commits
+        self.pull_requests += other.pull_requests
+        self.lines_added += other.lines_added
+        self.lines_removed += other.lines_removed
 
     def _move(self, snap: _Snapshot, sign: int) -> None:
         signed = snap.usage if sign > 0 else ZERO - snap.usage

@@ -40,7 +40,7 @@ from kimchi_plugin.services.telemetry import (
     TelemetryConfig,
     resolve_config,
 )
-from kimchi_plugin.services.usage_store import TurnRow, UsageStore, default_db_path
+from kimchi_plugin.services.usage_store import TurnRow, UsageStore, default_db_path, session_rows
 
 log = structlog.get_logger("kimchi.usage")
 
@@ -204,10 +204,12 @@ class UsageRecorder:
         return self._ledgers.get(session_id)
 
     def session_summary(self, session_id: str, prices: Prices | None = None) -> str:
-        """Plain-text spend, tokens and savings of one session (for a tool or command inside OpenCode)."""
+        """Plain-text spend, tokens and savings of one session and its subagent sessions (for a tool or command
+        inside OpenCode): earlier turns come from the stats database (another process may have served them), this
+        process's from memory."""
         try:
-            ledger = self._ledgers.get(session_id)
-            if ledger is None or ledger.messages == 0:
+            ledger = self._session_tree_ledger(session_id)
+            if ledger.messages == 0:
                 return "No routed model calls recorded for this session yet."
             return format_summary(ledger, prices or self.prices)
         except Exception as exc:  # noqa: BLE001
@@ -241,6 +243,26 @@ class UsageRecorder:
             ledger = SessionLedger(session_id)
         self._ledgers.put(session_id, ledger)
         return ledger
+
+    def _session_tree_ledger(self, session_id: str) -> SessionLedger:
+        """One ledger for a session and its descendants: stored rows, overlaid by what this process holds."""
+        merged = SessionLedger(session_id)
+        tree = {session_id}
+        if self.store is not None:
+            for row in session_rows(self.store.path, session_id):
+                tree.add(row.session_id)
+                usage = Usage(row.input_tokens, row.output_tokens, row.reasoning_tokens, row.cache_read_tokens,
+                              row.cache_write_tokens, row.cost_usd)
+                merged.put(row.message_id, usage, row.model, row.tier, row.agent)
+        grew = True
+        while grew:  # children this process saw being created
+            children = {child for child, parent in self._parents.items() if parent in tree} - tree
+            tree |= children
+            grew = bool(children)
+        for sid in tree:
+            if (ledger := self._ledgers.get(sid)) is not None:
+                merged.merge(ledger)
+        return merged
 
     def _failed(self, where: str, exc: BaseException) -> None:
         self.errors += 1

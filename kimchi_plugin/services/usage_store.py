@@ -97,6 +97,14 @@ _UPSERT = (
 )
 
 
+# `WITH` clause naming a session and, recursively, its child sessions (`tree(id)`); one parameter: the session id.
+SESSION_TREE = """
+WITH RECURSIVE tree(id) AS (
+    SELECT ? UNION SELECT t.session_id FROM turns t JOIN tree ON t.parent_session_id = tree.id
+)
+"""
+
+
 def default_db_path(env: Mapping[str, str] = os.environ) -> str:
     """`$XDG_DATA_HOME/opencode-kimchi/usage.db`, with `~/.local/share` when XDG_DATA_HOME is unset."""
     data = env.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
@@ -133,6 +141,18 @@ def prune(conn: sqlite3.Connection, *, now_ms: int, max_age_days: int, max_rows:
         (max_rows,),
     )
     return removed + cur.rowcount
+
+
+def session_rows(path: str, session_id: str) -> list[TurnRow]:
+    """Stored rows of a session and its child sessions; empty when the database does not exist yet."""
+    if not os.path.exists(path):
+        return []
+    conn = connect(path, readonly=True)
+    try:
+        sql = f"{SESSION_TREE} SELECT {', '.join(COLUMNS)} FROM turns WHERE session_id IN (SELECT id FROM tree)"
+        return [TurnRow(*row) for row in conn.execute(sql, (session_id,))]
+    finally:
+        conn.close()
 
 
 class _Flush:
