@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -104,7 +105,10 @@ class UsageRecorder:
         self.provider = provider
         self.prices = prices or Prices()
         self._clock = clock
-        self.telemetry = Telemetry(telemetry, clock=clock, resource=(("opencode_kimchi.version", __version__),)) \
+        self.telemetry = Telemetry(telemetry, clock=clock, resource=(
+            ("opencode_kimchi.version", __version__),
+            ("service.instance.id", uuid.uuid4().hex),  # tells apart OpenCode processes working on one session
+        )) \
             if telemetry is not None else None
         self.store = UsageStore(store_path, clock=clock) if store_path else None
         self._ledgers: _Bounded = _Bounded(MAX_SESSIONS)

@@ -290,7 +290,11 @@ def test_scripted_session_every_field_and_count(receiver, clock):
         "cache_read_tokens": 5000, "cache_creation_tokens": 100, "cost_usd": pytest.approx(0.00375),
         "duration_ms": 1500, "tier": "coding", "profile": "coder", "routing.source": "phase", "finish": "stop",
     }
-    assert first["resource"] == {"service.name": "opencode", "opencode_kimchi.version": __version__}
+    instance = first["resource"]["service.instance.id"]
+    assert len(instance) == 32 and all(r["resource"]["service.instance.id"] == instance for r in records.values())
+    assert first["resource"] == {
+        "service.name": "opencode", "opencode_kimchi.version": __version__, "service.instance.id": instance
+    }
     assert first["scope"] == ("opencode-kimchi", __version__)
     assert records["ses_C"]["attrs"]["tier"] == "quick" and records["ses_C"]["attrs"]["routing.source"] == "agent"
     assert records["ses_B"]["attrs"]["error"] == "APIError" and records["ses_B"]["attrs"]["cost_usd"] == 0.5
