@@ -1,9 +1,12 @@
-"""Routing accuracy on the labelled set: tier/profile accuracy, confusion matrices, costly mistakes.
+"""Routing accuracy on the labelled sets: a summary over both sets and splits, confusion matrices, mistakes.
 
-    python scripts/eval_routing.py [--split dev|test|all] [--sessions] [--json] [--mistakes]
+    python scripts/eval_routing.py [--detail dev|test] [--mistakes] [--json] [--messages FILE]
 
-Messages and sessions are split deterministically by id (sha1(id) % 10 < 7 → dev, else test).
-`--mistakes` lists misrouted dev items only: the test split is for reporting, never for tuning.
+Two independently written sets, A (messages.jsonl, sessions.jsonl) and B (messages_b.jsonl,
+sessions_b.jsonl), are each split deterministically by id (sha1(id) % 10 < 7 → dev, else test). By
+default it prints one row per set, kind (messages, session turns) and split, the combined rows, and the
+confusion matrices of the combined test split. `--mistakes` lists misrouted dev items only: the test
+split is for reporting, never for tuning.
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ from kimchi_plugin.brain.conversation import ConversationState, decide  # noqa: 
 from kimchi_plugin.brain.tiers import TIER_ORDER, Profile, Tier  # noqa: E402
 
 DATA = ROOT / "tests" / "routing_data"
+SETS = {"A": ("messages.jsonl", "sessions.jsonl"), "B": ("messages_b.jsonl", "sessions_b.jsonl")}
+KINDS = ("messages", "sessions")
+SPLITS = ("dev", "test")
 DEV_BUCKETS = 7  # of 10
 PROFILE_ORDER = (
     Profile.PLANNER, Profile.DEBUGGER, Profile.REVIEWER, Profile.CODER, Profile.REFACTORER, Profile.ASSISTANT,
@@ -32,6 +38,8 @@ PROFILE_ORDER = (
 LABEL_CONFIDENCE = 1.0
 # Lower bounds of the confidence buckets in the calibration table.
 CONFIDENCE_BUCKETS = (0.0, 0.3, 0.5, 0.7, 0.9)
+# Cost of a mistake in the summary: a Reasoning message sent lower counts this much, any other miss 1.
+REASONING_LOWER_COST = 2.0
 
 DecideFn = Callable[[str, ConversationState], Classification]
 
@@ -42,10 +50,16 @@ def split_of(item_id: str) -> str:
 
 
 def load(path: Path, split: str) -> list[dict]:
+    """Items of a JSON Lines file in a split ("dev", "test" or "all"); a missing file has none."""
     if not path.exists():
         return []
     items = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     return [item for item in items if split == "all" or split_of(item["id"]) == split]
+
+
+def load_set(name: str, kind: str, split: str) -> list[dict]:
+    """Messages or sessions of set A or B in a split."""
+    return load(DATA / SETS[name][KINDS.index(kind)], split)
 
 
 def labelled(profile: str) -> Classification:
@@ -95,6 +109,27 @@ class Scores:
                 "tier_ok": tier_ok,
             })
 
+    def merge(self, other: Scores) -> None:
+        """Add another evaluation's tallies (for combined rows); mistakes are not carried over."""
+        self.total += other.total
+        self.tier_ok += other.tier_ok
+        self.profile_ok += other.profile_ok
+        self.reasoning_total += other.reasoning_total
+        self.reasoning_lower += other.reasoning_lower
+        self.tier_matrix.update(other.tier_matrix)
+        self.profile_matrix.update(other.profile_matrix)
+        for mine, theirs in ((self.tags, other.tags), (self.confidence, other.confidence),
+                             (self.sources, other.sources)):
+            for key, (ok, n) in theirs.items():
+                mine[key][0] += ok
+                mine[key][1] += n
+
+    @property
+    def cost(self) -> float:
+        """Mistakes per item, a Reasoning message sent lower counting REASONING_LOWER_COST."""
+        misses = self.total - self.tier_ok + (REASONING_LOWER_COST - 1.0) * self.reasoning_lower
+        return misses / max(self.total, 1)
+
     def as_dict(self) -> dict:
         n = max(self.total, 1)
         return {
@@ -102,6 +137,7 @@ class Scores:
             "tier_accuracy": round(self.tier_ok / n, 4),
             "profile_accuracy": round(self.profile_ok / n, 4),
             "reasoning_routed_lower": round(self.reasoning_lower / max(self.reasoning_total, 1), 4),
+            "cost": round(self.cost, 4),
             "tier_confusion": {
                 t.value: {u.value: self.tier_matrix[t, u] for u in TIER_ORDER} for t in TIER_ORDER
             },
@@ -119,10 +155,10 @@ class Scores:
         }
 
 
-def evaluate_messages(path: Path, decide_fn: DecideFn = decide, split: str = "all") -> Scores:
+def score_messages(items: Iterable[dict], decide_fn: DecideFn = decide) -> Scores:
     """Score single messages; a `prev` turn is noted in the state first, as its label routed it."""
     scores = Scores()
-    for item in load(path, split):
+    for item in items:
         state = ConversationState()
         prev = item.get("prev")
         if prev:
@@ -131,23 +167,51 @@ def evaluate_messages(path: Path, decide_fn: DecideFn = decide, split: str = "al
     return scores
 
 
-def _tools(turn: dict) -> Iterator[tuple[str, bool]]:
+def tools_of(turn: dict) -> Iterator[tuple[str, bool]]:
+    """A turn's tool calls as (name, failed)."""
     for tool in turn.get("tools") or ():
         yield tool.rstrip("!"), tool.endswith("!")
 
 
-def evaluate_sessions(path: Path, decide_fn: DecideFn = decide, split: str = "all") -> Scores:
+def score_sessions(sessions: Iterable[dict], decide_fn: DecideFn = decide) -> Scores:
     """Walk each session: decide a turn, note the decision, replay its tools; score every turn."""
     scores = Scores()
-    for session in load(path, split):
+    for session in sessions:
         state = ConversationState()
         for index, turn in enumerate(session["turns"]):
             got = decide_fn(turn["text"], state)
             scores.add({**turn, "id": f"{session['id']}#{index}"}, got)
             state.note_decision(turn["text"], got)
-            for tool, failed in _tools(turn):
+            for tool, failed in tools_of(turn):
                 state.note_tool(tool, failed)
     return scores
+
+
+def evaluate_messages(path: Path, decide_fn: DecideFn = decide, split: str = "all") -> Scores:
+    return score_messages(load(path, split), decide_fn)
+
+
+def evaluate_sessions(path: Path, decide_fn: DecideFn = decide, split: str = "all") -> Scores:
+    return score_sessions(load(path, split), decide_fn)
+
+
+def evaluate_all(decide_fn: DecideFn = decide) -> dict[tuple[str, str, str], Scores]:
+    """Scores keyed by (set, kind, split) for A and B, plus ("A+B", kind, split) and ("A+B", "all", split)."""
+    results: dict[tuple[str, str, str], Scores] = {}
+    for split in SPLITS:
+        for kind in KINDS:
+            combined = Scores()
+            for name in SETS:
+                items = load_set(name, kind, split)
+                scores = score_messages(items, decide_fn) if kind == "messages" else score_sessions(items, decide_fn)
+                results[name, kind, split] = scores
+                combined.merge(scores)
+            results["A+B", kind, split] = combined
+        everything = Scores()
+        for kind in KINDS:
+            everything.merge(results["A+B", kind, split])
+        results["A+B", "all", split] = everything
+    return results
 
 
 def _matrix(title: str, rows: Iterable, counter: Counter) -> str:
@@ -156,6 +220,18 @@ def _matrix(title: str, rows: Iterable, counter: Counter) -> str:
     lines = [f"{title} (rows = label, cols = predicted)", " " * width + "".join(f"{r.value[:9]:>10}" for r in rows)]
     for r in rows:
         lines.append(f"{r.value:<{width}}" + "".join(f"{counter[r, c]:>10}" for c in rows))
+    return "\n".join(lines)
+
+
+def summary(results: dict[tuple[str, str, str], Scores]) -> str:
+    """One row per (set, kind, split): items, tier and profile accuracy, Reasoning sent lower, cost."""
+    lines = [f"{'set':<5} {'kind':<9} {'split':<5} {'n':>5} {'tier':>7} {'profile':>8} {'R→lower':>8} {'cost':>6}"]
+    for (name, kind, split), s in results.items():
+        d = s.as_dict()
+        lines.append(
+            f"{name:<5} {kind:<9} {split:<5} {d['n']:>5} {d['tier_accuracy']:>7.1%} {d['profile_accuracy']:>8.1%} "
+            f"{d['reasoning_routed_lower']:>8.1%} {d['cost']:>6.3f}"
+        )
     return "\n".join(lines)
 
 
@@ -180,26 +256,35 @@ def report(name: str, scores: Scores) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--split", choices=("dev", "test", "all"), default="dev")
-    parser.add_argument("--sessions", action="store_true", help="also walk sessions.jsonl")
+    parser.add_argument("--detail", choices=SPLITS, help="full report (tags, calibration, sources) per set and kind")
+    parser.add_argument("--mistakes", action="store_true", help="list dev-split mistakes of both sets")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
-    parser.add_argument("--mistakes", action="store_true", help="list dev-split mistakes (dev only)")
-    parser.add_argument("--data", type=Path, default=DATA, help="folder holding messages.jsonl and sessions.jsonl")
-    parser.add_argument("--messages", type=Path, help="another messages file (same schema) instead")
+    parser.add_argument("--messages", type=Path, help="score another messages file (same schema, all items) only")
     args = parser.parse_args(argv)
 
-    results = {"messages": evaluate_messages(args.messages or args.data / "messages.jsonl", decide, args.split)}
-    if args.sessions:
-        results["sessions"] = evaluate_sessions(args.data / "sessions.jsonl", decide, args.split)
-    for name, scores in results.items():
-        print(report(f"{name} [{args.split}]", scores))
-        if args.mistakes and args.split == "dev":
-            for m in scores.mistakes:
-                print(json.dumps(m, ensure_ascii=False))
-    if args.mistakes and args.split != "dev":
-        print("--mistakes lists the dev split only", file=sys.stderr)
+    if args.messages:
+        scores = evaluate_messages(args.messages)
+        print(report(f"{args.messages.name} [all]", scores))
+        if args.json:
+            print(json.dumps(scores.as_dict(), indent=2))
+        return 0
+    results = evaluate_all()
+    print(summary(results))
+    combined = results["A+B", "all", "test"]
+    print(f"\ncombined test split (messages and session turns of A and B): {combined.total} items")
+    print(_matrix("tier confusion", TIER_ORDER, combined.tier_matrix))
+    print(_matrix("profile confusion", PROFILE_ORDER, combined.profile_matrix))
+    if args.detail:
+        for (name, kind, split), scores in results.items():
+            if split == args.detail and name in SETS:
+                print("\n" + report(f"{name} {kind} [{split}]", scores))
+    if args.mistakes:
+        for (name, kind, split), scores in results.items():
+            if split == "dev" and name in SETS:
+                for m in scores.mistakes:
+                    print(json.dumps({"set": name, **m}, ensure_ascii=False))
     if args.json:
-        print(json.dumps({name: s.as_dict() for name, s in results.items()}, indent=2))
+        print(json.dumps({"/".join(key): s.as_dict() for key, s in results.items()}, indent=2))
     return 0
 
 

@@ -1,11 +1,19 @@
-"""Train the classifier's weight table on the dev split and write kimchi_plugin/data/classifier_model.json.
+"""Train the classifier's weight table on the dev splits and write kimchi_plugin/data/classifier_model.json.
 
-    python scripts/train_classifier.py [--cv] [--word-sigma S] [--rule-sigma S]
+    python scripts/train_classifier.py [--cv] [--sets A,B] [--word-sigma S] [--rule-sigma S] [--context-sigma S]
+    python scripts/train_classifier.py --cross-author     # trained on A-dev only, scored on all of B
 
-Multinomial logistic regression over the classifier's own features (rule features and words), fitted by
-MAP: a Gaussian prior centred on the hand-set rule weights (words centred on 0) keeps the rules as the
-starting belief and lets the labelled dev data move them. Pure Python, deterministic. `--cv` runs a
-5-fold cross-validation inside dev to pick the prior widths; the test split is never read.
+Multinomial logistic regression over the classifier's own features (rule features, words, word stems,
+and the conversation stage's context features), fitted by MAP: a Gaussian prior centred on the hand-set
+rule weights (words centred on 0) keeps the rules as the starting belief and lets the labelled dev data
+move them. Examples are the dev messages and every dev session turn that is not a recognised short
+follow-up, each session turn carrying the context features of the turns before it (previous label,
+tool activity), so that how far a weak message sticks to the previous tier is learnt too.
+
+`--cv` runs a 5-fold cross-validation inside dev (folds by message or session id) over a grid of prior
+widths, scoring held-out folds with the real routing walk; the temperature that calibrates the shipped
+probabilities is fitted on the out-of-fold scores of the chosen widths. The test splits are never read.
+Pure Python, deterministic.
 """
 
 from __future__ import annotations
@@ -15,91 +23,143 @@ import hashlib
 import json
 import math
 import sys
+from collections.abc import Iterable
+from multiprocessing import Pool
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from eval_routing import DATA, load  # noqa: E402
+from eval_routing import SETS, Scores, labelled, load_set, score_messages, score_sessions, tools_of  # noqa: E402
 
 from kimchi_plugin.brain import classifier  # noqa: E402
-from kimchi_plugin.brain.tiers import PROFILE_TIER, Profile  # noqa: E402
+from kimchi_plugin.brain.conversation import ConversationState, followup_intent  # noqa: E402
+from kimchi_plugin.brain.tiers import PROFILE_TIER, Profile, Tier  # noqa: E402
 
 OUT = ROOT / "kimchi_plugin" / "data" / classifier.MODEL_FILE
 PROFILES = tuple(Profile)
-MIN_WORD_COUNT = 2
-SELF_CONTAINED_WORDS = 8  # a session turn this long is read as a message in its own right  # a word seen in fewer dev messages gets no weight
-EPOCHS = 400
-LEARNING_RATE = 0.5
+MIN_WORD_COUNT = 2  # a word or stem seen in fewer training examples gets no weight
+EPOCHS = 150
+LEARNING_RATE = 0.1
 FOLDS = 5
 CV_RULE_SIGMAS = (0.5, 1.0, 2.0)
-CV_WORD_SIGMAS = (0.25, 0.5, 1.0)
+CV_WORD_SIGMAS = (0.5, 1.0, 2.0)
+CV_CONTEXT_SIGMAS = (0.5, 1.0, 2.0)
+DEFAULT_SIGMAS = (0.5, 1.0, 1.0)  # rule, word, context; chosen by --cv
+TEMPERATURES = tuple(round(0.5 + 0.05 * i, 2) for i in range(51))  # 0.5 … 3.0
 KEEP_WEIGHT = 0.01  # smaller weights are dropped from the shipped table
+CONTEXT_PREFIXES = ("phase:", classifier.PREV_PREFIX)
+
+Example = tuple[set[str], int]
+Table = tuple[dict[str, dict[str, float]], list[float]]
 
 
-def examples(split: str = "dev") -> list[tuple[set[str], int]]:
-    """(features, profile index) for single messages, plus session turns long enough to stand on their
-    own; follow-ups need their context, so they are left out."""
-    items = [item for item in load(DATA / "messages.jsonl", split) if not item.get("prev")]
-    for session in load(DATA / "sessions.jsonl", split):
-        items.extend(turn for turn in session["turns"] if len(turn["text"].split()) >= SELF_CONTAINED_WORDS)
-    return [(classifier.extract_features(item["text"]), PROFILES.index(Profile(item["profile"]))) for item in items]
+def message_examples(items: Iterable[dict]) -> list[Example]:
+    """A message alone, or after its labelled previous turn with that turn's context; a recognised
+    short follow-up is resolved by rule, not by the table, so it is left out."""
+    data = []
+    for item in items:
+        features = classifier.extract_features(item["text"])
+        prev = item.get("prev")
+        if prev:
+            if followup_intent(item["text"]) is not None:
+                continue
+            state = ConversationState()
+            state.note_decision(prev["text"], labelled(prev["profile"]))
+            features |= state.context_features(features)
+        data.append((features, PROFILES.index(Profile(item["profile"]))))
+    return data
 
 
-def vocabulary(data: list[tuple[set[str], int]]) -> list[str]:
+def session_examples(sessions: Iterable[dict]) -> list[Example]:
+    """Every turn with the context of the labelled turns and tool calls before it (follow-ups left out)."""
+    data = []
+    for session in sessions:
+        state = ConversationState()
+        for turn in session["turns"]:
+            text = turn["text"]
+            if state.last_decision is None or followup_intent(text) is None:
+                features = classifier.extract_features(text)
+                features |= state.context_features(features)
+                data.append((features, PROFILES.index(Profile(turn["profile"]))))
+            state.note_decision(text, labelled(turn["profile"]))
+            for tool, failed in tools_of(turn):
+                state.note_tool(tool, failed)
+    return data
+
+
+def dev_items(sets: Iterable[str], by_author: bool = False) -> tuple[list[dict], list[dict]]:
+    """Dev messages and sessions of the sets; `by_author` tags each with its set, which is then its fold."""
+    tag = (lambda name: {"set": name}) if by_author else (lambda name: {})
+    messages = [{**m, **tag(name)} for name in sets for m in load_set(name, "messages", "dev")]
+    sessions = [{**s, **tag(name)} for name in sets for s in load_set(name, "sessions", "dev")]
+    return messages, sessions
+
+
+def examples(messages: list[dict], sessions: list[dict]) -> list[Example]:
+    return message_examples(messages) + session_examples(sessions)
+
+
+def _is_rule(feature: str) -> bool:
+    return feature in classifier._RULE_WEIGHTS
+
+
+def vocabulary(data: list[Example]) -> list[str]:
     counts: dict[str, int] = {}
     for features, _ in data:
         for f in features:
             counts[f] = counts.get(f, 0) + 1
-    # Every rule feature stays in the table, at its prior when the data never shows it (e.g. phase:*).
-    words = (f for f, n in counts.items() if f not in classifier._RULE_WEIGHTS and n >= MIN_WORD_COUNT)
+    # Every rule feature stays in the table, at its prior when the data never shows it.
+    words = (f for f, n in counts.items() if not _is_rule(f) and n >= MIN_WORD_COUNT)
     return sorted({*classifier._RULE_WEIGHTS, *words})
 
 
-def train(data: list[tuple[set[str], int]], word_sigma: float, rule_sigma: float) -> tuple[dict, list[float]]:
+def _sigma(feature: str, sigmas: tuple[float, float, float]) -> float:
+    rule_sigma, word_sigma, context_sigma = sigmas
+    if feature.startswith(CONTEXT_PREFIXES):
+        return context_sigma
+    return rule_sigma if _is_rule(feature) else word_sigma
+
+
+def train(data: list[Example], sigmas: tuple[float, float, float]) -> Table:
     """MAP logistic regression by full-batch gradient descent with Adam steps."""
     vocab = vocabulary(data)
     index = {f: i for i, f in enumerate(vocab)}
     k = len(PROFILES)
     prior = [[classifier._RULE_WEIGHTS.get(f, {}).get(p, 0.0) for p in PROFILES] for f in vocab]
-    precision = [1.0 / (rule_sigma**2 if f in classifier._RULE_WEIGHTS else word_sigma**2) for f in vocab]
+    precision = [1.0 / _sigma(f, sigmas) ** 2 for f in vocab]
     w = [row[:] for row in prior]
     bias = [0.0] * k
     rows = [([index[f] for f in features if f in index], y) for features, y in data]
+    n = len(rows)
     m = [[0.0] * k for _ in vocab]
     v = [[0.0] * k for _ in vocab]
     mb, vb = [0.0] * k, [0.0] * k
-    n = len(rows)
+    b1, b2 = 0.9, 0.999
     for step in range(1, EPOCHS + 1):
-        grad = [[(w[i][c] - prior[i][c]) * precision[i] for c in range(k)] for i in range(len(vocab))]
+        grad = [[(wc - pc) * prec for wc, pc in zip(wi, pi)] for wi, pi, prec in zip(w, prior, precision)]
         gb = [0.0] * k
         for idx, y in rows:
-            s = bias[:]
-            for i in idx:
-                wi = w[i]
-                for c in range(k):
-                    s[c] += wi[c]
+            s = [sum(col) for col in zip(bias, *(w[i] for i in idx))]
             peak = max(s)
             e = [math.exp(x - peak) for x in s]
             z = sum(e)
-            for c in range(k):
-                g = e[c] / z - (c == y)
-                gb[c] += g
-                for i in idx:
-                    grad[i][c] += g
+            g = [x / z for x in e]
+            g[y] -= 1.0
+            gb = [a + b for a, b in zip(gb, g)]
+            for i in idx:
+                grad[i] = [a + b for a, b in zip(grad[i], g)]
+        lr = LEARNING_RATE / (1 - b1**step)
+        c2 = 1 / (1 - b2**step)
         for i in range(len(vocab)):
-            for c in range(k):
-                g = grad[i][c] / n
-                m[i][c] = 0.9 * m[i][c] + 0.1 * g
-                v[i][c] = 0.999 * v[i][c] + 0.001 * g * g
-                w[i][c] -= LEARNING_RATE * 0.1 * (m[i][c] / (1 - 0.9**step)) / (
-                    math.sqrt(v[i][c] / (1 - 0.999**step)) + 1e-8
-                )
-        for c in range(k):
-            g = gb[c] / n
-            mb[c] = 0.9 * mb[c] + 0.1 * g
-            vb[c] = 0.999 * vb[c] + 0.001 * g * g
-            bias[c] -= LEARNING_RATE * 0.1 * (mb[c] / (1 - 0.9**step)) / (math.sqrt(vb[c] / (1 - 0.999**step)) + 1e-8)
+            gi = [x / n for x in grad[i]]
+            m[i] = [b1 * a + (1 - b1) * g for a, g in zip(m[i], gi)]
+            v[i] = [b2 * a + (1 - b2) * g * g for a, g in zip(v[i], gi)]
+            w[i] = [wc - lr * a / (math.sqrt(bb * c2) + 1e-8) for wc, a, bb in zip(w[i], m[i], v[i])]
+        gbn = [x / n for x in gb]
+        mb = [b1 * a + (1 - b1) * g for a, g in zip(mb, gbn)]
+        vb = [b2 * a + (1 - b2) * g * g for a, g in zip(vb, gbn)]
+        bias = [bc - lr * a / (math.sqrt(bb * c2) + 1e-8) for bc, a, bb in zip(bias, mb, vb)]
     weights = {
         _stored_name(f): {p.value: round(w[i][c], 3) for c, p in enumerate(PROFILES) if abs(w[i][c]) >= KEEP_WEIGHT}
         for f, i in index.items()
@@ -109,61 +169,158 @@ def train(data: list[tuple[set[str], int]], word_sigma: float, rule_sigma: float
 
 def _stored_name(feature: str) -> str:
     """Words are stored as "w:word" so that the table reads as what each weight stands for."""
-    return feature if feature in classifier._RULE_WEIGHTS else classifier.WORD_PREFIX + feature
+    return feature if _is_rule(feature) else classifier.WORD_PREFIX + feature
 
 
-def tier_accuracy(weights: dict, bias: list[float], data: list[tuple[set[str], int]]) -> float:
-    """Accuracy of the same decision rule the classifier applies, with these weights."""
-    table = {f.removeprefix(classifier.WORD_PREFIX): tuple(ws.get(p.value, 0.0) for p in PROFILES)
-             for f, ws in weights.items()}
-    saved = classifier.set_weights(table, tuple(bias))
-    try:
-        ok = sum(PROFILE_TIER[classifier.decide_features(set(f)).profile] is PROFILE_TIER[PROFILES[y]] for f, y in data)
-    finally:
-        classifier.set_weights(*saved)
-    return ok / max(len(data), 1)
+class Installed:
+    """Context manager: the classifier routes with this table (and temperature) inside the block."""
+
+    def __init__(self, table: Table, temperature: float = 1.0) -> None:
+        weights, bias = table
+        self.table = (
+            {f.removeprefix(classifier.WORD_PREFIX): tuple(ws.get(p.value, 0.0) for p in PROFILES)
+             for f, ws in weights.items()},
+            tuple(bias),
+            temperature,
+        )
+
+    def __enter__(self) -> None:
+        self.saved = classifier.set_weights(*self.table)
+
+    def __exit__(self, *_: object) -> None:
+        classifier.set_weights(*self.saved)
 
 
-def fold_of(features_and_label: tuple[set[str], int], position: int) -> int:
-    return int(hashlib.sha1(str(position).encode()).hexdigest(), 16) % FOLDS
+def route_scores(table: Table, messages: list[dict], sessions: list[dict], temperature: float = 1.0) -> Scores:
+    """The real routing (conversation stage included) over messages and session walks, with this table."""
+    with Installed(table, temperature):
+        scores = score_messages(messages)
+        scores.merge(score_sessions(sessions))
+    return scores
 
 
-def cross_validate(data: list[tuple[set[str], int]], word_sigma: float, rule_sigma: float) -> float:
-    folds = [fold_of(d, i) for i, d in enumerate(data)]
-    total = 0.0
-    for k in range(FOLDS):
-        train_part = [d for d, f in zip(data, folds) if f != k]
-        held = [d for d, f in zip(data, folds) if f == k]
-        weights, bias = train(train_part, word_sigma, rule_sigma)
-        total += tier_accuracy(weights, bias, held) * len(held)
-    return total / len(data)
+def fold_of(item: dict) -> int:
+    """The fold of a message or session: its set (A or B) when the folds are the authors, else a hash
+    of its id."""
+    if item.get("set") is not None:
+        return list(SETS).index(item["set"])
+    return int(hashlib.sha1(f"fold:{item['id']}".encode()).hexdigest(), 16) % FOLDS
+
+
+def _fold_task(task: tuple[tuple[float, float, float], int, list[dict], list[dict]]) -> Table:
+    sigmas, fold, messages, sessions = task
+    train_m = [m for m in messages if fold_of(m) != fold]
+    train_s = [s for s in sessions if fold_of(s) != fold]
+    return train(examples(train_m, train_s), sigmas)
+
+
+def cross_validate(
+    grid: list[tuple[float, float, float]], messages: list[dict], sessions: list[dict], folds: int
+) -> dict[tuple[float, float, float], list[Table]]:
+    """Fold tables for every setting of the grid (two worker processes)."""
+    tasks = [(sigmas, fold, messages, sessions) for sigmas in grid for fold in range(folds)]
+    with Pool(2) as pool:
+        tables = pool.map(_fold_task, tasks)
+    return {sigmas: tables[i * folds : (i + 1) * folds] for i, sigmas in enumerate(grid)}
+
+
+def held_out_scores(tables: list[Table], messages: list[dict], sessions: list[dict], temperature: float = 1.0) -> Scores:
+    total = Scores()
+    for fold, table in enumerate(tables):
+        total.merge(route_scores(
+            table,
+            [m for m in messages if fold_of(m) == fold],
+            [s for s in sessions if fold_of(s) == fold],
+            temperature,
+        ))
+    return total
+
+
+def fit_temperature(tables: list[Table], messages: list[dict], sessions: list[dict]) -> float:
+    """The temperature that minimises the tier log-loss of the out-of-fold examples."""
+    raw: list[tuple[list[float], Tier]] = []
+    for fold, table in enumerate(tables):
+        held = examples([m for m in messages if fold_of(m) == fold], [s for s in sessions if fold_of(s) == fold])
+        with Installed(table):
+            raw.extend((classifier.score(features), PROFILE_TIER[PROFILES[y]]) for features, y in held)
+
+    def loss(t: float) -> float:
+        total = 0.0
+        for scores, tier in raw:
+            probs = classifier.probabilities([s / t for s in scores])
+            total -= math.log(max(1e-12, sum(p for p, q in zip(probs, PROFILES) if PROFILE_TIER[q] is tier)))
+        return total
+
+    return min(TEMPERATURES, key=loss)
+
+
+def _line(label: str, s: Scores) -> str:
+    d = s.as_dict()
+    return (f"{label}: tier {d['tier_accuracy']:.1%}  profile {d['profile_accuracy']:.1%}  "
+            f"reasoning→lower {d['reasoning_routed_lower']:.1%}  cost {d['cost']:.3f}  (n={d['n']})")
+
+
+def write_model(table: Table, sigmas: tuple[float, float, float], temperature: float) -> None:
+    weights, bias = table
+    model = {
+        "about": "Feature weights per profile for kimchi_plugin.brain.classifier; made by scripts/train_classifier.py",
+        "rule_sigma": sigmas[0],
+        "word_sigma": sigmas[1],
+        "context_sigma": sigmas[2],
+        "temperature": temperature,
+        "profiles": [p.value for p in PROFILES],
+        "bias": [round(b, 3) for b in bias],
+        "weights": {f: [ws.get(p.value, 0) for p in PROFILES] for f, ws in sorted(weights.items())},
+    }
+    text = json.dumps(model, ensure_ascii=False, separators=(",", ":"))
+    # One feature per line keeps the table readable and its diffs small.
+    OUT.write_text(text.replace('],"', '],\n"').replace('{"', '{\n"') + "\n")
+    print(f"wrote {OUT.relative_to(ROOT)} ({OUT.stat().st_size // 1024} KiB, {len(weights)} features)")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cv", action="store_true", help="5-fold cross-validation over a grid of prior widths")
-    parser.add_argument("--word-sigma", type=float, default=0.5)
-    parser.add_argument("--rule-sigma", type=float, default=1.0)
+    parser.add_argument("--cv", action="store_true", help="cross-validate the prior widths, fit the temperature")
+    parser.add_argument("--cross-author", action="store_true", help="train on A-dev only, score all of B (no write)")
+    parser.add_argument("--sets", default=",".join(SETS), help="labelled sets whose dev splits train the table")
+    parser.add_argument("--rule-sigma", type=float, default=DEFAULT_SIGMAS[0])
+    parser.add_argument("--word-sigma", type=float, default=DEFAULT_SIGMAS[1])
+    parser.add_argument("--context-sigma", type=float, default=DEFAULT_SIGMAS[2])
+    parser.add_argument("--temperature", type=float, default=None, help="default: the shipped table's")
     args = parser.parse_args(argv)
-    data = examples("dev")
-    print(f"dev training messages: {len(data)}")
-    if args.cv:
-        for rule_sigma in CV_RULE_SIGMAS:
-            for word_sigma in CV_WORD_SIGMAS:
-                acc = cross_validate(data, word_sigma, rule_sigma)
-                print(f"rule_sigma={rule_sigma} word_sigma={word_sigma}: cv tier accuracy {acc:.1%}")
+    sigmas = (args.rule_sigma, args.word_sigma, args.context_sigma)
+    temperature = args.temperature if args.temperature is not None else classifier._TEMPERATURE
+
+    if args.cross_author:
+        table = train(examples(*dev_items(["A"])), sigmas)
+        with_b = route_scores(table, load_set("B", "messages", "all"), [], temperature)
+        print(_line("trained on A-dev → B messages (all)", with_b))
+        print(_line("trained on A-dev → B sessions (all)", route_scores(table, [], load_set("B", "sessions", "all"), temperature)))
         return 0
-    weights, bias = train(data, args.word_sigma, args.rule_sigma)
-    print(f"train tier accuracy {tier_accuracy(weights, bias, data):.1%}, {len(weights)} features kept")
-    model = {
-        "about": "Feature weights per profile for kimchi_plugin.brain.classifier; made by scripts/train_classifier.py",
-        "word_sigma": args.word_sigma,
-        "rule_sigma": args.rule_sigma,
-        "bias": {p.value: round(b, 3) for p, b in zip(PROFILES, bias)},
-        "weights": dict(sorted(weights.items())),
-    }
-    OUT.write_text(json.dumps(model, ensure_ascii=False, indent=0, sort_keys=False) + "\n")
-    print(f"wrote {OUT.relative_to(ROOT)} ({OUT.stat().st_size // 1024} KiB)")
+
+    sets = args.sets.split(",")
+    messages, sessions = dev_items(sets)
+    if args.cv:
+        # Folds are the authors when there are several sets: the widths that carry what one author's
+        # messages teach over to another author's are the ones a new user's messages need.
+        by_author = len(sets) > 1
+        cv_m, cv_s = dev_items(sets, by_author)
+        folds = len(sets) if by_author else FOLDS
+        print(f"cross-validation: {folds} folds ({'one per set' if by_author else 'by id'})", flush=True)
+        grid = [(r, w, c) for r in CV_RULE_SIGMAS for w in CV_WORD_SIGMAS for c in CV_CONTEXT_SIGMAS]
+        results = cross_validate(grid, cv_m, cv_s, folds)
+        held = {setting: held_out_scores(tables, cv_m, cv_s) for setting, tables in results.items()}
+        for setting, scores in held.items():
+            print(_line(f"rule={setting[0]} word={setting[1]} context={setting[2]}", scores))
+        sigmas = min(held, key=lambda setting: held[setting].cost)
+        temperature = fit_temperature(results[sigmas], cv_m, cv_s)
+        print(f"chosen: rule={sigmas[0]} word={sigmas[1]} context={sigmas[2]}, temperature {temperature}")
+        print(_line("held out with that temperature", held_out_scores(results[sigmas], cv_m, cv_s, temperature)))
+    data = examples(messages, sessions)
+    print(f"training examples: {len(data)} ({len(messages)} dev messages, {len(sessions)} dev sessions)")
+    table = train(data, sigmas)
+    print(_line("train (routing walk)", route_scores(table, messages, sessions, temperature)))
+    write_model(table, sigmas, temperature)
     return 0
 
 

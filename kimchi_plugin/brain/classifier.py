@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
 
@@ -38,6 +39,15 @@ EMPTY_CONFIDENCE = 0.5
 WORD_PREFIX = "w:"
 # How many of the strongest features a decision reports in `signals`.
 MAX_SIGNALS = 4
+# Words longer than this also count by their first STEM_CHARS letters ("migrat*" for migrate, migrating,
+# migration), so that inflections and typos late in a word share the weight learnt for the family.
+STEM_CHARS = 6
+STEM_MAX_WORD_CHARS = 24
+STEM_MARK = "*"
+# Context features the conversation stage adds: "prev:coder", and the previous tier crossed with the
+# message's form ("prev:coding+question").
+PREV_PREFIX = "prev:"
+CONTEXT_FORMS = ("question", "order")
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,6 +255,8 @@ _PHRASES: dict[str, str] = {
     "stack trace": "debug:error", "root cause": "debug:verb", "track down": "debug:verb",
     "not working": "debug:fail", "going on": "debug:what_wrong", "what's wrong": "debug:what_wrong",
     "what happened": "debug:what_wrong", "no idea": "debug:what_wrong", "could cause": "debug:what_wrong",
+    "what's causing": "debug:what_wrong", "whats causing": "debug:what_wrong", "what causes": "debug:what_wrong",
+    "what caused": "debug:what_wrong", "is causing": "debug:what_wrong",
     "might cause": "debug:what_wrong", "is happening": "debug:what_wrong", "went from": "debug:symptom", "stopped working": "debug:fail", "times out": "debug:fail",
     "off by": "debug:fail", "memory leak": "debug:fail", "race condition": "debug:fail",
     "infinite loop": "debug:fail", "null pointer": "debug:error", "no longer": "debug:fail",
@@ -349,6 +361,18 @@ _OPENERS = frozenset(
 )
 # Openers that would otherwise be read as lead words ("can you …", "could you …").
 _MODAL_OPENERS = frozenset("can could would will".split())
+# Leads that give an order; words after one that make it the subject of a statement instead.
+_ORDER_LEADS = frozenset("lead:code lead:refactor lead:review lead:debug lead:plan lead:explain".split())
+_STATEMENT_FOLLOWERS = frozenset(
+    "is are was were has have had keeps kept shows showed fails failed passes passed returns returned "
+    "doesn't isn't won't didn't wasn't works worked looks".split()
+)
+# Two-word openings whose intent differs from their first word's: "show me" and "give me" ask for an
+# answer, "write up" asks for prose about the subject (a review, a plan), not for code.
+_LEAD_PAIRS: dict[tuple[str, str], str | None] = {
+    ("show", "me"): "lead:lookup", ("give", "me"): "lead:lookup", ("tell", "me"): "lead:explain",
+    ("write", "up"): None,
+}
 
 # Word beginnings in other languages (and English stems): a token not in the lexicon is looked up by
 # its first STEM_LENGTHS characters. Inflections ("refactoriza", "implementiere", "исправьте") then match.
@@ -428,6 +452,7 @@ _RULE_WEIGHTS: dict[str, dict[Profile, float]] = {
     "form:measure": {_D: 0.4, _PL: 0.3},
     "debug:error_name": {_D: 1.6},
     "debug:known_cause": {_C: 1.0, _D: -0.6},
+    "debug:fix_failure": {_D: 1.2, _C: -0.3},
     "review:check": {_R: 1.8},
     "plan:question": {_PL: 2.0},
     "plan:alternatives": {_PL: 0.8},
@@ -481,6 +506,11 @@ _RULE_WEIGHTS: dict[str, dict[Profile, float]] = {
     "phase:failing": {_D: 3.5},
     "phase:editing": {_C: 1.5},
     "phase:exploring": {_A: 1.0},
+    # Added by the conversation stage: the previous turn's decision (its tier pulls a weak message
+    # along), and that tier crossed with the message's form (a question in the middle of coding is
+    # usually a side question; an order after a diagnosis is the fix).
+    **{f"{PREV_PREFIX}{p.value}": {p: 1.0} for p in P},
+    **{f"{PREV_PREFIX}{t.value}+{form}": {} for t in Tier for form in CONTEXT_FORMS},
 }
 
 MODEL_FILE = "classifier_model.json"
@@ -525,12 +555,12 @@ _IS_THIS_OK = re.compile(
     r"bugs|concerns|gotchas|red flags)\b|\bhow (?:bad|serious|risky|dangerous|exploitable) is\b|\bwhat do you think\b|\banything (?:wrong|off|missing)\b|\bdid i miss\b"
 )
 _REVIEW_CHECK = re.compile(
-    r"\b(?:check|verify|confirm|make sure|go over|look over|audit|double[- ]check|tell me if|take a (?:critical |"
+    r"\b(?:check|verify|confirm|make sure|go over|go through|look over|look through|look for|scan|audit|double[- ]check|tell me if|take a (?:critical |"
     r"close |hard |careful |second )?look)\b[^.?!\n]{0,90}?\b(?:correct(?:ly)?|secure|safe|permissive|vulnerab\w*|"
-    r"risk\w*|break|leak\w*|sound|can|could|anything|properly|race|edge cases?|missing)\b"
+    r"risk\w*|break|leak\w*|sound|can|could|anything|properly|race|edge cases?|missing|bugs|issues|problems)\b"
 )
 _PLAN_QUESTION = re.compile(
-    r"\bwhat(?:'s| is| are| would be)? (?:the |a )?(?:best|right|cleanest|simplest|proper|recommended|ideal|"
+    r"\bwhat(?:'s| is| are| would be)? (?:the |a )?(?:best|better|right|cleanest|simplest|proper|recommended|ideal|"
     r"sensible|idiomatic|preferred|correct) (?:way|approach|pattern|strategy|design|architecture|granularity|"
     r"structure|setup|stack)|\bhow (?:should|would|could|do|can|might) (?:we|i|you) (?:best )?(?:design|"
     r"structure|approach|architect|organi[sz]e|model|handle|scale|migrate|split|roll|tackle|get this|"
@@ -538,7 +568,8 @@ _PLAN_QUESTION = re.compile(
     r"migrate)|\bwhat (?:should|would|could) [^.?!\n]{0,60}\blook like|\bwhat stack\b|\bwhere should\b|"
     r"\bhow (?:do|can|should|would|could) we\b|\b(?:which|what) would you (?:pick|choose|use|recommend|do)\b|"
     r"\bwhere would you (?:look|start|begin)\b|\bhow (?:invasive|risky|hard|much work|big a change)\b|"
-    r"\b(?:worth it|or overkill|or not)\b|\bwhich (?:database|db|stack|framework|library|approach|option|"
+    r"\b(?:worth it|or overkill|or not)\b|\bwhat would it take\b|\bwhere (?:do|should|would) (?:we|i) (?:start|begin)\b|"
+    r"\bis there a (?:cleaner|better|simpler|nicer|smarter|generic|more \w+) (?:way|approach|design|pattern)\b|\bwhich (?:database|db|stack|framework|library|approach|option|"
     r"queue|broker|orm|pattern|one should)\b"
 )
 _ALTERNATIVES = re.compile(r", \w+,? or \w+\??| or \w+\?\s*(?:\w+ )?(?:query|we|our|it|the)\b")
@@ -551,7 +582,7 @@ _CONCEPT = re.compile(
     r"^(?:\W*(?:so|ok|quick question|q)\W+)?(?:what(?:'s| is| are) (?:a|an)\b|what(?:'s| is) the difference|"
     r"what(?:'s| is| are) [\w -]{1,30}\?$|what does [\w -]{1,30} (?:mean|stand for)\b|"
     r"(?:what's|what is) the meaning|difference between|is [\w -]{1,30} the same as|"
-    r"why is it called|how does [\w -]{1,30} work in general|explain (?:what|the difference))"
+    r"why is it called|why do (?:people|folks|devs|developers|teams|most|many|so many)\b|how does [\w -]{1,30} work in general|explain (?:what|the difference))"
 )
 # Reviewing failure output is diagnosis, not code review: "review this stack trace".
 _INSPECT_FAILURE = re.compile(
@@ -564,6 +595,10 @@ _INACTION = re.compile(
     r"(?:work|update|load|render|show|fire|trigger|run|start|save|persist|apply|match|change|refresh|redirect|"
     r"connect|compile|build|return|get|respond|close|stop|finish|exit|happen|appear|reach|send|receive|"
     r"pick|clear|reset|release|resolve|find|read|write|sync|propagate)\w*\b"
+)
+# "Fix" of a failure whose cause the message does not give ("fix the red test in ci") is a diagnosis.
+_FIX_FAILURE = re.compile(
+    r"\bfix (?:the |this |that |our |my |all )?(?:failing|red|broken|flaky|crashing|failed|hanging)\b"
 )
 _KNOWN_CAUSE = re.compile(r"\b(?:is|was|are|were) (?:because|caused by|due to)\b|\bthe (?:fix|cause) is\b")
 _WHY_BROKEN = re.compile(
@@ -614,13 +649,27 @@ def _scan_paste(block: str, pasted: set[str]) -> None:
 
 
 def _lead_feature(tokens: list[str]) -> str | None:
-    """The intent of one sentence: its first word after openers such as "please" or "can you"."""
+    """The intent of one sentence: its first word after openers such as "please" or "can you".
+
+    An order word that is the subject of a statement ("build is green", "test keeps failing") or follows
+    a bare "I"/"we" ("we keep getting paged", "I think there's a race") states something instead.
+    """
     for i, token in enumerate(tokens[:6]):
-        if token in _MODAL_OPENERS and i + 1 < len(tokens) and tokens[i + 1] in ("you", "u", "we", "i"):
+        following = tokens[i + 1] if i + 1 < len(tokens) else ""
+        if token in _MODAL_OPENERS and following in ("you", "u", "we", "i"):
             continue
-        if token in _OPENERS and not (token in _LEAD_WORDS and i + 1 < len(tokens) and tokens[i + 1] not in _OPENERS):
+        if token in _OPENERS and not (token in _LEAD_WORDS and following and following not in _OPENERS):
             continue
-        return _LEAD_WORDS.get(token)
+        paired = _LEAD_PAIRS.get((token, following), "")
+        if paired != "":
+            return paired
+        lead = _LEAD_WORDS.get(token)
+        if lead in _ORDER_LEADS and (
+            following in _STATEMENT_FOLLOWERS
+            or (i > 0 and tokens[i - 1] in ("i", "we") and (i < 2 or tokens[i - 2] not in _MODAL_OPENERS))
+        ):
+            return None
+        return lead
     return None
 
 
@@ -633,8 +682,8 @@ INTENT_HEAD_CHARS = 400
 INTENT_TAIL_CHARS = 300
 _INTENT_PATTERNS: tuple[tuple[str, re.Pattern[str], frozenset[str]], ...] = (
     ("review:question", _IS_THIS_OK, frozenset("is are does do any what anything did how".split())),
-    ("review:check", _REVIEW_CHECK, frozenset("check verify confirm sure go look audit double tell take".split())),
-    ("plan:question", _PLAN_QUESTION, frozenset("what what's whats how where which worth overkill or".split())),
+    ("review:check", _REVIEW_CHECK, frozenset("check verify confirm sure go look audit double tell take scan".split())),
+    ("plan:question", _PLAN_QUESTION, frozenset("what what's whats how where which worth overkill or is".split())),
     ("plan:alternatives", _ALTERNATIVES, frozenset(("or",))),
     ("assist:howto", _HOWTO, frozenset("how what's whats is".split())),
     ("debug:inaction", _INACTION, frozenset(
@@ -642,6 +691,7 @@ _INTENT_PATTERNS: tuple[tuple[str, re.Pattern[str], frozenset[str]], ...] = (
     ("assist:concept", _CONCEPT, frozenset("what what's is difference why how explain".split())),
     ("debug:inspect", _INSPECT_FAILURE, frozenset("review look check go read inspect analyze analyse".split())),
     ("debug:known_cause", _KNOWN_CAUSE, frozenset("because caused due fix cause".split())),
+    ("debug:fix_failure", _FIX_FAILURE, frozenset(("fix",))),
 )
 
 
@@ -742,6 +792,9 @@ def extract_features(text: str) -> set[str]:
     token_set = set(tokens)
     _word_features(tokens, features)
     features.update(token_set)
+    features.update(
+        w[:STEM_CHARS] + STEM_MARK for w in token_set if STEM_CHARS < len(w) <= STEM_MAX_WORD_CHARS
+    )
     if "why" in token_set:
         features.add("reason:why")
     lower = prose.lower()
@@ -781,38 +834,48 @@ def _vector(weights: dict) -> Vector:
     return tuple(float(weights.get(p.value, weights.get(p, 0.0))) for p in _PROFILES)
 
 
-def _load_weights() -> tuple[dict[str, Vector], Vector]:
-    """Rule weights, or the trained table (which starts from them) when the package ships one.
-    Word features are stored as "w:word" and looked up by the bare word."""
+def _load_weights() -> tuple[dict[str, Vector], Vector, float]:
+    """Rule weights, or the trained table (which starts from them) when the package ships one, and the
+    temperature that calibrates its probabilities. Word features are stored as "w:word" and looked up by
+    the bare word."""
     try:
         raw = json.loads(resources.files("kimchi_plugin.data").joinpath(MODEL_FILE).read_text())
     except FileNotFoundError:
-        return {f: _vector(ws) for f, ws in _RULE_WEIGHTS.items()}, (0.0,) * len(_PROFILES)
-    weights = {f.removeprefix(WORD_PREFIX): _vector(ws) for f, ws in raw["weights"].items()}
-    return weights, _vector(raw["bias"])
+        return {f: _vector(ws) for f, ws in _RULE_WEIGHTS.items()}, (0.0,) * len(_PROFILES), 1.0
+    if raw["profiles"] != [p.value for p in _PROFILES]:
+        raise ValueError(f"{MODEL_FILE}: profiles {raw['profiles']} differ from {[p.value for p in _PROFILES]}")
+    weights = {f.removeprefix(WORD_PREFIX): tuple(ws) for f, ws in raw["weights"].items()}
+    return weights, tuple(raw["bias"]), float(raw["temperature"])
 
 
-_WEIGHTS, _BIAS = _load_weights()
+_WEIGHTS, _BIAS, _TEMPERATURE = _load_weights()
+_CONTEXT = ("len:", "form:", "phase:", PREV_PREFIX)
 # Features that are evidence about the message's need (not its length or form, nor single words).
-_EVIDENCE = frozenset(
-    f for f, ws in _RULE_WEIGHTS.items() if any(ws.values()) and not f.startswith(("len:", "form:", "phase:"))
-)
-# What keeps a decision off the no-evidence default: the message's evidence or recent activity.
-_NOT_DEFAULT = _EVIDENCE | frozenset(f for f in _RULE_WEIGHTS if f.startswith("phase:"))
+_EVIDENCE = frozenset(f for f, ws in _RULE_WEIGHTS.items() if any(ws.values()) and not f.startswith(_CONTEXT))
+# What keeps a decision off the no-evidence default: the message's evidence or its conversation.
+_NOT_DEFAULT = _EVIDENCE | frozenset(f for f in _RULE_WEIGHTS if f.startswith(("phase:", PREV_PREFIX)))
 
 
-def set_weights(weights: dict[str, Vector], bias: Vector) -> tuple[dict[str, Vector], Vector]:
+def set_weights(
+    weights: dict[str, Vector], bias: Vector, temperature: float = 1.0
+) -> tuple[dict[str, Vector], Vector, float]:
     """Swap the weight table (the trainer scores candidate tables with it); returns the previous one."""
-    global _WEIGHTS, _BIAS
-    previous = _WEIGHTS, _BIAS
-    _WEIGHTS, _BIAS = weights, bias
+    global _WEIGHTS, _BIAS, _TEMPERATURE
+    previous = _WEIGHTS, _BIAS, _TEMPERATURE
+    _WEIGHTS, _BIAS, _TEMPERATURE = weights, bias, temperature
     return previous
 
 
-def score(features: set[str]) -> list[float]:
-    """Sum of feature weights per profile (in `Profile` order), plus the table's bias."""
+def _sums(features: Iterable[str], start: Vector) -> list[float]:
+    """`start` plus the weights of the features, per profile (in `Profile` order)."""
     rows = [v for f in features if (v := _WEIGHTS.get(f)) is not None]
-    return [sum(column) for column in zip(_BIAS, *rows)]
+    return [sum(column) for column in zip(start, *rows)]
+
+
+def score(features: set[str]) -> list[float]:
+    """Sum of feature weights per profile (in `Profile` order), plus the table's bias, divided by the
+    calibration temperature."""
+    return [s / _TEMPERATURE for s in _sums(features, _BIAS)]
 
 
 def probabilities(scores: list[float]) -> list[float]:
@@ -840,32 +903,48 @@ def classify(text: str) -> Classification:
     return decide_features(extract_features(text))
 
 
-def decide_features(features: set[str]) -> Classification:
-    """Classification from a feature set (the conversation stage adds its own features first).
+def _pick(sums: list[float], features: set[str]) -> tuple[int, float] | None:
+    """The winning profile's index and its tier's probability, or None for the no-evidence default.
 
     The tier with the highest probability wins, with Reasoning's probability weighted up by the
     extra cost of sending hard work to a weaker model; the profile is the best one inside that tier.
     """
-    scores = score(features)
-    probs = probabilities(scores)
+    probs = probabilities([s / _TEMPERATURE for s in sums])
     tiers = dict.fromkeys(TIER_ORDER, 0.0)
     for tier_of, p in zip(_TIER_OF, probs):
         tiers[tier_of] += p
     tier = max(TIER_ORDER, key=lambda t: tiers[t] * (REASONING_MISS_COST if t is Tier.REASONING else 1.0))
     if features.isdisjoint(_NOT_DEFAULT) and tiers[tier] < MODEL_ALONE_MIN:
-        short = "len:short" in features
-        return Classification(
-            P.ASSISTANT if short else P.CODER,
-            DEFAULT_CONFIDENCE,
-            ("default:short" if short else "default:unspecific",),
-        )
-    index = max((i for i, t in enumerate(_TIER_OF) if t is tier), key=scores.__getitem__)
-    confidence = round(min(CONFIDENCE_CEIL, max(CONFIDENCE_FLOOR, tiers[tier])), 3)
+        return None
+    index = max((i for i, t in enumerate(_TIER_OF) if t is tier), key=sums.__getitem__)
+    return index, tiers[tier]
+
+
+def _default(features: set[str]) -> Classification:
+    short = "len:short" in features
+    return Classification(
+        P.ASSISTANT if short else P.CODER, DEFAULT_CONFIDENCE, ("default:short" if short else "default:unspecific",)
+    )
+
+
+def _decision(picked: tuple[int, float] | None, features: set[str]) -> Classification:
+    if picked is None:
+        return _default(features)
+    index, p = picked
+    confidence = round(min(CONFIDENCE_CEIL, max(CONFIDENCE_FLOOR, p)), 3)
     return Classification(_PROFILES[index], confidence, _top_signals(features, index))
 
 
-def evidence(features: set[str], profile: Profile) -> float:
-    """How much the message's recognised words and structure (not single words, length or form) say
-    for a profile: the strength that stickiness compares with its threshold."""
-    index = _PROFILES.index(profile)
-    return sum(max(0.0, _WEIGHTS[f][index]) for f in features & _EVIDENCE if f in _WEIGHTS)
+def decide_features(features: set[str]) -> Classification:
+    """Classification from a feature set."""
+    return _decision(_pick(_sums(features, _BIAS), features), features)
+
+
+def decide_in_context(features: set[str], context: set[str]) -> tuple[Classification, Profile]:
+    """Classification from a message's features plus its conversation's (`prev:*`, `phase:*`), and the
+    profile the message's own features would have chosen (so the caller can tell what the context did)."""
+    own_sums = _sums(features, _BIAS)
+    own = _pick(own_sums, features)
+    own_profile = _PROFILES[own[0]] if own is not None else _default(features).profile
+    both = features | context
+    return _decision(_pick(_sums(context, own_sums), both), both), own_profile

@@ -11,7 +11,14 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from kimchi_plugin.brain.classifier import Classification, classify, decide_features, evidence, extract_features
+from kimchi_plugin.brain.classifier import (
+    PREV_PREFIX,
+    Classification,
+    classify,
+    decide_features,
+    decide_in_context,
+    extract_features,
+)
 from kimchi_plugin.brain.tiers import PROFILE_TIER, Profile, Tier
 
 P = Profile
@@ -24,12 +31,7 @@ TURN_DECAY = (1.0, 0.5, 0.25)
 FAILING_RUNS_MIN = 1.0
 EDITS_MIN = 1.0
 READS_MIN = 3.0
-# Below this evidence (see classifier.evidence) the message alone is weak: recent activity and the
-# previous turn's tier decide instead of a flip-flop.
-CLEAR_EVIDENCE = 2.0
-# Confidence of a weak message decided from its context (stickiness, orders, side questions), and of a
-# recognised follow-up.
-STICKY_CONFIDENCE = 0.55
+# Confidence of a recognised follow-up.
 FOLLOWUP_CONFIDENCE = 0.8
 # A follow-up is short: at most this many words of prose.
 FOLLOWUP_MAX_WORDS = 12
@@ -178,6 +180,19 @@ class ConversationState:
                 if message.role == "assistant" and message.text:
                     self.last_reply = message.text[-KEPT_TEXT_CHARS:]
 
+    def context_features(self, features: set[str]) -> set[str]:
+        """What the session so far adds to a message's own features: the previous decision, that
+        decision's tier crossed with the message's form, and recent tool activity."""
+        context = self.phase_features()
+        prev = self.last_decision
+        if prev is not None:
+            context.add(PREV_PREFIX + prev.profile.value)
+            if "form:question" in features:
+                context.add(f"{PREV_PREFIX}{prev.tier.value}+question")
+            elif "lead:code" in features:
+                context.add(f"{PREV_PREFIX}{prev.tier.value}+order")
+        return context
+
     def phase_features(self) -> set[str]:
         """Evidence from recent tool activity, each turn weighted by its age."""
         edits = reads = failed = 0.0
@@ -244,38 +259,24 @@ def _resolve_followup(intent: str, state: ConversationState) -> Profile:
 def decide(text: str, state: ConversationState) -> Classification:
     """Profile for a user message in its conversation (stages 1, 3, 4 and 6).
 
-    Clear words decide alone. A short follow-up is read from the previous turn. Otherwise weak words
-    take recent tool activity into account, and stay in the previous turn's tier unless what they do
-    say points elsewhere clearly.
+    A short follow-up is read from the previous turn. Any other message is scored on its own features
+    plus what the session adds (the previous decision crossed with the message's form, recent tool
+    activity): the trained table weighs how far a weak message is pulled towards the previous tier or
+    the current activity against what its own words say.
     """
     if not text or not text.strip():
         return classify(text)
     features = extract_features(text)
-    own = decide_features(features)
     prev = state.last_decision
-    if prev is not None:
-        intent = followup_intent(text)
-        if intent is not None:
-            profile = _resolve_followup(intent, state)
-            signals = (f"followup:{intent}", f"prev:{prev.profile.value}")
-            return Classification(profile, FOLLOWUP_CONFIDENCE, signals, "followup")
-    if evidence(features, own.profile) >= CLEAR_EVIDENCE:
-        return own
-    if prev is not None and "lead:code" in features and "form:question" not in features:
-        # A weak order after any turn asks for work to be done: the coding tier does it.
-        profile = prev.profile if prev.tier is Tier.CODING else P.CODER
-        return Classification(profile, STICKY_CONFIDENCE, ("lead:code", f"prev:{prev.profile.value}"), "followup")
-    question = "form:question" in features
-    if prev is not None and prev.tier is Tier.CODING and question:
-        # A weak question in the middle of implementation work is a side question, not more work.
-        return Classification(P.ASSISTANT, STICKY_CONFIDENCE, ("form:side_question", *own.signals), "followup")
-    phase = state.phase_features() if not question and not any(f.startswith("lead:") for f in features) else set()
-    if phase:
-        # Activity since the previous turn is newer evidence than that turn's decision.
-        with_phase = decide_features(features | phase)
-        if with_phase.profile is not own.profile:
-            signals = (*sorted(phase), *(f for f in with_phase.signals if f not in phase))
-            return Classification(with_phase.profile, with_phase.confidence, signals, "phase")
-    if prev is None or own.tier is prev.tier:
-        return own
-    return Classification(prev.profile, STICKY_CONFIDENCE, (f"sticky:{prev.profile.value}", *own.signals), "sticky")
+    if prev is None:
+        return decide_features(features)
+    intent = followup_intent(text)
+    if intent is not None:
+        profile = _resolve_followup(intent, state)
+        signals = (f"followup:{intent}", f"prev:{prev.profile.value}")
+        return Classification(profile, FOLLOWUP_CONFIDENCE, signals, "followup")
+    found, alone = decide_in_context(features, state.context_features(features))
+    if found.profile is alone:
+        return found
+    source = "phase" if any(s.startswith("phase:") for s in found.signals) else "sticky"
+    return Classification(found.profile, found.confidence, found.signals, source)

@@ -98,10 +98,14 @@ def test_code_pasted_for_context_does_not_outweigh_the_question() -> None:
     assert classify("what does this function return for an empty list?\n" + CODE).tier is Tier.QUICK
 
 
-def test_keywordless_medium_message_defaults_to_coding_at_low_confidence() -> None:
-    result = classify("the thing from this morning, with the numbers on the left side moved a bit lower down")
-    assert result.tier is Tier.CODING
+def test_message_without_known_words_defaults_to_coding_at_low_confidence() -> None:
+    result = classify("the zorblax from quendy, with the wibbles on the sprocket moved a bit lower down")
+    assert result == Classification(Profile.CODER, classifier.DEFAULT_CONFIDENCE, ("default:unspecific",))
     assert result.confidence < 0.5
+
+
+def test_keywordless_medium_message_is_coding() -> None:
+    assert classify("the thing from this morning, with the numbers on the left side moved a bit lower down").tier is Tier.CODING
 
 
 def test_confidence_is_higher_for_clear_requests_than_for_vague_ones() -> None:
