@@ -224,7 +224,9 @@ def cross_validate(
     return {sigmas: tables[i * folds : (i + 1) * folds] for i, sigmas in enumerate(grid)}
 
 
-def held_out_scores(tables: list[Table], messages: list[dict], sessions: list[dict], temperature: float = 1.0) -> Scores:
+def held_out_scores(
+    tables: list[Table], messages: list[dict], sessions: list[dict], temperature: float = 1.0
+) -> Scores:
     total = Scores()
     for fold, table in enumerate(tables):
         total.merge(route_scores(
@@ -293,9 +295,11 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.cross_author:
         table = train(examples(*dev_items(["A"])), sigmas)
-        with_b = route_scores(table, load_set("B", "messages", "all"), [], temperature)
-        print(_line("trained on A-dev → B messages (all)", with_b))
-        print(_line("trained on A-dev → B sessions (all)", route_scores(table, [], load_set("B", "sessions", "all"), temperature)))
+        for split in ("dev", "test", "all"):
+            for kind in ("messages", "sessions"):
+                items = load_set("B", kind, split)
+                scores = route_scores(table, *((items, []) if kind == "messages" else ([], items)), temperature)
+                print(_line(f"trained on A-dev → B {kind} [{split}]", scores))
         return 0
 
     sets = args.sets.split(",")

@@ -1,8 +1,9 @@
 """Stage 1 of routing: a fast classifier over the user's own words.
 
-Text becomes named features (word families, leading intent, pasted structure, the words themselves); a
-linear weight table (hand-set rules refined by logistic regression on labelled messages) scores the six
-profiles, and the winning tier's probability is the confidence.
+Text becomes named features (word families, leading intent, pasted structure, the words and their stems);
+a linear weight table (hand-set rules refined by logistic regression on labelled messages and session
+turns, which also weighs the conversation stage's context features) scores the six profiles, and the
+winning tier's probability, calibrated by the table's temperature, is the confidence.
 """
 
 from __future__ import annotations
@@ -257,6 +258,9 @@ _PHRASES: dict[str, str] = {
     "what happened": "debug:what_wrong", "no idea": "debug:what_wrong", "could cause": "debug:what_wrong",
     "what's causing": "debug:what_wrong", "whats causing": "debug:what_wrong", "what causes": "debug:what_wrong",
     "what caused": "debug:what_wrong", "is causing": "debug:what_wrong",
+    # A recurring symptom: "we keep getting paged", "I keep seeing 502s".
+    "keep getting": "debug:symptom", "keep seeing": "debug:symptom", "keep hitting": "debug:symptom",
+    "keep losing": "debug:symptom", "keep failing": "debug:fail",
     "might cause": "debug:what_wrong", "is happening": "debug:what_wrong", "went from": "debug:symptom", "stopped working": "debug:fail", "times out": "debug:fail",
     "off by": "debug:fail", "memory leak": "debug:fail", "race condition": "debug:fail",
     "infinite loop": "debug:fail", "null pointer": "debug:error", "no longer": "debug:fail",
@@ -385,7 +389,8 @@ for _feature, _prefixes in {
     "code:verb": "añad agreg adicion ajout hinzu aggiung dodaj добав voeg crea crie erstell utwórz созда "
                  "oluştur escrib escrev écri schreib scriv napisz напиш schrijf arregl corrig corrij behebe "
                  "repar napraw исправ düzelt herstel implementa implementi implementu реализ ekle hazlo "
-                 "sube cambia ändere zmień измени wijzig",
+                 "sube cambia ändere zmień измени wijzig anleg ersetz entfern lösch déclar supprim elimin borra "
+                 "muév mueve quita",
     "review:verb": "revisa revisar revise relir relis überprüf prüf rivedi przejrz sprawdź провер посмотр "
                    "incele bekijk kontrol",
     "review:security": "segur sicher sécur sicurezz bezpiecz безопас güvenl vulnera уязвим",
@@ -552,10 +557,13 @@ _CORRECTION = re.compile(
 _IS_THIS_OK = re.compile(
     r"\b(?:is|are|does|do) (?:this|that|it|my|the|our|these|those)\b[^.?!\n]{0,50}?\b(?:correct(?:ly)?|right|ok|"
     r"okay|safe|good|fine|idiomatic|reasonable|sound|secure|solid|acceptable|properly)\b|\bany (?:issues|problems|"
-    r"bugs|concerns|gotchas|red flags)\b|\bhow (?:bad|serious|risky|dangerous|exploitable) is\b|\bwhat do you think\b|\banything (?:wrong|off|missing)\b|\bdid i miss\b"
+    r"bugs|concerns|gotchas|red flags)\b|\bhow (?:bad|serious|risky|dangerous|exploitable) is\b|\bwhat do you think\b|"
+    r"\bwhat would you (?:change|improve)\b|\b(?:you'?d|you would) do differently\b|"
+    r"\banything (?:wrong|off|missing)\b|\bdid i miss\b"
 )
 _REVIEW_CHECK = re.compile(
-    r"\b(?:check|verify|confirm|make sure|go over|go through|look over|look through|look for|scan|audit|double[- ]check|tell me if|take a (?:critical |"
+    r"\b(?:check|verify|confirm|make sure|go over|go through|look over|look through|look for|scan|audit|"
+    r"double[- ]check|tell me if|take a (?:critical |"
     r"close |hard |careful |second )?look)\b[^.?!\n]{0,90}?\b(?:correct(?:ly)?|secure|safe|permissive|vulnerab\w*|"
     r"risk\w*|break|leak\w*|sound|can|could|anything|properly|race|edge cases?|missing|bugs|issues|problems)\b"
 )
@@ -569,7 +577,8 @@ _PLAN_QUESTION = re.compile(
     r"\bhow (?:do|can|should|would|could) we\b|\b(?:which|what) would you (?:pick|choose|use|recommend|do)\b|"
     r"\bwhere would you (?:look|start|begin)\b|\bhow (?:invasive|risky|hard|much work|big a change)\b|"
     r"\b(?:worth it|or overkill|or not)\b|\bwhat would it take\b|\bwhere (?:do|should|would) (?:we|i) (?:start|begin)\b|"
-    r"\bis there a (?:cleaner|better|simpler|nicer|smarter|generic|more \w+) (?:way|approach|design|pattern)\b|\bwhich (?:database|db|stack|framework|library|approach|option|"
+    r"\bis there a (?:cleaner|better|simpler|nicer|smarter|generic|more \w+) (?:way|approach|design|pattern)\b|"
+    r"\bwhich (?:database|db|stack|framework|library|approach|option|"
     r"queue|broker|orm|pattern|one should)\b"
 )
 _ALTERNATIVES = re.compile(r", \w+,? or \w+\??| or \w+\?\s*(?:\w+ )?(?:query|we|our|it|the)\b")
@@ -582,7 +591,8 @@ _CONCEPT = re.compile(
     r"^(?:\W*(?:so|ok|quick question|q)\W+)?(?:what(?:'s| is| are) (?:a|an)\b|what(?:'s| is) the difference|"
     r"what(?:'s| is| are) [\w -]{1,30}\?$|what does [\w -]{1,30} (?:mean|stand for)\b|"
     r"(?:what's|what is) the meaning|difference between|is [\w -]{1,30} the same as|"
-    r"why is it called|why do (?:people|folks|devs|developers|teams|most|many|so many)\b|how does [\w -]{1,30} work in general|explain (?:what|the difference))"
+    r"why is it called|why do (?:people|folks|devs|developers|teams|most|many|so many)\b|"
+    r"how does [\w -]{1,30} work in general|explain (?:what|the difference))"
 )
 # Reviewing failure output is diagnosis, not code review: "review this stack trace".
 _INSPECT_FAILURE = re.compile(
@@ -681,7 +691,7 @@ WIDE_CHAR_WEIGHT = 4
 INTENT_HEAD_CHARS = 400
 INTENT_TAIL_CHARS = 300
 _INTENT_PATTERNS: tuple[tuple[str, re.Pattern[str], frozenset[str]], ...] = (
-    ("review:question", _IS_THIS_OK, frozenset("is are does do any what anything did how".split())),
+    ("review:question", _IS_THIS_OK, frozenset("is are does do any what anything did how differently".split())),
     ("review:check", _REVIEW_CHECK, frozenset("check verify confirm sure go look audit double tell take scan".split())),
     ("plan:question", _PLAN_QUESTION, frozenset("what what's whats how where which worth overkill or is".split())),
     ("plan:alternatives", _ALTERNATIVES, frozenset(("or",))),

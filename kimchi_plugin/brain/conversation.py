@@ -1,4 +1,5 @@
-"""Routing stages that read the conversation: short follow-ups, recent tool activity and stickiness.
+"""Routing stages that read the conversation: short follow-ups by rule; otherwise the previous decision
+and recent tool activity become features that the trained table weighs against the message's own.
 
 State is small and bounded: the previous turn's decision and words, and tool counts for the last few
 user turns, weighted down with age so that no session is locked into one mode.

@@ -105,7 +105,8 @@ def test_message_without_known_words_defaults_to_coding_at_low_confidence() -> N
 
 
 def test_keywordless_medium_message_is_coding() -> None:
-    assert classify("the thing from this morning, with the numbers on the left side moved a bit lower down").tier is Tier.CODING
+    text = "the thing from this morning, with the numbers on the left side moved a bit lower down"
+    assert classify(text).tier is Tier.CODING
 
 
 def test_confidence_is_higher_for_clear_requests_than_for_vague_ones() -> None:
@@ -177,3 +178,63 @@ def test_near_ties_go_to_the_more_capable_tier(coder_weight: float, tier: Tier) 
     finally:
         classifier.set_weights(*previous)
     assert result.tier is tier
+
+
+@pytest.mark.parametrize(
+    ("text", "lead"),
+    [
+        ("build is green but the bundle crashes in the browser", None),  # a subject, not an order
+        ("we keep getting paged for disk full on the primary", None),  # a statement after a bare "we"
+        ("can we add a created_at column", "lead:code"),  # "we" after a modal is still an order
+        ("show me the routes defined in the app", "lead:lookup"),
+        ("write up a review of the caching PR", None),
+    ],
+)
+def test_lead_word_reads_sentence_structure(text: str, lead: str | None) -> None:
+    leads = {f for f in extract_features(text) if f.startswith("lead:")}
+    assert leads == ({lead} if lead else set())
+
+
+def test_long_words_also_count_by_their_stem() -> None:
+    features = extract_features("migrating the sessions table")
+    assert {"migrating", "migrat*", "sessions", "sessio*"} <= features
+    assert "table*" not in features  # short words have no stem feature
+
+
+def test_fix_of_an_unexplained_failure_is_diagnosis() -> None:
+    assert "debug:fix_failure" in extract_features("pls fix the red test in ci")
+    assert classify("pls fix the red test in ci").tier is Tier.REASONING
+    assert classify("fix the typo in the README heading").tier is Tier.CODING
+
+
+def test_context_features_shift_a_weak_message_and_report_the_alone_profile() -> None:
+    zero = (0.0,) * len(Profile)
+    planner = tuple(5.0 if p is Profile.PLANNER else 0.0 for p in Profile)
+    coder = tuple(3.0 if p is Profile.CODER else 0.0 for p in Profile)
+    previous = classifier.set_weights({"code:verb": coder, "prev:planner": planner}, zero)
+    try:
+        found, alone = classifier.decide_in_context({"code:verb"}, {"prev:planner"})
+    finally:
+        classifier.set_weights(*previous)
+    assert alone is Profile.CODER
+    assert found.profile is Profile.PLANNER
+    assert found.signals[0] == "prev:planner"
+
+
+def test_temperature_scales_scores() -> None:
+    weights = {"x:one": (2.0, 0.0, 0.0, 0.0, 0.0, 0.0)}
+    previous = classifier.set_weights(weights, (0.0,) * len(Profile), 2.0)
+    try:
+        assert classifier.score({"x:one"})[0] == pytest.approx(1.0)
+    finally:
+        classifier.set_weights(*previous)
+
+
+def test_shipped_table_is_calibrated_and_in_profile_order() -> None:
+    import json
+    from importlib import resources
+
+    raw = json.loads(resources.files("kimchi_plugin.data").joinpath(classifier.MODEL_FILE).read_text())
+    assert raw["profiles"] == [p.value for p in Profile]
+    assert 0.25 <= raw["temperature"] <= 4.0
+    assert all(len(v) == len(Profile) for v in raw["weights"].values())

@@ -95,6 +95,25 @@ def test_clear_cross_tier_signal_still_switches() -> None:
     assert result.source == "heuristic"
 
 
+def test_context_features_name_the_previous_decision_and_the_message_form() -> None:
+    state = after(Profile.CODER)
+    assert state.context_features({"form:question"}) == {"prev:coder", "prev:coding+question"}
+    assert state.context_features({"lead:code"}) == {"prev:coder", "prev:coding+order"}
+    state.note_tool("bash", True)
+    assert state.context_features(set()) == {"prev:coder", "phase:failing"}
+    assert ConversationState().context_features({"form:question"}) == set()
+
+
+def test_context_is_reported_in_the_signals_when_it_decides() -> None:
+    result = decide("what about customers with several accounts?", after(Profile.PLANNER))
+    assert any(s.startswith("prev:") for s in result.signals)
+
+
+def test_a_weak_question_in_the_middle_of_coding_is_a_side_question() -> None:
+    result = decide("how many tables have a user_id column?", after(Profile.CODER, "add the audit columns"))
+    assert result.tier is Tier.QUICK
+
+
 def test_an_order_after_a_diagnosis_goes_to_the_coding_tier() -> None:
     result = decide("strip the trailing slash before the lookup", after(Profile.DEBUGGER))
     assert result.tier is Tier.CODING
