@@ -1,39 +1,41 @@
-"""Command line: `serve` (default, the stdio JSON-RPC brain), `route` (try the router), `stats` (spend and savings)."""
+"""Command line: `serve` (default, the stdio JSON-RPC brain), `route` (try the router), `stats` (spend and savings).
+
+Only the chosen command's module is imported: `serve` sits on OpenCode's start-up path.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
+# command → (module with add_arguments/run, help)
+TOOLS = {
+    "route": ("kimchi_plugin.route_cli", "show the routing decision for a message"),
+    "stats": ("kimchi_plugin.stats_report", "spend by tier and model, and savings versus the top models"),
+}
 
-def _parser() -> argparse.ArgumentParser:
+
+def _parser(command: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kimchi-plugin", description="opencode-kimchi routing brain")
     sub = parser.add_subparsers(dest="command")
     serve = sub.add_parser("serve", help="run the JSON-RPC brain on stdin/stdout (what the OpenCode plugin starts)")
     serve.add_argument("--log-file", help="also write logs to this file")
     serve.add_argument("-v", "--verbose", action="store_true", help="debug logs (KIMCHI_LOG_LEVEL wins)")
-    from kimchi_plugin import route_cli
-
-    route_cli.add_arguments(sub.add_parser("route", help="show the routing decision for a message"))
-    from kimchi_plugin import stats_report
-
-    stats_report.add_arguments(sub.add_parser("stats", help="spend by tier and model, and savings versus the top models"))
+    for name, (module, text) in TOOLS.items():
+        tool = sub.add_parser(name, help=text)
+        if name == command:
+            importlib.import_module(module).add_arguments(tool)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    wanted = next((arg for arg in argv if not arg.startswith("-")), "serve")
+    args = _parser(wanted).parse_args(argv)
     command = args.command or "serve"
-    if command == "serve":
-        from kimchi_plugin.app import run_server
+    if command in TOOLS:
+        return importlib.import_module(TOOLS[command][0]).run(args)
+    from kimchi_plugin.app import run_server
 
-        return run_server(verbose=getattr(args, "verbose", False), log_file=getattr(args, "log_file", None))
-    if command == "route":
-        from kimchi_plugin import route_cli
-
-        return route_cli.run(args)
-    if command == "stats":
-        from kimchi_plugin import stats_report
-
-        return stats_report.run(args)
-    return 2
+    return run_server(verbose=getattr(args, "verbose", False), log_file=getattr(args, "log_file", None))

@@ -26,9 +26,12 @@ FORWARDED_EVENTS = [
 
 
 async def initialize(runtime: Runtime, params: InitializeParams) -> InitializeResult:
-    if params.protocolVersion != PROTOCOL_VERSION:
-        raise ValueError(f"unsupported protocol version {params.protocolVersion}")
     from kimchi_plugin.hooks import HOOK_HANDLERS
+
+    if params.protocolVersion != PROTOCOL_VERSION:
+        # Answer with our version and nothing to forward: the shim sees the mismatch and passes through at once.
+        log.warning("protocol version mismatch", shim=params.protocolVersion, brain=PROTOCOL_VERSION)
+        return InitializeResult(serverVersion=__version__, tools=[], hooks=[], events=[])
 
     runtime.initialize(params)
     log.info("initialized", directory=params.directory, options=sorted(params.options))

@@ -20,7 +20,12 @@ log = structlog.get_logger("kimchi.transport")
 
 DRAIN_TIMEOUT_S = 2.0  # at end of input, how long in-flight requests may still finish
 _SNIFF_BYTES = 4096  # how much of an unparseable frame is searched for its id
-_ID_PREFIX = re.compile(rb'"id"\s*:\s*(-?\d{1,15}|"[^"\\]{0,64}")')
+# The request id as a top-level member among the envelope's first keys (the shim writes jsonrpc, id, method, params):
+# an "id" nested inside params must never be echoed, it could belong to another pending call.
+_ID_PREFIX = re.compile(
+    rb'^\s*\{(?:\s*"(?:jsonrpc|method)"\s*:\s*"[^"\\]{0,64}"\s*,)*\s*"id"\s*:\s*(-?\d{1,15}|"[^"\\]{0,64}")'
+)
+MAX_IN_FLIGHT = 64  # frames read but not yet answered; beyond this the reader waits (memory stays bounded)
 
 
 class _Oversized:
@@ -32,7 +37,9 @@ class _Oversized:
         self.head = head
 
 
-def _read_frames(reader: BinaryIO, max_frame: int, post: Callable[[object], None]) -> None:
+def _read_frames(
+    reader: BinaryIO, max_frame: int, post: Callable[[object], None], slots: threading.Semaphore
+) -> None:
     while True:
         try:
             line = reader.readline(max_frame + 1)
@@ -41,6 +48,7 @@ def _read_frames(reader: BinaryIO, max_frame: int, post: Callable[[object], None
         if not line:
             post(None)
             return
+        slots.acquire()  # released once the frame is answered
         if len(line) > max_frame and not line.endswith(b"\n"):
             head = line[:_SNIFF_BYTES]
             while line and not line.endswith(b"\n"):  # skip the rest of the oversized frame
@@ -52,7 +60,7 @@ def _read_frames(reader: BinaryIO, max_frame: int, post: Callable[[object], None
 
 def _sniff_id(head: bytes) -> int | str | None:
     """The request id of a frame that cannot be parsed as a whole (oversized or not UTF-8), when it is visible."""
-    found = _ID_PREFIX.search(head)
+    found = _ID_PREFIX.match(head)
     if not found:
         return None
     raw = found.group(1).decode("utf-8", "replace")
@@ -83,21 +91,29 @@ async def serve(
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[object] = asyncio.Queue()
     in_flight: set[asyncio.Task[None]] = set()
+    slots = threading.Semaphore(MAX_IN_FLIGHT)
 
     def post(item: object) -> None:
         loop.call_soon_threadsafe(queue.put_nowait, item)
 
     async def handle(text: str) -> None:
-        reply = await dispatch(text)
-        if reply:
-            write(reply)
+        try:
+            reply = await dispatch(text)
+            if reply:
+                write(reply)
+        finally:
+            slots.release()
 
-    threading.Thread(target=_read_frames, args=(reader, max_frame, post), name="kimchi-stdin", daemon=True).start()
+    reader_thread = threading.Thread(
+        target=_read_frames, args=(reader, max_frame, post, slots), name="kimchi-stdin", daemon=True
+    )
+    reader_thread.start()
     while True:
         item = await queue.get()
         if item is None:
             break
         if isinstance(item, _Oversized):
+            slots.release()
             log.warning("oversized frame refused", limit=max_frame)
             write(error_frame(INVALID_REQUEST, f"frame exceeds {max_frame} bytes", _sniff_id(item.head)))
             continue
@@ -105,9 +121,11 @@ async def serve(
         try:
             text = item.decode("utf-8").strip()
         except UnicodeDecodeError:
+            slots.release()
             write(error_frame(PARSE_ERROR, "Parse error: frame is not valid UTF-8", _sniff_id(item[:_SNIFF_BYTES])))
             continue
         if not text:
+            slots.release()
             continue
         task = loop.create_task(handle(text))
         in_flight.add(task)

@@ -288,7 +288,7 @@ class UsageStore:
             conn.executemany(_UPSERT, [astuple(row) for row in batch])
             conn.execute("COMMIT")
             self.written += len(batch)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, ValueError) as exc:  # ValueError: e.g. a lone surrogate in an id from an event
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             self.dropped += len(batch)

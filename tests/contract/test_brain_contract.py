@@ -65,9 +65,9 @@ def test_initialize_result_fields(brain: RpcProcess) -> None:
         assert tool["args"]["type"] == "object" and "properties" in tool["args"]
 
 
-def test_initialize_refuses_another_protocol_version(brain: RpcProcess) -> None:
-    reply = brain.request("initialize", {**INIT_PARAMS, "protocolVersion": 2})
-    assert reply["error"]["code"] in (-32602, -32603)
+def test_initialize_answers_another_protocol_version_with_its_own_and_no_hooks(brain: RpcProcess) -> None:
+    other = brain.result("initialize", {**INIT_PARAMS, "protocolVersion": 2})
+    assert (other["protocolVersion"], other["hooks"], other["tools"]) == (1, [], [])
     assert brain.result("initialize", INIT_PARAMS)["protocolVersion"] == 1
 
 
