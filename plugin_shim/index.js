@@ -4,6 +4,7 @@
 import { ACTION_CALLS, DEFAULT_TIMEOUTS, INPUT_SHAPERS, TOOL_TIMEOUT_MS, applyPatch } from "./hooks.js";
 import { BrainProcess } from "./brain_process.js";
 import { resolveBrainCommand } from "./python_env.js";
+import { answerKey, readAnswer, writeAnswer } from "./answer_cache.js";
 
 const SHIM_VERSION = "0.1.0";
 const HANDSHAKE_TIMEOUT_MS = 10000;
@@ -120,16 +121,13 @@ async function server(input, options) {
     };
   }
 
-  const forward = (hook, wrapInput) => async (hookInput, hookOutput) => {
+  const forward = (hook) => async (hookInput, hookOutput) => {
     try {
       if (handled && !handled.has(hook)) return;
       const shape = INPUT_SHAPERS[hook];
-      const params = wrapInput
-        ? { input: null, output: hookInput }
-        : { input: shape ? shape(hookInput) : hookInput, output: hookOutput };
+      const params = { input: shape ? shape(hookInput) : hookInput, output: hookOutput };
       const result = await brain.request(hook, params, timeouts[hook] ?? 300);
-      const target = wrapInput ? hookInput : hookOutput;
-      if (result && result.output) applyPatch(target, result.output);
+      if (result && result.output) applyPatch(hookOutput, result.output);
       if (result) runActions(result.actions);
     } catch (err) {
       warnHook(hook, err);
@@ -138,7 +136,43 @@ async function server(input, options) {
 
   /** @type {Record<string, any>} */
   const hooks = {};
-  for (const hook of Object.keys(DEFAULT_TIMEOUTS)) hooks[hook] = forward(hook, hook === "config");
+  for (const hook of Object.keys(DEFAULT_TIMEOUTS)) if (hook !== "config") hooks[hook] = forward(hook);
+
+  // config: the brain builds its model registry from it, so every (re)started brain is sent the latest copy.
+  let lastConfig = null;
+  let configKey = "";
+  let configInFlight = false;
+  const sendConfig = () =>
+    brain.request("config", { input: null, output: lastConfig }, timeouts.config).then((result) => {
+      if (result && result.cacheable && result.output) writeAnswer(configKey, result.output);
+      return result;
+    });
+  const previousOnReady = brain.onReady;
+  brain.onReady = (result) => {
+    previousOnReady(result);
+    if (lastConfig && !configInFlight) sendConfig().catch(() => {});
+  };
+  hooks.config = async (cfg) => {
+    try {
+      if (handled && !handled.has("config")) return;
+      lastConfig = JSON.parse(JSON.stringify(cfg));
+      const { command, timeouts: _budgets, ...brainOptions } = opts; // how the brain is run does not change its answer
+      configKey = answerKey(SHIM_VERSION, brainOptions, lastConfig);
+      const cached = brain.state === "ready" ? null : readAnswer(configKey);
+      configInFlight = true;
+      const asked = sendConfig().finally(() => (configInFlight = false));
+      if (cached) {
+        asked.catch(() => {}); // the brain still learns the config; start-up does not wait for it
+        applyPatch(cfg, cached);
+        return;
+      }
+      const result = await asked;
+      if (result && result.output) applyPatch(cfg, result.output);
+      if (result) runActions(result.actions);
+    } catch (err) {
+      warnHook("config", err);
+    }
+  };
   hooks.event = async (arg) => {
     try {
       const event = arg?.event;

@@ -28,7 +28,10 @@ async def config(rt: Runtime, params: HookParams) -> dict[str, Any]:
         if isinstance(agent, dict) and isinstance(agent.get("mode"), str):
             rt.agent_modes[name] = agent["mode"]
     log.info("config patched", keys=sorted(patch))
-    return {"output": patch}
+    # The shim may replay this answer at the next start with the same config, without waiting for the brain;
+    # never when it carries an API key (it would be written to disk).
+    holds_key = "apiKey" in ((patch.get("provider") or {}).get(rt.provider_id) or {}).get("options", {})
+    return {"output": patch, "cacheable": not holds_key}
 
 
 async def compacting(rt: Runtime, params: HookParams) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any, Awaitable, Callable
 
@@ -14,6 +15,7 @@ from kimchi_plugin.rpc.protocol import PROTOCOL_VERSION, EmptyParams, HookParams
 
 log = structlog.get_logger("kimchi.hooks")
 
+CONFIG_WAIT_S = 1.0  # how long a hook waits for the first config (inside chat.message's 1.5 s budget)
 FORWARDED_EVENTS = [
     "session.created",
     "session.deleted",
@@ -48,8 +50,16 @@ async def shutdown(runtime: Runtime, _params: EmptyParams) -> dict:
 async def logged(
     hook: str, handler: Callable[[Runtime, HookParams], Awaitable[dict[str, Any]]], runtime: Runtime, params: HookParams
 ) -> dict[str, Any]:
-    """Run a hook handler and log the call (method and duration) at debug level."""
+    """Run a hook handler and log the call (method and duration) at debug level.
+
+    Hooks that arrive while the first `config` is still being processed (the shim may answer `config` from its cache
+    and send it on concurrently) wait for it briefly: routing needs the model registry it builds."""
     started = time.perf_counter()
+    if hook != "config" and not runtime.configured.is_set():
+        try:
+            await asyncio.wait_for(runtime.configured.wait(), CONFIG_WAIT_S)
+        except asyncio.TimeoutError:
+            pass
     result = await handler(runtime, params)
     log.debug("hook", method=hook, ms=round((time.perf_counter() - started) * 1000, 3), patched=sorted(result.get("output") or {}))
     return result

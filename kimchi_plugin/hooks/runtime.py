@@ -67,6 +67,7 @@ class Runtime:
         self.agent_modes: dict[str, str] = {}
         self.usage = UsageRecorder(clock=clock)  # replaced at `initialize`, when the options are known
         self._refresh: asyncio.Task | None = None
+        self.configured = asyncio.Event()  # set once the first `config` has built the registry
 
     def now_dt(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), tz=timezone.utc)
@@ -127,6 +128,7 @@ class Runtime:
         )
         if catalog.refresh is not None:
             self._refresh = asyncio.ensure_future(self._apply_refresh(catalog.refresh))
+        self.configured.set()
         # The encoding takes ~0.3 s of mostly GIL-holding parsing: load it after start-up work, not during it.
         self.tokens.start_background_load()
 
