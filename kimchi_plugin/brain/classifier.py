@@ -21,8 +21,8 @@ P = Profile
 _D, _R, _PL, _C, _RF, _A = P.DEBUGGER, P.REVIEWER, P.PLANNER, P.CODER, P.REFACTORER, P.ASSISTANT
 
 # Giant pastes: only a bounded head and tail are read, so the cost stays flat.
-HEAD_CHARS = 4000
-TAIL_CHARS = 2000
+HEAD_CHARS = 1500
+TAIL_CHARS = 700
 # Prose shorter than this with no evidence reads as chit-chat; longer as an unspecific work request.
 SHORT_PROSE_CHARS = 40
 LONG_PROSE_CHARS = 500
