@@ -38,6 +38,8 @@ export class BrainProcess {
     this.onDegraded = null; // (reason) => void
     this.onActions = null; // (actions) => void: client calls the brain asks for outside any hook
     this.initParams = null;
+    this.command = null; // the executable last started
+    this.everReady = false; // whether any start got through the handshake
   }
 
   /** Start the child and perform the handshake; resolves with the initialize result (or rejects). */
@@ -58,6 +60,7 @@ export class BrainProcess {
     }
     if (this.state !== "starting") throw new BrainGone(this.state);
     const { command, args, env } = resolved;
+    this.command = command;
     const child = spawn(command, args, {
       stdio: ["pipe", "pipe", "pipe"],
       env: { ...process.env, ...(env || {}) },
@@ -115,6 +118,7 @@ export class BrainProcess {
       throw new BrainGone(this.degradedReason);
     }
     this.state = "ready";
+    this.everReady = true;
     if (this.onReady) this.onReady(result);
     return result;
   }

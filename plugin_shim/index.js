@@ -3,7 +3,7 @@
 // answers. Every hook catches everything and fails open: on any error or timeout OpenCode's output stays untouched.
 import { ACTION_CALLS, DEFAULT_TIMEOUTS, INPUT_SHAPERS, TOOL_TIMEOUT_MS, applyPatch } from "./hooks.js";
 import { BrainProcess } from "./brain_process.js";
-import { resolveBrainCommand } from "./python_env.js";
+import { forgetCachedVenv, resolveBrainCommand } from "./python_env.js";
 import { answerKey, readAnswer, writeAnswer } from "./answer_cache.js";
 
 const SHIM_VERSION = "0.1.0";
@@ -60,8 +60,12 @@ async function server(input, options) {
   );
   live.add(brain);
   installExitHook();
-  brain.onDegraded = (reason) =>
-    toast(`Routing is off for this session: ${reason}. Details in the OpenCode log and the brain log.`, "warning");
+  brain.onDegraded = (reason) => {
+    // A brain that never got through its handshake from a cached environment: the environment is likely broken.
+    const rebuild = !brain.everReady && forgetCachedVenv(brain.command);
+    const next = rebuild ? " Its Python environment will be rebuilt at the next start." : "";
+    toast(`Routing is off for this session: ${reason}.${next} Details in the OpenCode log and the brain log.`, "warning");
+  };
 
   /** @type {Set<string> | null} */
   let handled = null;

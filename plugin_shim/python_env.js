@@ -92,11 +92,27 @@ function existingVenv(root, version) {
   if (!existsSync(root)) return null;
   const wanted = process.env.KIMCHI_PYTHON ? null : `venv-${version}-py`;
   for (const name of readdirSync(root)) {
-    if (wanted && name.startsWith(wanted) && !name.includes(".tmp") && existsSync(readyMarker(join(root, name)))) {
-      return join(root, name);
+    const venv = join(root, name);
+    if (wanted && name.startsWith(wanted) && !name.includes(".tmp") && existsSync(readyMarker(venv)) && existsSync(venvPython(venv))) {
+      return venv;
     }
   }
   return null;
+}
+
+/**
+ * Forget the cached virtualenv that `command` runs from (its ready marker), so the next start rebuilds it: used when
+ * the brain cannot even start from it. A development `.venv` or a user's own `command` is never touched.
+ */
+export function forgetCachedVenv(command, root = cacheRoot()) {
+  if (typeof command !== "string" || !command.startsWith(root)) return false;
+  const venv = dirname(dirname(command));
+  try {
+    rmSync(readyMarker(venv), { force: true });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 async function acquireLock(lockDir) {
