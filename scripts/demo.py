@@ -7,8 +7,10 @@ for and the brain's reason. Everything runs on 127.0.0.1 in a throw-away sandbox
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -82,7 +84,18 @@ def main() -> int:
                 shown = text if len(text) <= 60 else text[:57] + "..."
                 print(f"{shown:<62} {model:<22} {served:<18} {why}")
         print(f"\n{len(server.requests)} model requests in total. Brain log: {log_path}")
+        _print_stats(Path(sandbox.env["XDG_DATA_HOME"]) / "opencode-kimchi" / "usage.db")
     return 0
+
+
+def _print_stats(db: Path) -> None:
+    """What `kimchi-plugin stats` says about the session (rows are written when the brain shuts down)."""
+    deadline = time.monotonic() + 10
+    while not db.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(0.5)
+    print("\n$ kimchi-plugin stats   (prices of the stand-in models, token counts of the stand-in server)")
+    subprocess.run([sys.executable, "-m", "kimchi_plugin", "stats", "--db", str(db)], check=False)
 
 
 if __name__ == "__main__":
