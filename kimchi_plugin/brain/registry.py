@@ -269,13 +269,14 @@ class Registry:
         return _best_tier_of(family.ranks, {}, "") if family else DEFAULT_TIER
 
     def with_larger_context(
-        self, tier: Tier, needed_tokens: int, exclude: Collection[str] = ()
+        self, tier: Tier | Sequence[Tier], needed_tokens: float, exclude: Collection[str] = ()
     ) -> ModelSpec | None:
-        """Best model whose window holds `needed_tokens`: `tier` first, then neighbouring tiers.
+        """Best model whose window holds `needed_tokens`: `tier` first, then neighbouring tiers (or the tiers of a
+        given search order, e.g. the router's escalation order).
 
         Deprecated models are considered only when no active model anywhere fits.
         """
-        search = (tier, *_NEIGHBOUR_TIERS[tier])
+        search = (tier, *_NEIGHBOUR_TIERS[tier]) if isinstance(tier, Tier) else tuple(tier)
         for want_deprecated in (False, True):
             for candidate_tier in search:
                 for spec in self._ranked[candidate_tier]:

@@ -19,8 +19,6 @@ from kimchi_plugin.brain.tiers import PROFILE_TIER, TIER_DEFAULT_PROFILE, Profil
 
 # Share of a model's context window the next request may fill before a larger window is chosen.
 UPGRADE_AT = 0.85
-# Sources that count as automatic (and so are subject to the primary-agent floor and the LLM classifier).
-AUTOMATIC = frozenset({"heuristic", "followup", "phase", "sticky", "llm"})
 # Built-in subagents and the tier their work needs.
 SUBAGENT_TIERS: Mapping[str, Tier] = {"explore": Tier.QUICK, "general": Tier.CODING}
 # Where a failing tier looks next: Reasoning work never drops to Quick.
@@ -184,7 +182,9 @@ class Router:
         explicit = prefer is not None and chosen is prefer
         limit = needed_tokens if explicit else needed_tokens / UPGRADE_AT
         if needed_tokens and chosen.context_window < limit:
-            bigger = self._larger(order, limit, failed) or self._larger(order, needed_tokens, failed)
+            bigger = self.registry.with_larger_context(order, limit, failed) or self.registry.with_larger_context(
+                order, needed_tokens, failed
+            )
             if bigger is not None and bigger.context_window > chosen.context_window:
                 notes.append(
                     f"conversation ~{needed_tokens // 1000}K tokens: {chosen.id} ({chosen.context_window // 1000}K) "
@@ -192,13 +192,6 @@ class Router:
                 )
                 chosen = bigger
         return chosen, tuple(notes)
-
-    def _larger(self, order: tuple[Tier, ...], needed: float, avoid: set[str]) -> ModelSpec | None:
-        """The best-ranked model, in tier order, whose window holds `needed` tokens."""
-        return next(
-            (m for t in order for m in self.registry.ranked(t) if m.context_window >= needed and m.id not in avoid),
-            None,
-        )
 
     def _window(self, model_id: str) -> int:
         spec = self.registry.get(model_id)

@@ -65,10 +65,6 @@ class SystemTransformInput(Open):
     model: ModelInfo | None = None
 
 
-class SystemTransformOutput(Open):
-    system: list[Any] = Field(default_factory=list)
-
-
 class ToolAfterInput(Open):
     tool: str | None = None
     sessionID: str | None = None

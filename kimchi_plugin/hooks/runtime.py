@@ -26,8 +26,6 @@ from kimchi_plugin.settings import DEFAULT_BASE_URL, Settings, default_log_file
 
 log = structlog.get_logger("kimchi")
 
-# Agents known to be primary when the config does not say; anything declared `subagent` is not.
-PRIMARY_AGENTS = frozenset({"build", "plan", "kimchi-auto"})
 BUILTIN_SUBAGENTS = frozenset({"explore", "general"})
 # Tokens of a request that the transcript does not show: OpenCode's system prompt and tool definitions.
 REQUEST_OVERHEAD_TOKENS = 6000

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 PROTOCOL_VERSION = 1
 MAX_FRAME_BYTES = 16 * 1024 * 1024  # one JSON-RPC frame (= one line); larger lines are refused, not parsed
-
-# Client calls the shim may make on the brain's behalf after applying a patch.
-ActionCall = Literal["tui.showToast", "app.log", "session.summarize"]
-
 
 class _Open(BaseModel):
     """OpenCode's payloads grow between versions: unknown fields are kept, never an error."""
@@ -48,17 +44,6 @@ class InitializeResult(BaseModel):
 class HookParams(_Open):
     input: Any = None
     output: dict[str, Any] | None = None
-
-
-class Action(BaseModel):
-    call: ActionCall
-    args: dict[str, Any]
-
-
-class HookResult(BaseModel):
-    output: dict[str, Any] = Field(default_factory=dict)
-    """Patch: each top-level key replaces that key of OpenCode's output object."""
-    actions: list[Action] = Field(default_factory=list)
 
 
 class ToolContext(_Open):
