@@ -1,9 +1,10 @@
-"""Schema and coverage checks for the labeled routing evaluation set in tests/routing_data/."""
+"""Schema, coverage and independence checks for both labeled routing sets in tests/routing_data/ (A and B)."""
 
 from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -12,17 +13,33 @@ from kimchi_plugin.brain.tiers import PROFILE_TIER, Profile, Tier
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "routing_data"
 
-MIN_MESSAGES = 650
-MIN_SESSIONS = 45
-MIN_TRAPS = 60
-MIN_NON_ENGLISH = 20
-MIN_FOLLOWUPS = 40
-MIN_TURNS, MAX_TURNS = 3, 10
-
 ALLOWED_TAGS = {"followup", "trace", "diff", "code", "non-english", "trap", "long", "terse", "typo"}
 ALLOWED_TOOLS = {"read", "edit", "write", "bash", "grep", "glob", "task", "webfetch", "todowrite"}
 ALLOWED_AGENTS = {"build", "plan", "kimchi-auto", "explore", "general"}
 FAILED_CALL_SUFFIX = "!"
+MIN_TURNS, MAX_TURNS = 3, 10
+LONG_CHARS = 600
+# Intended tier mix of each message set, as (low, high) shares.
+TIER_SHARE_BANDS = {Tier.REASONING: (0.30, 0.40), Tier.CODING: (0.35, 0.45), Tier.QUICK: (0.20, 0.30)}
+
+
+@dataclass(frozen=True)
+class DataSet:
+    messages: str
+    sessions: str
+    message_prefix: str
+    session_prefix: str
+    min_messages: int
+    min_sessions: int
+    min_traps: int
+    min_non_english: int
+    min_followups: int = 40
+
+
+SETS = {
+    "A": DataSet("messages.jsonl", "sessions.jsonl", "m", "s", 650, 45, 60, 20),
+    "B": DataSet("messages_b.jsonl", "sessions_b.jsonl", "b", "sb", 600, 40, 55, 35),
+}
 
 
 def _load(name: str) -> list[dict]:
@@ -34,6 +51,14 @@ def _normalized(text: str) -> str:
     return " ".join(text.split()).casefold()
 
 
+def _texts(messages: list[dict], sessions: list[dict]) -> list[tuple[str, str]]:
+    """Every text of a set with where it lives: messages, their prev turns and session turns."""
+    texts = [(msg["id"], msg["text"]) for msg in messages]
+    texts += [(f"{msg['id']}.prev", msg["prev"]["text"]) for msg in messages if "prev" in msg]
+    texts += [(f"{s['id']}[{n}]", t["text"]) for s in sessions for n, t in enumerate(s["turns"])]
+    return texts
+
+
 def _assert_label(item: dict, where: str) -> None:
     tier = Tier(item["tier"])
     profile = Profile(item["profile"])
@@ -41,17 +66,14 @@ def _assert_label(item: dict, where: str) -> None:
     assert isinstance(item["text"], str) and item["text"].strip(), f"{where}: empty text"
 
 
-@pytest.fixture(scope="module")
-def messages() -> list[dict]:
-    return _load("messages.jsonl")
+@pytest.fixture(scope="module", params=sorted(SETS))
+def data(request: pytest.FixtureRequest) -> tuple[DataSet, list[dict], list[dict]]:
+    spec = SETS[request.param]
+    return spec, _load(spec.messages), _load(spec.sessions)
 
 
-@pytest.fixture(scope="module")
-def sessions() -> list[dict]:
-    return _load("sessions.jsonl")
-
-
-def test_message_schema(messages: list[dict]) -> None:
+def test_message_schema(data) -> None:
+    _, messages, _ = data
     for msg in messages:
         assert set(msg) <= {"id", "text", "tier", "profile", "tags", "prev"}, msg["id"]
         _assert_label(msg, msg["id"])
@@ -61,40 +83,56 @@ def test_message_schema(messages: list[dict]) -> None:
             assert set(msg["prev"]) == {"text", "tier", "profile"}, msg["id"]
             _assert_label(msg["prev"], f"{msg['id']}.prev")
         assert ("prev" in msg) == ("followup" in msg["tags"]), f"{msg['id']}: followup tag and prev must go together"
+        if len(msg["text"]) > LONG_CHARS:
+            assert "long" in msg["tags"], f"{msg['id']}: over {LONG_CHARS} characters without the long tag"
 
 
-def test_ids_unique_and_ordered(messages: list[dict], sessions: list[dict]) -> None:
-    for items, prefix in ((messages, "m"), (sessions, "s")):
-        ids = [item["id"] for item in items]
-        assert len(ids) == len(set(ids))
-        assert all(i.startswith(prefix) and i[1:].isdigit() for i in ids)
+def test_ids_are_numbered_in_order_with_the_set_prefix(data) -> None:
+    spec, messages, sessions = data
+    for items, prefix, width in ((messages, spec.message_prefix, 4), (sessions, spec.session_prefix, 3)):
+        assert [item["id"] for item in items] == [f"{prefix}{n:0{width}d}" for n in range(1, len(items) + 1)]
 
 
-def test_no_duplicate_message_text(messages: list[dict]) -> None:
-    counts = Counter(_normalized(msg["text"]) for msg in messages)
-    assert [text for text, n in counts.items() if n > 1] == []
+def test_no_duplicate_text_within_a_set(data) -> None:
+    _, messages, sessions = data
+    for texts in ([m["text"] for m in messages], [t["text"] for s in sessions for t in s["turns"]]):
+        counts = Counter(_normalized(text) for text in texts)
+        assert [text for text, n in counts.items() if n > 1] == []
 
 
-def test_no_duplicate_session_turn_text(sessions: list[dict]) -> None:
-    counts = Counter(_normalized(turn["text"]) for sess in sessions for turn in sess["turns"])
-    assert [text for text, n in counts.items() if n > 1] == []
+def test_the_two_sets_share_no_text() -> None:
+    a, b = SETS["A"], SETS["B"]
+    first = {_normalized(text) for _, text in _texts(_load(a.messages), _load(a.sessions))}
+    shared = [where for where, text in _texts(_load(b.messages), _load(b.sessions)) if _normalized(text) in first]
+    assert shared == []
 
 
-def test_message_minimum_counts(messages: list[dict]) -> None:
+def test_message_minimum_counts(data) -> None:
+    spec, messages, _ = data
     tags = Counter(tag for msg in messages for tag in msg["tags"])
-    assert len(messages) >= MIN_MESSAGES
-    assert tags["trap"] >= MIN_TRAPS
-    assert tags["non-english"] >= MIN_NON_ENGLISH
-    assert tags["followup"] >= MIN_FOLLOWUPS
+    assert len(messages) >= spec.min_messages
+    assert tags["trap"] >= spec.min_traps
+    assert tags["non-english"] >= spec.min_non_english
+    assert tags["followup"] >= spec.min_followups
 
 
-def test_every_profile_is_represented(messages: list[dict]) -> None:
-    seen = {msg["profile"] for msg in messages}
-    assert seen == {p.value for p in Profile}
+def test_tier_mix(data) -> None:
+    _, messages, _ = data
+    counts = Counter(Tier(msg["tier"]) for msg in messages)
+    for tier, (low, high) in TIER_SHARE_BANDS.items():
+        share = counts[tier] / len(messages)
+        assert low <= share <= high, f"{tier.value}: {share:.1%} outside {low:.0%}-{high:.0%}"
 
 
-def test_session_schema(sessions: list[dict]) -> None:
-    assert len(sessions) >= MIN_SESSIONS
+def test_every_profile_is_represented(data) -> None:
+    _, messages, sessions = data
+    assert {msg["profile"] for msg in messages} == {p.value for p in Profile}
+    assert {t["profile"] for s in sessions for t in s["turns"]} == {p.value for p in Profile}
+
+
+def test_session_schema(data) -> None:
+    spec, _, sessions = data
+    assert len(sessions) >= spec.min_sessions
     for sess in sessions:
         assert set(sess) == {"id", "agent", "turns"}, sess["id"]
         assert sess["agent"] in ALLOWED_AGENTS, sess["id"]
