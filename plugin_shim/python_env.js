@@ -9,6 +9,8 @@ import { delimiter, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const PACKAGE_ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
+// The Python package shipped inside this npm package, with the OTLP types telemetry needs when a user turns it on.
+const PACKAGE_SPEC = `${PACKAGE_ROOT}[telemetry]`;
 const MIN_PYTHON = [3, 10];
 const SETUP_TIMEOUT_MS = 10 * 60 * 1000; // a cold pip install on a slow link
 const LOCK_STALE_MS = 15 * 60 * 1000; // a lock older than this belongs to a dead setup
@@ -140,11 +142,11 @@ async function buildVenv(venv, base, notify) {
   const steps = uv
     ? [
         [uv, ["venv", "--quiet", "--python", base.python, tmp]],
-        [uv, ["pip", "install", "--quiet", "--compile-bytecode", "--python", venvPython(tmp), PACKAGE_ROOT]],
+        [uv, ["pip", "install", "--quiet", "--compile-bytecode", "--python", venvPython(tmp), PACKAGE_SPEC]],
       ]
     : [
         [base.python, ["-m", "venv", tmp]],
-        [venvPython(tmp), ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", PACKAGE_ROOT]],
+        [venvPython(tmp), ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", PACKAGE_SPEC]],
       ];
   for (const [command, args] of steps) {
     const result = await run(command, args, SETUP_TIMEOUT_MS);
