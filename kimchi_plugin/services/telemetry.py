@@ -272,7 +272,13 @@ class Telemetry:
     def _run(self) -> None:
         import httpx
 
-        otlp = importlib.import_module("kimchi_plugin.services.otlp")
+        try:
+            otlp = importlib.import_module("kimchi_plugin.services.otlp")
+        except ImportError as exc:  # installed without the telemetry extra
+            log.warning("telemetry off: OTLP types unavailable (pip install 'kimchi-plugin[telemetry]')",
+                        error=type(exc).__name__)
+            self._stop.set()
+            return
         timeout = httpx.Timeout(self.config.timeout_s, connect=min(CONNECT_TIMEOUT_S, self.config.timeout_s))
         headers = {**self.config.headers, "Content-Type": otlp.CONTENT_TYPE}
         with httpx.Client(timeout=timeout, headers=headers, follow_redirects=False) as client:
