@@ -2,8 +2,8 @@
 
     python scripts/eval_routing.py [--detail dev|test] [--mistakes] [--json] [--messages FILE]
 
-Two independently written sets, A (messages.jsonl, sessions.jsonl) and B (messages_b.jsonl,
-sessions_b.jsonl), are each split deterministically by id (sha1(id) % 10 < 7 → dev, else test). By
+Independently written sets, A (messages.jsonl, sessions.jsonl), B (messages_b.jsonl, sessions_b.jsonl) and
+C (messages_c.jsonl, messages only), each by another author, are each split deterministically by id (sha1(id) % 10 < 7 → dev, else test). By
 default it prints one row per set, kind (messages, session turns) and split, the combined rows, and the
 confusion matrices of the combined test split. `--mistakes` lists misrouted dev items only: the test
 split is for reporting, never for tuning.
@@ -28,7 +28,11 @@ from kimchi_plugin.brain.conversation import ConversationState, decide  # noqa: 
 from kimchi_plugin.brain.tiers import TIER_ORDER, Profile, Tier  # noqa: E402
 
 DATA = ROOT / "tests" / "routing_data"
-SETS = {"A": ("messages.jsonl", "sessions.jsonl"), "B": ("messages_b.jsonl", "sessions_b.jsonl")}
+SETS = {
+    "A": ("messages.jsonl", "sessions.jsonl"),
+    "B": ("messages_b.jsonl", "sessions_b.jsonl"),
+    "C": ("messages_c.jsonl", "sessions_c.jsonl"),  # messages only: a missing file has no items
+}
 KINDS = ("messages", "sessions")
 SPLITS = ("dev", "test")
 DEV_BUCKETS = 7  # of 10
@@ -196,7 +200,7 @@ def evaluate_sessions(path: Path, decide_fn: DecideFn = decide, split: str = "al
 
 
 def evaluate_all(decide_fn: DecideFn = decide) -> dict[tuple[str, str, str], Scores]:
-    """Scores keyed by (set, kind, split) for A and B, plus ("A+B", kind, split) and ("A+B", "all", split)."""
+    """Scores keyed by (set, kind, split) for A and B, plus ("all", kind, split) and ("all", "all", split)."""
     results: dict[tuple[str, str, str], Scores] = {}
     for split in SPLITS:
         for kind in KINDS:
@@ -206,11 +210,11 @@ def evaluate_all(decide_fn: DecideFn = decide) -> dict[tuple[str, str, str], Sco
                 scores = score_messages(items, decide_fn) if kind == "messages" else score_sessions(items, decide_fn)
                 results[name, kind, split] = scores
                 combined.merge(scores)
-            results["A+B", kind, split] = combined
+            results["all", kind, split] = combined
         everything = Scores()
         for kind in KINDS:
-            everything.merge(results["A+B", kind, split])
-        results["A+B", "all", split] = everything
+            everything.merge(results["all", kind, split])
+        results["all", "all", split] = everything
     return results
 
 
@@ -228,6 +232,8 @@ def summary(results: dict[tuple[str, str, str], Scores]) -> str:
     lines = [f"{'set':<5} {'kind':<9} {'split':<5} {'n':>5} {'tier':>7} {'profile':>8} {'R→lower':>8} {'cost':>6}"]
     for (name, kind, split), s in results.items():
         d = s.as_dict()
+        if not d["n"]:
+            continue  # e.g. set C has no sessions
         lines.append(
             f"{name:<5} {kind:<9} {split:<5} {d['n']:>5} {d['tier_accuracy']:>7.1%} {d['profile_accuracy']:>8.1%} "
             f"{d['reasoning_routed_lower']:>8.1%} {d['cost']:>6.3f}"
@@ -270,8 +276,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     results = evaluate_all()
     print(summary(results))
-    combined = results["A+B", "all", "test"]
-    print(f"\ncombined test split (messages and session turns of A and B): {combined.total} items")
+    combined = results["all", "all", "test"]
+    print(f"\ncombined test split (messages and session turns of every set): {combined.total} items")
     print(_matrix("tier confusion", TIER_ORDER, combined.tier_matrix))
     print(_matrix("profile confusion", PROFILE_ORDER, combined.profile_matrix))
     if args.detail:
