@@ -1,7 +1,8 @@
 """`kimchi-plugin route`: try the router from the command line, one message or a JSON-lines stream.
 
 Raw classification (no primary-agent floor) unless an agent is given; offline unless `--llm` is passed. Lines that
-share a `session` id share routing state, so a multi-turn conversation can be replayed.
+share a `session` id share routing state, so a multi-turn conversation can be replayed; a line's `prev`
+(`{"text", "profile"?}`) stands for the turn before it.
 """
 
 from __future__ import annotations
@@ -15,9 +16,12 @@ import time
 from datetime import datetime, timezone
 from typing import Any, TextIO
 
+from kimchi_plugin.brain.classifier import Classification
+from kimchi_plugin.brain.conversation import decide
 from kimchi_plugin.brain.registry import Registry
 from kimchi_plugin.brain.router import Decision, Policy, Request, Router
-from kimchi_plugin.brain.sessions import SessionStore
+from kimchi_plugin.brain.sessions import SessionState, SessionStore
+from kimchi_plugin.brain.tiers import Profile
 from kimchi_plugin.settings import DEFAULT_BASE_URL
 
 # Models the Kimchi endpoint serves, used when --models is not given.
@@ -27,7 +31,9 @@ SUBAGENTS = frozenset({"explore", "general"})
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("text", nargs="?", help="the message to route (omit with --jsonl)")
-    parser.add_argument("--jsonl", action="store_true", help='read {"text", "agent"?, "session"?} lines from stdin')
+    parser.add_argument(
+        "--jsonl", action="store_true", help='read {"text", "agent"?, "session"?, "prev"?} lines from stdin'
+    )
     parser.add_argument("--agent", help="route as this agent (applies the primary-agent floor and subagent tiers)")
     parser.add_argument("--models", default=KIMCHI_MODELS, help="comma-separated model ids the user has")
     parser.add_argument("--llm", action="store_true", help="consult the LLM classifier when unsure (needs an API key)")
@@ -81,6 +87,10 @@ async def _route_lines(router: Router, lines: TextIO, default_agent: str | None,
             continue
         agent = item.get("agent") or default_agent
         session = str(item.get("session") or f"line-{number}")
+        state = sessions.get(session, time.time())
+        prev = item.get("prev")
+        if isinstance(prev, dict) and isinstance(prev.get("text"), str):
+            _replay_previous(prev, state)
         request = Request(
             session_id=session,
             text=text,
@@ -89,9 +99,19 @@ async def _route_lines(router: Router, lines: TextIO, default_agent: str | None,
             requested="auto",
             now=time.time(),
         )
-        decision = await router.route(request, sessions.get(session, request.now))
+        decision = await router.route(request, state)
         out.write(json.dumps(decision_json(decision), ensure_ascii=False) + "\n")
     return 0
+
+
+def _replay_previous(prev: dict, state: SessionState) -> None:
+    """A line's `prev` turn (`{"text", "profile"?}`) becomes the session's previous turn, so a short follow-up
+    ("fix it", "why?") is decided from it; a labelled profile is taken as given, otherwise the turn is classified."""
+    try:
+        found = Classification(Profile(prev["profile"]), 1.0, ("label",), "label")
+    except (KeyError, ValueError):
+        found = decide(prev["text"], state.conversation)
+    state.conversation.note_decision(prev["text"], found)
 
 
 def run(args: argparse.Namespace) -> int:
