@@ -7,7 +7,9 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+
+import pytest
 
 TRICKLE_EVERY_S = 0.05
 SILENT_S = 5.0
@@ -97,3 +99,17 @@ def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[[Callable[[socket.socket], None]], MisbehavingServer]]:
+    """Start misbehaving servers on demand; all are closed when the test ends."""
+    servers: list[MisbehavingServer] = []
+
+    def start(behave: Callable[[socket.socket], None]) -> MisbehavingServer:
+        servers.append(MisbehavingServer(behave))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.close()

@@ -8,7 +8,6 @@ import json
 import socket
 import sys
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from kimchi_plugin.services.model_catalog import START_BUDGET_S  # noqa: E402
 from tests.perf.brain_child import BrainChild  # noqa: E402
-from tests.perf.misbehaving_server import MisbehavingServer, answer, closed_port, http, silent, trickle  # noqa: E402
+from tests.perf.misbehaving_server import MisbehavingServer, answer, closed_port, http, silent, serve, trickle  # noqa: E402, F401 (serve is a fixture)
 
 pytestmark = pytest.mark.subprocess
 
@@ -54,18 +53,6 @@ def _start(home: Path, base_url: str) -> tuple[set[str], float, BrainChild]:
     models = set(reply["result"]["output"]["provider"]["kimchi"].get("models", {}))
     return models, elapsed, brain
 
-
-@pytest.fixture
-def serve() -> Iterator[Callable[[Callable[[socket.socket], None]], MisbehavingServer]]:
-    servers: list[MisbehavingServer] = []
-
-    def start(behave: Callable[[socket.socket], None]) -> MisbehavingServer:
-        servers.append(MisbehavingServer(behave))
-        return servers[-1]
-
-    yield start
-    for server in servers:
-        server.close()
 
 
 QUICK_FAILURES = {

@@ -7,7 +7,6 @@ import asyncio
 import socket
 import sys
 import time
-from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -20,25 +19,13 @@ from kimchi_plugin.brain.tiers import Tier
 from kimchi_plugin.services.llm_classifier import LlmClassifier, parse_tier
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from tests.perf.misbehaving_server import MisbehavingServer, answer, closed_port, completion, http, silent, trickle  # noqa: E402
+from tests.perf.misbehaving_server import MisbehavingServer, answer, closed_port, completion, http, silent, serve, trickle  # noqa: E402, F401 (serve is a fixture)
 
 DEADLINE_S = 0.3
 SLACK_S = 0.25  # scheduling noise on a loaded machine, on top of the deadline
 API_KEY = "sk-test-llm-classifier-key"
 MODELS = {m: {} for m in ("kimi-k2.5", "glm-5", "minimax-m2.7")}
 
-
-@pytest.fixture
-def serve() -> Iterator[Callable[[Callable[[socket.socket], None]], MisbehavingServer]]:
-    servers: list[MisbehavingServer] = []
-
-    def start(behave: Callable[[socket.socket], None]) -> MisbehavingServer:
-        servers.append(MisbehavingServer(behave))
-        return servers[-1]
-
-    yield start
-    for server in servers:
-        server.close()
 
 
 def _closed_port_url() -> str:
