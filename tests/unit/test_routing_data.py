@@ -39,7 +39,7 @@ class DataSet:
 SETS = {
     "A": DataSet("messages.jsonl", "sessions.jsonl", "m", "s", 650, 45, 60, 20),
     "B": DataSet("messages_b.jsonl", "sessions_b.jsonl", "b", "sb", 600, 40, 55, 35),
-    "C": DataSet("messages_c.jsonl", None, "c", "", 450, 0, 40, 30, min_followups=20),
+    "C": DataSet("messages_c.jsonl", "sessions_c.jsonl", "c", "sc", 450, 45, 40, 30, min_followups=20),
 }
 
 
