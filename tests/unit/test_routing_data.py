@@ -1,4 +1,4 @@
-"""Schema, coverage and independence checks for both labeled routing sets in tests/routing_data/ (A and B)."""
+"""Schema, coverage and independence checks for the labeled routing sets in tests/routing_data/ (A, B and C)."""
 
 from __future__ import annotations
 
