@@ -49,6 +49,8 @@ DEFAULT_SIGMAS = (0.5, 1.0, 1.0)  # rule, word, context; chosen by --cv
 TEMPERATURES = tuple(round(0.5 + 0.05 * i, 2) for i in range(51))  # 0.5 … 3.0
 KEEP_WEIGHT = 0.01  # smaller weights are dropped from the shipped table
 CONTEXT_PREFIXES = ("phase:", classifier.PREV_PREFIX)
+# Sets whose sessions never train: set C's conversations stay a measure of an author the model has not seen.
+MEASURE_ONLY_SESSIONS = frozenset({"C"})
 
 Example = tuple[set[str], int]
 Table = tuple[dict[str, dict[str, float]], list[float]]
@@ -92,7 +94,9 @@ def dev_items(sets: Iterable[str], by_author: bool = False) -> tuple[list[dict],
     """Dev messages and sessions of the sets; `by_author` tags each with its set, which is then its fold."""
     tag = (lambda name: {"set": name}) if by_author else (lambda name: {})
     messages = [{**m, **tag(name)} for name in sets for m in load_set(name, "messages", "dev")]
-    sessions = [{**s, **tag(name)} for name in sets for s in load_set(name, "sessions", "dev")]
+    sessions = [
+        {**s, **tag(name)} for name in sets if name not in MEASURE_ONLY_SESSIONS for s in load_set(name, "sessions", "dev")
+    ]
     return messages, sessions
 
 
