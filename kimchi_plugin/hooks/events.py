@@ -9,6 +9,7 @@ from typing import Any, Mapping
 import structlog
 
 from kimchi_plugin.brain import context_window, fallback
+from kimchi_plugin.brain.accounting import Usage, parse_assistant
 from kimchi_plugin.brain.sessions import SessionState
 from kimchi_plugin.hooks.chat import toast
 from kimchi_plugin.hooks.runtime import REQUEST_OVERHEAD_TOKENS, Runtime
@@ -73,9 +74,9 @@ def _message_updated(rt: Runtime, props: Mapping[str, Any]) -> None:
     if state is None:
         return
     model_id = str(info.get("modelID") or "")
-    tokens = info.get("tokens") if isinstance(info.get("tokens"), Mapping) else {}
-    cache = tokens.get("cache") if isinstance(tokens.get("cache"), Mapping) else {}
-    used = sum(v for v in (tokens.get("input"), tokens.get("output"), cache.get("read"), cache.get("write")) if isinstance(v, int))
+    message = parse_assistant(info)
+    usage = message.usage if message is not None else Usage()
+    used = usage.input + usage.output + usage.cache_read + usage.cache_write
     if used > 0:
         state.reported_tokens = used  # the real size of the last request (input excludes cached tokens)
     error = info.get("error")
