@@ -31,7 +31,11 @@ DATA = ROOT / "tests" / "routing_data"
 SETS = {
     "A": ("messages.jsonl", "sessions.jsonl"),
     "B": ("messages_b.jsonl", "sessions_b.jsonl"),
-    "C": ("messages_c.jsonl", "sessions_c.jsonl"),  # messages only: a missing file has no items
+    "C": ("messages_c.jsonl", "sessions_c.jsonl"),
+    "D": ("messages_d.jsonl", "sessions_d.jsonl"),
+    "E": ("messages_e.jsonl", "sessions_e.jsonl"),
+    "F": ("messages_f.jsonl", "sessions_f.jsonl"),
+    "G": ("messages_g.jsonl", "sessions_g.jsonl"),
 }
 KINDS = ("messages", "sessions")
 SPLITS = ("dev", "test")

@@ -1,4 +1,4 @@
-"""Schema, coverage and independence checks for the labeled routing sets in tests/routing_data/ (A, B and C)."""
+"""Schema, coverage and independence checks for the labeled routing sets in tests/routing_data/ (A to G)."""
 
 from __future__ import annotations
 
@@ -40,6 +40,10 @@ SETS = {
     "A": DataSet("messages.jsonl", "sessions.jsonl", "m", "s", 650, 45, 60, 20),
     "B": DataSet("messages_b.jsonl", "sessions_b.jsonl", "b", "sb", 600, 40, 55, 35),
     "C": DataSet("messages_c.jsonl", "sessions_c.jsonl", "c", "sc", 450, 45, 40, 30, min_followups=20),
+    "D": DataSet("messages_d.jsonl", "sessions_d.jsonl", "d", "sd", 440, 40, 55, 45, min_followups=30),
+    "E": DataSet("messages_e.jsonl", "sessions_e.jsonl", "e", "se", 460, 40, 45, 45, min_followups=30),
+    "F": DataSet("messages_f.jsonl", "sessions_f.jsonl", "f", "sf", 445, 42, 50, 190, min_followups=30),
+    "G": DataSet("messages_g.jsonl", "sessions_g.jsonl", "g", "sg", 438, 44, 70, 35, min_followups=30),
 }
 
 
