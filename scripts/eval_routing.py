@@ -2,8 +2,8 @@
 
     python scripts/eval_routing.py [--detail dev|test] [--mistakes] [--json] [--messages FILE]
 
-Independently written sets, A (messages.jsonl, sessions.jsonl), B (messages_b.jsonl, sessions_b.jsonl) and
-C (messages_c.jsonl, messages only), each by another author, are each split deterministically by id (sha1(id) % 10 < 7 → dev, else test). By
+Independently written sets A–G (messages*.jsonl, sessions*.jsonl in tests/routing_data/, listed in SETS),
+each by another author, are each split deterministically by id (sha1(id) % 10 < 7 → dev, else test). By
 default it prints one row per set, kind (messages, session turns) and split, the combined rows, and the
 confusion matrices of the combined test split. `--mistakes` lists misrouted dev items only: the test
 split is for reporting, never for tuning.
@@ -66,7 +66,7 @@ def load(path: Path, split: str) -> list[dict]:
 
 
 def load_set(name: str, kind: str, split: str) -> list[dict]:
-    """Messages or sessions of set A or B in a split."""
+    """Messages or sessions of one set in a split."""
     return load(DATA / SETS[name][KINDS.index(kind)], split)
 
 
@@ -237,7 +237,7 @@ def summary(results: dict[tuple[str, str, str], Scores]) -> str:
     for (name, kind, split), s in results.items():
         d = s.as_dict()
         if not d["n"]:
-            continue  # e.g. set C has no sessions
+            continue  # a set without that kind of item
         lines.append(
             f"{name:<5} {kind:<9} {split:<5} {d['n']:>5} {d['tier_accuracy']:>7.1%} {d['profile_accuracy']:>8.1%} "
             f"{d['reasoning_routed_lower']:>8.1%} {d['cost']:>6.3f}"

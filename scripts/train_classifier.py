@@ -204,7 +204,7 @@ def route_scores(table: Table, messages: list[dict], sessions: list[dict], tempe
 
 
 def fold_of(item: dict) -> int:
-    """The fold of a message or session: its set (A or B) when the folds are the authors, else a hash
+    """The fold of a message or session: its set when the folds are the authors, else a hash
     of its id."""
     if item.get("set") is not None:
         return list(SETS).index(item["set"])
