@@ -36,6 +36,10 @@ SETS = {
     "E": ("messages_e.jsonl", "sessions_e.jsonl"),
     "F": ("messages_f.jsonl", "sessions_f.jsonl"),
     "G": ("messages_g.jsonl", "sessions_g.jsonl"),
+    "H": ("messages_h.jsonl", "sessions_h.jsonl"),
+    "I": ("messages_i.jsonl", "sessions_i.jsonl"),
+    "J": ("messages_j.jsonl", "sessions_j.jsonl"),
+    "K": ("messages_k.jsonl", "sessions_k.jsonl"),
 }
 KINDS = ("messages", "sessions")
 SPLITS = ("dev", "test")

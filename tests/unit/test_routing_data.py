@@ -44,6 +44,10 @@ SETS = {
     "E": DataSet("messages_e.jsonl", "sessions_e.jsonl", "e", "se", 460, 40, 45, 45, min_followups=30),
     "F": DataSet("messages_f.jsonl", "sessions_f.jsonl", "f", "sf", 445, 42, 50, 190, min_followups=30),
     "G": DataSet("messages_g.jsonl", "sessions_g.jsonl", "g", "sg", 438, 44, 70, 35, min_followups=30),
+    "H": DataSet("messages_h.jsonl", "sessions_h.jsonl", "h", "sh", 240, 60, 30, 20, min_followups=20),
+    "I": DataSet("messages_i.jsonl", "sessions_i.jsonl", "i", "si", 240, 60, 30, 20, min_followups=20),
+    "J": DataSet("messages_j.jsonl", "sessions_j.jsonl", "j", "sj", 240, 60, 30, 20, min_followups=20),
+    "K": DataSet("messages_k.jsonl", "sessions_k.jsonl", "k", "sk", 240, 60, 30, 20, min_followups=20),
 }
 
 
