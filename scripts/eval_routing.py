@@ -40,6 +40,9 @@ SETS = {
     "I": ("messages_i.jsonl", "sessions_i.jsonl"),
     "J": ("messages_j.jsonl", "sessions_j.jsonl"),
     "K": ("messages_k.jsonl", "sessions_k.jsonl"),
+    "L": ("messages_l.jsonl", "sessions_l.jsonl"),
+    "N": ("messages_n.jsonl", "sessions_n.jsonl"),
+    "O": ("messages_o.jsonl", "sessions_o.jsonl"),
 }
 KINDS = ("messages", "sessions")
 SPLITS = ("dev", "test")
