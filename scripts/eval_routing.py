@@ -41,6 +41,7 @@ SETS = {
     "J": ("messages_j.jsonl", "sessions_j.jsonl"),
     "K": ("messages_k.jsonl", "sessions_k.jsonl"),
     "L": ("messages_l.jsonl", "sessions_l.jsonl"),
+    "M": ("messages_m.jsonl", "sessions_m.jsonl"),
     "N": ("messages_n.jsonl", "sessions_n.jsonl"),
     "O": ("messages_o.jsonl", "sessions_o.jsonl"),
 }

@@ -49,6 +49,7 @@ SETS = {
     "J": DataSet("messages_j.jsonl", "sessions_j.jsonl", "j", "sj", 240, 60, 30, 20, min_followups=20),
     "K": DataSet("messages_k.jsonl", "sessions_k.jsonl", "k", "sk", 240, 60, 30, 20, min_followups=20),
     "L": DataSet("messages_l.jsonl", "sessions_l.jsonl", "l", "sl", 200, 70, 25, 20, min_followups=20),
+    "M": DataSet("messages_m.jsonl", "sessions_m.jsonl", "mm", "sm", 200, 70, 25, 20, min_followups=20),
     "N": DataSet("messages_n.jsonl", "sessions_n.jsonl", "n", "sn", 200, 70, 25, 20, min_followups=20),
     "O": DataSet("messages_o.jsonl", "sessions_o.jsonl", "o", "so", 200, 70, 25, 20, min_followups=20),
 }
