@@ -1,4 +1,4 @@
-"""Schema, coverage and independence checks for the labeled routing sets in tests/routing_data/ (A to G)."""
+"""Schema, coverage and independence checks for the labeled routing sets in tests/routing_data/ (A to O)."""
 
 from __future__ import annotations
 
@@ -123,6 +123,15 @@ def test_the_sets_share_no_text() -> None:
             if owner != name:
                 shared.append(f"{name}:{where} repeats set {owner}")
     assert shared == []
+
+
+def test_ids_are_unique_across_sets() -> None:
+    ids = Counter(
+        item["id"]
+        for spec in SETS.values()
+        for item in [*_load(spec.messages), *(_load(spec.sessions) if spec.sessions else [])]
+    )
+    assert [i for i, n in ids.items() if n > 1] == []
 
 
 def test_message_minimum_counts(data) -> None:
