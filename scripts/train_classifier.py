@@ -1,6 +1,6 @@
 """Train the classifier's weight table on the dev splits and write kimchi_plugin/data/classifier_model.json.
 
-    python scripts/train_classifier.py [--cv] [--sets A,B] [--word-sigma S] [--rule-sigma S] [--context-sigma S]
+    python scripts/train_classifier.py [--cv [--grid R,W,C;R,W,C…]] [--sets A,B] [--word-sigma S] [--rule-sigma S] [--context-sigma S]
     python scripts/train_classifier.py --cross-author     # each author scored by a table trained without them
 
 Multinomial logistic regression over the classifier's own features (rule features, words, word stems,
@@ -10,8 +10,9 @@ move them. Examples are the dev messages and every dev session turn that is not 
 follow-up, each session turn carrying the context features of the turns before it (previous label,
 tool activity), so that how far a weak message sticks to the previous tier is learnt too.
 
-`--cv` runs a 5-fold cross-validation inside dev (folds by message or session id) over a grid of prior
-widths, scoring held-out folds with the real routing walk; the temperature that calibrates the shipped
+`--cv` runs a cross-validation inside dev over a grid of prior widths (the full 3×3×3 grid, or the settings
+given by `--grid`), scoring held-out folds with the real routing walk; the folds are the authors when several
+sets train (5 folds by id for one set); the temperature that calibrates the shipped
 probabilities is fitted on the out-of-fold scores of the chosen widths. The test splits are never read.
 Pure Python, deterministic.
 """
@@ -218,6 +219,11 @@ def _fold_task(task: tuple[tuple[float, float, float], int, list[dict], list[dic
     return train(examples(train_m, train_s), sigmas)
 
 
+def _table_without(held: str, sigmas: tuple[float, float, float]) -> Table:
+    """A table trained on the dev splits of every set but one."""
+    return train(examples(*dev_items([name for name in SETS if name != held])), sigmas)
+
+
 def cross_validate(
     grid: list[tuple[float, float, float]], messages: list[dict], sessions: list[dict], folds: int
 ) -> dict[tuple[float, float, float], list[Table]]:
@@ -287,6 +293,7 @@ def write_model(table: Table, sigmas: tuple[float, float, float], temperature: f
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cv", action="store_true", help="cross-validate the prior widths, fit the temperature")
+    parser.add_argument("--grid", default=None, help="with --cv: the settings to try, as rule,word,context;… (default: 3x3x3)")
     parser.add_argument("--cross-author", action="store_true", help="score each set with a table trained without it (no write)")
     parser.add_argument("--sets", default=",".join(SETS), help="labelled sets whose dev splits train the table")
     parser.add_argument("--rule-sigma", type=float, default=DEFAULT_SIGMAS[0])
@@ -300,8 +307,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.cross_author:
         # Leave one author out: how the router does on a writer it has never seen, as a new user would be.
         unseen = Scores()
-        for held in SETS:
-            table = train(examples(*dev_items([name for name in SETS if name != held])), sigmas)
+        with Pool(2) as pool:
+            tables = pool.starmap(_table_without, [(held, sigmas) for held in SETS])
+        for held, table in zip(SETS, tables):
             scores = route_scores(table, load_set(held, "messages", "all"), load_set(held, "sessions", "all"), temperature)
             print(_line(f"set {held}, trained without it", scores), flush=True)
             unseen.merge(scores)
@@ -317,7 +325,11 @@ def main(argv: list[str] | None = None) -> int:
         cv_m, cv_s = dev_items(sets, by_author)
         folds = len(sets) if by_author else FOLDS
         print(f"cross-validation: {folds} folds ({'one per set' if by_author else 'by id'})", flush=True)
-        grid = [(r, w, c) for r in CV_RULE_SIGMAS for w in CV_WORD_SIGMAS for c in CV_CONTEXT_SIGMAS]
+        grid = (
+            [tuple(float(x) for x in setting.split(",")) for setting in args.grid.split(";")]
+            if args.grid
+            else [(r, w, c) for r in CV_RULE_SIGMAS for w in CV_WORD_SIGMAS for c in CV_CONTEXT_SIGMAS]
+        )
         results = cross_validate(grid, cv_m, cv_s, folds)
         held = {setting: held_out_scores(tables, cv_m, cv_s) for setting, tables in results.items()}
         for setting, scores in held.items():
