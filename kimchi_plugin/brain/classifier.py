@@ -1,6 +1,7 @@
 """Stage 1 of routing: a fast classifier over the user's own words.
 
-Text becomes named features (word families, leading intent, pasted structure, the words and their stems);
+Text becomes named features (word families, leading intent, pasted structure, the words, their stems and
+word pairs, character pairs of Chinese and Japanese);
 a linear weight table (hand-set rules refined by logistic regression on labelled messages and session
 turns, which also weighs the conversation stage's context features) scores the six profiles, and the
 winning tier's probability, calibrated by the table's temperature, is the confidence.
@@ -38,6 +39,8 @@ DEFAULT_CONFIDENCE = 0.2
 EMPTY_CONFIDENCE = 0.5
 # Word features ("w:cache") exist for the trained table; the rules give no weight to single words.
 WORD_PREFIX = "w:"
+# Word pairs are read from this many leading words of the prose.
+BIGRAM_TOKENS = 60
 # How many of the strongest features a decision reports in `signals`.
 MAX_SIGNALS = 4
 # Words longer than this also count by their first STEM_CHARS letters ("migrat*" for migrate, migrating,
@@ -437,6 +440,10 @@ _CJK_TERMS: tuple[tuple[str, str], ...] = tuple(
     for term in terms.split()
 )
 
+# Polite request forms ("请…", "帮我…", "…してください", "…해 주세요"): with a code verb they make the order
+# that an English message opens with ("add …"), so they earn the same `lead:code`.
+_CJK_REQUEST = ("请", "帮我", "给我", "ください", "下さい", "주세요", "해줘", "해 줘")
+
 # --------------------------------------------------------------------------------------------------
 # Feature weights: profile scores are sums of these. `classifier_model.json`, when shipped, refines them.
 
@@ -686,6 +693,9 @@ def _lead_feature(tokens: list[str]) -> str | None:
 # Chinese, Japanese and Korean characters, each worth about a short word.
 _WIDE_CHAR = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 WIDE_CHAR_WEIGHT = 4
+# Runs of those scripts (kana included). Chinese and Japanese have no spaces, so a run is a whole clause;
+# its character pairs ("原因", "設計", "리뷰") stand in for words in the trained table.
+_WIDE_RUN = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff]{2,}")
 
 # Intent patterns run over a bounded window of the prose, and only when a word they need is present.
 INTENT_HEAD_CHARS = 400
@@ -802,6 +812,10 @@ def extract_features(text: str) -> set[str]:
     token_set = set(tokens)
     _word_features(tokens, features)
     features.update(token_set)
+    # Word pairs ("commit message", "is it", "write the") carry what single words lose; the first
+    # BIGRAM_TOKENS words hold the ask in most messages and keep the count bounded.
+    head = tokens[:BIGRAM_TOKENS]
+    features.update(a + " " + b for a, b in zip(head, head[1:]))
     features.update(
         w[:STEM_CHARS] + STEM_MARK for w in token_set if STEM_CHARS < len(w) <= STEM_MAX_WORD_CHARS
     )
@@ -818,6 +832,10 @@ def extract_features(text: str) -> set[str]:
         for term, feature in _CJK_TERMS:
             if term in stripped:
                 features.add(feature)
+        if "code:verb" in features and any(marker in stripped for marker in _CJK_REQUEST):
+            features.add("lead:code")
+        for run in _WIDE_RUN.findall(stripped):
+            features.update(run[i : i + 2] for i in range(len(run) - 1))
     # Scripts without spaces pack a word into a character or two: such a character counts as several.
     length = len(stripped)
     if not stripped.isascii():

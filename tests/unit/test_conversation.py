@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kimchi_plugin.brain.classifier import Classification
+from kimchi_plugin.brain.classifier import Classification, classify, extract_features, probabilities, score
 from kimchi_plugin.brain.conversation import (
     KEPT_TEXT_CHARS,
     TURN_WINDOW,
@@ -83,7 +83,9 @@ def test_weak_message_stays_in_the_previous_tier() -> None:
 
 
 def test_weak_message_after_a_plan_stays_on_the_reasoning_side() -> None:
-    result = decide("what about customers with several accounts?", after(Profile.PLANNER))
+    text = "and for customers with several accounts?"
+    assert classify(text).tier is not Tier.REASONING  # alone, its words point elsewhere
+    result = decide(text, after(Profile.PLANNER))
     assert result.tier is Tier.REASONING
     assert result.source == "sticky"
 
@@ -119,12 +121,19 @@ def test_an_order_after_a_diagnosis_goes_to_the_coding_tier() -> None:
     assert result.tier is Tier.CODING
 
 
-def test_failing_commands_make_a_weak_message_a_debugging_turn() -> None:
-    state = after(Profile.ASSISTANT, "what does the sync job do?")
-    state.note_tool("bash", True)
-    state.note_tool("bash", True)
-    assert "phase:failing" in state.phase_features()
-    assert decide("hmm", state).profile is Profile.DEBUGGER
+def test_failing_commands_pull_a_weak_message_towards_debugging() -> None:
+    calm = after(Profile.ASSISTANT, "what does the sync job do?")
+    failing = after(Profile.ASSISTANT, "what does the sync job do?")
+    failing.note_tool("bash", True)
+    failing.note_tool("bash", True)
+    assert "phase:failing" in failing.phase_features()
+    features = extract_features("hmm")
+    debugger = list(Profile).index(Profile.DEBUGGER)
+
+    def p_debugger(state: ConversationState) -> float:
+        return probabilities(score(features | state.context_features(features)))[debugger]
+
+    assert p_debugger(failing) > 2 * p_debugger(calm)
 
 
 def test_tool_activity_decays_with_user_turns() -> None:
