@@ -2,7 +2,7 @@
 
     python scripts/eval_routing.py [--detail dev|test] [--mistakes] [--json] [--messages FILE]
 
-Independently written sets A–G (messages*.jsonl, sessions*.jsonl in tests/routing_data/, listed in SETS),
+Independently written sets A–O (messages*.jsonl, sessions*.jsonl in tests/routing_data/, listed in SETS),
 each by another author, are each split deterministically by id (sha1(id) % 10 < 7 → dev, else test). By
 default it prints one row per set, kind (messages, session turns) and split, the combined rows, and the
 confusion matrices of the combined test split. `--mistakes` lists misrouted dev items only: the test

@@ -302,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--temperature", type=float, default=None, help="default: the shipped table's")
     args = parser.parse_args(argv)
     sigmas = (args.rule_sigma, args.word_sigma, args.context_sigma)
-    temperature = args.temperature if args.temperature is not None else classifier._TEMPERATURE
+    temperature = args.temperature if args.temperature is not None else classifier.load_weights()[2]
 
     if args.cross_author:
         # Leave one author out: how the router does on a writer it has never seen, as a new user would be.

@@ -876,7 +876,21 @@ def _load_weights() -> tuple[dict[str, Vector], Vector, float]:
     return weights, tuple(raw["bias"]), float(raw["temperature"])
 
 
-_WEIGHTS, _BIAS, _TEMPERATURE = _load_weights()
+Table = tuple[dict[str, Vector], Vector, float]
+# The weight table, bias and temperature; read on first use (the runtime warms it after start-up).
+_TABLE: Table | None = None
+
+
+def load_weights() -> Table:
+    """The weight table, read from the package once: parsing ~700 KiB costs ~15 ms, which start-up need
+    not pay. Safe from any thread: a race only reads the same file twice."""
+    global _TABLE
+    table = _TABLE
+    if table is None:
+        table = _TABLE = _load_weights()
+    return table
+
+
 _CONTEXT = ("len:", "form:", "phase:", PREV_PREFIX)
 # Features that are evidence about the message's need (not its length or form, nor single words).
 _EVIDENCE = frozenset(f for f, ws in _RULE_WEIGHTS.items() if any(ws.values()) and not f.startswith(_CONTEXT))
@@ -884,26 +898,25 @@ _EVIDENCE = frozenset(f for f, ws in _RULE_WEIGHTS.items() if any(ws.values()) a
 _NOT_DEFAULT = _EVIDENCE | frozenset(f for f in _RULE_WEIGHTS if f.startswith(("phase:", PREV_PREFIX)))
 
 
-def set_weights(
-    weights: dict[str, Vector], bias: Vector, temperature: float = 1.0
-) -> tuple[dict[str, Vector], Vector, float]:
+def set_weights(weights: dict[str, Vector], bias: Vector, temperature: float = 1.0) -> Table:
     """Swap the weight table (the trainer scores candidate tables with it); returns the previous one."""
-    global _WEIGHTS, _BIAS, _TEMPERATURE
-    previous = _WEIGHTS, _BIAS, _TEMPERATURE
-    _WEIGHTS, _BIAS, _TEMPERATURE = weights, bias, temperature
+    global _TABLE
+    previous = load_weights()
+    _TABLE = (weights, bias, temperature)
     return previous
 
 
-def _sums(features: Iterable[str], start: Vector) -> list[float]:
+def _sums(weights: dict[str, Vector], features: Iterable[str], start: Vector) -> list[float]:
     """`start` plus the weights of the features, per profile (in `Profile` order)."""
-    rows = [v for f in features if (v := _WEIGHTS.get(f)) is not None]
+    rows = [v for f in features if (v := weights.get(f)) is not None]
     return [sum(column) for column in zip(start, *rows)]
 
 
 def score(features: set[str]) -> list[float]:
     """Sum of feature weights per profile (in `Profile` order), plus the table's bias, divided by the
     calibration temperature."""
-    return [s / _TEMPERATURE for s in _sums(features, _BIAS)]
+    weights, bias, temperature = load_weights()
+    return [s / temperature for s in _sums(weights, features, bias)]
 
 
 def probabilities(scores: list[float]) -> list[float]:
@@ -919,7 +932,8 @@ def _signal_name(feature: str) -> str:
 
 
 def _top_signals(features: set[str], index: int) -> tuple[str, ...]:
-    weighted = [(v[index], f) for f in features if (v := _WEIGHTS.get(f)) is not None and v[index] > 0.0]
+    weights = load_weights()[0]
+    weighted = [(v[index], f) for f in features if (v := weights.get(f)) is not None and v[index] > 0.0]
     weighted.sort(reverse=True)
     return tuple(_signal_name(f) for _, f in weighted[:MAX_SIGNALS])
 
@@ -937,7 +951,8 @@ def _pick(sums: list[float], features: set[str]) -> tuple[int, float] | None:
     The tier with the highest probability wins, with Reasoning's probability weighted up by the
     extra cost of sending hard work to a weaker model; the profile is the best one inside that tier.
     """
-    probs = probabilities([s / _TEMPERATURE for s in sums])
+    temperature = load_weights()[2]
+    probs = probabilities([s / temperature for s in sums])
     tiers = dict.fromkeys(TIER_ORDER, 0.0)
     for tier_of, p in zip(_TIER_OF, probs):
         tiers[tier_of] += p
@@ -965,14 +980,16 @@ def _decision(picked: tuple[int, float] | None, features: set[str]) -> Classific
 
 def decide_features(features: set[str]) -> Classification:
     """Classification from a feature set."""
-    return _decision(_pick(_sums(features, _BIAS), features), features)
+    weights, bias, _ = load_weights()
+    return _decision(_pick(_sums(weights, features, bias), features), features)
 
 
 def decide_in_context(features: set[str], context: set[str]) -> tuple[Classification, Profile]:
     """Classification from a message's features plus its conversation's (`prev:*`, `phase:*`), and the
     profile the message's own features would have chosen (so the caller can tell what the context did)."""
-    own_sums = _sums(features, _BIAS)
+    weights, bias, _ = load_weights()
+    own_sums = _sums(weights, features, bias)
     own = _pick(own_sums, features)
     own_profile = _PROFILES[own[0]] if own is not None else _default(features).profile
     both = features | context
-    return _decision(_pick(_sums(context, own_sums), both), both), own_profile
+    return _decision(_pick(_sums(weights, context, own_sums), both), both), own_profile

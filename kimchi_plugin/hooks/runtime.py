@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import time
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 
 import structlog
 
-from kimchi_plugin.brain import context_window, delegation
+from kimchi_plugin.brain import classifier, context_window, delegation
 from kimchi_plugin.brain.autoconfig import ORCHESTRATOR
 from kimchi_plugin.brain.registry import Registry
 from kimchi_plugin.brain.router import Policy, Router
@@ -129,6 +130,8 @@ class Runtime:
         self.configured.set()
         # The encoding takes ~0.3 s of mostly GIL-holding parsing: load it after start-up work, not during it.
         self.tokens.start_background_load()
+        # Likewise the classifier's weight table (~15 ms), so that the first decision finds it ready.
+        threading.Thread(target=classifier.load_weights, name="kimchi-classifier-load", daemon=True).start()
 
     async def _apply_refresh(self, refresh: Any) -> None:
         try:

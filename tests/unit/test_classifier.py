@@ -238,3 +238,11 @@ def test_shipped_table_is_calibrated_and_in_profile_order() -> None:
     assert raw["profiles"] == [p.value for p in Profile]
     assert 0.25 <= raw["temperature"] <= 4.0
     assert all(len(v) == len(Profile) for v in raw["weights"].values())
+
+
+def test_the_weight_table_is_read_on_first_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(classifier, "_TABLE", None)
+    result = classify("add a retry to the uploader")
+    table = classifier._TABLE
+    assert table is not None and result.profile is Profile.CODER
+    assert classifier.load_weights() is table  # read once

@@ -171,3 +171,15 @@ def test_session_schema(data) -> None:
             _assert_label(turn, where)
             for call in turn.get("tools", []):
                 assert call.removesuffix(FAILED_CALL_SUFFIX) in ALLOWED_TOOLS, f"{where}: unknown tool {call}"
+
+
+def test_agreement_annotations_name_labelled_items() -> None:
+    """The blind relabelling sample (scripts/label_agreement.py) refers to items that exist, with valid profiles."""
+    ids = {m["id"] for spec in SETS.values() for m in _load(spec.messages)}
+    ids |= {
+        f"{s['id']}#{n}" for spec in SETS.values() if spec.sessions for s in _load(spec.sessions) for n in range(len(s["turns"]))
+    }
+    for path in sorted((DATA_DIR / "agreement").glob("annotator_*.jsonl")):
+        for row in _load(f"agreement/{path.name}"):
+            assert row["id"] in ids, f"{path.name}: unknown id {row['id']}"
+            Profile(row["profile"])
