@@ -2,7 +2,7 @@
 
     python scripts/eval_routing.py [--detail dev|test] [--mistakes] [--json] [--messages FILE]
 
-Independently written sets A–O (messages*.jsonl, sessions*.jsonl in tests/routing_data/, listed in SETS),
+Independently written sets A–U (messages*.jsonl, sessions*.jsonl in tests/routing_data/, listed in SETS),
 each by another author, are each split deterministically by id (sha1(id) % 10 < 7 → dev, else test). By
 default it prints one row per set, kind (messages, session turns) and split, the combined rows, and the
 confusion matrices of the combined test split. `--mistakes` lists misrouted dev items only: the test
@@ -44,6 +44,12 @@ SETS = {
     "M": ("messages_m.jsonl", "sessions_m.jsonl"),
     "N": ("messages_n.jsonl", "sessions_n.jsonl"),
     "O": ("messages_o.jsonl", "sessions_o.jsonl"),
+    "P": ("messages_p.jsonl", "sessions_p.jsonl"),
+    "Q": ("messages_q.jsonl", "sessions_q.jsonl"),
+    "R": ("messages_r.jsonl", "sessions_r.jsonl"),
+    "S": ("messages_s.jsonl", "sessions_s.jsonl"),
+    "T": ("messages_t.jsonl", "sessions_t.jsonl"),
+    "U": ("messages_u.jsonl", "sessions_u.jsonl"),
 }
 KINDS = ("messages", "sessions")
 SPLITS = ("dev", "test")

@@ -1,4 +1,4 @@
-"""Schema, coverage and independence checks for the labeled routing sets in tests/routing_data/ (A to O)."""
+"""Schema, coverage and independence checks for the labeled routing sets in tests/routing_data/ (A to U)."""
 
 from __future__ import annotations
 
@@ -52,6 +52,12 @@ SETS = {
     "M": DataSet("messages_m.jsonl", "sessions_m.jsonl", "mm", "sm", 200, 70, 25, 20, min_followups=20),
     "N": DataSet("messages_n.jsonl", "sessions_n.jsonl", "n", "sn", 200, 70, 25, 20, min_followups=20),
     "O": DataSet("messages_o.jsonl", "sessions_o.jsonl", "o", "so", 200, 70, 25, 20, min_followups=20),
+    "P": DataSet("messages_p.jsonl", "sessions_p.jsonl", "p", "sp", 150, 80, 20, 15, min_followups=15),
+    "Q": DataSet("messages_q.jsonl", "sessions_q.jsonl", "q", "sq", 150, 80, 20, 15, min_followups=15),
+    "R": DataSet("messages_r.jsonl", "sessions_r.jsonl", "r", "sr", 150, 80, 20, 15, min_followups=15),
+    "S": DataSet("messages_s.jsonl", "sessions_s.jsonl", "s", "ss", 150, 80, 20, 15, min_followups=15),
+    "T": DataSet("messages_t.jsonl", "sessions_t.jsonl", "t", "st", 150, 80, 20, 15, min_followups=15),
+    "U": DataSet("messages_u.jsonl", "sessions_u.jsonl", "u", "su", 150, 80, 20, 60, min_followups=15),
 }
 
 
