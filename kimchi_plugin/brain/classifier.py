@@ -882,7 +882,7 @@ _TABLE: Table | None = None
 
 
 def load_weights() -> Table:
-    """The weight table, read from the package once: parsing ~700 KiB costs ~15 ms, which start-up need
+    """The weight table, read from the package once: parsing ~900 KiB costs ~20 ms, which start-up need
     not pay. Safe from any thread: a race only reads the same file twice."""
     global _TABLE
     table = _TABLE

@@ -130,7 +130,7 @@ class Runtime:
         self.configured.set()
         # The encoding takes ~0.3 s of mostly GIL-holding parsing: load it after start-up work, not during it.
         self.tokens.start_background_load()
-        # Likewise the classifier's weight table (~15 ms), so that the first decision finds it ready.
+        # Likewise the classifier's weight table (~20 ms), so that the first decision finds it ready.
         threading.Thread(target=classifier.load_weights, name="kimchi-classifier-load", daemon=True).start()
 
     async def _apply_refresh(self, refresh: Any) -> None:
