@@ -1,10 +1,10 @@
 """Stage 1 of routing: a fast classifier over the user's own words.
 
 Text becomes named features (word families, leading intent, pasted structure, the words, their stems and
-word pairs, character pairs of Chinese and Japanese);
-a linear weight table (hand-set rules refined by logistic regression on labelled messages and session
-turns, which also weighs the conversation stage's context features) scores the six profiles, and the
-winning tier's probability, calibrated by the table's temperature, is the confidence.
+word pairs, character pairs of Chinese and Japanese); a linear weight table (hand-set rules refined by
+logistic regression on labelled messages and session turns, which also weighs the conversation stage's
+context features) scores the six profiles, and the winning tier's probability, calibrated by the table's
+temperature, is the confidence.
 """
 
 from __future__ import annotations
