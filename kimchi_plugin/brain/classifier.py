@@ -690,12 +690,13 @@ def _lead_feature(tokens: list[str]) -> str | None:
     return None
 
 
-# Chinese, Japanese and Korean characters, each worth about a short word.
-_WIDE_CHAR = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+# Chinese, Japanese (kana included) and Korean characters, each worth about a short word.
+_WIDE = r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff]"
+_WIDE_CHAR = re.compile(_WIDE)
 WIDE_CHAR_WEIGHT = 4
-# Runs of those scripts (kana included). Chinese and Japanese have no spaces, so a run is a whole clause;
-# its character pairs ("原因", "設計", "리뷰") stand in for words in the trained table.
-_WIDE_RUN = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff]{2,}")
+# Runs of those scripts. Chinese and Japanese have no spaces, so a run is a whole clause; its character
+# pairs ("原因", "設計", "리뷰") stand in for words in the trained table.
+_WIDE_RUN = re.compile(_WIDE + "{2,}")
 
 # Intent patterns run over a bounded window of the prose, and only when a word they need is present.
 INTENT_HEAD_CHARS = 400
