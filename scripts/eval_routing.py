@@ -28,28 +28,10 @@ from kimchi_plugin.brain.conversation import ConversationState, decide  # noqa: 
 from kimchi_plugin.brain.tiers import TIER_ORDER, Profile, Tier  # noqa: E402
 
 DATA = ROOT / "tests" / "routing_data"
+# Set A's files carry no suffix; every later set's carry its letter.
 SETS = {
     "A": ("messages.jsonl", "sessions.jsonl"),
-    "B": ("messages_b.jsonl", "sessions_b.jsonl"),
-    "C": ("messages_c.jsonl", "sessions_c.jsonl"),
-    "D": ("messages_d.jsonl", "sessions_d.jsonl"),
-    "E": ("messages_e.jsonl", "sessions_e.jsonl"),
-    "F": ("messages_f.jsonl", "sessions_f.jsonl"),
-    "G": ("messages_g.jsonl", "sessions_g.jsonl"),
-    "H": ("messages_h.jsonl", "sessions_h.jsonl"),
-    "I": ("messages_i.jsonl", "sessions_i.jsonl"),
-    "J": ("messages_j.jsonl", "sessions_j.jsonl"),
-    "K": ("messages_k.jsonl", "sessions_k.jsonl"),
-    "L": ("messages_l.jsonl", "sessions_l.jsonl"),
-    "M": ("messages_m.jsonl", "sessions_m.jsonl"),
-    "N": ("messages_n.jsonl", "sessions_n.jsonl"),
-    "O": ("messages_o.jsonl", "sessions_o.jsonl"),
-    "P": ("messages_p.jsonl", "sessions_p.jsonl"),
-    "Q": ("messages_q.jsonl", "sessions_q.jsonl"),
-    "R": ("messages_r.jsonl", "sessions_r.jsonl"),
-    "S": ("messages_s.jsonl", "sessions_s.jsonl"),
-    "T": ("messages_t.jsonl", "sessions_t.jsonl"),
-    "U": ("messages_u.jsonl", "sessions_u.jsonl"),
+    **{name: (f"messages_{name.lower()}.jsonl", f"sessions_{name.lower()}.jsonl") for name in "BCDEFGHIJKLMNOPQRSTU"},
 }
 KINDS = ("messages", "sessions")
 SPLITS = ("dev", "test")

@@ -219,11 +219,6 @@ def _fold_task(task: tuple[tuple[float, float, float], int, list[dict], list[dic
     return train(examples(train_m, train_s), sigmas)
 
 
-def _table_without(held: str, sigmas: tuple[float, float, float]) -> Table:
-    """A table trained on the dev splits of every set but one."""
-    return train(examples(*dev_items([name for name in SETS if name != held])), sigmas)
-
-
 def cross_validate(
     grid: list[tuple[float, float, float]], messages: list[dict], sessions: list[dict], folds: int
 ) -> dict[tuple[float, float, float], list[Table]]:
@@ -306,9 +301,9 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.cross_author:
         # Leave one author out: how the router does on a writer it has never seen, as a new user would be.
+        # The author folds of the cross-validation: fold k is trained on every set but the k-th.
+        tables = cross_validate([sigmas], *dev_items(list(SETS), by_author=True), len(SETS))[sigmas]
         unseen = Scores()
-        with Pool(2) as pool:
-            tables = pool.starmap(_table_without, [(held, sigmas) for held in SETS])
         for held, table in zip(SETS, tables):
             scores = route_scores(table, load_set(held, "messages", "all"), load_set(held, "sessions", "all"), temperature)
             print(_line(f"set {held}, trained without it", scores), flush=True)
