@@ -16,8 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kimchi_plugin.brain.classifier import classify  # noqa: E402
-from kimchi_plugin.brain.conversation import ConversationState, Message, decide  # noqa: E402
+from kimchi_plugin.routing.classifier import classify  # noqa: E402
+from kimchi_plugin.routing.conversation import ConversationState, Message, decide  # noqa: E402
 
 TRACE = "\n".join(
     ["Traceback (most recent call last):"]

@@ -18,10 +18,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kimchi_plugin.hooks import chat  # noqa: E402
-from kimchi_plugin.hooks.runtime import Runtime  # noqa: E402
+from kimchi_plugin.opencode import chat  # noqa: E402
+from kimchi_plugin.opencode.runtime import Runtime  # noqa: E402
 from kimchi_plugin.rpc.protocol import HookParams  # noqa: E402
-from kimchi_plugin.services.tokens import (  # noqa: E402
+from kimchi_plugin.routing.tokens import (  # noqa: E402
     MESSAGE_OVERHEAD_TOKENS,
     ConversationTokens,
     build_encoding,

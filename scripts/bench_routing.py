@@ -23,11 +23,11 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 os.environ.setdefault("KIMCHI_LOG_LEVEL", "WARNING")  # the brain's info lines would bury the figures
 
-from kimchi_plugin.brain.registry import Registry  # noqa: E402
-from kimchi_plugin.brain.router import Policy, Request, Router  # noqa: E402
-from kimchi_plugin.brain.sessions import SessionStore  # noqa: E402
-from kimchi_plugin.hooks import build_routes  # noqa: E402
-from kimchi_plugin.hooks.runtime import Runtime  # noqa: E402
+from kimchi_plugin.routing.registry import Registry  # noqa: E402
+from kimchi_plugin.routing.router import Policy, Request, Router  # noqa: E402
+from kimchi_plugin.routing.sessions import SessionStore  # noqa: E402
+from kimchi_plugin.opencode import build_routes  # noqa: E402
+from kimchi_plugin.opencode.runtime import Runtime  # noqa: E402
 from kimchi_plugin.logs import configure_logging  # noqa: E402
 from kimchi_plugin.rpc.dispatch import build_dispatcher  # noqa: E402
 
@@ -176,7 +176,7 @@ def transform_frame(rpc_id: int, messages: list[dict]) -> str:
 
 
 async def bench_transform(tokens: int, workdir: Path, rounds: int) -> None:
-    from kimchi_plugin.services.tokens import TokenCounter
+    from kimchi_plugin.routing.tokens import TokenCounter
 
     base = conversation(tokens, "ses_big")
     counter = TokenCounter()

@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kimchi_plugin.services.tokens import ConversationTokens, TokenCounter, estimate_tokens  # noqa: E402
+from kimchi_plugin.routing.tokens import ConversationTokens, TokenCounter, estimate_tokens  # noqa: E402
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 NODE_ROOTS = [Path("/usr/lib/node_modules"), Path("/usr/local/lib/node_modules"), Path(__file__).resolve().parent.parent / "node_modules"]

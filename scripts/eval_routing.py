@@ -23,9 +23,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kimchi_plugin.brain.classifier import Classification  # noqa: E402
-from kimchi_plugin.brain.conversation import ConversationState, decide  # noqa: E402
-from kimchi_plugin.brain.tiers import TIER_ORDER, Profile, Tier  # noqa: E402
+from kimchi_plugin.routing.classifier import Classification  # noqa: E402
+from kimchi_plugin.routing.conversation import ConversationState, decide  # noqa: E402
+from kimchi_plugin.routing.tiers import TIER_ORDER, Profile, Tier  # noqa: E402
 
 DATA = ROOT / "tests" / "routing_data"
 # Set A's files carry no suffix; every later set's carry its letter.

@@ -19,7 +19,7 @@ sys.path.insert(0, str(ROOT))
 
 from eval_routing import DATA, SETS, load_set  # noqa: E402
 
-from kimchi_plugin.brain.tiers import PROFILE_TIER, Profile  # noqa: E402
+from kimchi_plugin.routing.tiers import PROFILE_TIER, Profile  # noqa: E402
 
 AGREEMENT = DATA / "agreement"
 

@@ -33,9 +33,9 @@ sys.path.insert(0, str(ROOT))
 
 from eval_routing import SETS, Scores, labelled, load_set, score_messages, score_sessions, tools_of  # noqa: E402
 
-from kimchi_plugin.brain import classifier  # noqa: E402
-from kimchi_plugin.brain.conversation import ConversationState, followup_intent  # noqa: E402
-from kimchi_plugin.brain.tiers import PROFILE_TIER, Profile, Tier  # noqa: E402
+from kimchi_plugin.routing import classifier  # noqa: E402
+from kimchi_plugin.routing.conversation import ConversationState, followup_intent  # noqa: E402
+from kimchi_plugin.routing.tiers import PROFILE_TIER, Profile, Tier  # noqa: E402
 
 OUT = ROOT / "kimchi_plugin" / "data" / classifier.MODEL_FILE
 PROFILES = tuple(Profile)
@@ -270,7 +270,7 @@ def _line(label: str, s: Scores) -> str:
 def write_model(table: Table, sigmas: tuple[float, float, float], temperature: float) -> None:
     weights, bias = table
     model = {
-        "about": "Feature weights per profile for kimchi_plugin.brain.classifier; made by scripts/train_classifier.py",
+        "about": "Feature weights per profile for kimchi_plugin.routing.classifier; made by scripts/train_classifier.py",
         "rule_sigma": sigmas[0],
         "word_sigma": sigmas[1],
         "context_sigma": sigmas[2],

@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kimchi_plugin.hooks import HOOK_HANDLERS, build_routes
-from kimchi_plugin.hooks.runtime import Runtime
+from kimchi_plugin.opencode import HOOK_HANDLERS, build_routes
+from kimchi_plugin.opencode.runtime import Runtime
 from kimchi_plugin.rpc.dispatch import build_dispatcher
 from tests.fuzz.payloads import HOOK_PARAMS, METHODS, template
 

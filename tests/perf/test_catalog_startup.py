@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from kimchi_plugin.services.model_catalog import START_BUDGET_S  # noqa: E402
+from kimchi_plugin.provider.catalog import START_BUDGET_S  # noqa: E402
 from tests.perf.brain_child import BrainChild  # noqa: E402
 from tests.perf.misbehaving_server import MisbehavingServer, answer, closed_port, http, silent, serve, trickle  # noqa: E402, F401 (serve is a fixture)
 

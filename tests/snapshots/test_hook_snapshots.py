@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from kimchi_plugin.hooks import build_routes
-from kimchi_plugin.hooks.runtime import Runtime
+from kimchi_plugin.opencode import build_routes
+from kimchi_plugin.opencode.runtime import Runtime
 from kimchi_plugin.rpc.dispatch import build_dispatcher
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "hooks"

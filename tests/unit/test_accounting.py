@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kimchi_plugin.brain.accounting import (
+from kimchi_plugin.usage.accounting import (
     UNKNOWN_LANGUAGE,
     FileEdit,
     ModelPrice,

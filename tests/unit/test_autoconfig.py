@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from kimchi_plugin.brain import autoconfig
-from kimchi_plugin.brain.tiers import Tier
+from kimchi_plugin.provider import autoconfig
+from kimchi_plugin.routing.tiers import Tier
 from session_support import registry
 
 KIMI, SONNET, OPUS, HAIKU = "kimi-k2.5", "claude-sonnet-4", "claude-opus-4-6", "claude-haiku-4-5"

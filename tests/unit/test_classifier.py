@@ -6,9 +6,9 @@ import dataclasses
 
 import pytest
 
-from kimchi_plugin.brain import classifier
-from kimchi_plugin.brain.classifier import Classification, classify, decide_features, extract_features
-from kimchi_plugin.brain.tiers import Profile, Tier
+from kimchi_plugin.routing import classifier
+from kimchi_plugin.routing.classifier import Classification, classify, decide_features, extract_features
+from kimchi_plugin.routing.tiers import Profile, Tier
 
 TRACE = (
     "Traceback (most recent call last):\n"

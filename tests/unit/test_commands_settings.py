@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from kimchi_plugin.brain import commands
-from kimchi_plugin.brain.tiers import Profile
+from kimchi_plugin.routing import commands
+from kimchi_plugin.routing.tiers import Profile
 from kimchi_plugin.logs import redact
-from kimchi_plugin.services.credentials import find_api_key
+from kimchi_plugin.provider.credentials import find_api_key
 from kimchi_plugin.settings import Settings
 
 

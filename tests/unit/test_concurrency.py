@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from kimchi_plugin.brain.router import Policy, Router
-from kimchi_plugin.brain.tiers import PROFILE_TIER, Profile, Tier
-from kimchi_plugin.hooks import build_routes
-from kimchi_plugin.hooks.runtime import Runtime
+from kimchi_plugin.routing.router import Policy, Router
+from kimchi_plugin.routing.tiers import PROFILE_TIER, Profile, Tier
+from kimchi_plugin.opencode import build_routes
+from kimchi_plugin.opencode.runtime import Runtime
 from kimchi_plugin.rpc.dispatch import build_dispatcher
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))

@@ -3,12 +3,12 @@ and the routing state handed to the summary."""
 
 from __future__ import annotations
 
-from kimchi_plugin.brain import context_window
-from kimchi_plugin.brain.router import Policy, Router
-from kimchi_plugin.brain.sessions import RoutedTurn, SessionState
-from kimchi_plugin.brain.tiers import Profile, Tier
-from kimchi_plugin.hooks import config_hook
-from kimchi_plugin.hooks.runtime import REQUEST_OVERHEAD_TOKENS
+from kimchi_plugin.routing import context_window
+from kimchi_plugin.routing.router import Policy, Router
+from kimchi_plugin.routing.sessions import RoutedTurn, SessionState
+from kimchi_plugin.routing.tiers import Profile, Tier
+from kimchi_plugin.opencode import config as config_hook
+from kimchi_plugin.opencode.runtime import REQUEST_OVERHEAD_TOKENS
 from kimchi_plugin.rpc.protocol import HookParams
 from session_support import Clock, calls, event, registry, routed_model, run, runtime, send, tool_after, transcript, window
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from kimchi_plugin.brain.classifier import Classification, classify, extract_features, probabilities, score
-from kimchi_plugin.brain.conversation import (
+from kimchi_plugin.routing.classifier import Classification, classify, extract_features, probabilities, score
+from kimchi_plugin.routing.conversation import (
     KEPT_TEXT_CHARS,
     TURN_WINDOW,
     ConversationState,
@@ -13,7 +13,7 @@ from kimchi_plugin.brain.conversation import (
     decide,
     followup_intent,
 )
-from kimchi_plugin.brain.tiers import Profile, Tier
+from kimchi_plugin.routing.tiers import Profile, Tier
 
 
 def after(profile: Profile, text: str = "previous turn") -> ConversationState:

@@ -3,9 +3,9 @@ kept out of other agents and of OpenCode's internal requests; the task tool's de
 
 from __future__ import annotations
 
-from kimchi_plugin.brain import delegation
-from kimchi_plugin.brain.sessions import SessionState
-from kimchi_plugin.hooks import tools
+from kimchi_plugin.routing import delegation
+from kimchi_plugin.routing.sessions import SessionState
+from kimchi_plugin.opencode import tools
 from kimchi_plugin.rpc.protocol import HookParams
 from session_support import registry, run, runtime, send, system, tool_after
 

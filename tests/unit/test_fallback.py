@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from kimchi_plugin.brain import fallback
-from kimchi_plugin.brain.router import Policy, Router
-from kimchi_plugin.brain.sessions import SessionState
-from kimchi_plugin.brain.tiers import Tier
+from kimchi_plugin.routing import fallback
+from kimchi_plugin.routing.router import Policy, Router
+from kimchi_plugin.routing.sessions import SessionState
+from kimchi_plugin.routing.tiers import Tier
 from session_support import Clock, calls, event, registry, routed_model, runtime, send, window
 
 KIMI, SONNET, MINIMAX, OPUS, HAIKU = "kimi-k2.5", "claude-sonnet-4", "minimax-m2.7", "claude-opus-4-6", "claude-haiku-4-5"

@@ -1,4 +1,5 @@
-"""Imports flow one way: transport → hook handlers → pure brain. The brain never reaches back."""
+"""Imports flow one way: rpc (transport) and opencode (adapter) → brain → routing / usage / provider. Pure routing
+never reaches the network, the wire or OpenCode's payloads; the wire layer knows nothing of what it carries."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "kimchi_plugin"
-FORBIDDEN_IN_BRAIN = ("kimchi_plugin.rpc", "kimchi_plugin.hooks", "kimchi_plugin.services", "kimchi_plugin.app", "jsonrpcserver", "httpx", "socket", "subprocess")
+NETWORK_AND_PROCESSES = ("jsonrpcserver", "httpx", "socket", "subprocess")
+ADAPTERS = ("kimchi_plugin.rpc", "kimchi_plugin.opencode", "kimchi_plugin.app", "kimchi_plugin.cli")
 
 
 def _imports(path: Path) -> set[str]:
@@ -19,14 +21,23 @@ def _imports(path: Path) -> set[str]:
     return names
 
 
-def test_brain_imports_no_transport_hooks_services_or_network() -> None:
-    offenders = {
-        f"{path.name}: {name}"
-        for path in (PACKAGE / "brain").glob("*.py")
+def _offenders(folder: str, forbidden: tuple[str, ...]) -> set[str]:
+    return {
+        f"{path.relative_to(PACKAGE)}: {name}"
+        for path in (PACKAGE / folder).rglob("*.py")
         for name in _imports(path)
-        if name.startswith(FORBIDDEN_IN_BRAIN)
+        if name.startswith(forbidden)
     }
-    assert not offenders
+
+
+def test_routing_is_pure() -> None:
+    forbidden = (*ADAPTERS, "kimchi_plugin.usage", "kimchi_plugin.provider", *NETWORK_AND_PROCESSES)
+    assert not _offenders("routing", forbidden)
+
+
+def test_usage_and_provider_know_nothing_of_the_wire() -> None:
+    assert not _offenders("usage", (*ADAPTERS, "jsonrpcserver"))
+    assert not _offenders("provider", (*ADAPTERS, "kimchi_plugin.usage", "jsonrpcserver"))
 
 
 def test_only_the_dispatch_module_imports_jsonrpcserver() -> None:
@@ -38,11 +49,6 @@ def test_only_the_dispatch_module_imports_jsonrpcserver() -> None:
     assert users == {"rpc/dispatch.py"}
 
 
-def test_rpc_layer_knows_nothing_of_hooks_or_brain() -> None:
-    offenders = {
-        f"{path.name}: {name}"
-        for path in (PACKAGE / "rpc").glob("*.py")
-        for name in _imports(path)
-        if name.startswith(("kimchi_plugin.hooks", "kimchi_plugin.brain"))
-    }
-    assert not offenders
+def test_rpc_layer_knows_nothing_of_what_it_carries() -> None:
+    forbidden = ("kimchi_plugin.opencode", "kimchi_plugin.routing", "kimchi_plugin.usage", "kimchi_plugin.provider")
+    assert not _offenders("rpc", forbidden)

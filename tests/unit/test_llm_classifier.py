@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from kimchi_plugin.brain.registry import Registry
-from kimchi_plugin.brain.router import Policy, Request, Router
-from kimchi_plugin.brain.sessions import SessionState
-from kimchi_plugin.brain.tiers import Tier
-from kimchi_plugin.services.llm_classifier import LlmClassifier, parse_tier
+from kimchi_plugin.routing.registry import Registry
+from kimchi_plugin.routing.router import Policy, Request, Router
+from kimchi_plugin.routing.sessions import SessionState
+from kimchi_plugin.routing.tiers import Tier
+from kimchi_plugin.provider.llm_classifier import LlmClassifier, parse_tier
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.perf.misbehaving_server import MisbehavingServer, answer, closed_port, completion, http, silent, serve, trickle  # noqa: E402, F401 (serve is a fixture)

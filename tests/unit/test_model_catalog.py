@@ -12,10 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from kimchi_plugin.brain.registry import Registry
-from kimchi_plugin.brain.tiers import Tier
-from kimchi_plugin.services import model_catalog
-from kimchi_plugin.services.model_catalog import (
+from kimchi_plugin.routing.registry import Registry
+from kimchi_plugin.routing.tiers import Tier
+from kimchi_plugin.provider import catalog as model_catalog
+from kimchi_plugin.provider.catalog import (
     CACHE_FORMAT,
     Source,
     cache_path,

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from kimchi_plugin.brain.registry import (
+from kimchi_plugin.routing.registry import (
     UNKNOWN_RANK,
     FamilyTable,
     Lifecycle,
@@ -16,7 +16,7 @@ from kimchi_plugin.brain.registry import (
     normalize_id,
     unknown_model_tier,
 )
-from kimchi_plugin.brain.tiers import Tier
+from kimchi_plugin.routing.tiers import Tier
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 PAST = "2026-01-01T00:00:00Z"

@@ -7,10 +7,10 @@ from datetime import datetime, timezone
 
 import pytest
 
-from kimchi_plugin.brain.registry import Registry
-from kimchi_plugin.brain.router import Policy, Request, Router
-from kimchi_plugin.brain.sessions import SessionState, SessionStore
-from kimchi_plugin.brain.tiers import Profile, Tier
+from kimchi_plugin.routing.registry import Registry
+from kimchi_plugin.routing.router import Policy, Request, Router
+from kimchi_plugin.routing.sessions import SessionState, SessionStore
+from kimchi_plugin.routing.tiers import Profile, Tier
 
 OPUS, SONNET, MINIMAX, NEMOTRON = "claude-opus-4-6", "claude-sonnet-4", "minimax-m2.7", "nemotron-3-super-fp4"
 NOW = datetime(2026, 11, 25, tzinfo=timezone.utc)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kimchi_plugin.brain.tiers import PROFILE_TIER, Profile, Tier
+from kimchi_plugin.routing.tiers import PROFILE_TIER, Profile, Tier
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "routing_data"
 

@@ -16,8 +16,8 @@ import pytest
 import structlog
 
 from kimchi_plugin import __version__
-from kimchi_plugin.brain.accounting import ModelPrice, Prices
-from kimchi_plugin.services.telemetry import (
+from kimchi_plugin.usage.accounting import ModelPrice, Prices
+from kimchi_plugin.usage.telemetry import (
     COMMIT_COUNT,
     COST_USAGE,
     EDIT_DECISION,
@@ -29,7 +29,7 @@ from kimchi_plugin.services.telemetry import (
     resolve_config,
     telemetry_requested,
 )
-from kimchi_plugin.services.usage import RouteTag, UsageRecorder
+from kimchi_plugin.usage.recorder import RouteTag, UsageRecorder
 from kimchi_plugin.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -190,7 +190,7 @@ def test_off_means_not_a_single_connection_attempt(receiver, tmp_path, monkeypat
 
 OFF_PROBE = """
 import asyncio, sys
-from kimchi_plugin.services.usage import UsageRecorder
+from kimchi_plugin.usage.recorder import UsageRecorder
 from kimchi_plugin.settings import Settings
 rec = UsageRecorder.from_settings(Settings(), env={"OPENCODE_ENABLE_TELEMETRY": "0",
                                   "OPENCODE_OTLP_ENDPOINT": "http://127.0.0.1:9/v1/logs"}, store_path=sys.argv[1])
@@ -199,7 +199,7 @@ rec.on_assistant_message({"id": "m", "sessionID": "s", "role": "assistant", "mod
 rec.on_tool_after("s", "bash", {"command": "git commit -m x"}, "", {"exit": 0})
 rec.on_session_idle("s")
 asyncio.run(rec.close())
-loaded = sorted(m for m in sys.modules if m.startswith(("opentelemetry", "google.protobuf", "kimchi_plugin.services.otlp")))
+loaded = sorted(m for m in sys.modules if m.startswith(("opentelemetry", "google.protobuf", "kimchi_plugin.usage.otlp")))
 print(loaded)
 """
 

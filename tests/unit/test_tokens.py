@@ -14,8 +14,8 @@ import structlog
 import tiktoken
 from tiktoken_ext import openai_public
 
-from kimchi_plugin.services import tokens
-from kimchi_plugin.services.tokens import (
+from kimchi_plugin.routing import tokens
+from kimchi_plugin.routing.tokens import (
     MESSAGE_OVERHEAD_TOKENS,
     O200K_SHA256,
     RANK_FILE,

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from kimchi_plugin.brain.accounting import ModelPrice, Prices
-from kimchi_plugin.services.usage import RouteTag, UsageRecorder
-from kimchi_plugin.services.usage_store import (
+from kimchi_plugin.usage.accounting import ModelPrice, Prices
+from kimchi_plugin.usage.recorder import RouteTag, UsageRecorder
+from kimchi_plugin.usage.store import (
     MS_PER_DAY,
     TurnRow,
     UsageStore,
@@ -25,7 +25,7 @@ from kimchi_plugin.services.usage_store import (
     ensure_schema,
     prune,
 )
-from kimchi_plugin.stats_report import add_arguments, build_report, parse_since, run
+from kimchi_plugin.cli.stats import add_arguments, build_report, parse_since, run
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NOW = 1_800_000_000.0  # 2027-01-15
@@ -78,7 +78,7 @@ import sys
 from dataclasses import replace
 sys.path.insert(0, sys.argv[3])
 from tests.unit.test_usage_store import row
-from kimchi_plugin.services.usage_store import UsageStore
+from kimchi_plugin.usage.store import UsageStore
 store = UsageStore(sys.argv[1], queue_size=10_000)
 for i in range(300):
     store.record(row(f"{sys.argv[2]}-{i}", session_id=sys.argv[2]))
@@ -289,9 +289,9 @@ def test_session_summary_text():
 
 
 def test_prices_from_registry_entries():
-    from kimchi_plugin.brain.registry import Registry
-    from kimchi_plugin.brain.tiers import Tier
-    from kimchi_plugin.services.usage import prices_from
+    from kimchi_plugin.routing.registry import Registry
+    from kimchi_plugin.routing.tiers import Tier
+    from kimchi_plugin.usage.recorder import prices_from
 
     from datetime import datetime, timezone
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from kimchi_plugin.brain import commands
-from kimchi_plugin.brain.prompts import ORCHESTRATOR_DESCRIPTION, orchestrator_prompt
-from kimchi_plugin.brain.registry import ModelSpec, Registry
-from kimchi_plugin.brain.tiers import Tier
+from kimchi_plugin.routing import commands
+from kimchi_plugin.routing.prompts import ORCHESTRATOR_DESCRIPTION, orchestrator_prompt
+from kimchi_plugin.routing.registry import ModelSpec, Registry
+from kimchi_plugin.routing.tiers import Tier
 
 SDK_PACKAGE = "@ai-sdk/openai-compatible"
 ORCHESTRATOR = "kimchi-auto"

@@ -273,7 +273,7 @@ class Telemetry:
         import httpx
 
         try:
-            otlp = importlib.import_module("kimchi_plugin.services.otlp")
+            otlp = importlib.import_module("kimchi_plugin.usage.otlp")
         except ImportError as exc:  # installed without the telemetry extra
             log.warning("telemetry off: OTLP types unavailable (pip install 'kimchi-plugin[telemetry]')",
                         error=type(exc).__name__)

@@ -14,7 +14,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
-from kimchi_plugin.services.usage_store import SESSION_TREE, connect, default_db_path
+from kimchi_plugin.usage.store import SESSION_TREE, connect, default_db_path
 
 SMALL_USD = 0.01  # amounts below this are shown with 6 decimals
 _RELATIVE = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$", re.IGNORECASE)

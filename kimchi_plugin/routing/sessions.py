@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
-from kimchi_plugin.brain.conversation import ConversationState
-from kimchi_plugin.brain.tiers import Profile, Tier
+from kimchi_plugin.routing.conversation import ConversationState
+from kimchi_plugin.routing.tiers import Profile, Tier
 
 MAX_SESSIONS = 1000  # live sessions kept; the least recently used beyond this are forgotten
 SESSION_IDLE_TTL_S = 12 * 3600  # a session untouched this long is forgotten

@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable, Mapping
 
-from kimchi_plugin.brain import commands
-from kimchi_plugin.brain.classifier import Classification
-from kimchi_plugin.brain.conversation import decide
-from kimchi_plugin.brain.registry import VIRTUAL_IDS, ModelSpec, Registry
-from kimchi_plugin.brain.sessions import RoutedTurn, SessionState
-from kimchi_plugin.brain.tiers import PROFILE_TIER, TIER_DEFAULT_PROFILE, Profile, Tier
+from kimchi_plugin.routing import commands
+from kimchi_plugin.routing.classifier import Classification
+from kimchi_plugin.routing.conversation import decide
+from kimchi_plugin.routing.registry import VIRTUAL_IDS, ModelSpec, Registry
+from kimchi_plugin.routing.sessions import RoutedTurn, SessionState
+from kimchi_plugin.routing.tiers import PROFILE_TIER, TIER_DEFAULT_PROFILE, Profile, Tier
 
 # Share of a model's context window the next request may fill before a larger window is chosen.
 UPGRADE_AT = 0.85

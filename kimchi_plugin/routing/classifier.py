@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
 
-from kimchi_plugin.brain.tiers import PROFILE_TIER, TIER_ORDER, Profile, Tier
+from kimchi_plugin.routing.tiers import PROFILE_TIER, TIER_ORDER, Profile, Tier
 
 P = Profile
 _D, _R, _PL, _C, _RF, _A = P.DEBUGGER, P.REVIEWER, P.PLANNER, P.CODER, P.REFACTORER, P.ASSISTANT

@@ -12,17 +12,19 @@ from typing import Any, Callable, Mapping
 
 import structlog
 
-from kimchi_plugin.brain import classifier, context_window, delegation
-from kimchi_plugin.brain.autoconfig import ORCHESTRATOR
-from kimchi_plugin.brain.registry import Registry
-from kimchi_plugin.brain.router import Policy, Router
-from kimchi_plugin.brain.sessions import SessionState, SessionStore
-from kimchi_plugin.brain.tiers import Tier
+from kimchi_plugin.routing import classifier
+from kimchi_plugin.routing import context_window
+from kimchi_plugin.routing import delegation
+from kimchi_plugin.provider.autoconfig import ORCHESTRATOR
+from kimchi_plugin.routing.registry import Registry
+from kimchi_plugin.routing.router import Policy, Router
+from kimchi_plugin.routing.sessions import SessionState, SessionStore
+from kimchi_plugin.routing.tiers import Tier
 from kimchi_plugin.logs import configure_logging
 from kimchi_plugin.rpc.protocol import InitializeParams
-from kimchi_plugin.services.credentials import find_api_key
-from kimchi_plugin.services.tokens import ConversationTokens, TokenCounter
-from kimchi_plugin.services.usage import RouteTag, UsageRecorder, prices_from
+from kimchi_plugin.provider.credentials import find_api_key
+from kimchi_plugin.routing.tokens import ConversationTokens, TokenCounter
+from kimchi_plugin.usage.recorder import RouteTag, UsageRecorder, prices_from
 from kimchi_plugin.settings import DEFAULT_BASE_URL, Settings, default_log_file
 
 log = structlog.get_logger("kimchi")
@@ -115,7 +117,7 @@ class Runtime:
         self.provider_models = {
             k: v for k, v in _mapping(provider.get("models")).items() if k not in ("auto", "reasoning", "coding", "quick")
         }
-        from kimchi_plugin.services import model_catalog  # httpx: imported off the start-up path
+        from kimchi_plugin.provider import catalog as model_catalog  # httpx: imported off the start-up path
 
         catalog = await model_catalog.load_models(self.base_url, self.api_key)
         self._rebuild(catalog.models)
@@ -155,7 +157,7 @@ class Runtime:
         self.llm = None
         cheapest = self.registry.cheapest()
         if self.settings.llmClassifier and self.api_key and cheapest is not None:
-            from kimchi_plugin.services.llm_classifier import LlmClassifier
+            from kimchi_plugin.provider.llm_classifier import LlmClassifier
 
             self.llm = LlmClassifier(
                 base_url=self.base_url,
@@ -203,7 +205,7 @@ class Runtime:
             }
         ]
         if self.settings.toasts:
-            from kimchi_plugin.hooks.chat import toast  # chat imports this module
+            from kimchi_plugin.opencode.chat import toast  # chat imports this module
 
             actions.append(toast("Kimchi: compacting", context_window.compaction_note(tokens, spec.context_window, spec.id)))
         return actions

@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from kimchi_plugin.brain.classifier import (
+from kimchi_plugin.routing.classifier import (
     PREV_PREFIX,
     Classification,
     classify,
@@ -20,7 +20,7 @@ from kimchi_plugin.brain.classifier import (
     decide_in_context,
     extract_features,
 )
-from kimchi_plugin.brain.tiers import PROFILE_TIER, Profile, Tier
+from kimchi_plugin.routing.tiers import PROFILE_TIER, Profile, Tier
 
 P = Profile
 

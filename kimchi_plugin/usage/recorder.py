@@ -17,7 +17,7 @@ from typing import Any
 import structlog
 
 from kimchi_plugin import __version__
-from kimchi_plugin.brain.accounting import (
+from kimchi_plugin.usage.accounting import (
     UNROUTED,
     AssistantMessage,
     ModelPrice,
@@ -30,7 +30,7 @@ from kimchi_plugin.brain.accounting import (
     parse_assistant,
     tool_effects,
 )
-from kimchi_plugin.services.telemetry import (
+from kimchi_plugin.usage.telemetry import (
     COMMIT_COUNT,
     COST_USAGE,
     EDIT_DECISION,
@@ -41,7 +41,7 @@ from kimchi_plugin.services.telemetry import (
     TelemetryConfig,
     resolve_config,
 )
-from kimchi_plugin.services.usage_store import TurnRow, UsageStore, default_db_path, session_rows
+from kimchi_plugin.usage.store import TurnRow, UsageStore, default_db_path, session_rows
 
 log = structlog.get_logger("kimchi.usage")
 

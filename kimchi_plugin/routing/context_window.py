@@ -3,7 +3,7 @@ OpenCode to summarise the session (with a cooldown), and say what the summary mu
 
 from __future__ import annotations
 
-from kimchi_plugin.brain.sessions import SessionState
+from kimchi_plugin.routing.sessions import SessionState
 
 COMPACT_AT = 0.78  # share of the context window at which compaction is requested
 COMPACT_COOLDOWN_S = 120.0  # at most one request per session in this interval

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kimchi_plugin.brain.sessions import SessionState
+from kimchi_plugin.routing.sessions import SessionState
 
 # Tools that do work directly, and the tool that delegates it.
 DIRECT_TOOLS = frozenset({"read", "edit", "write", "patch", "multiedit", "bash", "grep", "glob", "list", "webfetch"})

@@ -9,8 +9,8 @@ from typing import Any, Awaitable, Callable
 import structlog
 
 from kimchi_plugin import __version__
-from kimchi_plugin.hooks.runtime import Runtime
-from kimchi_plugin.hooks.tools import tool_specs
+from kimchi_plugin.opencode.runtime import Runtime
+from kimchi_plugin.opencode.tools import tool_specs
 from kimchi_plugin.rpc.protocol import PROTOCOL_VERSION, EmptyParams, HookParams, InitializeParams, InitializeResult
 
 log = structlog.get_logger("kimchi.hooks")
@@ -28,7 +28,7 @@ FORWARDED_EVENTS = [
 
 
 async def initialize(runtime: Runtime, params: InitializeParams) -> InitializeResult:
-    from kimchi_plugin.hooks import HOOK_HANDLERS
+    from kimchi_plugin.opencode import HOOK_HANDLERS
 
     if params.protocolVersion != PROTOCOL_VERSION:
         # Answer with our version and nothing to forward: the shim sees the mismatch and passes through at once.

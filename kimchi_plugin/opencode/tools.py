@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from kimchi_plugin.brain import delegation
-from kimchi_plugin.brain.tiers import Tier
-from kimchi_plugin.hooks import payloads as p
-from kimchi_plugin.hooks.runtime import Runtime
+from kimchi_plugin.routing import delegation
+from kimchi_plugin.routing.tiers import Tier
+from kimchi_plugin.opencode import payloads as p
+from kimchi_plugin.opencode.runtime import Runtime
 from kimchi_plugin.rpc.protocol import HookParams, ToolExecuteParams, ToolSpec
 
 EDIT_TOOLS = frozenset({"edit", "write", "patch", "multiedit"})

@@ -13,7 +13,7 @@ from collections import OrderedDict
 import httpx
 import structlog
 
-from kimchi_plugin.brain.tiers import Tier
+from kimchi_plugin.routing.tiers import Tier
 
 log = structlog.get_logger("kimchi.llm")
 

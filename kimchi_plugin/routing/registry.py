@@ -18,7 +18,7 @@ from importlib import resources
 from types import MappingProxyType
 from typing import Any
 
-from kimchi_plugin.brain.tiers import TIER_ORDER, Tier
+from kimchi_plugin.routing.tiers import TIER_ORDER, Tier
 
 # Rank of a model the data has no family for; every rank in the data is below it.
 UNKNOWN_RANK = 1000

@@ -11,8 +11,8 @@ import sys
 
 # command → (module with add_arguments/run, help)
 TOOLS = {
-    "route": ("kimchi_plugin.route_cli", "show the routing decision for a message"),
-    "stats": ("kimchi_plugin.stats_report", "spend by tier and model, and savings versus the top models"),
+    "route": ("kimchi_plugin.cli.route", "show the routing decision for a message"),
+    "stats": ("kimchi_plugin.cli.stats", "spend by tier and model, and savings versus the top models"),
 }
 
 

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from kimchi_plugin.brain.registry import parse_datetime, read_positive_int, read_price, read_text
+from kimchi_plugin.routing.registry import parse_datetime, read_positive_int, read_price, read_text
 
 CACHE_TTL_S = 6 * 3600.0
 START_BUDGET_S = 1.5  # longest start-up ever waits for the network

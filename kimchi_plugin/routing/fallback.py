@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from kimchi_plugin.brain.sessions import SessionState
+from kimchi_plugin.routing.sessions import SessionState
 
 RATE_LIMIT_AVOID_S = 120.0  # a 429 usually clears within minutes
 UNAVAILABLE_AVOID_S = 600.0  # 5xx, model not found, timeouts, context overflow

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
-from kimchi_plugin.brain.tiers import Profile, Tier
+from kimchi_plugin.routing.tiers import Profile, Tier
 
 PROFILE_PROMPTS: Mapping[Profile, str] = {
     Profile.PLANNER: (

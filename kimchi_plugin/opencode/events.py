@@ -8,11 +8,12 @@ from typing import Any, Mapping
 
 import structlog
 
-from kimchi_plugin.brain import context_window, fallback
-from kimchi_plugin.brain.accounting import Usage, parse_assistant
-from kimchi_plugin.brain.sessions import SessionState
-from kimchi_plugin.hooks.chat import toast
-from kimchi_plugin.hooks.runtime import REQUEST_OVERHEAD_TOKENS, Runtime
+from kimchi_plugin.routing import context_window
+from kimchi_plugin.routing import fallback
+from kimchi_plugin.usage.accounting import Usage, parse_assistant
+from kimchi_plugin.routing.sessions import SessionState
+from kimchi_plugin.opencode.chat import toast
+from kimchi_plugin.opencode.runtime import REQUEST_OVERHEAD_TOKENS, Runtime
 from kimchi_plugin.rpc.protocol import EventParams
 
 log = structlog.get_logger("kimchi.events")

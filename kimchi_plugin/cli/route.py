@@ -16,12 +16,12 @@ import time
 from datetime import datetime, timezone
 from typing import Any, TextIO
 
-from kimchi_plugin.brain.classifier import Classification
-from kimchi_plugin.brain.conversation import decide
-from kimchi_plugin.brain.registry import Registry
-from kimchi_plugin.brain.router import Decision, Policy, Request, Router
-from kimchi_plugin.brain.sessions import SessionState, SessionStore
-from kimchi_plugin.brain.tiers import Profile
+from kimchi_plugin.routing.classifier import Classification
+from kimchi_plugin.routing.conversation import decide
+from kimchi_plugin.routing.registry import Registry
+from kimchi_plugin.routing.router import Decision, Policy, Request, Router
+from kimchi_plugin.routing.sessions import SessionState, SessionStore
+from kimchi_plugin.routing.tiers import Profile
 from kimchi_plugin.settings import DEFAULT_BASE_URL
 
 # Models the Kimchi endpoint serves, used when --models is not given.
@@ -58,8 +58,8 @@ def _router(args: argparse.Namespace) -> Router:
     )
     llm = None
     if args.llm:
-        from kimchi_plugin.services.credentials import find_api_key
-        from kimchi_plugin.services.llm_classifier import LlmClassifier
+        from kimchi_plugin.provider.credentials import find_api_key
+        from kimchi_plugin.provider.llm_classifier import LlmClassifier
 
         key, _ = find_api_key(None, None)
         cheapest = registry.cheapest()

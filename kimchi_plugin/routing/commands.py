@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from kimchi_plugin.brain.tiers import Profile, Tier
+from kimchi_plugin.routing.tiers import Profile, Tier
 
 ONE_SHOT: dict[str, Profile] = {
     "plan": Profile.PLANNER,
