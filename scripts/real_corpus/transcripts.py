@@ -19,6 +19,7 @@ source is ``issue`` are copied verbatim from a JSON file given in the path
 column (issue-thread prompts are kept as quoted in the thread).
 Stdlib only, Python 3.10+.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -123,6 +124,7 @@ def finish(turns: list[dict]) -> list[dict]:
 
 # ---------------------------------------------------------------- formats
 
+
 def extract_cursor(text: str) -> list[dict]:
     """Cursor 'Export chat' markdown: blocks after **User** / **Cursor**, split by ---."""
     blocks = re.split(r"^\*\*(User|Cursor)\*\*\s*$", text, flags=re.M)
@@ -140,9 +142,15 @@ _COPILOT_TOOLS = [
     (re.compile(r"^Searched (for text|for regex|codebase|text)", re.M), "grep"),
     (re.compile(r"^Searched for files", re.M), "glob"),
     (re.compile(r"^Created \[", re.M), "write"),
-    (re.compile(r"^(Using \"(Replace String|Multi-Replace|Edit|Apply Patch|Insert Edit)|Made changes\.)", re.M), "edit"),
+    (
+        re.compile(r"^(Using \"(Replace String|Multi-Replace|Edit|Apply Patch|Insert Edit)|Made changes\.)", re.M),
+        "edit",
+    ),
     (re.compile(r"^(Ran terminal command|Running command|`?\$ )", re.M), "bash"),
-    (re.compile(r"^(Created \d+ todos|Starting \(\d+/\d+\)|Completed \(\d+/\d+\)|Updated todo list)", re.M), "todowrite"),
+    (
+        re.compile(r"^(Created \d+ todos|Starting \(\d+/\d+\)|Completed \(\d+/\d+\)|Updated todo list)", re.M),
+        "todowrite",
+    ),
     (re.compile(r"^(Fetched|Using \"Fetch Web Page\")", re.M), "webfetch"),
 ]
 
@@ -172,9 +180,19 @@ def extract_copilot(text: str) -> list[dict]:
 
 
 _CC_TOOLS = {
-    "read": "read", "edit": "edit", "multiedit": "edit", "notebookedit": "edit",
-    "write": "write", "bash": "bash", "grep": "grep", "glob": "glob", "ls": "glob",
-    "task": "task", "agent": "task", "webfetch": "webfetch", "websearch": "webfetch",
+    "read": "read",
+    "edit": "edit",
+    "multiedit": "edit",
+    "notebookedit": "edit",
+    "write": "write",
+    "bash": "bash",
+    "grep": "grep",
+    "glob": "glob",
+    "ls": "glob",
+    "task": "task",
+    "agent": "task",
+    "webfetch": "webfetch",
+    "websearch": "webfetch",
     "todowrite": "todowrite",
 }
 
@@ -226,14 +244,17 @@ def extract_claude_jsonl(text: str) -> list[dict]:
 _PL_USER = re.compile(
     r"^(?:#{1,6} *(?:👤|🧑|🙋)? *(?:User|USER|Human|You|Me|Usuario|Usuário|Utilisateur|用户|사용자|Пользователь|Prompt)"
     r"(?: *\d+| *\(?[\d:\- ]+\)?)? *[:：]? *(?:\*\*)?\s*$|\*\*(?:用户|User|USER|Prompt|Me|Human|Я|Usuario|Usuário|Utilisateur)\*\*\s*[:：]|"
-    r"\*\*(?:用户|User|Prompt|Human|Usuario|Usuário)[:：]\*\*|"
+    r"\*\*(?:用户|User|Prompt|Human|Usuario|Usuário|Prompt enviado|Prompt used|Prompt utilizado|Mi prompt|My prompt|"
+    r"Request|Pedido|Промпт|Запрос|提示词|프롬프트|질문)[:：]\*\*|"
     r"(?:User|Human|Prompt|用户|Usuario)\s*[:：](?=\s*\S)|"
-    r">\s*\*\*(?:User|Prompt)\*\*\s*[:：]?)\s*",
+    r">\s*\*\*(?:User|Prompt)\*\*\s*[:：]?|"
+    r"【(?:用户|用戶|User|我)】\s*[:：]?)\s*",
     re.M,
 )
 _PL_STOP = re.compile(
     r"^(?:#{1,6} |-{3,}\s*$|\*\*(?:助手|Assistant|AI|Claude|Cursor|Copilot|Response|Answer|Codex|Gemini|Result|Outcome|回答|助手操作)[^\n]*\*\*|"
-    r"(?:Assistant|AI|Claude|Response|助手)\s*[:：])",
+    r"(?:Assistant|AI|Claude|Response|助手)\s*[:：]|"
+    r"\*\*[^*\n]{2,40}[:：]\*\*|\*\*[^*\n]{2,40}\*\*\s*[:：]|【(?!用户|用戶)[^】\n]{1,20}】)",
     re.M,
 )
 
@@ -244,11 +265,14 @@ def extract_prompt_log(text: str) -> list[dict]:
     turns = []
     for n, m in enumerate(starts):
         end = starts[n + 1].start() if n + 1 < len(starts) else len(text)
-        body = text[m.end():end]
+        body = text[m.end() : end]
         stop = _PL_STOP.search(body)
         if stop:
             body = body[: stop.start()]
-        turns.append({"text": body.strip(), "tools": []})
+        body = body.strip()
+        if len(body) > 2 and body[0] + body[-1] in ('""', "“”", "``"):
+            body = body[1:-1].strip()
+        turns.append({"text": body, "tools": []})
     return finish(turns)
 
 
@@ -270,10 +294,34 @@ def extract_prompt_headings(text: str) -> list[dict]:
     return finish(turns)
 
 
+_MD_TOOL = re.compile(
+    r"^\*\*(Read|Edit|MultiEdit|Write|Bash|Grep|Glob|LS|Task|Agent|WebFetch|WebSearch|TodoWrite|NotebookEdit)\*\*:?",
+    re.M,
+)
+
+
+def extract_chat_md(text: str) -> list[dict]:
+    """Markdown session exports with '## User' / '## Assistant' sections (Claude Code
+    and Cursor exporters); tool calls appear as '**Read**: `path`' lines, tool
+    results as User sections holding only fenced output."""
+    parts = re.split(r"^## (User|Human|Assistant|Claude|Cursor)\s*$", text, flags=re.M)
+    turns: list[dict] = []
+    for i in range(1, len(parts) - 1, 2):
+        body = re.sub(r"\n-{3,}\s*$", "", parts[i + 1].strip()).strip()
+        if parts[i] in ("User", "Human"):
+            if not body or re.fullmatch(r"(?:```.*?```\s*)+", body, re.S):
+                continue
+            turns.append({"text": body, "tools": []})
+        elif turns:
+            turns[-1]["tools"] += [
+                _CC_TOOLS.get(m.group(1).lower(), m.group(1).lower()) for m in _MD_TOOL.finditer(body)
+            ]
+    return finish(turns)
+
+
 def extract_prompt_list(text: str) -> list[dict]:
     """Prompt logs written as a numbered list, one prompt per item in backticks."""
-    turns = [{"text": m.group(1), "tools": []}
-             for m in re.finditer(r"^\s*\d+\. +`(.+)`\s*$", text, re.M)]
+    turns = [{"text": m.group(1), "tools": []} for m in re.finditer(r"^\s*\d+\. +`(.+)`\s*$", text, re.M)]
     return finish(turns)
 
 
@@ -284,14 +332,35 @@ EXTRACTORS = {
     "prompt-log": extract_prompt_log,
     "prompt-headings": extract_prompt_headings,
     "prompt-list": extract_prompt_list,
+    "chat-md": extract_chat_md,
 }
+
+
+def detect_format(text: str) -> str:
+    """Pick the extractor from the file's own markers."""
+    head = text[:4000]
+    if re.search(r'^\{.*"type"\s*:\s*"(user|assistant|summary|queue-operation)"', text[:20000], re.M):
+        return "claude-code"
+    if re.search(r"^\*\*User\*\*\s*$", text, re.M) and re.search(r"^\*\*Cursor\*\*\s*$", text, re.M):
+        return "cursor"
+    if re.search(r"^## (User|Human)\s*$", text, re.M) and re.search(r"^## (Assistant|Claude|Cursor)\s*$", text, re.M):
+        return "chat-md"
+    if re.search(r"^GitHub Copilot: ", text, re.M) and re.match(r"\ufeff?\s*[^\n:]{1,40}: ", head):
+        return "copilot"
+    if _PL_USER.search(text):
+        return "prompt-log"
+    if re.search(r"^\d+\. +`.+`\s*$", text, re.M):
+        return "prompt-list"
+    return "prompt-headings"
+
 
 # ---------------------------------------------------------------- language
 
 _LATIN_WORDS = {
-    "en": "the and to is of in it this that with for you not be on are can",
-    "es": "el la de que y en los las por para una con es del se lo",
-    "pt": "de que o a e do da em para não um uma com os no na é",
+    "en": "the and to is of in it this that with for you not be on are can add from"
+          " file make use should all if do we my me please now what why how it's don't",
+    "es": "el la de que en los las por para una con es del se lo",
+    "pt": "de que do da em para não um uma com os no na é você",
     "fr": "le la les de des et est pour une dans que pas un avec sur",
     "de": "der die das und ist nicht mit ein eine ich zu den auf für es",
     "tr": "ve bir bu için ile de da mi ne çok gibi olarak daha",
@@ -326,10 +395,27 @@ def detect_lang(text: str) -> str:
 
 
 def session_lang(turns: list[dict]) -> str:
-    return detect_lang("\n".join(t["text"] for t in turns))
+    """Majority language over the turns, code blocks, paths and URLs left out."""
+    votes: dict[str, int] = {}
+    for t in turns:
+        prose = re.sub(r"```.*?```|`[^`]*`|https?://\S+|[\w.~-]*[/\\][\w./\\~-]+", " ", t["text"], flags=re.S)
+        if re.search(r"[^\W\d_]", prose):
+            lang = detect_lang(prose)
+            votes[lang] = votes.get(lang, 0) + 1
+    if not votes:
+        return "en"
+    # Pasted logs and stack traces read as English; a language other than
+    # English used in at least 30% of the turns is the author's language.
+    other = {k: v for k, v in votes.items() if k != "en"}
+    if other:
+        best = max(other, key=other.get)
+        if other[best] * 10 >= 3 * sum(votes.values()):
+            return best
+    return max(votes, key=votes.get)
 
 
 # ---------------------------------------------------------------- I/O
+
 
 def read_source(mirrors: Path, repo: str, path: str, commit: str | None) -> tuple[str, str]:
     base = mirrors / repo.replace("/", "+")
@@ -338,11 +424,14 @@ def read_source(mirrors: Path, repo: str, path: str, commit: str | None) -> tupl
         if not commit:
             commit = subprocess.run(
                 ["git", "-C", str(gitdir), "rev-parse", "HEAD"],
-                capture_output=True, text=True, check=True,
+                capture_output=True,
+                text=True,
+                check=True,
             ).stdout.strip()
         blob = subprocess.run(
             ["git", "-C", str(gitdir), "show", f"{commit}:{path}"],
-            capture_output=True, check=True,
+            capture_output=True,
+            check=True,
         ).stdout
         return blob.decode("utf-8", "replace"), commit
     return (base / path).read_text("utf-8", "replace"), commit or ""
@@ -350,12 +439,15 @@ def read_source(mirrors: Path, repo: str, path: str, commit: str | None) -> tupl
 
 def derive(mirrors: Path, source: str, repo: str, path: str, commit: str | None) -> dict:
     text, commit = read_source(mirrors, repo, path, commit)
-    fmt = source
-    if source == "prompt-log" and not _PL_USER.search(text):
-        fmt = "prompt-list" if re.search(r"^\d+\. +`.+`\s*$", text, re.M) else "prompt-headings"
-    turns = EXTRACTORS[fmt](text)
-    return {"source": source.split("-headings")[0], "repo": repo, "commit": commit,
-            "path": path, "lang": session_lang(turns) if turns else "", "turns": turns}
+    turns = EXTRACTORS[detect_format(text)](text)
+    return {
+        "source": source,
+        "repo": repo,
+        "commit": commit,
+        "path": path,
+        "lang": session_lang(turns) if turns else "",
+        "turns": turns,
+    }
 
 
 def build(args) -> None:
