@@ -8,12 +8,11 @@ import sys
 import structlog
 
 from kimchi_plugin import __version__
+from kimchi_plugin.logs import claim_stdout, configure_logging
 from kimchi_plugin.opencode import build_routes
 from kimchi_plugin.opencode.runtime import Runtime
-from kimchi_plugin.logs import claim_stdout, configure_logging
-from kimchi_plugin.rpc.dispatch import build_dispatcher
+from kimchi_plugin.rpc.dispatch import build_dispatcher, notification_frame
 from kimchi_plugin.rpc.protocol import MAX_FRAME_BYTES
-from kimchi_plugin.rpc.dispatch import notification_frame
 from kimchi_plugin.rpc.transport import FrameWriter, serve
 
 log = structlog.get_logger("kimchi")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
@@ -65,12 +66,14 @@ class Settings(BaseModel):
         for model, ranks in value.items():
             if isinstance(ranks, Mapping):
                 clean[str(model)] = {
-                    t: int(r) for t, r in ranks.items() if t in ("reasoning", "coding", "quick") and isinstance(r, (int, float))
+                    t: int(r)
+                    for t, r in ranks.items()
+                    if t in ("reasoning", "coding", "quick") and isinstance(r, (int, float))
                 }
         return clean
 
     @classmethod
-    def from_options(cls, options: Mapping[str, Any] | None) -> tuple["Settings", list[str]]:
+    def from_options(cls, options: Mapping[str, Any] | None) -> tuple[Settings, list[str]]:
         """Parse options leniently: a bad value falls back to its default. Returns (settings, problems)."""
         problems: list[str] = []
         clean: dict[str, Any] = {}

@@ -16,12 +16,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kimchi_plugin.routing.classifier import classify  # noqa: E402
-from kimchi_plugin.routing.conversation import ConversationState, Message, decide  # noqa: E402
+from kimchi_plugin.routing.classifier import classify
+from kimchi_plugin.routing.conversation import ConversationState, Message, decide
 
 TRACE = "\n".join(
     ["Traceback (most recent call last):"]
-    + [f'  File "/srv/app/module_{i}.py", line {i * 7}, in handler_{i}\n    result = step_{i}(payload)' for i in range(12)]
+    + [
+        f'  File "/srv/app/module_{i}.py", line {i * 7}, in handler_{i}\n    result = step_{i}(payload)'
+        for i in range(12)
+    ]
     + ["KeyError: 'customer_id'"]
 )
 CASES = {
@@ -33,7 +36,8 @@ CASES = {
     "long": (
         "We're a small team running a Django monolith with Postgres and Celery. Reporting queries hammer the "
         "primary and slow the app down during business hours, deploys are scary because everything ships "
-        "together, and the test suite takes 25 minutes. " * 4
+        "together, and the test suite takes 25 minutes. "
+        * 4
         + "How should we plan the next two quarters: read replicas, splitting services, or something else?"
     ),
     "traceback": "getting this on every request, what's going on?\n" + TRACE,
@@ -61,7 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     state = ConversationState()
-    state.sync([Message("user", "the tests fail after the refactor"), Message("assistant", "Looking.", (("bash", True),))])
+    state.sync(
+        [Message("user", "the tests fail after the refactor"), Message("assistant", "Looking.", (("bash", True),))]
+    )
 
     def in_session(text: str) -> object:
         return decide(text, state)

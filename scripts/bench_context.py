@@ -18,15 +18,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kimchi_plugin.opencode import chat  # noqa: E402
-from kimchi_plugin.opencode.runtime import Runtime  # noqa: E402
-from kimchi_plugin.rpc.protocol import HookParams  # noqa: E402
-from kimchi_plugin.routing.tokens import (  # noqa: E402
+from kimchi_plugin.opencode import chat
+from kimchi_plugin.opencode.runtime import Runtime
+from kimchi_plugin.routing.tokens import (
     MESSAGE_OVERHEAD_TOKENS,
     ConversationTokens,
     build_encoding,
     estimate_tokens,
 )
+from kimchi_plugin.rpc.protocol import HookParams
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 SOURCES = ("json/encoder.py", "textwrap.py", "argparse.py", "dataclasses.py", "pathlib.py", "shutil.py", "typing.py")
@@ -40,16 +40,28 @@ def build_messages(target_tokens: int, encoding) -> list[dict]:
     messages: list[dict] = []
     total, offset, i = 0, 0, 0
     while total < target_tokens:
-        chunk = text[offset:offset + CHUNK_CHARS] or text[:CHUNK_CHARS]
+        chunk = text[offset : offset + CHUNK_CHARS] or text[:CHUNK_CHARS]
         offset = (offset + CHUNK_CHARS) % len(text)
         ask = f"Step {i}: read the next part of the module and explain what the helper functions do."
-        messages.append({"info": {"id": f"msg_u{i}", "role": "user", "sessionID": SESSION},
-                         "parts": [{"id": f"prt_u{i}", "type": "text", "text": ask}]})
-        tool = {"id": f"prt_t{i}", "type": "tool", "tool": "read",
-                "state": {"status": "completed", "input": {"filePath": f"/src/mod{i}.py"}, "output": chunk}}
+        messages.append(
+            {
+                "info": {"id": f"msg_u{i}", "role": "user", "sessionID": SESSION},
+                "parts": [{"id": f"prt_u{i}", "type": "text", "text": ask}],
+            }
+        )
+        tool = {
+            "id": f"prt_t{i}",
+            "type": "tool",
+            "tool": "read",
+            "state": {"status": "completed", "input": {"filePath": f"/src/mod{i}.py"}, "output": chunk},
+        }
         answer = {"id": f"prt_a{i}", "type": "text", "text": "The helpers normalise input and build the result. " * 3}
-        messages.append({"info": {"id": f"msg_a{i}", "role": "assistant", "sessionID": SESSION}, "parts": [tool, answer]})
-        total += sum(len(encoding.encode_ordinary(s)) for s in (ask, chunk, answer["text"], str(tool["state"]["input"])))
+        messages.append(
+            {"info": {"id": f"msg_a{i}", "role": "assistant", "sessionID": SESSION}, "parts": [tool, answer]}
+        )
+        total += sum(
+            len(encoding.encode_ordinary(s)) for s in (ask, chunk, answer["text"], str(tool["state"]["input"]))
+        )
         i += 1
     return messages
 
@@ -81,8 +93,12 @@ def main(argv: list[str] | None = None) -> int:
     transform(rt, payload)
     counted = rt.sessions.peek(SESSION).transcript_tokens - MESSAGE_OVERHEAD_TOKENS * len(messages)
     estimated = sum(estimate_tokens(s) for s in sent)
-    print(f"conversation: {len(messages)} messages, {reference:,} o200k tokens (tiktoken), {len(payload) / 1e6:.2f} MB JSON")
-    print(f"brain count (exact path):    {counted:,} tokens, error {counted - reference:+,} ({(counted - reference) / reference:+.3%})")
+    print(
+        f"conversation: {len(messages)} messages, {reference:,} o200k tokens (tiktoken), {len(payload) / 1e6:.2f} MB JSON"
+    )
+    print(
+        f"brain count (exact path):    {counted:,} tokens, error {counted - reference:+,} ({(counted - reference) / reference:+.3%})"
+    )
     print(f"estimate (while loading):    {estimated:,} tokens, error {(estimated - reference) / reference:+.2%}")
 
     # Cost per turn: cold (every message new) and warm (one new user message per turn, the usual case).
@@ -96,12 +112,18 @@ def main(argv: list[str] | None = None) -> int:
     warm = []
     grown = list(messages)
     for turn in range(args.repeats):
-        grown.append({"info": {"id": f"msg_new{turn}", "role": "user", "sessionID": SESSION},
-                      "parts": [{"id": f"prt_new{turn}", "type": "text", "text": "and now the next step, please"}]})
+        grown.append(
+            {
+                "info": {"id": f"msg_new{turn}", "role": "user", "sessionID": SESSION},
+                "parts": [{"id": f"prt_new{turn}", "type": "text", "text": "and now the next step, please"}],
+            }
+        )
         warm.append(transform(rt, json.dumps({"input": {}, "output": {"messages": grown}})))
     print(f"messages.transform, cold (all {len(messages)} messages counted): median {statistics.median(cold):.1f} ms")
-    print(f"messages.transform, warm (1 new message per turn):          median {statistics.median(warm):.1f} ms "
-          f"(min {min(warm):.1f}, max {max(warm):.1f}) incl. JSON decode and payload validation")
+    print(
+        f"messages.transform, warm (1 new message per turn):          median {statistics.median(warm):.1f} ms "
+        f"(min {min(warm):.1f}, max {max(warm):.1f}) incl. JSON decode and payload validation"
+    )
     parse_only = [0.0] * args.repeats
     for i in range(args.repeats):
         started = time.perf_counter()

@@ -40,12 +40,15 @@ def main() -> int:
         total += report.frames
         problems = report.problems(report.rss_idle_mb + RSS_GROWTH_LIMIT_MB)
         failed |= bool(problems)
-        print(f"seed {seed}: {report.frames} frames in {report.seconds:.1f} s -> {report.replies} replies; "
-              f"{report.requests} requests, {len(report.unanswered)} unanswered, {len(report.duplicated)} answered twice; "
-              f"{report.undecodable} undecodable frames, {report.null_id_replies} null-id/parse-error replies; "
-              f"internal errors {report.internal_errors} (+{report.exempt_internal_errors} exempt); "
-              f"RSS idle {report.rss_idle_mb:.0f} MB, peak {report.rss_peak_mb:.0f} MB, end {report.rss_end_mb:.0f} MB; "
-              f"exit {report.exit_code}", flush=True)
+        print(
+            f"seed {seed}: {report.frames} frames in {report.seconds:.1f} s -> {report.replies} replies; "
+            f"{report.requests} requests, {len(report.unanswered)} unanswered, {len(report.duplicated)} answered twice; "
+            f"{report.undecodable} undecodable frames, {report.null_id_replies} null-id/parse-error replies; "
+            f"internal errors {report.internal_errors} (+{report.exempt_internal_errors} exempt); "
+            f"RSS idle {report.rss_idle_mb:.0f} MB, peak {report.rss_peak_mb:.0f} MB, end {report.rss_end_mb:.0f} MB; "
+            f"exit {report.exit_code}",
+            flush=True,
+        )
         for problem in problems:
             print(f"  PROBLEM: {problem}")
     print(f"{total} frames, {'problems found' if failed else 'no crash, every request answered, memory bounded'}")

@@ -49,26 +49,42 @@ def frame(rpc_id: int, method: str, params: dict) -> bytes:
 
 def chat(rpc_id: int, session: str, text: str) -> bytes:
     model = {"providerID": "kimchi", "modelID": "auto"}
-    return frame(rpc_id, "chat.message", {
-        "input": {"sessionID": session, "agent": "build", "model": model, "messageID": f"m{rpc_id}"},
-        "output": {"message": {"id": f"m{rpc_id}", "sessionID": session, "agent": "build", "model": model},
-                   "parts": [{"type": "text", "text": f"{text} (#{rpc_id})"}]},
-    })
+    return frame(
+        rpc_id,
+        "chat.message",
+        {
+            "input": {"sessionID": session, "agent": "build", "model": model, "messageID": f"m{rpc_id}"},
+            "output": {
+                "message": {"id": f"m{rpc_id}", "sessionID": session, "agent": "build", "model": model},
+                "parts": [{"type": "text", "text": f"{text} (#{rpc_id})"}],
+            },
+        },
+    )
 
 
 def tool_after(rpc_id: int, session: str) -> bytes:
-    return frame(rpc_id, "tool.execute.after", {
-        "input": {"tool": "edit", "sessionID": session, "callID": f"c{rpc_id}", "args": {"filePath": f"src/f{rpc_id}.py"}},
-        "output": {"title": "edit", "output": "ok", "metadata": {}},
-    })
+    return frame(
+        rpc_id,
+        "tool.execute.after",
+        {
+            "input": {
+                "tool": "edit",
+                "sessionID": session,
+                "callID": f"c{rpc_id}",
+                "args": {"filePath": f"src/f{rpc_id}.py"},
+            },
+            "output": {"title": "edit", "output": "ok", "metadata": {}},
+        },
+    )
 
 
 class Brain:
     def __init__(self, argv: list[str], tmp: Path) -> None:
         env = {k: v for k, v in os.environ.items() if k not in ("KIMCHI_API_KEY", "CASTAI_API_KEY")}
         env.update(XDG_STATE_HOME=str(tmp), XDG_CACHE_HOME=str(tmp), KIMCHI_LOG_LEVEL="WARNING")
-        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                     env=env, cwd=tmp)
+        self.proc = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, cwd=tmp
+        )
 
     def call(self, data: bytes) -> dict:
         assert self.proc.stdin and self.proc.stdout
@@ -135,8 +151,9 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="kimchi-mem-") as name:
         tmp = Path(name)
-        bare = subprocess.run([str(PYTHON), "-c", "print(open('/proc/self/status').read())"], capture_output=True,
-                              text=True, check=True).stdout
+        bare = subprocess.run(
+            [str(PYTHON), "-c", "print(open('/proc/self/status').read())"], capture_output=True, text=True, check=True
+        ).stdout
         bare_mb = next(int(r.split()[1]) / 1024 for r in bare.splitlines() if r.startswith("VmRSS:"))
         echo = Brain([str(PYTHON), str(ECHO)], tmp)
         echo.call(frame(1, "initialize", {"protocolVersion": 1}))
@@ -157,14 +174,18 @@ def main() -> int:
         window = args.window or 2 * args.messages
         samples = route_many(brain, args.messages, args.sessions, window)
         elapsed = time.perf_counter() - started
-        print(f"  routing {args.messages} messages (+ one edit tool call each) over {args.sessions} sessions, "
-              f"{window} requests in flight at most:")
+        print(
+            f"  routing {args.messages} messages (+ one edit tool call each) over {args.sessions} sessions, "
+            f"{window} requests in flight at most:"
+        )
         for count, mb in samples:
             print(f"    after {count:7d} messages: {mb:6.1f} MB")
         growth = samples[-1][1] - samples[0][1]
         verdict = "flat" if growth <= FLAT_TOLERANCE_MB else "GROWING"
-        print(f"  growth from first to last sample: {growth:+.1f} MB -> {verdict} "
-              f"(tolerance {FLAT_TOLERANCE_MB:.0f} MB); {2 * args.messages / elapsed:.0f} frames/s")
+        print(
+            f"  growth from first to last sample: {growth:+.1f} MB -> {verdict} "
+            f"(tolerance {FLAT_TOLERANCE_MB:.0f} MB); {2 * args.messages / elapsed:.0f} frames/s"
+        )
         brain.close()
     return 0 if verdict == "flat" else 1
 

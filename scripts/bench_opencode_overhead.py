@@ -37,16 +37,18 @@ def _hook_times(log: Path, started_at: float) -> dict[str, float]:
 
 
 def _summary(values: list[float]) -> str:
-    return (f"median {statistics.median(values):.2f} s  min {min(values):.2f}  max {max(values):.2f}  "
-            f"(n={len(values)})")
+    return f"median {statistics.median(values):.2f} s  min {min(values):.2f}  max {max(values):.2f}  (n={len(values)})"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=5, help="runs per variant")
-    parser.add_argument("--warm", action="store_true",
-                        help="reuse one sandbox per variant (caches warm, as for a user's repeated runs); "
-                             "default: a fresh sandbox per run (first start after install or a config change)")
+    parser.add_argument(
+        "--warm",
+        action="store_true",
+        help="reuse one sandbox per variant (caches warm, as for a user's repeated runs); "
+        "default: a fresh sandbox per run (first start after install or a config change)",
+    )
     args = parser.parse_args()
     walls: dict[str, list[float]] = {"without plugin": [], "with plugin": []}
     first_hook: list[float] = []
@@ -71,8 +73,12 @@ def main() -> int:
                     hooks = _hook_times(log, result.started_at) if log.exists() else {}
                     if "chat.message" not in hooks:
                         warnings = [ln for ln in sandbox.opencode_log().splitlines() if "level=WARN" in ln]
-                        print(f"run {i + 1}: the brain handled no chat.message; OpenCode warnings:", *warnings[-5:],
-                              sep="\n  ", file=sys.stderr)
+                        print(
+                            f"run {i + 1}: the brain handled no chat.message; OpenCode warnings:",
+                            *warnings[-5:],
+                            sep="\n  ",
+                            file=sys.stderr,
+                        )
                         return 1
                     first_hook.append(min(hooks.values()))
                     chat_message.append(hooks["chat.message"])

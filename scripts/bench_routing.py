@@ -23,12 +23,12 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 os.environ.setdefault("KIMCHI_LOG_LEVEL", "WARNING")  # the brain's info lines would bury the figures
 
+from kimchi_plugin.logs import configure_logging  # noqa: E402
+from kimchi_plugin.opencode import build_routes  # noqa: E402
+from kimchi_plugin.opencode.runtime import Runtime  # noqa: E402
 from kimchi_plugin.routing.registry import Registry  # noqa: E402
 from kimchi_plugin.routing.router import Policy, Request, Router  # noqa: E402
 from kimchi_plugin.routing.sessions import SessionStore  # noqa: E402
-from kimchi_plugin.opencode import build_routes  # noqa: E402
-from kimchi_plugin.opencode.runtime import Runtime  # noqa: E402
-from kimchi_plugin.logs import configure_logging  # noqa: E402
 from kimchi_plugin.rpc.dispatch import build_dispatcher  # noqa: E402
 
 MESSAGES = REPO_ROOT / "tests" / "routing_data" / "messages.jsonl"
@@ -59,8 +59,9 @@ def texts() -> list[str]:
 
 
 async def bench_decision(n: int, corpus: list[str]) -> None:
-    registry = Registry.build(provider_models=PROVIDER_MODELS, api_models=None, pins=None, priorities=None,
-                              now=datetime.now(timezone.utc))
+    registry = Registry.build(
+        provider_models=PROVIDER_MODELS, api_models=None, pins=None, priorities=None, now=datetime.now(timezone.utc)
+    )
     router = Router(registry, Policy())
     store = SessionStore()
     lookup = {f"s{i}": i for i in range(SESSIONS)}
@@ -89,8 +90,10 @@ async def bench_decision(n: int, corpus: list[str]) -> None:
         await router.route(request, state)
         if i >= WARMUP:
             auto.append((time.perf_counter_ns() - started) / 1e6)
-    print(f"routing decision, {n} eval-set messages over {SESSIONS} sessions, {len(registry.models())} models "
-          f"(baseline: awaited dict lookup)")
+    print(
+        f"routing decision, {n} eval-set messages over {SESSIONS} sessions, {len(registry.models())} models "
+        f"(baseline: awaited dict lookup)"
+    )
     print(line("Router.route, automatic (heuristic path)", auto, floor))
     print(line("Router.route, explicit model pick", decided, floor))
     verdict = "met" if statistics.median(auto) <= DECISION_GOAL_P50_MS else "MISSED"
@@ -117,7 +120,10 @@ def chat_frame(i: int, text: str) -> str:
 async def make_brain(workdir: Path) -> tuple[Runtime, object]:
     runtime = Runtime(env={"XDG_STATE_HOME": str(workdir), "XDG_CACHE_HOME": str(workdir)})
     dispatch = build_dispatcher(build_routes(runtime))
-    init = {"protocolVersion": 1, "options": {"llmClassifier": False, "toasts": True, "logFile": str(workdir / "b.log")}}
+    init = {
+        "protocolVersion": 1,
+        "options": {"llmClassifier": False, "toasts": True, "logFile": str(workdir / "b.log")},
+    }
     await dispatch(json.dumps({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": init}))
     config = {"model": f"{PROVIDER}/auto", "provider": {PROVIDER: {"models": PROVIDER_MODELS}}}
     await dispatch(json.dumps({"jsonrpc": "2.0", "id": 0, "method": "config", "params": {"output": config}}))
@@ -140,7 +146,9 @@ async def bench_hook(n: int, corpus: list[str], workdir: Path) -> None:
         if i >= WARMUP:
             hook.append((mid - started) / 1e6)
             floor.append((done - mid) / 1e6)
-    print(f"\nchat.message through the dispatcher (JSON in -> JSON out), baseline: json.loads + json.dumps of the frame")
+    print(
+        "\nchat.message through the dispatcher (JSON in -> JSON out), baseline: json.loads + json.dumps of the frame"
+    )
     print(line("dispatch(chat.message frame)", hook, floor))
 
 
@@ -153,17 +161,24 @@ def conversation(tokens: int, session: str) -> list[dict]:
     turn = 0
     while size < tokens * CHARS_PER_TOKEN:
         turn += 1
-        user = {"info": {"id": f"msg_u{turn}", "role": "user", "sessionID": session, "agent": "build"},
-                "parts": [{"id": f"prt_u{turn}", "type": "text", "text": f"step {turn}: now fix the next failing case"}]}
-        tool_output = code[(turn * 997) % 4000:][:3000]
-        assistant = {"info": {"id": f"msg_a{turn}", "role": "assistant", "sessionID": session, "agent": "build"},
-                     "parts": [
-                         {"id": f"prt_r{turn}", "type": "reasoning", "text": prose * 3},
-                         {"id": f"prt_t{turn}", "type": "tool", "tool": "read",
-                          "state": {"status": "completed", "input": {"filePath": f"src/mod{turn}.py"},
-                                    "output": tool_output}},
-                         {"id": f"prt_x{turn}", "type": "text", "text": prose * 2},
-                     ]}
+        user = {
+            "info": {"id": f"msg_u{turn}", "role": "user", "sessionID": session, "agent": "build"},
+            "parts": [{"id": f"prt_u{turn}", "type": "text", "text": f"step {turn}: now fix the next failing case"}],
+        }
+        tool_output = code[(turn * 997) % 4000 :][:3000]
+        assistant = {
+            "info": {"id": f"msg_a{turn}", "role": "assistant", "sessionID": session, "agent": "build"},
+            "parts": [
+                {"id": f"prt_r{turn}", "type": "reasoning", "text": prose * 3},
+                {
+                    "id": f"prt_t{turn}",
+                    "type": "tool",
+                    "tool": "read",
+                    "state": {"status": "completed", "input": {"filePath": f"src/mod{turn}.py"}, "output": tool_output},
+                },
+                {"id": f"prt_x{turn}", "type": "text", "text": prose * 2},
+            ],
+        }
         messages += [user, assistant]
         size += len(json.dumps(user)) + len(json.dumps(assistant))
     return messages
@@ -171,8 +186,9 @@ def conversation(tokens: int, session: str) -> list[dict]:
 
 def transform_frame(rpc_id: int, messages: list[dict]) -> str:
     params = {"input": {}, "output": {"messages": messages}}
-    return json.dumps({"jsonrpc": "2.0", "id": rpc_id, "method": "experimental.chat.messages.transform",
-                       "params": params})
+    return json.dumps(
+        {"jsonrpc": "2.0", "id": rpc_id, "method": "experimental.chat.messages.transform", "params": params}
+    )
 
 
 async def bench_transform(tokens: int, workdir: Path, rounds: int) -> None:
@@ -209,9 +225,11 @@ async def bench_transform(tokens: int, workdir: Path, rounds: int) -> None:
             incremental.append((time.perf_counter() - started) * 1000)
         state = runtime.sessions.peek("ses_big")
         counted = state.transcript_tokens if state else 0
-    print(f"\nexperimental.chat.messages.transform, {len(base)} messages, ~{exact // 1000}K tokens of JSON "
-          f"({counted // 1000}K counted as sent to the model), frame {frame_bytes / 1e6:.1f} MB; "
-          f"budget {TRANSFORM_BUDGET_MS:.0f} ms")
+    print(
+        f"\nexperimental.chat.messages.transform, {len(base)} messages, ~{exact // 1000}K tokens of JSON "
+        f"({counted // 1000}K counted as sent to the model), frame {frame_bytes / 1e6:.1f} MB; "
+        f"budget {TRANSFORM_BUDGET_MS:.0f} ms"
+    )
     print(line("cold (first sight of the session)", cold, parse_floor))
     print(line("incremental (one new turn)", incremental, parse_floor))
     print("  baseline: json.loads of the same frame (the cost of merely reading it)")

@@ -28,8 +28,13 @@ INIT_TIMEOUT_S = 10.0
 
 
 def init_frame(log_file: Path) -> bytes:
-    params = {"protocolVersion": 1, "shimVersion": "bench", "options": {"logFile": str(log_file)},
-              "directory": str(REPO_ROOT), "worktree": str(REPO_ROOT)}
+    params = {
+        "protocolVersion": 1,
+        "shimVersion": "bench",
+        "options": {"logFile": str(log_file)},
+        "directory": str(REPO_ROOT),
+        "worktree": str(REPO_ROOT),
+    }
     return json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": params}).encode() + b"\n"
 
 
@@ -42,8 +47,14 @@ def env(tmp: Path) -> dict[str, str]:
 def spawn_to_ready(argv: list[str], tmp: Path, extra: tuple[str, ...] = ()) -> tuple[float, str]:
     """Milliseconds from spawn to the `initialize` reply line, and the child's stderr."""
     started = time.perf_counter()
-    proc = subprocess.Popen([*argv[:1], *extra, *argv[1:]], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=env(tmp), cwd=tmp)
+    proc = subprocess.Popen(
+        [*argv[:1], *extra, *argv[1:]],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env(tmp),
+        cwd=tmp,
+    )
     assert proc.stdin and proc.stdout
     proc.stdin.write(init_frame(tmp / "brain.log"))
     proc.stdin.flush()
@@ -78,7 +89,7 @@ def import_profile(stderr: str) -> tuple[list[tuple[int, str]], int]:
     for row in stderr.splitlines():
         if not row.startswith("import time:") or "[us]" in row:
             continue
-        _, cumulative, name = row[len("import time:"):].split("|", 2)
+        _, cumulative, name = row[len("import time:") :].split("|", 2)
         if not name.startswith(" ") or name.startswith("  "):
             continue  # nested import: counted in its parent's cumulative time
         top.append((int(cumulative), name.strip()))
@@ -93,25 +104,39 @@ def bootstrap(tmp: Path) -> None:
         print("bootstrap: node not found")
         return
     script = (
-        "import { resolveBrainCommand } from " + json.dumps((REPO_ROOT / "plugin_shim" / "python_env.js").as_uri()) + ";"
+        "import { resolveBrainCommand } from "
+        + json.dumps((REPO_ROOT / "plugin_shim" / "python_env.js").as_uri())
+        + ";"
         "const t = Date.now(); const r = await resolveBrainCommand({}, (m) => console.error(m));"
         "console.log(JSON.stringify({ms: Date.now() - t, command: r.command}));"
     )
     work = tmp / "pkg"
     # A copy of the package without the repo's .venv, so the shim takes the first-run path.
-    shutil.copytree(REPO_ROOT, work, ignore=shutil.ignore_patterns(".venv", "node_modules", ".git", ".e2e-cache",
-                                                                   "__pycache__", "tests"))
-    script = script.replace(json.dumps((REPO_ROOT / "plugin_shim" / "python_env.js").as_uri()),
-                            json.dumps((work / "plugin_shim" / "python_env.js").as_uri()))
-    out = subprocess.run([node, "--input-type=module", "-e", script], capture_output=True, text=True,
-                         env={**env(tmp), "KIMCHI_CACHE_DIR": str(tmp / "cache")}, timeout=900)
+    shutil.copytree(
+        REPO_ROOT,
+        work,
+        ignore=shutil.ignore_patterns(".venv", "node_modules", ".git", ".e2e-cache", "__pycache__", "tests"),
+    )
+    script = script.replace(
+        json.dumps((REPO_ROOT / "plugin_shim" / "python_env.js").as_uri()),
+        json.dumps((work / "plugin_shim" / "python_env.js").as_uri()),
+    )
+    out = subprocess.run(
+        [node, "--input-type=module", "-e", script],
+        capture_output=True,
+        text=True,
+        env={**env(tmp), "KIMCHI_CACHE_DIR": str(tmp / "cache")},
+        timeout=900,
+    )
     if out.returncode != 0:
         print(f"bootstrap failed: {out.stderr[-1500:]}")
         return
     result = json.loads(out.stdout.strip().splitlines()[-1])
     cold, _ = spawn_to_ready([result["command"], "-m", "kimchi_plugin"], tmp)
-    print(f"first-run bootstrap (venv + pip install): {result['ms'] / 1000:.1f} s; then first spawn → ready "
-          f"{cold:.0f} ms (cold bytecode)")
+    print(
+        f"first-run bootstrap (venv + pip install): {result['ms'] / 1000:.1f} s; then first spawn → ready "
+        f"{cold:.0f} ms (cold bytecode)"
+    )
 
 
 def main() -> int:
@@ -137,7 +162,9 @@ def main() -> int:
         print(f"python -c pass (spawn → exit)    : {summary(interpreter)}")
         overhead = statistics.median(ready) - statistics.median(floor)
         verdict = "met" if statistics.median(ready) <= READY_GOAL_MS else "MISSED"
-        print(f"brain's own start-up (median over echo floor): {overhead:+.1f} ms; goal ≤ {READY_GOAL_MS:.0f} ms: {verdict}")
+        print(
+            f"brain's own start-up (median over echo floor): {overhead:+.1f} ms; goal ≤ {READY_GOAL_MS:.0f} ms: {verdict}"
+        )
         _, stderr = spawn_to_ready(brain, tmp, extra=("-X", "importtime"))
         top, total = import_profile(stderr)
         print(f"\nimports until ready (python -X importtime, top-level, cumulative): {total / 1000:.1f} ms in all")

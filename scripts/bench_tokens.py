@@ -18,10 +18,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kimchi_plugin.routing.tokens import ConversationTokens, TokenCounter, estimate_tokens  # noqa: E402
+from kimchi_plugin.routing.tokens import ConversationTokens, TokenCounter, estimate_tokens
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
-NODE_ROOTS = [Path("/usr/lib/node_modules"), Path("/usr/local/lib/node_modules"), Path(__file__).resolve().parent.parent / "node_modules"]
+NODE_ROOTS = [
+    Path("/usr/lib/node_modules"),
+    Path("/usr/local/lib/node_modules"),
+    Path(__file__).resolve().parent.parent / "node_modules",
+]
 MAX_FILE_BYTES = 100_000
 CONVERSATION_TOKENS = 100_000
 MESSAGE_CHARS = 6_000
@@ -57,24 +61,37 @@ def lang_of(path: Path) -> str:
 
 def hook_payload(source: str) -> str:
     """A messages.transform-like JSON document wrapping real text (tool output inside JSON strings)."""
-    parts = [{"id": f"prt_{i:04d}", "type": "tool" if i % 2 else "text", "text": source[i * 700 : (i + 1) * 700]}
-             for i in range(len(source) // 700)]
-    return json.dumps({"sessionID": "ses_bench", "messages": [{"info": {"role": "assistant"}, "parts": parts}]}, indent=1)
+    parts = [
+        {"id": f"prt_{i:04d}", "type": "tool" if i % 2 else "text", "text": source[i * 700 : (i + 1) * 700]}
+        for i in range(len(source) // 700)
+    ]
+    return json.dumps(
+        {"sessionID": "ses_bench", "messages": [{"info": {"role": "assistant"}, "parts": parts}]}, indent=1
+    )
 
 
 def samples(limit: int) -> dict[str, str]:
     vim_tutors = glob_all([Path("/usr/share/vim")], "vim*/tutor/tutor.*.utf-8")
     gnupg_help = glob_all([Path("/usr/share/gnupg")], "help.*.txt")
     found = {
-        "prose (licences)": read_until(glob_all(NODE_ROOTS, "npm/node_modules/*/LICENSE*") + glob_all([Path("/usr/share/common-licenses")], "*"), limit),
+        "prose (licences)": read_until(
+            glob_all(NODE_ROOTS, "npm/node_modules/*/LICENSE*") + glob_all([Path("/usr/share/common-licenses")], "*"),
+            limit,
+        ),
         "markdown (READMEs)": read_until(glob_all(NODE_ROOTS, "npm/node_modules/*/README.md"), limit),
         "python (stdlib)": read_until(sorted(STDLIB.glob("*.py")), limit),
         "js (npm lib)": read_until(glob_all(NODE_ROOTS, "npm/lib/**/*.js"), limit),
-        "json (package.json)": read_until(glob_all(NODE_ROOTS, "npm/node_modules/*/package.json"), limit,
-                                          lambda t: json.dumps(json.loads(t), indent=2)),
+        "json (package.json)": read_until(
+            glob_all(NODE_ROOTS, "npm/node_modules/*/package.json"),
+            limit,
+            lambda t: json.dumps(json.loads(t), indent=2),
+        ),
         "json (hook payload)": hook_payload(read_until(sorted(STDLIB.glob("*.py"))[::-1], limit // 2)),
-        "cjk": read_until(sorted(STDLIB.glob("test/cjkencodings/*-utf8.txt"))
-                          + [p for p in vim_tutors + gnupg_help if lang_of(p) in CJK_LANGS], limit),
+        "cjk": read_until(
+            sorted(STDLIB.glob("test/cjkencodings/*-utf8.txt"))
+            + [p for p in vim_tutors + gnupg_help if lang_of(p) in CJK_LANGS],
+            limit,
+        ),
         "european languages": read_until([p for p in vim_tutors + gnupg_help if lang_of(p) in EUROPEAN_LANGS], limit),
     }
     return {name: text for name, text in found.items() if text}
@@ -108,21 +125,29 @@ def load_once() -> None:
 
 def report_load(runs: int) -> None:
     print(f"== 3. encoding load (fresh process each, {runs} runs)")
-    results = [json.loads(subprocess.run([sys.executable, __file__, "--load-once"], check=True, capture_output=True, text=True).stdout)
-               for _ in range(runs)]
+    results = [
+        json.loads(
+            subprocess.run([sys.executable, __file__, "--load-once"], check=True, capture_output=True, text=True).stdout
+        )
+        for _ in range(runs)
+    ]
     assert all(r["exact"] for r in results), "encoding failed to load"
     load = statistics.median(r["load_s"] for r in results)
     before = statistics.median(r["rss_before"] for r in results)
     after = statistics.median(r["rss_after"] for r in results)
-    print(f"load time (incl. import tiktoken) median {load * 1000:.0f} ms (min {min(r['load_s'] for r in results) * 1000:.0f}, "
-          f"max {max(r['load_s'] for r in results) * 1000:.0f})")
+    print(
+        f"load time (incl. import tiktoken) median {load * 1000:.0f} ms (min {min(r['load_s'] for r in results) * 1000:.0f}, "
+        f"max {max(r['load_s'] for r in results) * 1000:.0f})"
+    )
     print(f"VmRSS before load {before:.1f} MB, after {after:.1f} MB (+{after - before:.1f} MB)\n")
 
 
 def report_estimates(counter: TokenCounter, texts: dict[str, str]) -> None:
     print("== 1. estimate error vs exact o200k (signed, (estimate - exact) / exact)")
-    print(f"{'content':22} {'KB':>6} {'tokens':>7} {'chars/tok':>9} {'ours':>7} {'bytes/4':>8} {'chars/4':>8}"
-          f" {'ours µs':>8} {'exact µs':>8}")
+    print(
+        f"{'content':22} {'KB':>6} {'tokens':>7} {'chars/tok':>9} {'ours':>7} {'bytes/4':>8} {'chars/4':>8}"
+        f" {'ours µs':>8} {'exact µs':>8}"
+    )
     for name, text in texts.items():
         exact = counter.count(text)
         size = len(text.encode())
@@ -131,8 +156,10 @@ def report_estimates(counter: TokenCounter, texts: dict[str, str]) -> None:
         by_chars = (len(text) / 4 - exact) / exact
         t_est = median_seconds(lambda: estimate_tokens(text)) * 1e6
         t_exact = median_seconds(lambda: counter.count(text)) * 1e6
-        print(f"{name:22} {size / 1000:6.1f} {exact:7d} {len(text) / exact:9.2f} {ours:+7.1%} {by_bytes:+8.1%} {by_chars:+8.1%}"
-              f" {t_est:8.0f} {t_exact:8.0f}")
+        print(
+            f"{name:22} {size / 1000:6.1f} {exact:7d} {len(text) / exact:9.2f} {ours:+7.1%} {by_bytes:+8.1%} {by_chars:+8.1%}"
+            f" {t_est:8.0f} {t_exact:8.0f}"
+        )
     chunk_errors = []
     for text in texts.values():
         for start in range(0, len(text), 2_000):
@@ -141,8 +168,10 @@ def report_estimates(counter: TokenCounter, texts: dict[str, str]) -> None:
             if exact >= 50:
                 chunk_errors.append(abs(estimate_tokens(chunk) - exact) / exact)
     chunk_errors.sort()
-    print(f"per 2,000-char chunk |error| of ours: median {statistics.median(chunk_errors):.1%}, "
-          f"p90 {chunk_errors[int(len(chunk_errors) * 0.9)]:.1%}, max {chunk_errors[-1]:.1%} over {len(chunk_errors)} chunks\n")
+    print(
+        f"per 2,000-char chunk |error| of ours: median {statistics.median(chunk_errors):.1%}, "
+        f"p90 {chunk_errors[int(len(chunk_errors) * 0.9)]:.1%}, max {chunk_errors[-1]:.1%} over {len(chunk_errors)} chunks\n"
+    )
 
 
 def conversation(counter: TokenCounter, texts: dict[str, str]) -> list[tuple[str, str]]:

@@ -37,7 +37,12 @@ KINDS = ("messages", "sessions")
 SPLITS = ("dev", "test")
 DEV_BUCKETS = 7  # of 10
 PROFILE_ORDER = (
-    Profile.PLANNER, Profile.DEBUGGER, Profile.REVIEWER, Profile.CODER, Profile.REFACTORER, Profile.ASSISTANT,
+    Profile.PLANNER,
+    Profile.DEBUGGER,
+    Profile.REVIEWER,
+    Profile.CODER,
+    Profile.REFACTORER,
+    Profile.ASSISTANT,
 )
 LABEL_CONFIDENCE = 1.0
 # Lower bounds of the confidence buckets in the calibration table.
@@ -49,7 +54,7 @@ DecideFn = Callable[[str, ConversationState], Classification]
 
 
 def split_of(item_id: str) -> str:
-    """"dev" or "test", fixed by the id alone."""
+    """ "dev" or "test", fixed by the id alone."""
     return "dev" if int(hashlib.sha1(item_id.encode()).hexdigest(), 16) % 10 < DEV_BUCKETS else "test"
 
 
@@ -106,12 +111,19 @@ class Scores:
             tally[0] += tier_ok
             tally[1] += 1
         if not tier_ok or got.profile is not profile:
-            self.mistakes.append({
-                "id": item["id"], "text": item["text"][:300], "label": f"{tier.value}/{profile.value}",
-                "got": f"{got.tier.value}/{got.profile.value}", "conf": got.confidence,
-                "signals": list(got.signals), "source": got.source, "prev": item.get("prev"),
-                "tier_ok": tier_ok,
-            })
+            self.mistakes.append(
+                {
+                    "id": item["id"],
+                    "text": item["text"][:300],
+                    "label": f"{tier.value}/{profile.value}",
+                    "got": f"{got.tier.value}/{got.profile.value}",
+                    "conf": got.confidence,
+                    "signals": list(got.signals),
+                    "source": got.source,
+                    "prev": item.get("prev"),
+                    "tier_ok": tier_ok,
+                }
+            )
 
     def merge(self, other: Scores) -> None:
         """Add another evaluation's tallies (for combined rows); mistakes are not carried over."""
@@ -122,8 +134,11 @@ class Scores:
         self.reasoning_lower += other.reasoning_lower
         self.tier_matrix.update(other.tier_matrix)
         self.profile_matrix.update(other.profile_matrix)
-        for mine, theirs in ((self.tags, other.tags), (self.confidence, other.confidence),
-                             (self.sources, other.sources)):
+        for mine, theirs in (
+            (self.tags, other.tags),
+            (self.confidence, other.confidence),
+            (self.sources, other.sources),
+        ):
             for key, (ok, n) in theirs.items():
                 mine[key][0] += ok
                 mine[key][1] += n
@@ -142,16 +157,18 @@ class Scores:
             "profile_accuracy": round(self.profile_ok / n, 4),
             "reasoning_routed_lower": round(self.reasoning_lower / max(self.reasoning_total, 1), 4),
             "cost": round(self.cost, 4),
-            "tier_confusion": {
-                t.value: {u.value: self.tier_matrix[t, u] for u in TIER_ORDER} for t in TIER_ORDER
-            },
+            "tier_confusion": {t.value: {u.value: self.tier_matrix[t, u] for u in TIER_ORDER} for t in TIER_ORDER},
             "profile_confusion": {
                 p.value: {q.value: self.profile_matrix[p, q] for q in PROFILE_ORDER} for p in PROFILE_ORDER
             },
             "per_tag": {tag: round(ok / n_tag, 4) for tag, (ok, n_tag) in sorted(self.tags.items())},
             "tier_accuracy_by_confidence": {
-                f">={b}": {"n": self.confidence[b][1], "accuracy": round(self.confidence[b][0] / self.confidence[b][1], 4)}
-                for b in CONFIDENCE_BUCKETS if self.confidence[b][1]
+                f">={b}": {
+                    "n": self.confidence[b][1],
+                    "accuracy": round(self.confidence[b][0] / self.confidence[b][1], 4),
+                }
+                for b in CONFIDENCE_BUCKETS
+                if self.confidence[b][1]
             },
             "tier_accuracy_by_source": {
                 src: {"n": n_src, "accuracy": round(ok / n_src, 4)} for src, (ok, n_src) in sorted(self.sources.items())

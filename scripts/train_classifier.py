@@ -96,7 +96,10 @@ def dev_items(sets: Iterable[str], by_author: bool = False) -> tuple[list[dict],
     tag = (lambda name: {"set": name}) if by_author else (lambda name: {})
     messages = [{**m, **tag(name)} for name in sets for m in load_set(name, "messages", "dev")]
     sessions = [
-        {**s, **tag(name)} for name in sets if name not in MEASURE_ONLY_SESSIONS for s in load_set(name, "sessions", "dev")
+        {**s, **tag(name)}
+        for name in sets
+        if name not in MEASURE_ONLY_SESSIONS
+        for s in load_set(name, "sessions", "dev")
     ]
     return messages, sessions
 
@@ -183,8 +186,10 @@ class Installed:
     def __init__(self, table: Table, temperature: float = 1.0) -> None:
         weights, bias = table
         self.table = (
-            {f.removeprefix(classifier.WORD_PREFIX): tuple(ws.get(p.value, 0.0) for p in PROFILES)
-             for f, ws in weights.items()},
+            {
+                f.removeprefix(classifier.WORD_PREFIX): tuple(ws.get(p.value, 0.0) for p in PROFILES)
+                for f, ws in weights.items()
+            },
             tuple(bias),
             temperature,
         )
@@ -234,12 +239,14 @@ def held_out_scores(
 ) -> Scores:
     total = Scores()
     for fold, table in enumerate(tables):
-        total.merge(route_scores(
-            table,
-            [m for m in messages if fold_of(m) == fold],
-            [s for s in sessions if fold_of(s) == fold],
-            temperature,
-        ))
+        total.merge(
+            route_scores(
+                table,
+                [m for m in messages if fold_of(m) == fold],
+                [s for s in sessions if fold_of(s) == fold],
+                temperature,
+            )
+        )
     return total
 
 
@@ -263,8 +270,10 @@ def fit_temperature(tables: list[Table], messages: list[dict], sessions: list[di
 
 def _line(label: str, s: Scores) -> str:
     d = s.as_dict()
-    return (f"{label}: tier {d['tier_accuracy']:.1%}  profile {d['profile_accuracy']:.1%}  "
-            f"reasoning→lower {d['reasoning_routed_lower']:.1%}  cost {d['cost']:.3f}  (n={d['n']})")
+    return (
+        f"{label}: tier {d['tier_accuracy']:.1%}  profile {d['profile_accuracy']:.1%}  "
+        f"reasoning→lower {d['reasoning_routed_lower']:.1%}  cost {d['cost']:.3f}  (n={d['n']})"
+    )
 
 
 def write_model(table: Table, sigmas: tuple[float, float, float], temperature: float) -> None:
@@ -288,8 +297,12 @@ def write_model(table: Table, sigmas: tuple[float, float, float], temperature: f
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cv", action="store_true", help="cross-validate the prior widths, fit the temperature")
-    parser.add_argument("--grid", default=None, help="with --cv: the settings to try, as rule,word,context;… (default: 3x3x3)")
-    parser.add_argument("--cross-author", action="store_true", help="score each set with a table trained without it (no write)")
+    parser.add_argument(
+        "--grid", default=None, help="with --cv: the settings to try, as rule,word,context;… (default: 3x3x3)"
+    )
+    parser.add_argument(
+        "--cross-author", action="store_true", help="score each set with a table trained without it (no write)"
+    )
     parser.add_argument("--sets", default=",".join(SETS), help="labelled sets whose dev splits train the table")
     parser.add_argument("--rule-sigma", type=float, default=DEFAULT_SIGMAS[0])
     parser.add_argument("--word-sigma", type=float, default=DEFAULT_SIGMAS[1])
@@ -305,7 +318,9 @@ def main(argv: list[str] | None = None) -> int:
         tables = cross_validate([sigmas], *dev_items(list(SETS), by_author=True), len(SETS))[sigmas]
         unseen = Scores()
         for held, table in zip(SETS, tables):
-            scores = route_scores(table, load_set(held, "messages", "all"), load_set(held, "sessions", "all"), temperature)
+            scores = route_scores(
+                table, load_set(held, "messages", "all"), load_set(held, "sessions", "all"), temperature
+            )
             print(_line(f"set {held}, trained without it", scores), flush=True)
             unseen.merge(scores)
         print(_line("every set, each unseen", unseen))

@@ -65,7 +65,10 @@ def _router(args: argparse.Namespace) -> Router:
         cheapest = registry.cheapest()
         if key and cheapest is not None:
             llm = LlmClassifier(
-                base_url=os.environ.get("KIMCHI_BASE_URL", DEFAULT_BASE_URL), api_key=key, model_id=cheapest.id, deadline_s=1.0
+                base_url=os.environ.get("KIMCHI_BASE_URL", DEFAULT_BASE_URL),
+                api_key=key,
+                model_id=cheapest.id,
+                deadline_s=1.0,
             )
         else:
             print("route: --llm needs an API key (KIMCHI_API_KEY) and a model; continuing offline", file=sys.stderr)

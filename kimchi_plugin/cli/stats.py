@@ -72,12 +72,15 @@ class Report:
         return out
 
 
-_SUMS = ("COUNT(*), COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens + reasoning_tokens), 0), "
-         "COALESCE(SUM(cache_read_tokens), 0), COALESCE(SUM(cache_write_tokens), 0), COALESCE(SUM(cost_usd), 0)")
+_SUMS = (
+    "COUNT(*), COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens + reasoning_tokens), 0), "
+    "COALESCE(SUM(cache_read_tokens), 0), COALESCE(SUM(cache_write_tokens), 0), COALESCE(SUM(cost_usd), 0)"
+)
 
 
-def build_report(conn: sqlite3.Connection, *, session: str | None = None, since_ms: int | None = None,
-                 scope: str = "all time") -> Report:
+def build_report(
+    conn: sqlite3.Connection, *, session: str | None = None, since_ms: int | None = None, scope: str = "all time"
+) -> Report:
     """Aggregate the rows of one session (with its child sessions) and/or since a time."""
     prefix, where, params = "", ["1=1"], []
     if session:
@@ -93,19 +96,32 @@ def build_report(conn: sqlite3.Connection, *, session: str | None = None, since_
         return conn.execute(prefix + sql, params).fetchall()
 
     total = Line("total", *query(f"SELECT {_SUMS} FROM turns WHERE {cond}")[0])
-    by_tier = [Line(*row) for row in query(
-        f"SELECT tier, {_SUMS} FROM turns WHERE {cond} GROUP BY tier ORDER BY SUM(cost_usd) DESC, tier")]
-    by_model = [Line(*row) for row in query(
-        f"SELECT model, {_SUMS} FROM turns WHERE {cond} GROUP BY model ORDER BY SUM(cost_usd) DESC, model")]
+    by_tier = [
+        Line(*row)
+        for row in query(
+            f"SELECT tier, {_SUMS} FROM turns WHERE {cond} GROUP BY tier ORDER BY SUM(cost_usd) DESC, tier"
+        )
+    ]
+    by_model = [
+        Line(*row)
+        for row in query(
+            f"SELECT model, {_SUMS} FROM turns WHERE {cond} GROUP BY model ORDER BY SUM(cost_usd) DESC, model"
+        )
+    ]
     savings = []
     for name in ("reasoning", "coding"):
         calls, actual, baseline = query(
             f"SELECT COUNT(*), COALESCE(SUM(cost_usd), 0), COALESCE(SUM({name}_cost_usd), 0) FROM turns "
-            f"WHERE {cond} AND {name}_cost_usd IS NOT NULL")[0]
+            f"WHERE {cond} AND {name}_cost_usd IS NOT NULL"
+        )[0]
         if calls:
-            models = [m for (m,) in query(
-                f"SELECT {name}_model FROM turns WHERE {cond} AND {name}_cost_usd IS NOT NULL "
-                f"GROUP BY {name}_model ORDER BY MAX(recorded_ms) DESC")]
+            models = [
+                m
+                for (m,) in query(
+                    f"SELECT {name}_model FROM turns WHERE {cond} AND {name}_cost_usd IS NOT NULL "
+                    f"GROUP BY {name}_model ORDER BY MAX(recorded_ms) DESC"
+                )
+            ]
             savings.append(Savings(name, models, calls, actual, baseline))
     return Report(scope, total, by_tier, by_model, savings)
 
@@ -122,13 +138,18 @@ def render(report: Report) -> str:
     if t.calls == 0:
         out.append("No routed model calls recorded.")
         return "\n".join(out)
-    out.append(f"{t.calls} model calls, {_usd(t.cost_usd)}; tokens: {t.input_tokens:,} in, {t.output_tokens:,} out, "
-               f"{t.cache_read_tokens:,} cache read, {t.cache_write_tokens:,} cache write")
+    out.append(
+        f"{t.calls} model calls, {_usd(t.cost_usd)}; tokens: {t.input_tokens:,} in, {t.output_tokens:,} out, "
+        f"{t.cache_read_tokens:,} cache read, {t.cache_write_tokens:,} cache write"
+    )
     header = f"  {'':<26}{'calls':>7}{'input':>12}{'output':>10}{'cache r':>11}{'cache w':>9}{'cost':>12}"
     for title, lines in (("By tier", report.by_tier), ("By model", report.by_model)):
         out += ["", title, header]
-        out += [f"  {ln.key[:25]:<26}{ln.calls:>7}{ln.input_tokens:>12,}{ln.output_tokens:>10,}"
-                f"{ln.cache_read_tokens:>11,}{ln.cache_write_tokens:>9,}{_usd(ln.cost_usd):>12}" for ln in lines]
+        out += [
+            f"  {ln.key[:25]:<26}{ln.calls:>7}{ln.input_tokens:>12,}{ln.output_tokens:>10,}"
+            f"{ln.cache_read_tokens:>11,}{ln.cache_write_tokens:>9,}{_usd(ln.cost_usd):>12}"
+            for ln in lines
+        ]
     out += ["", "Savings (the same tokens priced on one model)"]
     if not report.savings:
         out.append("  no baseline prices recorded")
@@ -155,8 +176,14 @@ def run(args: argparse.Namespace) -> int:
     except argparse.ArgumentTypeError as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    scope = ", ".join(filter(None, [f"session {args.session}" if args.session else "",
-                                    f"since {args.since}" if args.since else ""])) or "all time"
+    scope = (
+        ", ".join(
+            filter(
+                None, [f"session {args.session}" if args.session else "", f"since {args.since}" if args.since else ""]
+            )
+        )
+        or "all time"
+    )
     if os.path.exists(path):
         try:
             conn = connect(path, readonly=True)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from functools import partial
 
-from kimchi_plugin.opencode import chat, config as config_hook, events, lifecycle, tools
+from kimchi_plugin.opencode import chat, events, lifecycle, tools
+from kimchi_plugin.opencode import config as config_hook
 from kimchi_plugin.opencode.runtime import Runtime
 from kimchi_plugin.rpc.dispatch import Route
 from kimchi_plugin.rpc.protocol import EmptyParams, EventParams, HookParams, InitializeParams, ToolExecuteParams

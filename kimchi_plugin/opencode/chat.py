@@ -7,13 +7,13 @@ from typing import Any
 
 import structlog
 
+from kimchi_plugin.opencode import payloads as p
+from kimchi_plugin.opencode.runtime import REQUEST_OVERHEAD_TOKENS, Runtime
 from kimchi_plugin.routing.conversation import Message
 from kimchi_plugin.routing.prompts import PROFILE_PROMPTS, PROFILE_TEMPERATURE
 from kimchi_plugin.routing.router import PROFILE_LABEL, Decision, Request
-from kimchi_plugin.opencode import payloads as p
-from kimchi_plugin.opencode.runtime import REQUEST_OVERHEAD_TOKENS, Runtime
-from kimchi_plugin.rpc.protocol import HookParams
 from kimchi_plugin.routing.tokens import estimate_tokens
+from kimchi_plugin.rpc.protocol import HookParams
 from kimchi_plugin.usage.recorder import RouteTag
 
 log = structlog.get_logger("kimchi.route")

@@ -6,10 +6,10 @@ from typing import Any
 
 import structlog
 
-from kimchi_plugin.provider import autoconfig
-from kimchi_plugin.routing import context_window
 from kimchi_plugin.opencode import payloads as p
 from kimchi_plugin.opencode.runtime import REQUEST_OVERHEAD_TOKENS, Runtime
+from kimchi_plugin.provider import autoconfig
+from kimchi_plugin.routing import context_window
 from kimchi_plugin.rpc.protocol import HookParams
 
 log = structlog.get_logger("kimchi.config")

@@ -4,17 +4,17 @@ OpenCode reports while it retries a rate-limited or failing model by itself)."""
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import structlog
 
-from kimchi_plugin.routing import context_window
-from kimchi_plugin.routing import fallback
-from kimchi_plugin.usage.accounting import Usage, parse_assistant
-from kimchi_plugin.routing.sessions import SessionState
 from kimchi_plugin.opencode.chat import toast
 from kimchi_plugin.opencode.runtime import REQUEST_OVERHEAD_TOKENS, Runtime
+from kimchi_plugin.routing import context_window, fallback
+from kimchi_plugin.routing.sessions import SessionState
 from kimchi_plugin.rpc.protocol import EventParams
+from kimchi_plugin.usage.accounting import Usage, parse_assistant
 
 log = structlog.get_logger("kimchi.events")
 
@@ -38,7 +38,9 @@ async def on_event(rt: Runtime, params: EventParams) -> None:
         state = rt.sessions.peek(session_id) if session_id else None
         if state is not None and state.last is not None:
             error = props.get("error")
-            _failed(rt, state, state.last.model_id, fallback.classify_error(error if isinstance(error, Mapping) else None))
+            _failed(
+                rt, state, state.last.model_id, fallback.classify_error(error if isinstance(error, Mapping) else None)
+            )
     elif kind == "session.status":
         status = props.get("status") if isinstance(props.get("status"), Mapping) else {}
         state = rt.sessions.peek(_session_of(props) or "")
@@ -94,8 +96,16 @@ def _failed(rt: Runtime, state: SessionState, model_id: str, failure: fallback.F
     tier = state.last.tier if state.last is not None else rt.registry.primary_tier(model_id)
     needed = context_window.request_tokens(state, REQUEST_OVERHEAD_TOKENS)
     upcoming, _notes = rt.router.pick_model(tier, state, rt.clock(), needed)
-    log.info("model failed", session=state.session_id, model=model_id, kind=failure.kind, status=failure.status,
-             next=upcoming.id if upcoming else None)
+    log.info(
+        "model failed",
+        session=state.session_id,
+        model=model_id,
+        kind=failure.kind,
+        status=failure.status,
+        next=upcoming.id if upcoming else None,
+    )
     if rt.settings.toasts:
         then = f"the next message uses {upcoming.id}" if upcoming is not None else "no other model is available"
-        rt.push_actions([toast("Kimchi: model fallback", f"{state.fallback_note}; {then}", "warning", FALLBACK_TOAST_MS)])
+        rt.push_actions(
+            [toast("Kimchi: model fallback", f"{state.fallback_note}; {then}", "warning", FALLBACK_TOAST_MS)]
+        )

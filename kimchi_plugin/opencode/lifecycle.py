@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import structlog
 
@@ -61,5 +62,10 @@ async def logged(
         except asyncio.TimeoutError:
             pass
     result = await handler(runtime, params)
-    log.debug("hook", method=hook, ms=round((time.perf_counter() - started) * 1000, 3), patched=sorted(result.get("output") or {}))
+    log.debug(
+        "hook",
+        method=hook,
+        ms=round((time.perf_counter() - started) * 1000, 3),
+        patched=sorted(result.get("output") or {}),
+    )
     return result

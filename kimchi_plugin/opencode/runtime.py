@@ -7,25 +7,24 @@ import asyncio
 import os
 import threading
 import time
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import structlog
 
-from kimchi_plugin.routing import classifier
-from kimchi_plugin.routing import context_window
-from kimchi_plugin.routing import delegation
+from kimchi_plugin.logs import configure_logging
 from kimchi_plugin.provider.autoconfig import ORCHESTRATOR
+from kimchi_plugin.provider.credentials import find_api_key
+from kimchi_plugin.routing import classifier, context_window, delegation
 from kimchi_plugin.routing.registry import Registry
 from kimchi_plugin.routing.router import Policy, Router
 from kimchi_plugin.routing.sessions import SessionState, SessionStore
 from kimchi_plugin.routing.tiers import Tier
-from kimchi_plugin.logs import configure_logging
-from kimchi_plugin.rpc.protocol import InitializeParams
-from kimchi_plugin.provider.credentials import find_api_key
 from kimchi_plugin.routing.tokens import ConversationTokens, TokenCounter
-from kimchi_plugin.usage.recorder import RouteTag, UsageRecorder, prices_from
+from kimchi_plugin.rpc.protocol import InitializeParams
 from kimchi_plugin.settings import DEFAULT_BASE_URL, Settings, default_log_file
+from kimchi_plugin.usage.recorder import RouteTag, UsageRecorder, prices_from
 
 log = structlog.get_logger("kimchi")
 
@@ -60,7 +59,9 @@ class Runtime:
         self.sessions = SessionStore()
         self.tokens = TokenCounter()
         self.conversation_tokens = ConversationTokens(self.tokens)
-        self.registry = Registry.build(provider_models=None, api_models=None, pins=None, priorities=None, now=self.now_dt())
+        self.registry = Registry.build(
+            provider_models=None, api_models=None, pins=None, priorities=None, now=self.now_dt()
+        )
         self.router = Router(self.registry, Policy())
         self.llm: Any = None  # LlmClassifier once a key and a model are known
         self.api_key: str | None = None
@@ -115,7 +116,9 @@ class Runtime:
             if isinstance(agent, Mapping) and isinstance(agent.get("mode"), str)
         }
         self.provider_models = {
-            k: v for k, v in _mapping(provider.get("models")).items() if k not in ("auto", "reasoning", "coding", "quick")
+            k: v
+            for k, v in _mapping(provider.get("models")).items()
+            if k not in ("auto", "reasoning", "coding", "quick")
         }
         from kimchi_plugin.provider import catalog as model_catalog  # httpx: imported off the start-up path
 
@@ -201,13 +204,18 @@ class Runtime:
         actions: list[dict[str, Any]] = [
             {
                 "call": "session.summarize",
-                "args": {"path": {"id": state.session_id}, "body": {"providerID": self.provider_id, "modelID": spec.id}},
+                "args": {
+                    "path": {"id": state.session_id},
+                    "body": {"providerID": self.provider_id, "modelID": spec.id},
+                },
             }
         ]
         if self.settings.toasts:
             from kimchi_plugin.opencode.chat import toast  # chat imports this module
 
-            actions.append(toast("Kimchi: compacting", context_window.compaction_note(tokens, spec.context_window, spec.id)))
+            actions.append(
+                toast("Kimchi: compacting", context_window.compaction_note(tokens, spec.context_window, spec.id))
+            )
         return actions
 
     def usage_tool_after(

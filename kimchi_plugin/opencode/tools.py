@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from kimchi_plugin.routing import delegation
-from kimchi_plugin.routing.tiers import Tier
 from kimchi_plugin.opencode import payloads as p
 from kimchi_plugin.opencode.runtime import Runtime
+from kimchi_plugin.routing import delegation
+from kimchi_plugin.routing.tiers import Tier
 from kimchi_plugin.rpc.protocol import HookParams, ToolExecuteParams, ToolSpec
 
 EDIT_TOOLS = frozenset({"edit", "write", "patch", "multiedit"})
@@ -32,7 +32,11 @@ SUGGEST_TOOLS = {
         "navigating the codebase.",
     ),
 }
-REASON_ARG = {"type": "object", "properties": {"reason": {"type": "string", "description": "Why this tier fits the next step"}}, "required": ["reason"]}
+REASON_ARG = {
+    "type": "object",
+    "properties": {"reason": {"type": "string", "description": "Why this tier fits the next step"}},
+    "required": ["reason"],
+}
 
 
 USAGE_TOOL = "kimchi_usage"
@@ -53,7 +57,11 @@ def _failed(tool: str, output: Any, metadata: dict[str, Any] | None) -> bool:
     exit_code = (metadata or {}).get("exit")
     if isinstance(exit_code, int) and exit_code != 0:
         return True
-    return tool not in READ_TOOLS and isinstance(output, str) and output.lstrip()[:6].lower().startswith(("error", "failed"))
+    return (
+        tool not in READ_TOOLS
+        and isinstance(output, str)
+        and output.lstrip()[:6].lower().startswith(("error", "failed"))
+    )
 
 
 def _file_of(args: dict[str, Any] | None) -> str | None:

@@ -4,8 +4,9 @@ overwritten."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from kimchi_plugin.routing import commands
 from kimchi_plugin.routing.prompts import ORCHESTRATOR_DESCRIPTION, orchestrator_prompt
@@ -59,7 +60,9 @@ def virtual_entries(registry: Registry) -> dict[str, dict[str, Any]]:
     for tier in Tier:
         best = registry.best(tier)
         if best is not None:
-            entries[tier.value] = model_entry(best, name=f"Kimchi {tier.value.capitalize()} ({best.id})", api_id=best.id)
+            entries[tier.value] = model_entry(
+                best, name=f"Kimchi {tier.value.capitalize()} ({best.id})", api_id=best.id
+            )
     return entries
 
 

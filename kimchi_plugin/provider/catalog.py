@@ -172,7 +172,7 @@ async def _refresh(
     try:
         body = await asyncio.wait_for(_fetch(url, api_key, transport), timeout=deadline_s)
         kept, models = parse_models(json.loads(body))
-    except Exception as exc:  # noqa: BLE001 - any failure means "keep the last good copy"
+    except Exception as exc:
         _log.warning("model catalog fetch failed (%s): %s", type(exc).__name__, _redact(str(exc), api_key))
         return fallback
     fetched_at = now()
@@ -262,4 +262,3 @@ def _parse_entry(raw: object) -> dict[str, Any] | None:
     }
     model.update((name, value) for name, value in optional.items() if value is not None)
     return model
-

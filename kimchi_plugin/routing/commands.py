@@ -58,7 +58,7 @@ def parse(text: str) -> Command | None:
     if not found:
         return None
     name = found.group(1).lower()
-    rest = text[found.end():]
+    rest = text[found.end() :]
     if name == "auto":
         return Command("auto", None, rest.strip())
     if name == "lock":
@@ -66,5 +66,5 @@ def parse(text: str) -> Command | None:
         profile = LOCK_ARGS.get(arg.group(1).lower()) if arg else None
         if profile is None:
             return None
-        return Command("lock", profile, rest[arg.end():].strip())
+        return Command("lock", profile, rest[arg.end() :].strip())
     return Command("once", ONE_SHOT[name], rest.strip())

@@ -28,7 +28,9 @@ def should_compact(state: SessionState, window: int, tokens: int, now: float) ->
 
 
 def compaction_note(tokens: int, window: int, model_id: str) -> str:
-    return f"~{tokens // 1000}K of {model_id}'s {window // 1000}K window ({tokens / window:.0%}): compacting the session"
+    return (
+        f"~{tokens // 1000}K of {model_id}'s {window // 1000}K window ({tokens / window:.0%}): compacting the session"
+    )
 
 
 def preserved_context(state: SessionState, tokens: int = 0) -> list[str]:

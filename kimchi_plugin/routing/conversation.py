@@ -40,9 +40,9 @@ FOLLOWUP_MAX_CHARS = 160
 # Bounded memory of words.
 KEPT_TEXT_CHARS = 2000
 
-EDIT_TOOLS = frozenset("edit write patch multiedit apply_patch str_replace create notebookedit".split())
-READ_TOOLS = frozenset("read grep glob list ls codesearch lsp view find search webfetch websearch".split())
-RUN_TOOLS = frozenset("bash shell run exec terminal test".split())
+EDIT_TOOLS = frozenset(["edit", "write", "patch", "multiedit", "apply_patch", "str_replace", "create", "notebookedit"])
+READ_TOOLS = frozenset(["read", "grep", "glob", "list", "ls", "codesearch", "lsp", "view", "find", "search", "webfetch", "websearch"])
+RUN_TOOLS = frozenset(["bash", "shell", "run", "exec", "terminal", "test"])
 
 # Acknowledgements and fillers that may open a follow-up: "ok, fix it", "thanks — now the other file".
 _LEAD_IN = (
@@ -52,35 +52,57 @@ _LEAD_IN = (
 _FOLLOWUP_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (intent, re.compile(pattern))
     for intent, pattern in (
-        ("still", r"\bstill (?:fail\w*|broken|slow|the same|not|doesn'?t|won'?t|wrong|crash\w*|happening|there|"
-                  r"empty|blank|red|tim\w+|flaky|get\w*|see\w*|returns?|errors?|erroring|throws?|hangs?|"
-                  r"stuck|\d+)|\bsame (?:error|issue|problem|result|thing|failure|exception|crash)\b|"
-                  r"\bdidn'?t (?:work|help|fix|change)\b|\bno (?:luck|change|difference|dice)\b|"
-                  r"\bnothing changed\b|\bnow it (?:says|fails|throws|crashes|errors|returns|shows|hangs)\b|"
-                  r"^(?:nope|that )?(?:didn'?t|doesn'?t|does not|did not) work|\b(?:another|new|different) error\b|"
-                  r"\b(?:error|crash|bug|issue|problem) is back\b|\bnot fixed\b|\b(?:even )?worse now\b|"
-                  r"\bsigue (?:fallando|igual)|\btoujours (?:pas|le même|la même)|\bimmer noch\b|"
-                  r"\bопять\b|всё ещё|还是|まだ"),
-        ("fix", _LEAD_IN + r"(?:go )?(?:fix|patch|repair|resolve|correct|apply)(?: (?:it|that|this|them|those|"
-                r"both|all|the (?:fix|issue|bug|problem|error|suggestions?|changes?|first one)))?"
-                r"(?: (?:please|now|then|too))?[\s.!]*$|"
-                + _LEAD_IN + r"(?:make the (?:change|fix)|arregla\w*|corrige\w*|behebe\w*|исправь\w*|修复)"),
+        (
+            "still",
+            r"\bstill (?:fail\w*|broken|slow|the same|not|doesn'?t|won'?t|wrong|crash\w*|happening|there|"
+            r"empty|blank|red|tim\w+|flaky|get\w*|see\w*|returns?|errors?|erroring|throws?|hangs?|"
+            r"stuck|\d+)|\bsame (?:error|issue|problem|result|thing|failure|exception|crash)\b|"
+            r"\bdidn'?t (?:work|help|fix|change)\b|\bno (?:luck|change|difference|dice)\b|"
+            r"\bnothing changed\b|\bnow it (?:says|fails|throws|crashes|errors|returns|shows|hangs)\b|"
+            r"^(?:nope|that )?(?:didn'?t|doesn'?t|does not|did not) work|\b(?:another|new|different) error\b|"
+            r"\b(?:error|crash|bug|issue|problem) is back\b|\bnot fixed\b|\b(?:even )?worse now\b|"
+            r"\bsigue (?:fallando|igual)|\btoujours (?:pas|le même|la même)|\bimmer noch\b|"
+            r"\bопять\b|всё ещё|还是|まだ",
+        ),
+        (
+            "fix",
+            _LEAD_IN + r"(?:go )?(?:fix|patch|repair|resolve|correct|apply)(?: (?:it|that|this|them|those|"
+            r"both|all|the (?:fix|issue|bug|problem|error|suggestions?|changes?|first one)))?"
+            r"(?: (?:please|now|then|too))?[\s.!]*$|"
+            + _LEAD_IN
+            + r"(?:make the (?:change|fix)|arregla\w*|corrige\w*|behebe\w*|исправь\w*|修复)",
+        ),
         ("undo", _LEAD_IN + r"(?:undo|revert|roll ?back)\b[^?]{0,30}$"),
-        ("same", r"\b(?:same (?:for|with|in|on|here)|do the same|likewise|repeat (?:for|that|it)|"
-                 r"the other (?:one|ones|file|files|module|function|class|test|tests|endpoint|service)s?|"
-                 r"and the (?:tests?|rest|others?)(?: too)?[\s.!?]*$|also (?:for|in|on|to) )"),
-        ("done", _LEAD_IN + r"(?:it |that |this )?(?:works|worked|fixed it|did it|did the trick|all good|"
-                 r"works now|all green)\b[\s,.!]*(?:now|thanks|thx|thank you|cheers)?[\s,.!]*$"),
-        ("why", _LEAD_IN + r"(?:why|how come|how so|what do you mean|what does (?:that|this|it) mean|"
-                r"(?:can you )?explain(?: that| why| it| this)?|really|are you sure|"
-                r"pourquoi|warum|почему|por ?qu[eé]|为什么|なぜ)\b[^.]{0,40}$"),
-        ("proceed", r"^(?:(?:ok(?:ay)?|yes|yeah|yep|yup|sure|please|pls|sounds good|lgtm|looks good|perfect|great|"
-                    r"go(?: ahead| for it| on)?|do it|do that|proceed|continue|keep going|carry on|"
-                    r"let'?s (?:do it|do that|go)|ship it|please do|next|approved?|implement (?:it|that|this|the plan)|"
-                    r"make it so|s[ií]|oui|ja|да|vas-y|adelante|weiter|continua|vai|hazlo|fais[- ]le|mach (?:es|das)|"
-                    r"zrób to|сделай|давай|evet|doe maar|好的|继续|はい|네)[\s,.!]*)+$"),
-        ("choose", _LEAD_IN + r"(?:let'?s (?:do|go with|take|pick|use) |go with |do |take |pick |use )"
-                   r"(?:the )?(?:first|second|third|last|former|latter|option|approach|that one|this one|plan [a-z\d])\b"),
+        (
+            "same",
+            r"\b(?:same (?:for|with|in|on|here)|do the same|likewise|repeat (?:for|that|it)|"
+            r"the other (?:one|ones|file|files|module|function|class|test|tests|endpoint|service)s?|"
+            r"and the (?:tests?|rest|others?)(?: too)?[\s.!?]*$|also (?:for|in|on|to) )",
+        ),
+        (
+            "done",
+            _LEAD_IN + r"(?:it |that |this )?(?:works|worked|fixed it|did it|did the trick|all good|"
+            r"works now|all green)\b[\s,.!]*(?:now|thanks|thx|thank you|cheers)?[\s,.!]*$",
+        ),
+        (
+            "why",
+            _LEAD_IN + r"(?:why|how come|how so|what do you mean|what does (?:that|this|it) mean|"
+            r"(?:can you )?explain(?: that| why| it| this)?|really|are you sure|"
+            r"pourquoi|warum|почему|por ?qu[eé]|为什么|なぜ)\b[^.]{0,40}$",
+        ),
+        (
+            "proceed",
+            r"^(?:(?:ok(?:ay)?|yes|yeah|yep|yup|sure|please|pls|sounds good|lgtm|looks good|perfect|great|"
+            r"go(?: ahead| for it| on)?|do it|do that|proceed|continue|keep going|carry on|"
+            r"let'?s (?:do it|do that|go)|ship it|please do|next|approved?|implement (?:it|that|this|the plan)|"
+            r"make it so|s[ií]|oui|ja|да|vas-y|adelante|weiter|continua|vai|hazlo|fais[- ]le|mach (?:es|das)|"
+            r"zrób to|сделай|давай|evet|doe maar|好的|继续|はい|네)[\s,.!]*)+$",
+        ),
+        (
+            "choose",
+            _LEAD_IN + r"(?:let'?s (?:do|go with|take|pick|use) |go with |do |take |pick |use )"
+            r"(?:the )?(?:first|second|third|last|former|latter|option|approach|that one|this one|plan [a-z\d])\b",
+        ),
     )
 )
 # An assistant reply that ends by offering to do the work makes "yes" an implementation request.

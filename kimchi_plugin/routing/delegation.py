@@ -28,7 +28,7 @@ REMINDER = (
 )
 
 TASK_TOOL_GUIDE = (
-    "Delegate with this tool: set subagent_type to \"explore\" for finding and reading code, \"general\" for research "
+    'Delegate with this tool: set subagent_type to "explore" for finding and reading code, "general" for research '
     "and implementation. Give a detailed prompt: goal, files or areas, constraints, and how to verify the result. "
     "Independent tasks can run in parallel; check each result before building on it."
 )

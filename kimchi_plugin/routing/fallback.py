@@ -7,8 +7,9 @@ errors and user aborts are the user's business, never a reason to switch models.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from kimchi_plugin.routing.sessions import SessionState
 

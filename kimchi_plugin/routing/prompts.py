@@ -5,7 +5,7 @@ Profile prompts are appended after OpenCode's own system blocks (never reordered
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from kimchi_plugin.routing.tiers import Profile, Tier
 

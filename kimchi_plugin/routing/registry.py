@@ -127,7 +127,7 @@ class Defaults:
 class FamilyTable:
     """The bundled families plus the matcher that maps a model id to its family."""
 
-    __slots__ = ("families", "defaults", "_matcher", "_by_group")
+    __slots__ = ("_by_group", "_matcher", "defaults", "families")
 
     def __init__(self, families: Sequence[Family], defaults: Defaults) -> None:
         self.families = tuple(families)
@@ -187,7 +187,7 @@ def unknown_model_tier(reasoning: bool, cost_input: float, cost_output: float) -
 class Registry:
     """The models the user has, ranked per tier; immutable once built."""
 
-    __slots__ = ("now", "warnings", "_specs", "_lifecycle", "_ranked", "_primary", "_usable", "_families")
+    __slots__ = ("_families", "_lifecycle", "_primary", "_ranked", "_specs", "_usable", "now", "warnings")
 
     def __init__(
         self,

@@ -7,8 +7,8 @@ The only `await` is the optional LLM classifier, injected as a callable with its
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable, Mapping
 
 from kimchi_plugin.routing import commands
 from kimchi_plugin.routing.classifier import Classification
@@ -63,7 +63,9 @@ class Decision:
     model: ModelSpec | None  # None: nothing serves this tier; leave OpenCode's choice alone
     tier: Tier
     profile: Profile
-    source: str  # pick | tier | command | lock | suggestion | agent | heuristic | followup | phase | sticky | llm | floor
+    source: (
+        str  # pick | tier | command | lock | suggestion | agent | heuristic | followup | phase | sticky | llm | floor
+    )
     reason: str  # for people: toasts and logs
     confidence: float
     signals: tuple[str, ...] = ()
@@ -107,7 +109,9 @@ class Router:
         state.overflowed = False
         return decision
 
-    async def _choose(self, req: Request, state: SessionState, command: commands.Command | None, text: str) -> "_Choice":
+    async def _choose(
+        self, req: Request, state: SessionState, command: commands.Command | None, text: str
+    ) -> _Choice:
         if command is not None and command.kind == "auto":
             state.lock = None
             state.suggestion = None
@@ -142,11 +146,17 @@ class Router:
             tier = await self.llm(text, previous)
             if tier is not None:
                 profile = found.profile if found.tier is tier else TIER_DEFAULT_PROFILE[tier]
-                found = Classification(profile, max(found.confidence, 0.7), (f"llm:{tier.value}", *found.signals), "llm")
+                found = Classification(
+                    profile, max(found.confidence, 0.7), (f"llm:{tier.value}", *found.signals), "llm"
+                )
         choice = _Choice(found.tier, found.profile, found.source, _explain(found), found.confidence, found.signals)
         if self.policy.floor_primary and req.primary and choice.tier is Tier.QUICK:
             return _Choice(
-                Tier.CODING, Profile.CODER, "floor", "primary agents start at the Coding tier", found.confidence,
+                Tier.CODING,
+                Profile.CODER,
+                "floor",
+                "primary agents start at the Coding tier",
+                found.confidence,
                 (f"detected:{found.profile.value}", *found.signals),
             )
         return choice
@@ -209,7 +219,7 @@ class _Choice:
     model: ModelSpec | None = None
 
     @classmethod
-    def of(cls, profile: Profile, source: str, reason: str) -> "_Choice":
+    def of(cls, profile: Profile, source: str, reason: str) -> _Choice:
         return cls(PROFILE_TIER[profile], profile, source, reason, 1.0)
 
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import json
 import warnings
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Awaitable, Callable, Mapping
+from typing import Any
 
 import structlog
 from pydantic import BaseModel, ValidationError

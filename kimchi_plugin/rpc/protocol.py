@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 PROTOCOL_VERSION = 1
 MAX_FRAME_BYTES = 16 * 1024 * 1024  # one JSON-RPC frame (= one line); larger lines are refused, not parsed
 
+
 class _Open(BaseModel):
     """OpenCode's payloads grow between versions: unknown fields are kept, never an error."""
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
-from typing import Awaitable, BinaryIO, Callable
+from collections.abc import Awaitable, Callable
+from typing import BinaryIO
 
 import structlog
 
@@ -37,9 +38,7 @@ class _Oversized:
         self.head = head
 
 
-def _read_frames(
-    reader: BinaryIO, max_frame: int, post: Callable[[object], None], slots: threading.Semaphore
-) -> None:
+def _read_frames(reader: BinaryIO, max_frame: int, post: Callable[[object], None], slots: threading.Semaphore) -> None:
     while True:
         try:
             line = reader.readline(max_frame + 1)

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 TOKENS_PER_PRICE_UNIT = 1_000_000  # prices are USD per 1M tokens
 UNROUTED = "unrouted"  # tier/profile label of a message no routing decision is known for
@@ -239,7 +240,9 @@ NO_EFFECTS = ToolEffects()
 _QUOTED = re.compile(r"'[^']*'|\"(?:[^\"\\]|\\.)*\"")
 _SEGMENT = re.compile(r"&&|\|\|?|;|\n")
 _PREFIX = r"^[\s({]*(?:(?:sudo|env|time|command|exec)\s+)*(?:\w+=\S*\s+)*"
-_GIT_COMMIT = re.compile(_PREFIX + r"git(?:\s+(?:-C|-c|--git-dir|--work-tree)\s+\S+|\s+--?[\w-]+(?:=\S*)?)*\s+commit(?![\w-])(.*)$")
+_GIT_COMMIT = re.compile(
+    _PREFIX + r"git(?:\s+(?:-C|-c|--git-dir|--work-tree)\s+\S+|\s+--?[\w-]+(?:=\S*)?)*\s+commit(?![\w-])(.*)$"
+)
 _NOT_A_NEW_COMMIT = re.compile(r"(?:^|\s)(?:--amend|--dry-run|-h|--help)(?=\s|$|=)")
 _GH_PR_CREATE = re.compile(_PREFIX + r"gh(?:\s+-R\s+\S+|\s+--repo(?:=|\s+)\S+)?\s+pr\s+create(?![\w-])(.*)$")
 _NOT_A_NEW_PR = re.compile(r"(?:^|\s)(?:--dry-run|--web|-w|-h|--help)(?=\s|$)")
@@ -333,7 +336,11 @@ def _multiedit_effects(args: Mapping[str, Any]) -> ToolEffects:
         return NO_EFFECTS
     added = removed = 0
     for edit in edits:
-        if isinstance(edit, Mapping) and isinstance(edit.get("oldString"), str) and isinstance(edit.get("newString"), str):
+        if (
+            isinstance(edit, Mapping)
+            and isinstance(edit.get("oldString"), str)
+            and isinstance(edit.get("newString"), str)
+        ):
             a, r = diff_lines(edit["oldString"], edit["newString"])
             added, removed = added + a, removed + r
     return ToolEffects(edits=(FileEdit("MultiEdit", path, language_of(path), added, removed),))
@@ -388,7 +395,9 @@ def _patch_effects(args: Mapping[str, Any], metadata: Mapping[str, Any]) -> Tool
             counts = _counts_from(entry)
             if counts is None:
                 continue
-            path = _text(entry.get("movePath")) or _text(entry.get("filePath")) or _text(entry.get("relativePath")) or ""
+            path = (
+                _text(entry.get("movePath")) or _text(entry.get("filePath")) or _text(entry.get("relativePath")) or ""
+            )
             edits.append(FileEdit("Patch", path, language_of(path), *counts))
     else:
         text = args.get("patchText") or args.get("patch") or args.get("diff")

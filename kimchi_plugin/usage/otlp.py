@@ -128,7 +128,9 @@ def encode_metrics(
         resource_metrics=[
             ResourceMetrics(
                 resource=Resource(attributes=_attributes(resource)),
-                scope_metrics=[ScopeMetrics(scope=InstrumentationScope(name=scope[0], version=scope[1]), metrics=metrics)],
+                scope_metrics=[
+                    ScopeMetrics(scope=InstrumentationScope(name=scope[0], version=scope[1]), metrics=metrics)
+                ],
             )
         ]
     )
@@ -140,7 +142,7 @@ def rejected_count(kind: str, body: bytes) -> int:
     response = ExportLogsServiceResponse() if kind == "logs" else ExportMetricsServiceResponse()
     try:
         response.ParseFromString(body)
-    except Exception:  # noqa: BLE001 - a non-protobuf 2xx body is a success without details
+    except Exception:
         return 0
     if kind == "logs":
         return response.partial_success.rejected_log_records

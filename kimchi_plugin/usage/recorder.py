@@ -30,6 +30,7 @@ from kimchi_plugin.usage.accounting import (
     parse_assistant,
     tool_effects,
 )
+from kimchi_plugin.usage.store import TurnRow, UsageStore, default_db_path, session_rows
 from kimchi_plugin.usage.telemetry import (
     COMMIT_COUNT,
     COST_USAGE,
@@ -41,7 +42,6 @@ from kimchi_plugin.usage.telemetry import (
     TelemetryConfig,
     resolve_config,
 )
-from kimchi_plugin.usage.store import TurnRow, UsageStore, default_db_path, session_rows
 
 log = structlog.get_logger("kimchi.usage")
 
@@ -51,8 +51,13 @@ MAX_LOGGED = 8192  # completed message ids already sent as log records
 CLOSE_TIMEOUT_S = 3.0
 SMALL_USD = 0.01  # amounts below this are shown with 6 decimals
 EDIT_DECISION_ACCEPT = "accept"  # OpenCode reports only tool calls that ran, i.e. accepted edits
-TOKEN_TYPES = (("input", "input"), ("output", "output"), ("reasoning", "reasoning"),
-               ("cache_read", "cacheRead"), ("cache_write", "cacheCreation"))
+TOKEN_TYPES = (
+    ("input", "input"),
+    ("output", "output"),
+    ("reasoning", "reasoning"),
+    ("cache_read", "cacheRead"),
+    ("cache_write", "cacheCreation"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,11 +110,18 @@ class UsageRecorder:
         self.provider = provider
         self.prices = prices or Prices()
         self._clock = clock
-        self.telemetry = Telemetry(telemetry, clock=clock, resource=(
-            ("opencode_kimchi.version", __version__),
-            ("service.instance.id", uuid.uuid4().hex),  # tells apart OpenCode processes working on one session
-        )) \
-            if telemetry is not None else None
+        self.telemetry = (
+            Telemetry(
+                telemetry,
+                clock=clock,
+                resource=(
+                    ("opencode_kimchi.version", __version__),
+                    ("service.instance.id", uuid.uuid4().hex),  # tells apart OpenCode processes working on one session
+                ),
+            )
+            if telemetry is not None
+            else None
+        )
         self.store = UsageStore(store_path, clock=clock) if store_path else None
         self._ledgers: _Bounded = _Bounded(MAX_SESSIONS)
         self._parents: _Bounded = _Bounded(MAX_SESSIONS)
@@ -139,8 +151,13 @@ class UsageRecorder:
         if config is not None:
             log.info("telemetry on", logs=config.logs_endpoint is not None, metrics=config.metrics_endpoint is not None)
         path = (store_path or default_db_path(env)) if getattr(settings, "stats", True) else None
-        return cls(telemetry=config, provider=getattr(settings, "provider", "kimchi"), store_path=path,
-                   prices=prices, clock=clock)
+        return cls(
+            telemetry=config,
+            provider=getattr(settings, "provider", "kimchi"),
+            store_path=path,
+            prices=prices,
+            clock=clock,
+        )
 
     # events ------------------------------------------------------------------------------------------------------
     def set_prices(self, prices: Prices) -> None:
@@ -178,11 +195,12 @@ class UsageRecorder:
                 self._usage_metrics(message, delta.clamped())
             if message.completed:
                 self._completed(message, usage, route)
-        except Exception as exc:  # noqa: BLE001 - accounting never breaks a hook
+        except Exception as exc:
             self._failed("message", exc)
 
-    def on_tool_after(self, session_id: str, tool: str, args: Mapping[str, Any], output: str,
-                      metadata: Mapping[str, Any]) -> None:
+    def on_tool_after(
+        self, session_id: str, tool: str, args: Mapping[str, Any], output: str, metadata: Mapping[str, Any]
+    ) -> None:
         """A `tool.execute.after`: commits, pull requests and edits. Never reads file contents beyond line counts."""
         try:
             effects = tool_effects(tool, args or {}, output or "", metadata or {})
@@ -191,7 +209,7 @@ class UsageRecorder:
             self._ledger(session_id).apply_tool(effects)
             if self.telemetry is not None:
                 self._tool_metrics(session_id, effects)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._failed("tool", exc)
 
     def on_session_idle(self, session_id: str) -> None:
@@ -216,7 +234,7 @@ class UsageRecorder:
             if ledger.messages == 0:
                 return "No routed model calls recorded for this session yet."
             return format_summary(ledger, prices or self.prices)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._failed("summary", exc)
             return "Usage summary unavailable."
 
@@ -255,8 +273,14 @@ class UsageRecorder:
         if self.store is not None:
             for row in session_rows(self.store.path, session_id):
                 tree.add(row.session_id)
-                usage = Usage(row.input_tokens, row.output_tokens, row.reasoning_tokens, row.cache_read_tokens,
-                              row.cache_write_tokens, row.cost_usd)
+                usage = Usage(
+                    row.input_tokens,
+                    row.output_tokens,
+                    row.reasoning_tokens,
+                    row.cache_read_tokens,
+                    row.cache_write_tokens,
+                    row.cost_usd,
+                )
                 merged.put(row.message_id, usage, row.model, row.tier, row.agent)
         grew = True
         while grew:  # children this process saw being created
@@ -278,30 +302,32 @@ class UsageRecorder:
             self.telemetry.emit_log(message.completed_ms * 1_000_000, _log_attributes(message, usage, route))
         if self.store is not None:
             base = baselines(usage, self.prices)
-            self.store.record(TurnRow(
-                message_id=message.id,
-                session_id=message.session_id,
-                parent_session_id=self._parents.get(message.session_id),
-                agent=message.agent,
-                tier=route.tier if route else UNROUTED,
-                profile=route.profile if route else UNROUTED,
-                route_source=route.source if route else UNROUTED,
-                provider=message.provider,
-                model=message.model,
-                input_tokens=usage.input,
-                output_tokens=usage.output,
-                reasoning_tokens=usage.reasoning,
-                cache_read_tokens=usage.cache_read,
-                cache_write_tokens=usage.cache_write,
-                cost_usd=usage.cost,
-                reasoning_model=base.reasoning_model if base.reasoning_cost is not None else None,
-                reasoning_cost_usd=base.reasoning_cost,
-                coding_model=base.coding_model if base.coding_cost is not None else None,
-                coding_cost_usd=base.coding_cost,
-                created_ms=message.created_ms,
-                completed_ms=message.completed_ms,
-                recorded_ms=int(self._clock() * 1000),
-            ))
+            self.store.record(
+                TurnRow(
+                    message_id=message.id,
+                    session_id=message.session_id,
+                    parent_session_id=self._parents.get(message.session_id),
+                    agent=message.agent,
+                    tier=route.tier if route else UNROUTED,
+                    profile=route.profile if route else UNROUTED,
+                    route_source=route.source if route else UNROUTED,
+                    provider=message.provider,
+                    model=message.model,
+                    input_tokens=usage.input,
+                    output_tokens=usage.output,
+                    reasoning_tokens=usage.reasoning,
+                    cache_read_tokens=usage.cache_read,
+                    cache_write_tokens=usage.cache_write,
+                    cost_usd=usage.cost,
+                    reasoning_model=base.reasoning_model if base.reasoning_cost is not None else None,
+                    reasoning_cost_usd=base.reasoning_cost,
+                    coding_model=base.coding_model if base.coding_cost is not None else None,
+                    coding_cost_usd=base.coding_cost,
+                    created_ms=message.created_ms,
+                    completed_ms=message.completed_ms,
+                    recorded_ms=int(self._clock() * 1000),
+                )
+            )
 
     def _usage_metrics(self, message: AssistantMessage, delta: Usage) -> None:
         telemetry = self.telemetry
@@ -321,8 +347,12 @@ class UsageRecorder:
         for edit in effects.edits:
             telemetry.add(LINES_OF_CODE, session_id, (("type", "added"),), edit.added)
             telemetry.add(LINES_OF_CODE, session_id, (("type", "removed"),), edit.removed)
-            telemetry.add(EDIT_DECISION, session_id, (("tool_name", edit.tool), ("language", edit.language),
-                                                      ("decision", EDIT_DECISION_ACCEPT)), 1)
+            telemetry.add(
+                EDIT_DECISION,
+                session_id,
+                (("tool_name", edit.tool), ("language", edit.language), ("decision", EDIT_DECISION_ACCEPT)),
+                1,
+            )
 
 
 def _log_attributes(message: AssistantMessage, usage: Usage, route: RouteTag | None) -> tuple:
@@ -368,15 +398,21 @@ def format_summary(ledger: SessionLedger, prices: Prices) -> str:
     for model, usage in sorted(ledger.by_model.items(), key=lambda kv: -kv[1].cost):
         lines.append(f"  {model:<24} {ledger.messages_by_model.get(model, 0):>4} calls  {_usd(usage.cost)}")
     base = ledger.baselines(prices)
-    for label, model, cost in (("Reasoning", base.reasoning_model, base.reasoning_cost),
-                               ("Coding", base.coding_model, base.coding_cost)):
+    for label, model, cost in (
+        ("Reasoning", base.reasoning_model, base.reasoning_cost),
+        ("Coding", base.coding_model, base.coding_cost),
+    ):
         if model and cost is not None:
             saved = cost - total.cost
             share = f" ({saved / cost:.0%})" if cost > 0 else ""
-            lines.append(f"All on the top {label} model ({model}): {_usd(cost)} → saved {_usd(saved)}{share}"
-                         if saved >= 0 else
-                         f"All on the top {label} model ({model}): {_usd(cost)} → {_usd(-saved)} more spent")
+            lines.append(
+                f"All on the top {label} model ({model}): {_usd(cost)} → saved {_usd(saved)}{share}"
+                if saved >= 0
+                else f"All on the top {label} model ({model}): {_usd(cost)} → {_usd(-saved)} more spent"
+            )
     if ledger.commits or ledger.pull_requests or ledger.lines_added or ledger.lines_removed:
-        lines.append(f"Code: +{ledger.lines_added} / -{ledger.lines_removed} lines, {ledger.commits} commits, "
-                     f"{ledger.pull_requests} pull requests")
+        lines.append(
+            f"Code: +{ledger.lines_added} / -{ledger.lines_removed} lines, {ledger.commits} commits, "
+            f"{ledger.pull_requests} pull requests"
+        )
     return "\n".join(lines)

@@ -92,8 +92,7 @@ CREATE INDEX IF NOT EXISTS turns_parent ON turns(parent_session_id);
 """
 _UPSERT = (
     f"INSERT INTO turns ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)}) "
-    f"ON CONFLICT(message_id) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in COLUMNS if c != "message_id")
+    f"ON CONFLICT(message_id) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in COLUMNS if c != "message_id")
 )
 
 

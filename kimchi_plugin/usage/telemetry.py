@@ -124,11 +124,15 @@ def resolve_config(
         )
         return None, warnings
     if logs is None:
-        warnings.append(f"telemetry is on but no logs endpoint is set ({LOGS_ENDPOINT_ENV} or option logsEndpoint): "
-                        "per-message log records will not be sent")
+        warnings.append(
+            f"telemetry is on but no logs endpoint is set ({LOGS_ENDPOINT_ENV} or option logsEndpoint): "
+            "per-message log records will not be sent"
+        )
     if metrics is None:
-        warnings.append(f"telemetry is on but no metrics endpoint is set ({METRICS_ENDPOINT_ENV} or option "
-                        "metricsEndpoint): metrics will not be sent")
+        warnings.append(
+            f"telemetry is on but no metrics endpoint is set ({METRICS_ENDPOINT_ENV} or option "
+            "metricsEndpoint): metrics will not be sent"
+        )
     return TelemetryConfig(logs, metrics, headers), warnings
 
 
@@ -157,7 +161,7 @@ class Telemetry:
     ) -> None:
         self.config = config
         self._clock = clock
-        self._resource: Attributes = ((("service.name", SERVICE_NAME),) + tuple(resource))
+        self._resource: Attributes = (("service.name", SERVICE_NAME),) + tuple(resource)
         self._logs: queue.Queue = queue.Queue(maxsize=config.queue_size)
         self._lock = threading.Lock()
         self._series: dict[tuple[str, str, Attributes], _Series] = {}
@@ -275,8 +279,10 @@ class Telemetry:
         try:
             otlp = importlib.import_module("kimchi_plugin.usage.otlp")
         except ImportError as exc:  # installed without the telemetry extra
-            log.warning("telemetry off: OTLP types unavailable (pip install 'kimchi-plugin[telemetry]')",
-                        error=type(exc).__name__)
+            log.warning(
+                "telemetry off: OTLP types unavailable (pip install 'kimchi-plugin[telemetry]')",
+                error=type(exc).__name__,
+            )
             self._stop.set()
             return
         timeout = httpx.Timeout(self.config.timeout_s, connect=min(CONNECT_TIMEOUT_S, self.config.timeout_s))
@@ -294,7 +300,7 @@ class Telemetry:
                     if due or final or time.monotonic() >= next_metrics:
                         self._export_metrics(client, otlp, final)
                         next_metrics = time.monotonic() + self.config.flush_interval_s
-                except Exception as exc:  # noqa: BLE001 - the exporter outlives any one bad export
+                except Exception as exc:
                     self._warn("worker", "telemetry export error", error=type(exc).__name__)
                 if final:
                     self._count_drop(self._discard_queued())
@@ -334,13 +340,15 @@ class Telemetry:
                 metric, session_id, attributes = key
                 series = self._series[key]
                 series.dirty = False
-                points.append(otlp.Point(metric, ((SESSION_ATTR, session_id),) + attributes, series.start_ns,
-                                         series.value))
+                points.append(
+                    otlp.Point(metric, ((SESSION_ATTR, session_id),) + attributes, series.start_ns, series.value)
+                )
             ended = set(self._ended)
         ok = True
         if points:
-            body = otlp.encode_metrics(points, now_ns=self._now_ns(), units=METRIC_UNITS, resource=self._resource,
-                                       scope=SCOPE)
+            body = otlp.encode_metrics(
+                points, now_ns=self._now_ns(), units=METRIC_UNITS, resource=self._resource, scope=SCOPE
+            )
             ok, _rejected = self._post(client, otlp, "metrics", self.config.metrics_endpoint, body, final)
         with self._lock:
             if ok:
@@ -360,8 +368,9 @@ class Telemetry:
                 self._sessions.pop(session_id, None)
                 self._ended.discard(session_id)
 
-    def _post(self, client: httpx.Client, otlp: Any, kind: str, url: str | None, body: bytes,
-              final: bool) -> tuple[bool, int]:
+    def _post(
+        self, client: httpx.Client, otlp: Any, kind: str, url: str | None, body: bytes, final: bool
+    ) -> tuple[bool, int]:
         """POST with retries on transport errors and 429/502/503/504. Returns (delivered, rejected records)."""
         if url is None:
             return False, 0

@@ -12,7 +12,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from tests.support.rpc_process import INIT_PARAMS, RpcProcess  # noqa: E402
+from tests.support.rpc_process import INIT_PARAMS, RpcProcess
 
 CONTRACT_DIR = Path(__file__).resolve().parent
 

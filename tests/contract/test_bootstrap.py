@@ -19,7 +19,9 @@ COLD_TIMEOUT_S = 15 * 60
 
 
 def probe(pkg: Path, env: dict[str, str], timeout: float) -> dict:
-    done = subprocess.run(["node", str(PROBE), str(pkg)], env=env, capture_output=True, text=True, timeout=timeout, cwd=pkg)
+    done = subprocess.run(
+        ["node", str(PROBE), str(pkg)], env=env, capture_output=True, text=True, timeout=timeout, cwd=pkg
+    )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -57,4 +59,6 @@ def test_first_start_builds_the_venv_then_reuses_it(tmp_path: Path) -> None:
     warm = probe(pkg, env, 60)
     assert warm["tools"], warm
     assert not any("first start" in (n["message"] or "") for n in warm["notices"]), "no second setup"
-    print(f"\nbootstrap: first run (venv build + handshake) {cold['readyMs']} ms; warm load → ready {warm['readyMs']} ms")
+    print(
+        f"\nbootstrap: first run (venv build + handshake) {cold['readyMs']} ms; warm load → ready {warm['readyMs']} ms"
+    )

@@ -90,7 +90,11 @@ def test_chat_message_routes_a_kimchi_message(ready_brain: RpcProcess) -> None:
 def test_tool_execute_answers_with_output(ready_brain: RpcProcess) -> None:
     result = ready_brain.result(
         "tool.execute",
-        {"name": "suggest_quick_mode", "args": {"reason": "a lookup"}, "context": {"sessionID": "ses_1", "messageID": "m", "agent": "build"}},
+        {
+            "name": "suggest_quick_mode",
+            "args": {"reason": "a lookup"},
+            "context": {"sessionID": "ses_1", "messageID": "m", "agent": "build"},
+        },
     )
     assert isinstance(result["output"], str) and "Quick" in result["output"]
 
@@ -119,7 +123,9 @@ def test_exit_code_zero_on_end_of_input_before_initialize(brain: RpcProcess) -> 
 
 
 def test_in_flight_request_is_answered_before_exit(ready_brain: RpcProcess) -> None:
-    ready_brain.send({"jsonrpc": "2.0", "id": "last", "method": "chat.message", "params": fixture_params("chat.message--auto")})
+    ready_brain.send(
+        {"jsonrpc": "2.0", "id": "last", "method": "chat.message", "params": fixture_params("chat.message--auto")}
+    )
     ready_brain.close_stdin()
     assert ready_brain.read_frame()["id"] == "last"
     assert ready_brain.wait() == 0
@@ -241,7 +247,9 @@ def test_blank_lines_are_ignored(ready_brain: RpcProcess) -> None:
 def test_many_concurrent_requests_all_answered(ready_brain: RpcProcess) -> None:
     ids = list(range(100, 160))
     for rpc_id in ids:
-        ready_brain.send({"jsonrpc": "2.0", "id": rpc_id, "method": "tool.execute.before", "params": {"input": {}, "output": {}}})
+        ready_brain.send(
+            {"jsonrpc": "2.0", "id": rpc_id, "method": "tool.execute.before", "params": {"input": {}, "output": {}}}
+        )
     seen = {ready_brain.read_frame()["id"] for _ in ids}
     assert seen == set(ids)
 
@@ -272,7 +280,9 @@ def test_prints_inside_the_brain_never_reach_stdout(test_routes_brain: RpcProces
 def test_internal_error_hides_message_and_traceback(test_routes_brain: RpcProcess) -> None:
     from tests.servers.brain_with_test_routes import SECRET
 
-    test_routes_brain.result("config", {"input": None, "output": {"provider": {"kimchi": {"options": {"apiKey": SECRET}}}}})
+    test_routes_brain.result(
+        "config", {"input": None, "output": {"provider": {"kimchi": {"options": {"apiKey": SECRET}}}}}
+    )
     reply = test_routes_brain.request("test.fail", {}, rpc_id="f-1")
     assert reply == {"jsonrpc": "2.0", "error": {"code": -32603, "message": "Internal error"}, "id": "f-1"}
     assert_still_serving(test_routes_brain)

@@ -12,8 +12,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from tests.support.fake_model_server import FakeModelServer  # noqa: E402
-from tests.support.opencode_sandbox import OpencodeSandbox, find_binary  # noqa: E402
+from tests.support.fake_model_server import FakeModelServer
+from tests.support.opencode_sandbox import OpencodeSandbox, find_binary
 
 E2E_DIR = Path(__file__).resolve().parent
 

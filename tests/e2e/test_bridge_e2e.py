@@ -39,8 +39,9 @@ def brain_log(tmp_path: Path) -> Path:
     return tmp_path / "kimchi.log"
 
 
-def test_turn_reaches_python_for_every_forwarded_hook(sandbox: OpencodeSandbox, fake_server: FakeModelServer,
-                                                       brain_log: Path):
+def test_turn_reaches_python_for_every_forwarded_hook(
+    sandbox: OpencodeSandbox, fake_server: FakeModelServer, brain_log: Path
+):
     sandbox.configure(plugins=[shim_plugin({"verbose": True, "logFile": str(brain_log)})])
 
     result = sandbox.run("run", f"CALL_TOOL:bash:{TOOL_ARGS}")
@@ -49,14 +50,13 @@ def test_turn_reaches_python_for_every_forwarded_hook(sandbox: OpencodeSandbox, 
     answered_by = fake_server.chat_requests(with_tools=True)[-1]["model"]
     assert result.text.endswith(served_by(answered_by))
     methods = _hook_methods(_log_lines(brain_log))
-    assert TURN_HOOKS <= set(methods), sorted(set(methods))
+    assert set(methods) >= TURN_HOOKS, sorted(set(methods))
     assert any("bridge-tool-ok" in t for r in fake_server.requests for t in r["tool_results"])
     assert FAKE_API_KEY not in brain_log.read_text()
     assert result.leftover_pids == []  # the brain exits with its host
 
 
-def test_turn_completes_when_the_brain_dies(sandbox: OpencodeSandbox, fake_server: FakeModelServer,
-                                            brain_log: Path):
+def test_turn_completes_when_the_brain_dies(sandbox: OpencodeSandbox, fake_server: FakeModelServer, brain_log: Path):
     command = [sys.executable, str(DYING_BRAIN)]
     sandbox.configure(plugins=[shim_plugin({"verbose": True, "logFile": str(brain_log), "command": command})])
 
@@ -67,15 +67,16 @@ def test_turn_completes_when_the_brain_dies(sandbox: OpencodeSandbox, fake_serve
     lines = _log_lines(brain_log)
     died = next(i for i, line in enumerate(lines) if line.get("event") == "dying on purpose")
     # the shim restarted the brain for the rest of the turn
-    assert "chat.params" in _hook_methods(lines[died + 1:])
+    assert "chat.params" in _hook_methods(lines[died + 1 :])
     assert "chat.message" not in _hook_methods(lines)
     warnings = [line for line in sandbox.opencode_log().splitlines() if "level=WARN" in line]
     assert any("chat.message" in line and "brain exited" in line for line in warnings)  # reported, not thrown
     assert result.leftover_pids == []
 
 
-def test_compaction_hook_reaches_python_over_serve(sandbox: OpencodeSandbox, fake_server: FakeModelServer,
-                                                    brain_log: Path):
+def test_compaction_hook_reaches_python_over_serve(
+    sandbox: OpencodeSandbox, fake_server: FakeModelServer, brain_log: Path
+):
     sandbox.configure(plugins=[shim_plugin({"verbose": True, "logFile": str(brain_log)})])
 
     with sandbox.serve() as client:

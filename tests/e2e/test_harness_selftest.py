@@ -67,8 +67,9 @@ def _main_requests(server: FakeModelServer) -> list[dict]:
     return server.chat_requests(with_tools=True)
 
 
-def test_plugin_rewrite_reaches_the_model_server(routed_sandbox: OpencodeSandbox, trace_file: Path,
-                                                 fake_server: FakeModelServer):
+def test_plugin_rewrite_reaches_the_model_server(
+    routed_sandbox: OpencodeSandbox, trace_file: Path, fake_server: FakeModelServer
+):
     result = routed_sandbox.run("hello", "there", model=f"kimchi/{REQUESTED}")
 
     assert result.rc == 0, result.stderr
@@ -166,8 +167,9 @@ def test_transient_error_is_retried_by_opencode(routed_sandbox: OpencodeSandbox,
 
 
 @pytest.mark.parametrize("status", [429, 503])
-def test_persistent_retryable_error_fails_after_retries(routed_sandbox: OpencodeSandbox, trace_file: Path,
-                                                         fake_server: FakeModelServer, status: int):
+def test_persistent_retryable_error_fails_after_retries(
+    routed_sandbox: OpencodeSandbox, trace_file: Path, fake_server: FakeModelServer, status: int
+):
     fake_server.fail(ROUTED, status, retry_after=0.1)  # retry-after keeps OpenCode's backoff (2 s, 4 s, ...) short
     result = routed_sandbox.run("hello", model=f"kimchi/{REQUESTED}")
 
@@ -185,8 +187,9 @@ def test_serve_round_trip(routed_sandbox: OpencodeSandbox, trace_file: Path, fak
         session = client.create_session()
         with client.events() as events:
             reply = client.send(session, "hello over http", model=f"kimchi/{REQUESTED}")
-            events.wait_for(lambda e: e["type"] == "session.idle"
-                            and e["properties"].get("sessionID") == session, timeout=10)
+            events.wait_for(
+                lambda e: e["type"] == "session.idle" and e["properties"].get("sessionID") == session, timeout=10
+            )
         assert reply["info"]["modelID"] == ROUTED
         assert message_text(reply) == served_by(ROUTED)
 
@@ -222,8 +225,12 @@ def test_serve_reports_model_errors(routed_sandbox: OpencodeSandbox, fake_server
 
 def test_control_endpoint_scripts_a_running_server(fake_server: FakeModelServer):
     def post(path: str, body: dict) -> tuple[int, dict]:
-        req = urllib.request.Request(fake_server.url + path, data=json.dumps(body).encode(), method="POST",
-                                     headers={"content-type": "application/json"})
+        req = urllib.request.Request(
+            fake_server.url + path,
+            data=json.dumps(body).encode(),
+            method="POST",
+            headers={"content-type": "application/json"},
+        )
         try:
             with urllib.request.urlopen(req, timeout=10) as resp:
                 return resp.status, json.loads(resp.read())

@@ -31,7 +31,7 @@ class OtlpSink:
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server naming
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length") or 0))
                 sink.received.append(self.path.encode() + bytes(self.headers) + body)
                 self.send_response(200)
@@ -77,9 +77,11 @@ def test_api_key_never_leaves_the_plugin(sandbox: OpencodeSandbox, otlp: OtlpSin
         "command": [python, str(TEE), str(received), str(frames), str(stderr), "--", python, "-m", "kimchi_plugin"],
     }
     sandbox.configure(api_key=SECRET, plugins=[shim_plugin(options)])
-    turns = [sandbox.run("hello"),
-             sandbox.run("now", "run", f"CALL_TOOL:bash:{TOOL_ARGS}", continue_=True),
-             sandbox.run("/lock", "reasoning", "review", "the", "auth", "module", continue_=True)]
+    turns = [
+        sandbox.run("hello"),
+        sandbox.run("now", "run", f"CALL_TOOL:bash:{TOOL_ARGS}", continue_=True),
+        sandbox.run("/lock", "reasoning", "review", "the", "auth", "module", continue_=True),
+    ]
 
     assert [t.rc for t in turns] == [0, 0, 0], [t.stderr[-1500:] for t in turns]
     written = frames.read_text(errors="replace")

@@ -10,10 +10,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.support.fake_model_server import FakeModelServer
-from tests.support.opencode_sandbox import OpencodeSandbox, ServeClient, shim_plugin
+from tests.support.opencode_sandbox import OpencodeSandbox, shim_plugin
 
 KIMI, SONNET, MINIMAX = "kimi-k2.5", "claude-sonnet-4", "minimax-m2.7"
 AUTO = "kimchi/auto"
@@ -27,8 +25,11 @@ def _window(tokens: int) -> dict[str, Any]:
 
 
 def _models(**windows: int) -> dict[str, dict[str, Any]]:
-    models: dict[str, dict[str, Any]] = {KIMI: {"name": "Kimi K2.5"}, MINIMAX: {"name": "MiniMax M2.7"},
-                                         SONNET: {"name": "Claude Sonnet 4"}}
+    models: dict[str, dict[str, Any]] = {
+        KIMI: {"name": "Kimi K2.5"},
+        MINIMAX: {"name": "MiniMax M2.7"},
+        SONNET: {"name": "Claude Sonnet 4"},
+    }
     for model_id, tokens in windows.items():
         models[model_id] = {**models[model_id], **_window(tokens)}
     return models
@@ -36,8 +37,12 @@ def _models(**windows: int) -> dict[str, dict[str, Any]]:
 
 def _configure(sandbox: OpencodeSandbox, tmp_path: Path, models: dict[str, dict[str, Any]]) -> Path:
     log = tmp_path / "brain.log"
-    sandbox.configure(models=models, model=None, small_model=KIMI,
-                      plugins=[shim_plugin({"verbose": True, "logFile": str(log), "llmClassifier": False})])
+    sandbox.configure(
+        models=models,
+        model=None,
+        small_model=KIMI,
+        plugins=[shim_plugin({"verbose": True, "logFile": str(log), "llmClassifier": False})],
+    )
     return log
 
 
@@ -61,8 +66,9 @@ def _main_requests(server: FakeModelServer) -> list[dict[str, Any]]:
     return server.chat_requests(with_tools=True)
 
 
-def test_rate_limited_model_is_replaced_on_the_next_turn(sandbox: OpencodeSandbox, fake_server: FakeModelServer,
-                                                          tmp_path: Path) -> None:
+def test_rate_limited_model_is_replaced_on_the_next_turn(
+    sandbox: OpencodeSandbox, fake_server: FakeModelServer, tmp_path: Path
+) -> None:
     _configure(sandbox, tmp_path, _models())
     fake_server.fail(KIMI, 429, message="Rate limit reached for requests")
     with sandbox.serve() as client, client.events() as events:
@@ -82,8 +88,9 @@ def test_rate_limited_model_is_replaced_on_the_next_turn(sandbox: OpencodeSandbo
         assert any(f"{SONNET} serves instead" in t for t in toasts), toasts
 
 
-def test_past_85_percent_the_larger_window_serves_the_turn(sandbox: OpencodeSandbox, fake_server: FakeModelServer,
-                                                          tmp_path: Path) -> None:
+def test_past_85_percent_the_larger_window_serves_the_turn(
+    sandbox: OpencodeSandbox, fake_server: FakeModelServer, tmp_path: Path
+) -> None:
     _configure(sandbox, tmp_path, _models(**{KIMI: 20_000, SONNET: 20_000, MINIMAX: 196_608}))
     with sandbox.serve() as client, client.events() as events:
         session = client.create_session()
@@ -97,9 +104,9 @@ def test_past_85_percent_the_larger_window_serves_the_turn(sandbox: OpencodeSand
         assert any("→ minimax-m2.7 (196K)" in t for t in _toasts(events)), _toasts(events)
 
 
-def test_past_78_percent_opencode_compacts_with_the_routing_state(sandbox: OpencodeSandbox,
-                                                                  fake_server: FakeModelServer,
-                                                                  tmp_path: Path) -> None:
+def test_past_78_percent_opencode_compacts_with_the_routing_state(
+    sandbox: OpencodeSandbox, fake_server: FakeModelServer, tmp_path: Path
+) -> None:
     brain_log = _configure(sandbox, tmp_path, _models(**{KIMI: 20_000}))
     with sandbox.serve() as client, client.events() as events:
         session = client.create_session()
@@ -119,14 +126,19 @@ def test_past_78_percent_opencode_compacts_with_the_routing_state(sandbox: Openc
     assert brain_log.read_text().count('"compaction requested"') == 1  # ours, not OpenCode's overflow compaction
 
 
-def test_orchestrator_doing_the_work_itself_is_reminded(sandbox: OpencodeSandbox, fake_server: FakeModelServer,
-                                                        tmp_path: Path) -> None:
+def test_orchestrator_doing_the_work_itself_is_reminded(
+    sandbox: OpencodeSandbox, fake_server: FakeModelServer, tmp_path: Path
+) -> None:
     _configure(sandbox, tmp_path, _models())
     with sandbox.serve() as client:
         session = client.create_session()
         for i in range(4):
-            client.send(session, _tool_call("bash", {"command": f"echo step {i}", "description": "echo"}),
-                        model=AUTO, agent="kimchi-auto")
+            client.send(
+                session,
+                _tool_call("bash", {"command": f"echo step {i}", "description": "echo"}),
+                model=AUTO,
+                agent="kimchi-auto",
+            )
 
     follow_ups = [r for r in _main_requests(fake_server) if r["last_role"] == "tool"]
     assert len(follow_ups) == 4
@@ -141,7 +153,13 @@ def test_other_agents_get_no_reminder(sandbox: OpencodeSandbox, fake_server: Fak
     with sandbox.serve() as client:
         session = client.create_session()
         for i in range(5):
-            client.send(session, _tool_call("bash", {"command": f"echo step {i}", "description": "echo"}),
-                        model=AUTO, agent="build")
-    assert not any("[delegation]" in r["system"] or any("[delegation]" in t for t in r["tool_results"])
-                   for r in fake_server.requests)
+            client.send(
+                session,
+                _tool_call("bash", {"command": f"echo step {i}", "description": "echo"}),
+                model=AUTO,
+                agent="build",
+            )
+    assert not any(
+        "[delegation]" in r["system"] or any("[delegation]" in t for t in r["tool_results"])
+        for r in fake_server.requests
+    )

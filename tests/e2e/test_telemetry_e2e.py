@@ -97,8 +97,9 @@ def _scripted_session(sandbox: OpencodeSandbox, server: FakeModelServer) -> dict
     first = _turn(sandbox, PROMPTS[0], None)
     session = first.events[0]["sessionID"]
     _turn(sandbox, PROMPTS[1], session)
-    commit = _tool_state(_turn(sandbox, _tool_call("bash", {"command": COMMIT_COMMAND, "description": "commit"}),
-                                session), "bash")
+    commit = _tool_state(
+        _turn(sandbox, _tool_call("bash", {"command": COMMIT_COMMAND, "description": "commit"}), session), "bash"
+    )
     assert commit["metadata"].get("exit") == 0, commit
     write = _tool_call("write", {"filePath": str(sandbox.project / WRITTEN_FILE), "content": WRITTEN_CONTENT})
     _tool_state(_turn(sandbox, write, session), "write")
@@ -116,8 +117,14 @@ def _expected_messages(server: FakeModelServer) -> list[dict[str, Any]]:
     for request in server.chat_requests(with_tools=True):
         assert request["status"] == 200
         prompt = request["prompt_tokens"]
-        out.append({"model": request["model"], "input": prompt, "output": COMPLETION_TOKENS,
-                    "cost": _cost(request["model"], prompt, COMPLETION_TOKENS)})
+        out.append(
+            {
+                "model": request["model"],
+                "input": prompt,
+                "output": COMPLETION_TOKENS,
+                "cost": _cost(request["model"], prompt, COMPLETION_TOKENS),
+            }
+        )
     return out
 
 
@@ -135,13 +142,15 @@ def _session_totals(receiver: OtlpReceiver) -> dict[tuple, float]:
     return {key: sum(by_start.values()) for key, by_start in segments.items()}
 
 
-def _check_telemetry(receiver: OtlpReceiver, server: FakeModelServer, session: str,
-                     secrets: tuple[str, ...], wrote: bool = True) -> None:
+def _check_telemetry(
+    receiver: OtlpReceiver, server: FakeModelServer, session: str, secrets: tuple[str, ...], wrote: bool = True
+) -> None:
     expected = _expected_messages(server)
     records = receiver.log_records()
     # One log record per completed assistant message, in order, with what the server reported.
-    assert [(r["attrs"]["model"], r["attrs"]["input_tokens"], r["attrs"]["output_tokens"]) for r in records] == \
-        [(m["model"], m["input"], m["output"]) for m in expected]
+    assert [(r["attrs"]["model"], r["attrs"]["input_tokens"], r["attrs"]["output_tokens"]) for r in records] == [
+        (m["model"], m["input"], m["output"]) for m in expected
+    ]
     for record, message in zip(records, expected):
         attrs = record["attrs"]
         assert record["event"] == "api_request" and record["severity_text"] == "INFO"
@@ -160,16 +169,22 @@ def _check_telemetry(receiver: OtlpReceiver, server: FakeModelServer, session: s
     want: dict[tuple, float] = defaultdict(float)
     for message in expected:
         model = message["model"]
-        want[("claude_code.token.usage", (("model", model), ("session.id", session), ("type", "input")))] += \
-            message["input"]
-        want[("claude_code.token.usage", (("model", model), ("session.id", session), ("type", "output")))] += \
-            message["output"]
+        want[("claude_code.token.usage", (("model", model), ("session.id", session), ("type", "input")))] += message[
+            "input"
+        ]
+        want[("claude_code.token.usage", (("model", model), ("session.id", session), ("type", "output")))] += message[
+            "output"
+        ]
         want[("claude_code.cost.usage", (("model", model), ("session.id", session)))] += message["cost"]
     want[("claude_code.commit.count", (("session.id", session),))] = 1
     if wrote:
         want[("claude_code.lines_of_code.count", (("session.id", session), ("type", "added")))] = WRITTEN_LINES
-        want[("claude_code.code_edit_tool.decision", (("decision", "accept"), ("language", "Python"),
-                                                      ("session.id", session), ("tool_name", "Write")))] = 1
+        want[
+            (
+                "claude_code.code_edit_tool.decision",
+                (("decision", "accept"), ("language", "Python"), ("session.id", session), ("tool_name", "Write")),
+            )
+        ] = 1
     assert set(totals) == set(want)
     for key, value in want.items():
         assert math.isclose(totals[key], value, abs_tol=USD_ABS), (key, totals[key], value)
@@ -191,8 +206,9 @@ def _stats(db: Path, *args: str) -> str:
     cli = [str(Path(sys.executable).with_name("kimchi-plugin"))]
     if not Path(cli[0]).exists():
         cli = [sys.executable, "-m", "kimchi_plugin"]
-    out = subprocess.run([*cli, "stats", "--db", str(db), *args], capture_output=True, text=True,
-                         timeout=CLI_TIMEOUT_S, cwd=REPO_ROOT)
+    out = subprocess.run(
+        [*cli, "stats", "--db", str(db), *args], capture_output=True, text=True, timeout=CLI_TIMEOUT_S, cwd=REPO_ROOT
+    )
     assert out.returncode == 0, out.stderr
     return out.stdout
 
@@ -231,8 +247,9 @@ def _check_stats(db: Path, server: FakeModelServer, session: str) -> str:
         assert math.isclose(entry["saved_usd"], priced - actual, abs_tol=USD_ABS)
     # The database holds the same per-message numbers and routing labels.
     with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
-        rows = conn.execute("SELECT model, input_tokens, output_tokens, tier, route_source, session_id FROM turns "
-                            "ORDER BY created_ms").fetchall()
+        rows = conn.execute(
+            "SELECT model, input_tokens, output_tokens, tier, route_source, session_id FROM turns ORDER BY created_ms"
+        ).fetchall()
     assert [(r[0], r[1], r[2]) for r in rows] == [(m["model"], m["input"], m["output"]) for m in expected]
     assert all(r[3] == TIER_OF[r[0]] and r[4] != "unrouted" and r[5] == session for r in rows)
     return json.dumps(report, indent=2)
@@ -256,12 +273,14 @@ def _check_usage_tool(output: str, before: list[dict[str, Any]], server: FakeMod
 
 
 # -- telemetry on ----------------------------------------------------------------------------------------------------
-def test_session_telemetry_via_options_stats_and_usage_tool(make_sandbox, fake_server: FakeModelServer,
-                                                            tmp_path: Path) -> None:
+def test_session_telemetry_via_options_stats_and_usage_tool(
+    make_sandbox, fake_server: FakeModelServer, tmp_path: Path
+) -> None:
     sandbox = make_sandbox(git=True)
     with OtlpReceiver() as receiver:
-        _configure(sandbox, tmp_path, telemetry=True, logsEndpoint=receiver.logs_url,
-                   metricsEndpoint=receiver.metrics_url)
+        _configure(
+            sandbox, tmp_path, telemetry=True, logsEndpoint=receiver.logs_url, metricsEndpoint=receiver.metrics_url
+        )
         run = _scripted_session(sandbox, fake_server)
         # No waiting: flushes on session.idle and at shutdown mean everything arrived before `run` returned.
         _check_telemetry(receiver, fake_server, run["session"], secrets=())
@@ -279,17 +298,20 @@ def test_session_telemetry_via_options_stats_and_usage_tool(make_sandbox, fake_s
     print(f"--- kimchi-plugin stats\n{text}")
 
 
-def test_session_telemetry_via_environment_with_auth_header(make_sandbox, fake_server: FakeModelServer,
-                                                            tmp_path: Path) -> None:
+def test_session_telemetry_via_environment_with_auth_header(
+    make_sandbox, fake_server: FakeModelServer, tmp_path: Path
+) -> None:
     sandbox = make_sandbox(git=True)
     with OtlpReceiver() as receiver:
         _configure(sandbox, tmp_path)
-        sandbox.env.update({
-            "OPENCODE_ENABLE_TELEMETRY": "1",
-            "OPENCODE_OTLP_ENDPOINT": receiver.logs_url,
-            "OPENCODE_OTLP_METRICS_ENDPOINT": receiver.metrics_url,
-            "OPENCODE_OTLP_HEADERS": f"Authorization=Bearer {OTLP_TOKEN}",
-        })
+        sandbox.env.update(
+            {
+                "OPENCODE_ENABLE_TELEMETRY": "1",
+                "OPENCODE_OTLP_ENDPOINT": receiver.logs_url,
+                "OPENCODE_OTLP_METRICS_ENDPOINT": receiver.metrics_url,
+                "OPENCODE_OTLP_HEADERS": f"Authorization=Bearer {OTLP_TOKEN}",
+            }
+        )
         run = _scripted_session(sandbox, fake_server)
         _check_telemetry(receiver, fake_server, run["session"], secrets=(OTLP_TOKEN,))
         assert {item.path for item in receiver.received} == {LOGS_PATH, METRICS_PATH}
@@ -299,41 +321,50 @@ def test_session_telemetry_via_environment_with_auth_header(make_sandbox, fake_s
     assert OTLP_TOKEN not in brain_log and OTLP_TOKEN not in sandbox.opencode_log()
 
 
-def test_metrics_flush_on_idle_while_opencode_keeps_running(make_sandbox, fake_server: FakeModelServer,
-                                                              tmp_path: Path) -> None:
+def test_metrics_flush_on_idle_while_opencode_keeps_running(
+    make_sandbox, fake_server: FakeModelServer, tmp_path: Path
+) -> None:
     """Under `opencode serve` nothing shuts down: the turn's metrics arrive on session.idle, long before the
     periodic flush is due."""
     sandbox = make_sandbox(git=True)
     with OtlpReceiver() as receiver:
-        _configure(sandbox, tmp_path, telemetry=True, logsEndpoint=receiver.logs_url,
-                   metricsEndpoint=receiver.metrics_url)
+        _configure(
+            sandbox, tmp_path, telemetry=True, logsEndpoint=receiver.logs_url, metricsEndpoint=receiver.metrics_url
+        )
         with sandbox.serve() as client:
             session = client.create_session()
-            reply = client.send(session, _tool_call("bash", {"command": COMMIT_COMMAND, "description": "commit"}),
-                                model="kimchi/auto")
+            reply = client.send(
+                session, _tool_call("bash", {"command": COMMIT_COMMAND, "description": "commit"}), model="kimchi/auto"
+            )
             assert reply["info"].get("error") is None, reply["info"]
             expected = _expected_messages(fake_server)
             want = {("claude_code.commit.count", (("session.id", session),)): 1}
             for model in {m["model"] for m in expected}:
                 key = ("claude_code.token.usage", (("model", model), ("session.id", session), ("type", "input")))
                 want[key] = sum(m["input"] for m in expected if m["model"] == model)
-            assert receiver.wait_for(lambda r: all(r.latest().get(k) == v for k, v in want.items()),
-                                     timeout=IDLE_FLUSH_WAIT_S), f"no full metrics within {IDLE_FLUSH_WAIT_S}s of idle"
+            assert receiver.wait_for(
+                lambda r: all(r.latest().get(k) == v for k, v in want.items()), timeout=IDLE_FLUSH_WAIT_S
+            ), f"no full metrics within {IDLE_FLUSH_WAIT_S}s of idle"
             assert len(receiver.log_records()) == len(_expected_messages(fake_server)) == 2
     _check_telemetry(receiver, fake_server, session, secrets=(), wrote=False)
 
 
 # -- telemetry off ---------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("enable", [None, "0", "false"])
-def test_telemetry_off_makes_no_connection(make_sandbox, fake_server: FakeModelServer, tmp_path: Path,
-                                           enable: str | None) -> None:
+def test_telemetry_off_makes_no_connection(
+    make_sandbox, fake_server: FakeModelServer, tmp_path: Path, enable: str | None
+) -> None:
     sandbox = make_sandbox(git=True)
     with OtlpReceiver() as receiver:
         # Endpoints everywhere, but telemetry not switched on: the receiver must never be contacted.
         _configure(sandbox, tmp_path, logsEndpoint=receiver.logs_url, metricsEndpoint=receiver.metrics_url)
-        sandbox.env.update({"OPENCODE_OTLP_ENDPOINT": receiver.logs_url,
-                            "OPENCODE_OTLP_METRICS_ENDPOINT": receiver.metrics_url,
-                            "OPENCODE_OTLP_HEADERS": f"Authorization=Bearer {OTLP_TOKEN}"})
+        sandbox.env.update(
+            {
+                "OPENCODE_OTLP_ENDPOINT": receiver.logs_url,
+                "OPENCODE_OTLP_METRICS_ENDPOINT": receiver.metrics_url,
+                "OPENCODE_OTLP_HEADERS": f"Authorization=Bearer {OTLP_TOKEN}",
+            }
+        )
         if enable is not None:
             sandbox.env["OPENCODE_ENABLE_TELEMETRY"] = enable
         result = _turn(sandbox, _tool_call("bash", {"command": COMMIT_COMMAND, "description": "commit"}), None)

@@ -42,8 +42,13 @@ class Frame:
 def exempt(value: Any) -> list[Any]:
     """Ids of `initialize` requests for another protocol version: the brain refuses them with an internal error."""
     items = value if isinstance(value, list) else [value]
-    return [item.get("id") for item in items if isinstance(item, dict) and item.get("method") == "initialize"
-            and not (isinstance(item.get("params"), dict) and item["params"].get("protocolVersion") == 1)]
+    return [
+        item.get("id")
+        for item in items
+        if isinstance(item, dict)
+        and item.get("method") == "initialize"
+        and not (isinstance(item.get("params"), dict) and item["params"].get("protocolVersion") == 1)
+    ]
 
 
 def strict_json(value: Any) -> bool:
@@ -77,8 +82,25 @@ class FrameMaker:
         if kind == 3:
             return rng.choice([0.5, -1e308, 1e-320, float("nan"), float("inf"), float("-inf")])
         if kind in (4, 5, 6):
-            return rng.choice(["", "x", "kimchi", "auto", "/lock", "\u0000", "\ud800", "\udfff", "é" * 5, "🍜",
-                               "ses_fuzz", "kimi-k2.5", "text", "tool", "\u202e"])
+            return rng.choice(
+                [
+                    "",
+                    "x",
+                    "kimchi",
+                    "auto",
+                    "/lock",
+                    "\u0000",
+                    "\ud800",
+                    "\udfff",
+                    "é" * 5,
+                    "🍜",
+                    "ses_fuzz",
+                    "kimi-k2.5",
+                    "text",
+                    "tool",
+                    "\u202e",
+                ]
+            )
         if kind == 7:
             return [self.value(depth + 1) for _ in range(rng.randrange(4))]
         return {rng.choice(JUNK_KEYS): self.value(depth + 1) for _ in range(rng.randrange(4))}
@@ -140,8 +162,17 @@ class FrameMaker:
         if roll < 55:  # malformed JSON: truncated, garbled or not JSON at all
             frame, _ = self.request()
             raw = self.dumps(frame)
-            broken = rng.choice([raw[: rng.randrange(1, max(2, len(raw) - 1))], raw.replace(b":", b"", 1),
-                                 b"{" * 3, b"nope", b"'single': 'quotes'", b'{"jsonrpc": "2.0", "id": 1,}', raw + b"}"])
+            broken = rng.choice(
+                [
+                    raw[: rng.randrange(1, max(2, len(raw) - 1))],
+                    raw.replace(b":", b"", 1),
+                    b"{" * 3,
+                    b"nope",
+                    b"'single': 'quotes'",
+                    b'{"jsonrpc": "2.0", "id": 1,}',
+                    raw + b"}",
+                ]
+            )
             try:
                 json.loads(broken)
             except ValueError:
@@ -162,10 +193,17 @@ class FrameMaker:
             return self.owing(frame, [rpc_id])
         if roll < 72:  # wrong types for the envelope itself
             rpc_id = self._id()
-            frame = {"jsonrpc": rng.choice(["2.0", "1.0", 2, None]), "id": rpc_id,
-                     "method": rng.choice([7, None, "", "nope", "chat.message", ["x"]]),
-                     "params": rng.choice([[], [1, 2], "s", 3, None, {}])}
-            valid = frame["jsonrpc"] == "2.0" and isinstance(frame["method"], str) and isinstance(frame["params"], (dict, list))
+            frame = {
+                "jsonrpc": rng.choice(["2.0", "1.0", 2, None]),
+                "id": rpc_id,
+                "method": rng.choice([7, None, "", "nope", "chat.message", ["x"]]),
+                "params": rng.choice([[], [1, 2], "s", 3, None, {}]),
+            }
+            valid = (
+                frame["jsonrpc"] == "2.0"
+                and isinstance(frame["method"], str)
+                and isinstance(frame["params"], (dict, list))
+            )
             return Frame(self.dumps(frame), [rpc_id] if valid else [])
         if roll < 80:  # batch: requests, notifications and junk mixed (empty and nested ones too)
             items: list[Any] = []
@@ -203,8 +241,9 @@ class FrameMaker:
             return Frame(head + b"a" * OVERSIZED_BYTES + b'"}}', [rpc_id])
         if roll < 96:  # blank and whitespace lines: nothing owed
             return Frame(rng.choice([b"", b"   ", b"\t", b"\r"]))
-        return Frame(bytes(rng.randrange(256) for _ in range(rng.randrange(1, 64))).replace(b"\n", b" "),
-                     undecodable=-1)  # random bytes: owed a reply unless they happen to be blank
+        return Frame(
+            bytes(rng.randrange(256) for _ in range(rng.randrange(1, 64))).replace(b"\n", b" "), undecodable=-1
+        )  # random bytes: owed a reply unless they happen to be blank
 
 
 @dataclass
@@ -252,8 +291,12 @@ def _vm(pid: int, key: str) -> float:
 
 
 def _sentinel(tag: Any) -> bytes:
-    return json.dumps({"jsonrpc": "2.0", "id": f"{SENTINEL_ID}-{tag}", "method": "tool.execute",
-                       "params": {"name": "none"}}).encode() + b"\n"
+    return (
+        json.dumps(
+            {"jsonrpc": "2.0", "id": f"{SENTINEL_ID}-{tag}", "method": "tool.execute", "params": {"name": "none"}}
+        ).encode()
+        + b"\n"
+    )
 
 
 def run(home: Path, frames: int, seed: int, *, oversized: int = 1, window: int = WINDOW) -> Report:
@@ -279,7 +322,7 @@ def run(home: Path, frames: int, seed: int, *, oversized: int = 1, window: int =
     def write() -> None:
         for start in range(0, frames, chunk):
             released.acquire()
-            brain.send(b"".join(item.data + b"\n" for item in batch[start:start + chunk]) + _sentinel(start))
+            brain.send(b"".join(item.data + b"\n" for item in batch[start : start + chunk]) + _sentinel(start))
 
     for item in batch:
         owed.update(i for i in item.ids if i is not None)
@@ -331,9 +374,19 @@ def run(home: Path, frames: int, seed: int, *, oversized: int = 1, window: int =
     end = brain.rss_mb() if brain.proc.poll() is None else 0.0
     exit_code = brain.close() if brain.proc.poll() is None else brain.proc.returncode
     return Report(
-        frames=frames, requests=requests, replies=replies,
-        unanswered=sorted(owed - set(seen), key=str), duplicated=[i for i, n in seen.items() if n > 1],
-        internal_errors=internal, exempt_internal_errors=exempted, malformed_replies=malformed, null_id_replies=null_ids, undecodable=undecodable,
-        rss_idle_mb=idle, rss_peak_mb=peak, rss_end_mb=end, exit_code=exit_code,
+        frames=frames,
+        requests=requests,
+        replies=replies,
+        unanswered=sorted(owed - set(seen), key=str),
+        duplicated=[i for i, n in seen.items() if n > 1],
+        internal_errors=internal,
+        exempt_internal_errors=exempted,
+        malformed_replies=malformed,
+        null_id_replies=null_ids,
+        undecodable=undecodable,
+        rss_idle_mb=idle,
+        rss_peak_mb=peak,
+        rss_end_mb=end,
+        exit_code=exit_code,
         seconds=time.monotonic() - started,
     )

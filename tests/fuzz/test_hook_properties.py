@@ -23,16 +23,51 @@ INVALID_PARAMS = -32602
 INVALID_REQUEST = -32600
 INTERNAL_ERROR = -32603
 EXAMPLES = 120
-SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow],
-                    derandomize=True)
+SETTINGS = settings(
+    max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
+)
 
-_scalars = (st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70)
-            | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=40))
-json_values = st.recursive(_scalars, lambda inner: st.lists(inner, max_size=4)
-                           | st.dictionaries(st.text(max_size=12), inner, max_size=4), max_leaves=25)
-_keys = st.sampled_from(["id", "type", "text", "sessionID", "model", "providerID", "modelID", "parts", "info",
-                         "role", "tool", "state", "status", "output", "error", "messages", "system", "agent",
-                         "options", "models", "provider", "event", "properties", "tokens", "args"]) | st.text(max_size=8)
+_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=40)
+)
+json_values = st.recursive(
+    _scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=25,
+)
+_keys = st.sampled_from(
+    [
+        "id",
+        "type",
+        "text",
+        "sessionID",
+        "model",
+        "providerID",
+        "modelID",
+        "parts",
+        "info",
+        "role",
+        "tool",
+        "state",
+        "status",
+        "output",
+        "error",
+        "messages",
+        "system",
+        "agent",
+        "options",
+        "models",
+        "provider",
+        "event",
+        "properties",
+        "tokens",
+        "args",
+    ]
+) | st.text(max_size=8)
 
 
 @st.composite
@@ -71,8 +106,10 @@ class Brain:
         self.dispatch = build_dispatcher(build_routes(self.runtime))
         self.loop = asyncio.new_event_loop()
         self.next_id = 0
-        self.call("initialize", {"protocolVersion": 1, "options": {"llmClassifier": False,
-                                                                   "logFile": str(self.tmp / "brain.log")}})
+        self.call(
+            "initialize",
+            {"protocolVersion": 1, "options": {"llmClassifier": False, "logFile": str(self.tmp / "brain.log")}},
+        )
         self.call("config", HOOK_PARAMS["config"])
         self.runtime.tokens.wait_until_loaded()
 
@@ -102,8 +139,13 @@ def _safe(method: str, params: Any, brain: Brain) -> Any:
 
 
 def _check(method: str, reply: dict[str, Any], params: Any) -> None:
-    if method == "initialize" and isinstance(params, dict) and isinstance(params.get("protocolVersion"), int) \
-            and params["protocolVersion"] != 1 and "result" in reply:
+    if (
+        method == "initialize"
+        and isinstance(params, dict)
+        and isinstance(params.get("protocolVersion"), int)
+        and params["protocolVersion"] != 1
+        and "result" in reply
+    ):
         # Another protocol version: the brain states its own and offers nothing, so the shim passes through.
         assert reply["result"]["protocolVersion"] == 1 and reply["result"]["hooks"] == [], reply
         return

@@ -24,12 +24,22 @@ def frame(rpc_id: Any, method: str, params: Any) -> bytes:
 class BrainChild:
     def __init__(self, home: Path, *, env: dict[str, str] | None = None, argv: list[str] | None = None) -> None:
         clean = {k: v for k, v in os.environ.items() if k not in ("KIMCHI_API_KEY", "CASTAI_API_KEY")}
-        clean.update(XDG_STATE_HOME=str(home / "state"), XDG_CACHE_HOME=str(home / "cache"),
-                     XDG_CONFIG_HOME=str(home / "config"), HOME=str(home))
+        clean.update(
+            XDG_STATE_HOME=str(home / "state"),
+            XDG_CACHE_HOME=str(home / "cache"),
+            XDG_CONFIG_HOME=str(home / "config"),
+            HOME=str(home),
+        )
         clean.update(env or {})
         python = str(PYTHON if PYTHON.exists() else Path(sys.executable))
-        self.proc = subprocess.Popen(argv or [python, "-m", "kimchi_plugin"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean, cwd=REPO_ROOT)
+        self.proc = subprocess.Popen(
+            argv or [python, "-m", "kimchi_plugin"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=clean,
+            cwd=REPO_ROOT,
+        )
         self.lines: queue.Queue[bytes | None] = queue.Queue()
         self.stderr = bytearray()
         threading.Thread(target=self._pump, daemon=True).start()

@@ -15,7 +15,13 @@ HOOKS = ["chat.message"]
 
 def _reply(request: dict) -> dict:
     if request.get("method") == "initialize":
-        result = {"protocolVersion": PROTOCOL_VERSION, "serverVersion": "echo", "tools": [], "hooks": HOOKS, "events": []}
+        result = {
+            "protocolVersion": PROTOCOL_VERSION,
+            "serverVersion": "echo",
+            "tools": [],
+            "hooks": HOOKS,
+            "events": [],
+        }
     else:
         result = {"output": {}, "actions": []}
     return {"jsonrpc": "2.0", "id": request.get("id"), "result": result}

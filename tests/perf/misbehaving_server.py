@@ -59,8 +59,14 @@ class MisbehavingServer:
                     return
                 data += chunk
             head, _, body = data.partition(b"\r\n\r\n")
-            length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                           if line.lower().startswith(b"content-length")), 0)
+            length = next(
+                (
+                    int(line.split(b":")[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length")
+                ),
+                0,
+            )
             while len(body) < length:
                 body += conn.recv(65536)
             self.requests += 1
@@ -90,8 +96,6 @@ def trickle(conn: socket.socket, body: bytes | None = None) -> None:
     for byte in body:
         conn.sendall(bytes([byte]))
         time.sleep(TRICKLE_EVERY_S)
-
-
 
 
 def closed_port() -> int:

@@ -40,10 +40,13 @@ def main(argv: list[str]) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda num, _frame: child.send_signal(num))
     with open(in_path, "ab") as in_copy, open(out_path, "ab") as out_copy, open(err_path, "ab") as err_copy:
-        feed = threading.Thread(target=_copy, args=(sys.stdin.buffer, child.stdin, in_copy), kwargs={"close": True},
-                                daemon=True)  # may block on our stdin after the child is gone
-        pumps = [threading.Thread(target=_copy, args=(child.stdout, sys.stdout.buffer, out_copy)),
-                 threading.Thread(target=_copy, args=(child.stderr, sys.stderr.buffer, err_copy))]
+        feed = threading.Thread(
+            target=_copy, args=(sys.stdin.buffer, child.stdin, in_copy), kwargs={"close": True}, daemon=True
+        )  # may block on our stdin after the child is gone
+        pumps = [
+            threading.Thread(target=_copy, args=(child.stdout, sys.stdout.buffer, out_copy)),
+            threading.Thread(target=_copy, args=(child.stderr, sys.stderr.buffer, err_copy)),
+        ]
         feed.start()
         for pump in pumps:
             pump.start()

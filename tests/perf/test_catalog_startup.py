@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import socket
 import sys
 import time
 from pathlib import Path
@@ -13,9 +12,9 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from kimchi_plugin.provider.catalog import START_BUDGET_S  # noqa: E402
-from tests.perf.brain_child import BrainChild  # noqa: E402
-from tests.perf.misbehaving_server import MisbehavingServer, answer, closed_port, http, silent, serve, trickle  # noqa: E402, F401 (serve is a fixture)
+from kimchi_plugin.provider.catalog import START_BUDGET_S
+from tests.perf.brain_child import BrainChild
+from tests.perf.misbehaving_server import MisbehavingServer, answer, closed_port, http, serve, silent, trickle  # noqa: F401 (serve is a fixture)
 
 pytestmark = pytest.mark.subprocess
 
@@ -40,8 +39,10 @@ def _seed_cache(home: Path, base_url: str) -> None:
 
 
 def _config(base_url: str) -> dict:
-    return {"model": "kimchi/kimi-k2.5",
-            "provider": {"kimchi": {"options": {"baseURL": base_url, "apiKey": API_KEY}, "models": USER_MODELS}}}
+    return {
+        "model": "kimchi/kimi-k2.5",
+        "provider": {"kimchi": {"options": {"baseURL": base_url, "apiKey": API_KEY}, "models": USER_MODELS}},
+    }
 
 
 def _start(home: Path, base_url: str) -> tuple[set[str], float, BrainChild]:
@@ -54,7 +55,6 @@ def _start(home: Path, base_url: str) -> tuple[set[str], float, BrainChild]:
     return models, elapsed, brain
 
 
-
 QUICK_FAILURES = {
     "http 500": answer(http("500 Internal Server Error", b"{}")),
     "http 401": answer(http("401 Unauthorized", b'{"error": "bad key"}')),
@@ -63,8 +63,10 @@ QUICK_FAILURES = {
     "models of the wrong shape": answer(http("200 OK", b'{"models": [1, "x", {"slug": 3}, {"slug": "a b"}]}')),
     "truncated json": answer(http("200 OK", b'{"models": [{"slug": "glm-5", "limits": {"context_wi')),
 }
-SLOW_FAILURES = {"silent": silent, "trickling bytes": lambda conn: trickle(conn, json.dumps(
-    {"models": [_entry(NETWORK_MODEL)]}).encode())}
+SLOW_FAILURES = {
+    "silent": silent,
+    "trickling bytes": lambda conn: trickle(conn, json.dumps({"models": [_entry(NETWORK_MODEL)]}).encode()),
+}
 
 
 @pytest.mark.parametrize("name", sorted(QUICK_FAILURES))

@@ -69,15 +69,36 @@ def main() -> int:
         if rpc_id is None:
             continue
         if method == "initialize":
-            send({"jsonrpc": "2.0", "id": rpc_id, "result": {
-                "protocolVersion": 1, "serverVersion": "fake", "tools": [TOOL], "hooks": HOOKS,
-                "events": ["session.idle"], "pid": os.getpid(),
-            }})
+            send(
+                {
+                    "jsonrpc": "2.0",
+                    "id": rpc_id,
+                    "result": {
+                        "protocolVersion": 1,
+                        "serverVersion": "fake",
+                        "tools": [TOOL],
+                        "hooks": HOOKS,
+                        "events": ["session.idle"],
+                        "pid": os.getpid(),
+                    },
+                }
+            )
             if mode == "push":
-                send({"jsonrpc": "2.0", "method": "client.actions", "params": {"actions": [
-                    {"call": "app.log", "args": {"body": {"service": "fake", "level": "info", "message": "pushed"}}},
-                    {"call": "session.delete", "args": {"path": {"id": "ses_1"}}},
-                ]}})
+                send(
+                    {
+                        "jsonrpc": "2.0",
+                        "method": "client.actions",
+                        "params": {
+                            "actions": [
+                                {
+                                    "call": "app.log",
+                                    "args": {"body": {"service": "fake", "level": "info", "message": "pushed"}},
+                                },
+                                {"call": "session.delete", "args": {"path": {"id": "ses_1"}}},
+                            ]
+                        },
+                    }
+                )
             if mode == "hang-hard":
                 signal.signal(signal.SIGTERM, signal.SIG_IGN)
                 while True:

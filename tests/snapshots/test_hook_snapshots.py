@@ -163,4 +163,6 @@ def test_fixtures_are_unchanged_by_the_brain(configured: Wire) -> None:
         assert "result" in reply, (path.name, reply)
         assert params == before
         if method == "config":
-            assert "Kimchi (fake)" not in json.dumps(reply["result"]), "the user's own provider settings are kept, not echoed"
+            assert "Kimchi (fake)" not in json.dumps(reply["result"]), (
+                "the user's own provider settings are kept, not echoed"
+            )

@@ -100,7 +100,9 @@ class _Behaviour:
         return self.delays.get(model, self.delays.get(ANY_MODEL, 0.0))
 
     def snapshot(self) -> dict[str, Any]:
-        return copy.deepcopy({"failures": self.failures, "usage": self.usage, "delays": self.delays, "reply": self.reply})
+        return copy.deepcopy(
+            {"failures": self.failures, "usage": self.usage, "delays": self.delays, "reply": self.reply}
+        )
 
 
 class FakeModelServer:
@@ -165,8 +167,15 @@ class FakeModelServer:
             self._requests.clear()
 
     # -- scripted behaviour ------------------------------------------------------------
-    def fail(self, model: str, status: int, *, times: int | None = None, message: str | None = None,
-             retry_after: float | None = None) -> None:
+    def fail(
+        self,
+        model: str,
+        status: int,
+        *,
+        times: int | None = None,
+        message: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         """Answer requests for ``model`` (``"*"`` = any) with HTTP ``status``.
 
         ``times`` = how many requests fail before normal service resumes; ``None`` = always.
@@ -215,8 +224,13 @@ class FakeModelServer:
         action = command.get("action")
         model = command.get("model", ANY_MODEL)
         if action == "fail":
-            self.fail(model, command["status"], times=command.get("times"), message=command.get("message"),
-                      retry_after=command.get("retry_after"))
+            self.fail(
+                model,
+                command["status"],
+                times=command.get("times"),
+                message=command.get("message"),
+                retry_after=command.get("retry_after"),
+            )
         elif action == "clear_failures":
             self.clear_failures()
         elif action == "usage":
@@ -284,9 +298,19 @@ class FakeModelServer:
             if self.log_path is not None:
                 with self.log_path.open("a", encoding="utf-8") as fh:
                     fh.write(json.dumps(record, ensure_ascii=False) + "\n")
-        return {"n": n, "model": model, "failure": failure, "tool_call": tool_call, "reply": reply,
-                "delay": delay, "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": COMPLETION_TOKENS,
-                                          "total_tokens": prompt_tokens + COMPLETION_TOKENS}}
+        return {
+            "n": n,
+            "model": model,
+            "failure": failure,
+            "tool_call": tool_call,
+            "reply": reply,
+            "delay": delay,
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": COMPLETION_TOKENS,
+                "total_tokens": prompt_tokens + COMPLETION_TOKENS,
+            },
+        }
 
 
 def _error_body(status: int, message: str) -> dict[str, Any]:
@@ -320,8 +344,13 @@ def _make_handler(server: FakeModelServer) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             path = self.path.split("?", 1)[0].rstrip("/")
             if path.endswith("/models"):
-                self._send_json(200, {"object": "list", "data": [
-                    {"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in server.models]})
+                self._send_json(
+                    200,
+                    {
+                        "object": "list",
+                        "data": [{"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in server.models],
+                    },
+                )
             elif path == CONTROL_PATH:
                 self._send_json(200, {**server.state(), "requests": server.requests})
             else:
@@ -375,20 +404,36 @@ def _make_handler(server: FakeModelServer) -> type[BaseHTTPRequestHandler]:
 
 
 def _chunk(plan: dict[str, Any], choices: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"id": f"chatcmpl-fake-{plan['n']}", "object": "chat.completion.chunk", "created": int(time.time()),
-            "model": plan["model"], "choices": choices}
+    return {
+        "id": f"chatcmpl-fake-{plan['n']}",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": plan["model"],
+        "choices": choices,
+    }
 
 
 def _stream_chunks(plan: dict[str, Any], include_usage: bool) -> Iterable[dict[str, Any]]:
     """Role chunk, content (or one tool call), finish chunk, then a usage-only chunk."""
+
     def delta(d: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
         return _chunk(plan, [{"index": 0, "delta": d, "finish_reason": finish}])
 
     yield delta({"role": "assistant", "content": ""})
     if plan["tool_call"]:
         name, args = plan["tool_call"]
-        yield delta({"tool_calls": [{"index": 0, "id": f"call_fake_{plan['n']}", "type": "function",
-                                     "function": {"name": name, "arguments": ""}}]})
+        yield delta(
+            {
+                "tool_calls": [
+                    {
+                        "index": 0,
+                        "id": f"call_fake_{plan['n']}",
+                        "type": "function",
+                        "function": {"name": name, "arguments": ""},
+                    }
+                ]
+            }
+        )
         yield delta({"tool_calls": [{"index": 0, "function": {"arguments": args}}]})
         yield delta({}, "tool_calls")
     else:
@@ -402,15 +447,25 @@ def _stream_chunks(plan: dict[str, Any], include_usage: bool) -> Iterable[dict[s
 def _completion(plan: dict[str, Any]) -> dict[str, Any]:
     if plan["tool_call"]:
         name, args = plan["tool_call"]
-        message = {"role": "assistant", "content": None, "tool_calls": [
-            {"id": f"call_fake_{plan['n']}", "type": "function", "function": {"name": name, "arguments": args}}]}
+        message = {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {"id": f"call_fake_{plan['n']}", "type": "function", "function": {"name": name, "arguments": args}}
+            ],
+        }
         finish = "tool_calls"
     else:
         message = {"role": "assistant", "content": plan["reply"]}
         finish = "stop"
-    return {"id": f"chatcmpl-fake-{plan['n']}", "object": "chat.completion", "created": int(time.time()),
-            "model": plan["model"], "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-            "usage": plan["usage"]}
+    return {
+        "id": f"chatcmpl-fake-{plan['n']}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": plan["model"],
+        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+        "usage": plan["usage"],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -39,8 +39,12 @@ DEFAULT_MODELS: dict[str, dict[str, Any]] = {
     "claude-sonnet-4": {"name": "Claude Sonnet 4"},
 }
 DEFAULT_MODEL = "kimi-k2.5"
-ISOLATION_FLAGS = ("OPENCODE_DISABLE_AUTOUPDATE", "OPENCODE_DISABLE_MODELS_FETCH",
-                   "OPENCODE_DISABLE_LSP_DOWNLOAD", "OPENCODE_DISABLE_SHARE")
+ISOLATION_FLAGS = (
+    "OPENCODE_DISABLE_AUTOUPDATE",
+    "OPENCODE_DISABLE_MODELS_FETCH",
+    "OPENCODE_DISABLE_LSP_DOWNLOAD",
+    "OPENCODE_DISABLE_SHARE",
+)
 SERVE_READY_MARKER = "server listening on"
 RUN_TIMEOUT_S = 120.0
 SERVE_START_TIMEOUT_S = 60.0
@@ -100,8 +104,14 @@ def opencode_binary() -> Path:
     seen = []
     for binary in candidates:
         try:
-            out = subprocess.run([str(binary), "--version"], env=_base_env(home), capture_output=True, text=True,
-                                 timeout=60, stdin=subprocess.DEVNULL)
+            out = subprocess.run(
+                [str(binary), "--version"],
+                env=_base_env(home),
+                capture_output=True,
+                text=True,
+                timeout=60,
+                stdin=subprocess.DEVNULL,
+            )
             version = out.stdout.strip()
         except (OSError, subprocess.TimeoutExpired) as exc:
             version = f"unusable ({exc})"
@@ -124,12 +134,19 @@ def ensure_seed() -> Path:
         shutil.rmtree(SEED_DIR, ignore_errors=True)
         SEED_DIR.mkdir()
         (SEED_DIR / "package.json").write_text(
-            json.dumps({"dependencies": {"@opencode-ai/plugin": OPENCODE_VERSION}}, indent=2) + "\n")
+            json.dumps({"dependencies": {"@opencode-ai/plugin": OPENCODE_VERSION}}, indent=2) + "\n"
+        )
         npm = shutil.which("npm")
         if npm is None:
             raise RuntimeError("npm is needed once to build the e2e seed dir")
-        proc = subprocess.run([npm, "install", "--ignore-scripts", "--no-audit", "--no-fund"], cwd=SEED_DIR,
-                              capture_output=True, text=True, timeout=NPM_INSTALL_TIMEOUT_S, stdin=subprocess.DEVNULL)
+        proc = subprocess.run(
+            [npm, "install", "--ignore-scripts", "--no-audit", "--no-fund"],
+            cwd=SEED_DIR,
+            capture_output=True,
+            text=True,
+            timeout=NPM_INSTALL_TIMEOUT_S,
+            stdin=subprocess.DEVNULL,
+        )
         if proc.returncode != 0 or not (SEED_DIR / "package-lock.json").exists():
             raise RuntimeError(f"npm install of the e2e seed failed:\n{proc.stderr[-3000:]}")
         done.write_text(OPENCODE_VERSION + "\n")
@@ -259,9 +276,16 @@ class OpencodeSandbox:
         for args in (["init", "-q"], ["add", "README.md"], [*ident, "commit", "-q", "-m", "init"]):
             subprocess.run(["git", *args], cwd=self.project, env=self.env, check=True, capture_output=True)
 
-    def configure(self, *, models: dict[str, dict[str, Any]] | None = None, model: str | None = DEFAULT_MODEL,
-                  small_model: str | None = DEFAULT_MODEL, plugins: list[Any] | None = None,
-                  api_key: str | None = FAKE_API_KEY, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    def configure(
+        self,
+        *,
+        models: dict[str, dict[str, Any]] | None = None,
+        model: str | None = DEFAULT_MODEL,
+        small_model: str | None = DEFAULT_MODEL,
+        plugins: list[Any] | None = None,
+        api_key: str | None = FAKE_API_KEY,
+        extra: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """(Re)write ``opencode.json``: the ``kimchi`` provider on the fake server, models, plugins."""
         options: dict[str, Any] = {"baseURL": self.api_base}
         if api_key is not None:
@@ -271,12 +295,14 @@ class OpencodeSandbox:
             "autoupdate": False,
             "share": "disabled",
             "enabled_providers": [PROVIDER_ID],
-            "provider": {PROVIDER_ID: {
-                "npm": "@ai-sdk/openai-compatible",
-                "name": "Kimchi (fake)",
-                "options": options,
-                "models": models if models is not None else DEFAULT_MODELS,
-            }},
+            "provider": {
+                PROVIDER_ID: {
+                    "npm": "@ai-sdk/openai-compatible",
+                    "name": "Kimchi (fake)",
+                    "options": options,
+                    "models": models if models is not None else DEFAULT_MODELS,
+                }
+            },
         }
         if model:
             config["model"] = f"{PROVIDER_ID}/{model}"
@@ -289,9 +315,17 @@ class OpencodeSandbox:
         return config
 
     # -- opencode run ---------------------------------------------------------------------------
-    def run(self, *words: str, model: str | None = None, agent: str | None = None, session: str | None = None,
-            continue_: bool = False, format: str = "json", timeout: float = RUN_TIMEOUT_S,
-            extra_args: tuple[str, ...] = ()) -> RunResult:
+    def run(
+        self,
+        *words: str,
+        model: str | None = None,
+        agent: str | None = None,
+        session: str | None = None,
+        continue_: bool = False,
+        format: str = "json",
+        timeout: float = RUN_TIMEOUT_S,
+        extra_args: tuple[str, ...] = (),
+    ) -> RunResult:
         """One ``opencode run`` turn; ``words`` go as separate argv items (opencode quotes spaced args)."""
         argv = [str(self.binary), "run", "--format", format]
         if model:
@@ -305,8 +339,16 @@ class OpencodeSandbox:
         argv += [*extra_args, *words]
         started_at = time.time()
         start = time.monotonic()
-        proc = subprocess.Popen(argv, cwd=self.project, env=self.env, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        proc = subprocess.Popen(
+            argv,
+            cwd=self.project,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
         try:
             stdout, stderr = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -330,17 +372,26 @@ class OpencodeSandbox:
         out_path = self.root / f"serve-{port}.out"
         err_path = self.root / f"serve-{port}.err"
         with open(out_path, "w") as out, open(err_path, "w") as err:
-            proc = subprocess.Popen([str(self.binary), "serve", "--hostname", "127.0.0.1", "--port", str(port)],
-                                    cwd=self.project, env=self.env, stdin=subprocess.DEVNULL, stdout=out,
-                                    stderr=err, start_new_session=True)
+            proc = subprocess.Popen(
+                [str(self.binary), "serve", "--hostname", "127.0.0.1", "--port", str(port)],
+                cwd=self.project,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                start_new_session=True,
+            )
         client = None
         try:
             deadline = time.monotonic() + start_timeout
             # Requests sent while serve is still booting can hang: wait for its own ready line.
             while SERVE_READY_MARKER not in out_path.read_text(errors="replace"):
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise OpencodeTimeout(f"opencode serve did not start (rc={proc.poll()})",
-                                          out_path.read_text(errors="replace"), err_path.read_text(errors="replace"))
+                    raise OpencodeTimeout(
+                        f"opencode serve did not start (rc={proc.poll()})",
+                        out_path.read_text(errors="replace"),
+                        err_path.read_text(errors="replace"),
+                    )
                 time.sleep(0.05)
             client = ServeClient(f"http://127.0.0.1:{port}", self.project, proc.pid, out_path, err_path)
             yield client
@@ -401,8 +452,9 @@ class ServeClient:
     def request(self, method: str, path: str, body: Any = None, timeout: float = HTTP_TIMEOUT_S) -> Any:
         query = urllib.parse.urlencode({"directory": str(self.directory)})
         data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(f"{self.base_url}{path}?{query}", data=data, method=method,
-                                     headers={"content-type": "application/json"})
+        req = urllib.request.Request(
+            f"{self.base_url}{path}?{query}", data=data, method=method, headers={"content-type": "application/json"}
+        )
         try:
             with urllib.request.urlopen(req, timeout=timeout) as resp:
                 raw = resp.read()
@@ -425,8 +477,15 @@ class ServeClient:
             body["agent"] = agent
         return body
 
-    def send(self, session_id: str, text: str, *, model: str | None = None, agent: str | None = None,
-             timeout: float = HTTP_TIMEOUT_S) -> dict[str, Any]:
+    def send(
+        self,
+        session_id: str,
+        text: str,
+        *,
+        model: str | None = None,
+        agent: str | None = None,
+        timeout: float = HTTP_TIMEOUT_S,
+    ) -> dict[str, Any]:
         """Send a user message and block until the assistant message is done (``{info, parts}``)."""
         return self.request("POST", f"/session/{session_id}/message", self._prompt_body(text, model, agent), timeout)
 
@@ -503,8 +562,9 @@ class EventStream:
                         return event
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise TimeoutError(f"no matching SSE event within {timeout}s; saw "
-                                       f"{[e.get('type') for e in self._events][-30:]}")
+                    raise TimeoutError(
+                        f"no matching SSE event within {timeout}s; saw {[e.get('type') for e in self._events][-30:]}"
+                    )
                 self._cond.wait(remaining)
 
     def close(self) -> None:

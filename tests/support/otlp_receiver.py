@@ -73,7 +73,7 @@ class OtlpReceiver:
                         status = 503
                 message: Any = None
                 if status == 200:
-                    message = (ExportLogsServiceRequest() if self.path == LOGS_PATH else ExportMetricsServiceRequest())
+                    message = ExportLogsServiceRequest() if self.path == LOGS_PATH else ExportMetricsServiceRequest()
                     message.ParseFromString(body)
                     with receiver._changed:
                         receiver.received.append(Received(self.path, dict(self.headers), body, message))
@@ -126,17 +126,19 @@ class OtlpReceiver:
             for rl in item.message.resource_logs:
                 for sl in rl.scope_logs:
                     for rec in sl.log_records:
-                        out.append({
-                            "time": rec.time_unix_nano,
-                            "observed": rec.observed_time_unix_nano,
-                            "severity": rec.severity_number,
-                            "severity_text": rec.severity_text,
-                            "event": rec.event_name,
-                            "body": any_value(rec.body),
-                            "attrs": attributes(rec.attributes),
-                            "resource": attributes(rl.resource.attributes),
-                            "scope": (sl.scope.name, sl.scope.version),
-                        })
+                        out.append(
+                            {
+                                "time": rec.time_unix_nano,
+                                "observed": rec.observed_time_unix_nano,
+                                "severity": rec.severity_number,
+                                "severity_text": rec.severity_text,
+                                "event": rec.event_name,
+                                "body": any_value(rec.body),
+                                "attrs": attributes(rec.attributes),
+                                "resource": attributes(rl.resource.attributes),
+                                "scope": (sl.scope.name, sl.scope.version),
+                            }
+                        )
         return out
 
     def metric_points(self) -> list[dict[str, Any]]:
@@ -149,16 +151,18 @@ class OtlpReceiver:
                 for sm in rm.scope_metrics:
                     for metric in sm.metrics:
                         for dp in metric.sum.data_points:
-                            out.append({
-                                "name": metric.name,
-                                "unit": metric.unit,
-                                "temporality": metric.sum.aggregation_temporality,
-                                "monotonic": metric.sum.is_monotonic,
-                                "start": dp.start_time_unix_nano,
-                                "time": dp.time_unix_nano,
-                                "value": dp.as_int if dp.WhichOneof("value") == "as_int" else dp.as_double,
-                                "attrs": attributes(dp.attributes),
-                            })
+                            out.append(
+                                {
+                                    "name": metric.name,
+                                    "unit": metric.unit,
+                                    "temporality": metric.sum.aggregation_temporality,
+                                    "monotonic": metric.sum.is_monotonic,
+                                    "start": dp.start_time_unix_nano,
+                                    "time": dp.time_unix_nano,
+                                    "value": dp.as_int if dp.WhichOneof("value") == "as_int" else dp.as_double,
+                                    "attrs": attributes(dp.attributes),
+                                }
+                            )
         return out
 
     def latest(self) -> dict[tuple, Any]:

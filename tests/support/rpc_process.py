@@ -9,8 +9,9 @@ import queue
 import subprocess
 import sys
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 REPLY_TIMEOUT_S = 10.0  # generous: a loaded CI machine, first import of the brain's dependencies
@@ -25,7 +26,9 @@ class NoReply(AssertionError):
 class RpcProcess:
     """One child process speaking newline-delimited JSON-RPC on stdin/stdout."""
 
-    def __init__(self, argv: Sequence[str] | None = None, *, env: dict[str, str] | None = None, cwd: Path | None = None):
+    def __init__(
+        self, argv: Sequence[str] | None = None, *, env: dict[str, str] | None = None, cwd: Path | None = None
+    ):
         self.argv = list(argv or [sys.executable, "-m", "kimchi_plugin"])
         child_env = {**os.environ, **(env or {})}
         child_env.setdefault("PYTHONPATH", str(REPO_ROOT))
@@ -139,7 +142,7 @@ class RpcProcess:
             self.proc.kill()
             self.proc.wait(timeout=EXIT_TIMEOUT_S)
 
-    def __enter__(self) -> "RpcProcess":
+    def __enter__(self) -> RpcProcess:
         return self
 
     def __exit__(self, *_exc: object) -> None:

@@ -6,10 +6,10 @@ import asyncio
 from datetime import datetime, timezone
 from typing import Any
 
-from kimchi_plugin.routing.registry import Registry
-from kimchi_plugin.routing.router import Policy, Router
 from kimchi_plugin.opencode import chat, events, tools
 from kimchi_plugin.opencode.runtime import Runtime
+from kimchi_plugin.routing.registry import Registry
+from kimchi_plugin.routing.router import Policy, Router
 from kimchi_plugin.rpc.protocol import EventParams, HookParams
 
 NOW = datetime(2026, 11, 25, tzinfo=timezone.utc)

@@ -50,7 +50,12 @@ def test_parse_assistant_reads_the_trace_shape():
     msg = parse_assistant(TRACE_INFO)
     assert msg is not None
     assert (msg.id, msg.session_id, msg.model, msg.provider, msg.agent) == (
-        "msg_213bb027b001WL4iSuTSBDTPCT", "ses_dec450866ffeLHErrGYWpmt16l", "minimax-m2.7", "kimchi", "build")
+        "msg_213bb027b001WL4iSuTSBDTPCT",
+        "ses_dec450866ffeLHErrGYWpmt16l",
+        "minimax-m2.7",
+        "kimchi",
+        "build",
+    )
     assert msg.usage == Usage(input=55, output=7)
     assert msg.completed and msg.duration_ms == 128 and msg.finish == "stop" and msg.error is None
 
@@ -58,8 +63,14 @@ def test_parse_assistant_reads_the_trace_shape():
 def test_parse_assistant_rejects_users_and_clamps_negatives():
     assert parse_assistant(info(role="user")) is None
     assert parse_assistant(info(id=None)) is None
-    msg = parse_assistant(info(tokens={"input": -5, "output": 3.0, "cache": {"read": "x", "write": 4}}, cost=-1,
-                               time={"created": 10}, error={"name": "APIError", "data": {"message": "secret"}}))
+    msg = parse_assistant(
+        info(
+            tokens={"input": -5, "output": 3.0, "cache": {"read": "x", "write": 4}},
+            cost=-1,
+            time={"created": 10},
+            error={"name": "APIError", "data": {"message": "secret"}},
+        )
+    )
     assert msg.usage == Usage(input=0, output=3, cache_write=4, cost=0.0)
     assert not msg.completed and msg.duration_ms is None
     assert msg.error == "APIError"
@@ -167,33 +178,65 @@ def test_bash_without_exit_status_trusts_success_output_only():
 
 def test_edit_prefers_opencode_diff_stats_and_falls_back_on_args():
     args = {"filePath": "/p/src/app.ts", "oldString": "a\nb\nc", "newString": "a\nB\nc\nd"}
-    meta = {"diff": "...", "filediff": {"file": "/p/src/app.ts", "patch": "...", "additions": 7, "deletions": 3},
-            "diagnostics": {}}
+    meta = {
+        "diff": "...",
+        "filediff": {"file": "/p/src/app.ts", "patch": "...", "additions": 7, "deletions": 3},
+        "diagnostics": {},
+    }
     assert tool_effects("edit", args, "Edit applied successfully.", meta).edits == (
-        FileEdit("Edit", "/p/src/app.ts", "TypeScript", 7, 3),)
+        FileEdit("Edit", "/p/src/app.ts", "TypeScript", 7, 3),
+    )
     assert tool_effects("edit", args, "", {}).edits == (FileEdit("Edit", "/p/src/app.ts", "TypeScript", 2, 1),)
     assert tool_effects("edit", {"filePath": "x.py"}, "", {}).empty
 
 
 def test_write_counts_content_lines():
-    effects = tool_effects("write", {"filePath": "/p/main.py", "content": "a\nb\nc\n"}, "Wrote file successfully.",
-                           {"diagnostics": {}, "filepath": "/p/main.py", "exists": False})
+    effects = tool_effects(
+        "write",
+        {"filePath": "/p/main.py", "content": "a\nb\nc\n"},
+        "Wrote file successfully.",
+        {"diagnostics": {}, "filepath": "/p/main.py", "exists": False},
+    )
     assert effects.edits == (FileEdit("Write", "/p/main.py", "Python", 3, 0),)
     assert tool_effects("write", {"filePath": "e.md", "content": ""}, "", {}).edits[0].added == 0
 
 
 def test_apply_patch_per_file_from_metadata_or_patch_text():
-    meta = {"diff": "...", "files": [
-        {"filePath": "/p/a.go", "relativePath": "a.go", "type": "update", "patch": "", "additions": 2, "deletions": 1},
-        {"filePath": "/p/old.rs", "relativePath": "new.rs", "type": "move", "patch": "", "additions": 1,
-         "deletions": 0, "movePath": "/p/new.rs"},
-    ], "diagnostics": {}}
+    meta = {
+        "diff": "...",
+        "files": [
+            {
+                "filePath": "/p/a.go",
+                "relativePath": "a.go",
+                "type": "update",
+                "patch": "",
+                "additions": 2,
+                "deletions": 1,
+            },
+            {
+                "filePath": "/p/old.rs",
+                "relativePath": "new.rs",
+                "type": "move",
+                "patch": "",
+                "additions": 1,
+                "deletions": 0,
+                "movePath": "/p/new.rs",
+            },
+        ],
+        "diagnostics": {},
+    }
     assert tool_effects("apply_patch", {"patchText": "ignored"}, "Success.", meta).edits == (
-        FileEdit("Patch", "/p/a.go", "Go", 2, 1), FileEdit("Patch", "/p/new.rs", "Rust", 1, 0))
-    patch = ("*** Begin Patch\n*** Add File: docs/x.md\n+# T\n+body\n*** Update File: src/y.py\n@@ def f\n"
-             "-    return 1\n+    return 2\n+    # note\n*** End Patch")
+        FileEdit("Patch", "/p/a.go", "Go", 2, 1),
+        FileEdit("Patch", "/p/new.rs", "Rust", 1, 0),
+    )
+    patch = (
+        "*** Begin Patch\n*** Add File: docs/x.md\n+# T\n+body\n*** Update File: src/y.py\n@@ def f\n"
+        "-    return 1\n+    return 2\n+    # note\n*** End Patch"
+    )
     assert tool_effects("apply_patch", {"patchText": patch}, "", {}).edits == (
-        FileEdit("Patch", "docs/x.md", "Markdown", 2, 0), FileEdit("Patch", "src/y.py", "Python", 2, 1))
+        FileEdit("Patch", "docs/x.md", "Markdown", 2, 0),
+        FileEdit("Patch", "src/y.py", "Python", 2, 1),
+    )
 
 
 def test_parse_patch_handles_moves_and_unified_diffs():
@@ -203,7 +246,10 @@ def test_parse_patch_handles_moves_and_unified_diffs():
 
 
 def test_multiedit_sums_its_edits_once():
-    args = {"filePath": "k.kt", "edits": [{"oldString": "a", "newString": "a\nb"}, {"oldString": "c\nd", "newString": ""}]}
+    args = {
+        "filePath": "k.kt",
+        "edits": [{"oldString": "a", "newString": "a\nb"}, {"oldString": "c\nd", "newString": ""}],
+    }
     assert tool_effects("multiedit", args, "", {}).edits == (FileEdit("MultiEdit", "k.kt", "Kotlin", 1, 2),)
 
 
@@ -221,9 +267,20 @@ def test_ledger_accumulates_tool_effects():
 
 @pytest.mark.parametrize(
     ("path", "language"),
-    [("a/b/c.tsx", "TypeScript"), ("x.MJS", "JavaScript"), ("setup.py", "Python"), ("Dockerfile", "Dockerfile"),
-     ("build.dockerfile", "Dockerfile"), ("lib.hpp", "C++"), ("main.tf", "HCL"), ("conf.yml", "YAML"),
-     (".bashrc", UNKNOWN_LANGUAGE), ("README", UNKNOWN_LANGUAGE), ("C:\\src\\Prog.cs", "C#"), ("", UNKNOWN_LANGUAGE)],
+    [
+        ("a/b/c.tsx", "TypeScript"),
+        ("x.MJS", "JavaScript"),
+        ("setup.py", "Python"),
+        ("Dockerfile", "Dockerfile"),
+        ("build.dockerfile", "Dockerfile"),
+        ("lib.hpp", "C++"),
+        ("main.tf", "HCL"),
+        ("conf.yml", "YAML"),
+        (".bashrc", UNKNOWN_LANGUAGE),
+        ("README", UNKNOWN_LANGUAGE),
+        ("C:\\src\\Prog.cs", "C#"),
+        ("", UNKNOWN_LANGUAGE),
+    ],
 )
 def test_language_of(path, language):
     assert language_of(path) == language

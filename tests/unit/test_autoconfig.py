@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from session_support import registry
+
 from kimchi_plugin.provider import autoconfig
 from kimchi_plugin.routing.tiers import Tier
-from session_support import registry
 
 KIMI, SONNET, OPUS, HAIKU = "kimi-k2.5", "claude-sonnet-4", "claude-opus-4-6", "claude-haiku-4-5"
 SETUP = autoconfig.Provisioning(provider_id="kimchi", base_url="http://x/v1", api_key=None)
@@ -35,7 +36,9 @@ def test_user_orchestrator_and_default_agent_are_kept() -> None:
 
 
 def test_subagent_and_system_agent_defaults_only_where_no_model_is_set() -> None:
-    patch = configure({"model": "kimchi/auto", "agent": {"explore": {"model": "other/fast"}, "title": {"temperature": 0.1}}})
+    patch = configure(
+        {"model": "kimchi/auto", "agent": {"explore": {"model": "other/fast"}, "title": {"temperature": 0.1}}}
+    )
     agents = patch["agent"]
     assert "explore" not in agents
     assert agents["general"] == {"model": "kimchi/coding"}
@@ -56,8 +59,10 @@ def test_orchestrator_can_be_switched_off() -> None:
 
 
 def test_user_subagents_are_listed_and_disabled_ones_are_not() -> None:
-    config = {"model": "kimchi/auto", "agent": {"docs-writer": {"mode": "subagent"}, "general": {"disable": True},
-                                                "reviewer": {"mode": "primary"}}}
+    config = {
+        "model": "kimchi/auto",
+        "agent": {"docs-writer": {"mode": "subagent"}, "general": {"disable": True}, "reviewer": {"mode": "primary"}},
+    }
     prompt = configure(config)["agent"]["kimchi-auto"]["prompt"]
     assert "Subagents available: @explore, @docs-writer." in prompt
 

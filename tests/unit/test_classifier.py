@@ -161,7 +161,14 @@ def test_giant_paste_reads_only_a_bounded_head_and_tail() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["a" * 200_000, "`" * 100_000, "/" * 100_000, "why " * 50_000, "is this " + "x" * 100_000 + " ok?", "```\n" * 20_000],
+    [
+        "a" * 200_000,
+        "`" * 100_000,
+        "/" * 100_000,
+        "why " * 50_000,
+        "is this " + "x" * 100_000 + " ok?",
+        "```\n" * 20_000,
+    ],
 )
 def test_pathological_inputs_finish(text: str) -> None:
     assert isinstance(classify(text), Classification)

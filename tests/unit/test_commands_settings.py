@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from kimchi_plugin.routing import commands
-from kimchi_plugin.routing.tiers import Profile
 from kimchi_plugin.logs import redact
 from kimchi_plugin.provider.credentials import find_api_key
+from kimchi_plugin.routing import commands
+from kimchi_plugin.routing.tiers import Profile
 from kimchi_plugin.settings import Settings
 
 
@@ -53,7 +53,11 @@ def test_api_key_precedence(tmp_path) -> None:
     cli = tmp_path / "kimchi" / "config.json"
     cli.parent.mkdir()
     cli.write_text(json.dumps({"api_key": "from-cli-file-123"}))
-    env = {"XDG_CONFIG_HOME": str(tmp_path), "KIMCHI_API_KEY": "from-kimchi-env-1", "CASTAI_API_KEY": "from-castai-env-1"}
+    env = {
+        "XDG_CONFIG_HOME": str(tmp_path),
+        "KIMCHI_API_KEY": "from-kimchi-env-1",
+        "CASTAI_API_KEY": "from-castai-env-1",
+    }
     assert find_api_key("from-option-1234", {"apiKey": "from-provider-1"}, env)[0] == "from-option-1234"
     assert find_api_key(None, {"apiKey": "from-provider-1"}, env) == ("from-provider-1", "provider options")
     assert find_api_key(None, {}, env)[1] == "KIMCHI_API_KEY"

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from kimchi_plugin.routing.router import Policy, Router
-from kimchi_plugin.routing.tiers import PROFILE_TIER, Profile, Tier
 from kimchi_plugin.opencode import build_routes
 from kimchi_plugin.opencode.runtime import Runtime
+from kimchi_plugin.routing.router import Policy, Router
+from kimchi_plugin.routing.tiers import PROFILE_TIER, Profile, Tier
 from kimchi_plugin.rpc.dispatch import build_dispatcher
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from tests.perf.brain_child import BrainChild, frame  # noqa: E402
+from tests.perf.brain_child import BrainChild, frame
 
 PINS = {"reasoning": "glm-5", "coding": "kimi-k2.5", "quick": "minimax-m2.7"}  # one distinct model per tier
 MODEL_OF = {Tier(tier): model for tier, model in PINS.items()}
@@ -34,11 +34,18 @@ PROFILES = list(Profile)
 
 def _chat(rpc_id: int, session: str, text: str) -> dict:
     model = {"providerID": "kimchi", "modelID": "auto"}
-    return {"jsonrpc": "2.0", "id": rpc_id, "method": "chat.message", "params": {
-        "input": {"sessionID": session, "agent": "build", "model": model, "messageID": f"m{rpc_id}"},
-        "output": {"message": {"id": f"m{rpc_id}", "sessionID": session, "agent": "build", "model": model},
-                   "parts": [{"type": "text", "text": text}]},
-    }}
+    return {
+        "jsonrpc": "2.0",
+        "id": rpc_id,
+        "method": "chat.message",
+        "params": {
+            "input": {"sessionID": session, "agent": "build", "model": model, "messageID": f"m{rpc_id}"},
+            "output": {
+                "message": {"id": f"m{rpc_id}", "sessionID": session, "agent": "build", "model": model},
+                "parts": [{"type": "text", "text": text}],
+            },
+        },
+    }
 
 
 def _routed_model(reply: dict) -> str:
@@ -75,8 +82,16 @@ class SlowClassifier:
 async def _brain(tmp_path: Path) -> tuple[Runtime, object, SlowClassifier]:
     runtime = Runtime(env={"XDG_STATE_HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path)})
     dispatch = build_dispatcher(build_routes(runtime))
-    await dispatch(json.dumps({"jsonrpc": "2.0", "id": 0, "method": "initialize",
-                               "params": {"protocolVersion": 1, "options": {**OPTIONS, "logFile": str(tmp_path / "b.log")}}}))
+    await dispatch(
+        json.dumps(
+            {
+                "jsonrpc": "2.0",
+                "id": 0,
+                "method": "initialize",
+                "params": {"protocolVersion": 1, "options": {**OPTIONS, "logFile": str(tmp_path / "b.log")}},
+            }
+        )
+    )
     await dispatch(json.dumps({"jsonrpc": "2.0", "id": 0, "method": "config", "params": {"output": CONFIG}}))
     llm = SlowClassifier()
     runtime.router = Router(runtime.registry, Policy(floor_primary=False, llm_threshold=1.01), llm)
@@ -137,8 +152,13 @@ def test_pipelined_sessions_through_the_real_process(tmp_path: Path):
     its own id, and within a session a later `/lock` applies from that message on."""
     sessions = 40
     first, second = Profile.REVIEWER, Profile.ASSISTANT  # Reasoning, then Quick
-    plan = [(f"/lock {first.value} go", first), ("continue", first), (f"/lock {second.value} next", second),
-            ("and this", second), ("and that", second)]
+    plan = [
+        (f"/lock {first.value} go", first),
+        ("continue", first),
+        (f"/lock {second.value} next", second),
+        ("and this", second),
+        ("and that", second),
+    ]
     brain = BrainChild(tmp_path)
     brain.initialize(OPTIONS)
     brain.call(1, "config", {"input": None, "output": CONFIG})

@@ -3,17 +3,35 @@ and the routing state handed to the summary."""
 
 from __future__ import annotations
 
+from session_support import (
+    Clock,
+    calls,
+    event,
+    registry,
+    routed_model,
+    run,
+    runtime,
+    send,
+    tool_after,
+    transcript,
+    window,
+)
+
+from kimchi_plugin.opencode import config as config_hook
+from kimchi_plugin.opencode.runtime import REQUEST_OVERHEAD_TOKENS
 from kimchi_plugin.routing import context_window
 from kimchi_plugin.routing.router import Policy, Router
 from kimchi_plugin.routing.sessions import RoutedTurn, SessionState
 from kimchi_plugin.routing.tiers import Profile, Tier
-from kimchi_plugin.opencode import config as config_hook
-from kimchi_plugin.opencode.runtime import REQUEST_OVERHEAD_TOKENS
 from kimchi_plugin.rpc.protocol import HookParams
-from session_support import Clock, calls, event, registry, routed_model, run, runtime, send, tool_after, transcript, window
 
 KIMI, SONNET, MINIMAX, GPT41, OPUS, GEMINI_PRO = (
-    "kimi-k2.5", "claude-sonnet-4", "minimax-m2.7", "gpt-4.1", "claude-opus-4-6", "gemini-2.5-pro",
+    "kimi-k2.5",
+    "claude-sonnet-4",
+    "minimax-m2.7",
+    "gpt-4.1",
+    "claude-opus-4-6",
+    "gemini-2.5-pro",
 )
 
 
@@ -105,8 +123,14 @@ def test_transcript_counts_are_incremental_and_real_usage_corrects_them() -> Non
     misses = rt.conversation_tokens.misses
     transcript(rt, "s1", [*texts, "next question"])
     assert rt.conversation_tokens.misses == misses + 1  # only the new message is counted
-    info = {"role": "assistant", "providerID": "kimchi", "sessionID": "s1", "modelID": KIMI, "id": "a1",
-            "tokens": {"input": 2_000, "output": 300, "cache": {"read": 40_000, "write": 1_000}}}
+    info = {
+        "role": "assistant",
+        "providerID": "kimchi",
+        "sessionID": "s1",
+        "modelID": KIMI,
+        "id": "a1",
+        "tokens": {"input": 2_000, "output": 300, "cache": {"read": 40_000, "write": 1_000}},
+    }
     event(rt, "message.updated", info=info)
     assert state.reported_tokens == 43_300
     assert context_window.request_tokens(state, REQUEST_OVERHEAD_TOKENS) == 43_300
@@ -123,8 +147,9 @@ def test_compaction_is_requested_with_the_v1_client_shape_once_per_cooldown() ->
     send(rt, "s1", "implement it")
     result = transcript(rt, "s1", ["implement it", "word " * 10_000])  # ~10K + 6K overhead of 20K: 80 %
     summarize = calls(result["actions"], "session.summarize")
-    assert summarize == [{"call": "session.summarize",
-                          "args": {"path": {"id": "s1"}, "body": {"providerID": "kimchi", "modelID": KIMI}}}]
+    assert summarize == [
+        {"call": "session.summarize", "args": {"path": {"id": "s1"}, "body": {"providerID": "kimchi", "modelID": KIMI}}}
+    ]
     assert "compacting" in calls(result["actions"], "tui.showToast")[0]["args"]["body"]["message"]
     assert calls(tool_after(rt, "s1", "read", filePath="a.py")["actions"], "session.summarize") == []
     clock.now += context_window.COMPACT_COOLDOWN_S
@@ -144,14 +169,24 @@ def test_compacting_hook_adds_the_routing_state_to_context_and_leaves_the_prompt
     tool_after(rt, "s1", "edit", filePath="src/app.py")
     tool_after(rt, "s1", "read", filePath="src/util.py")
     tool_after(rt, "s1", "bash", output="Error: tests failed in test_app.py", command="pytest")
-    result = run(config_hook.compacting(rt, HookParams(input={"sessionID": "s1"},
-                                                       output={"context": ["theirs"], "prompt": None})))
+    result = run(
+        config_hook.compacting(
+            rt, HookParams(input={"sessionID": "s1"}, output={"context": ["theirs"], "prompt": None})
+        )
+    )
     output = result["output"]
     assert "prompt" not in output
     assert output["context"][0] == "theirs"
     text = output["context"][1]
-    for expected in ("Active mode: debugger", "Recent decisions:", "locked routing to debugger", "src/app.py",
-                     "[Files read] src/util.py", "1 edits, 1 reads, 1 errors", "Error: tests failed"):
+    for expected in (
+        "Active mode: debugger",
+        "Recent decisions:",
+        "locked routing to debugger",
+        "src/app.py",
+        "[Files read] src/util.py",
+        "1 edits, 1 reads, 1 errors",
+        "Error: tests failed",
+    ):
         assert expected in text, expected
 
 

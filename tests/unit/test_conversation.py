@@ -69,10 +69,12 @@ def test_longer_or_different_messages_are_not_followups(text: str) -> None:
 
 def test_yes_after_an_offer_in_a_quick_answer_is_implementation() -> None:
     state = ConversationState()
-    state.sync([
-        Message("user", "where is the signup form validated?"),
-        Message("assistant", "In forms/signup.py. Want me to add the email check there?"),
-    ])
+    state.sync(
+        [
+            Message("user", "where is the signup form validated?"),
+            Message("assistant", "In forms/signup.py. Want me to add the email check there?"),
+        ]
+    )
     assert state.last_decision is not None and state.last_decision.profile is Profile.ASSISTANT
     assert decide("yes", state).profile is Profile.CODER
 

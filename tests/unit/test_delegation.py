@@ -3,11 +3,12 @@ kept out of other agents and of OpenCode's internal requests; the task tool's de
 
 from __future__ import annotations
 
+from session_support import registry, run, runtime, send, system, tool_after
+
+from kimchi_plugin.opencode import tools
 from kimchi_plugin.routing import delegation
 from kimchi_plugin.routing.sessions import SessionState
-from kimchi_plugin.opencode import tools
 from kimchi_plugin.rpc.protocol import HookParams
-from session_support import registry, run, runtime, send, system, tool_after
 
 KIMI = "kimi-k2.5"
 POLICY = delegation.ReminderPolicy(first_after=3, repeat_every=2, ratio=2.0)
@@ -89,8 +90,10 @@ def test_reminder_goes_into_the_main_system_prompt_but_not_title_or_compaction_r
         tool_after(rt, "s1", "edit", filePath=f"f{i}.py")
     main = system(rt, "s1", KIMI, ["You are the orchestrator."])
     assert main[0] == "You are the orchestrator." and "[delegation]" in main[-1]
-    for internal in ("You are a title generator. You output ONLY a thread title.",
-                     "You are a context summarization agent. You are given a conversation"):
+    for internal in (
+        "You are a title generator. You output ONLY a thread title.",
+        "You are a context summarization agent. You are given a conversation",
+    ):
         assert system(rt, "s1", KIMI, [internal]) == [internal]
 
 

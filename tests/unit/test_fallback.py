@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import pytest
+from session_support import Clock, calls, event, registry, routed_model, runtime, send
 
 from kimchi_plugin.routing import fallback
 from kimchi_plugin.routing.router import Policy, Router
 from kimchi_plugin.routing.sessions import SessionState
 from kimchi_plugin.routing.tiers import Tier
-from session_support import Clock, calls, event, registry, routed_model, runtime, send, window
 
-KIMI, SONNET, MINIMAX, OPUS, HAIKU = "kimi-k2.5", "claude-sonnet-4", "minimax-m2.7", "claude-opus-4-6", "claude-haiku-4-5"
+KIMI, SONNET, MINIMAX, OPUS, HAIKU = (
+    "kimi-k2.5",
+    "claude-sonnet-4",
+    "minimax-m2.7",
+    "claude-opus-4-6",
+    "claude-haiku-4-5",
+)
 
 
 def api_error(status: int, message: str = "boom", name: str = "APIError") -> dict:
@@ -135,8 +141,12 @@ def test_retry_status_arms_fallback_for_the_served_model_and_says_so() -> None:
     rt, pushed, _clock, served = _serving()
     assert served == KIMI
     for attempt in (1, 2, 3):  # OpenCode retries a 429 by itself, reporting only its status
-        event(rt, "session.status", sessionID="s1",
-              status={"type": "retry", "attempt": attempt, "message": "Rate limit reached", "next": 0})
+        event(
+            rt,
+            "session.status",
+            sessionID="s1",
+            status={"type": "retry", "attempt": attempt, "message": "Rate limit reached", "next": 0},
+        )
     toasts = [a for batch in pushed for a in calls(batch, "tui.showToast")]
     assert len(toasts) == 1
     body = toasts[0]["args"]["body"]
@@ -185,6 +195,15 @@ def test_errored_message_uses_its_own_model_and_a_finished_one_clears() -> None:
 def test_errors_of_unknown_sessions_and_other_providers_are_ignored() -> None:
     rt, pushed, _clock, _ = _serving()
     event(rt, "session.error", sessionID="other", error=api_error(500))
-    event(rt, "message.updated", info={"role": "assistant", "providerID": "openai", "sessionID": "s1",
-                                       "modelID": "gpt", "error": api_error(500)})
+    event(
+        rt,
+        "message.updated",
+        info={
+            "role": "assistant",
+            "providerID": "openai",
+            "sessionID": "s1",
+            "modelID": "gpt",
+            "error": api_error(500),
+        },
+    )
     assert pushed == [] and rt.sessions.peek("s1").failed_until == {}

@@ -12,20 +12,27 @@ from pathlib import Path
 
 import pytest
 
+from kimchi_plugin.provider.llm_classifier import LlmClassifier, parse_tier
 from kimchi_plugin.routing.registry import Registry
 from kimchi_plugin.routing.router import Policy, Request, Router
 from kimchi_plugin.routing.sessions import SessionState
 from kimchi_plugin.routing.tiers import Tier
-from kimchi_plugin.provider.llm_classifier import LlmClassifier, parse_tier
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from tests.perf.misbehaving_server import MisbehavingServer, answer, closed_port, completion, http, silent, serve, trickle  # noqa: E402, F401 (serve is a fixture)
+from tests.perf.misbehaving_server import (
+    answer,
+    closed_port,
+    completion,
+    http,
+    serve,  # noqa: F401 - a fixture
+    silent,
+    trickle,
+)
 
 DEADLINE_S = 0.3
 SLACK_S = 0.25  # scheduling noise on a loaded machine, on top of the deadline
 API_KEY = "sk-test-llm-classifier-key"
 MODELS = {m: {} for m in ("kimi-k2.5", "glm-5", "minimax-m2.7")}
-
 
 
 def _closed_port_url() -> str:
@@ -91,23 +98,38 @@ def test_a_good_answer_is_used_and_cached(serve):
     assert f"Bearer {API_KEY}".encode() in server.bodies[0]
 
 
-@pytest.mark.parametrize(("reply", "tier"), [("quick", Tier.QUICK), ("**Reasoning**", Tier.REASONING),
-                                             (" coding - it edits code", Tier.CODING), ("", None), (None, None),
-                                             (42, None), ("unsure", None)])
+@pytest.mark.parametrize(
+    ("reply", "tier"),
+    [
+        ("quick", Tier.QUICK),
+        ("**Reasoning**", Tier.REASONING),
+        (" coding - it edits code", Tier.CODING),
+        ("", None),
+        (None, None),
+        (42, None),
+        ("unsure", None),
+    ],
+)
 def test_parse_tier(reply: object, tier: Tier | None):
     assert parse_tier(reply) is tier
 
 
 def _router(llm: LlmClassifier) -> Router:
-    registry = Registry.build(provider_models=MODELS, api_models=None, pins=None, priorities=None,
-                              now=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    registry = Registry.build(
+        provider_models=MODELS,
+        api_models=None,
+        pins=None,
+        priorities=None,
+        now=datetime(2026, 1, 1, tzinfo=timezone.utc),
+    )
     return Router(registry, Policy(llm_threshold=1.0), llm)  # consult the LLM on every automatic decision
 
 
 async def _route(base_url: str) -> tuple[str, Tier, float]:
     llm = LlmClassifier(base_url=base_url, api_key=API_KEY, model_id="minimax-m2.7", deadline_s=DEADLINE_S)
-    request = Request(session_id="s", text="thoughts on the cache layer?", agent="build", primary=True,
-                      requested="auto", now=0.0)
+    request = Request(
+        session_id="s", text="thoughts on the cache layer?", agent="build", primary=True, requested="auto", now=0.0
+    )
     started = time.monotonic()
     try:
         decision = await _router(llm).route(request, SessionState("s"))

@@ -12,8 +12,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from kimchi_plugin.routing.registry import Registry
-from kimchi_plugin.routing.tiers import Tier
 from kimchi_plugin.provider import catalog as model_catalog
 from kimchi_plugin.provider.catalog import (
     CACHE_FORMAT,
@@ -24,6 +22,8 @@ from kimchi_plugin.provider.catalog import (
     metadata_url,
     parse_models,
 )
+from kimchi_plugin.routing.registry import Registry
+from kimchi_plugin.routing.tiers import Tier
 
 BASE_URL = "https://llm.cast.ai/openai/v1"
 ENDPOINT = "https://llm.cast.ai/v1/models/metadata?include_in_cli=true"

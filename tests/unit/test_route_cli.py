@@ -16,13 +16,17 @@ def _route(monkeypatch, capsys, lines: list[object], *args: str) -> list[dict]:
 
 
 def test_each_line_gets_a_decision_with_the_documented_fields(monkeypatch, capsys) -> None:
-    out = _route(monkeypatch, capsys, [{"text": "Debug the TypeError in the handler"}, {"text": "where is the config?"}])
+    out = _route(
+        monkeypatch, capsys, [{"text": "Debug the TypeError in the handler"}, {"text": "where is the config?"}]
+    )
     assert [d["tier"] for d in out] == ["reasoning", "quick"]
     assert all({"tier", "profile", "confidence", "source", "model", "reason", "signals"} <= set(d) for d in out)
 
 
 def test_raw_unless_an_agent_is_given(monkeypatch, capsys) -> None:
-    out = _route(monkeypatch, capsys, [{"text": "where is the config?"}, {"text": "where is the config?", "agent": "build"}])
+    out = _route(
+        monkeypatch, capsys, [{"text": "where is the config?"}, {"text": "where is the config?", "agent": "build"}]
+    )
     assert [(d["tier"], d["source"]) for d in out] == [("quick", "heuristic"), ("coding", "floor")]
 
 

@@ -27,7 +27,9 @@ def router() -> Router:
     return Router(_registry(OPUS, SONNET, MINIMAX), Policy())
 
 
-def route(router: Router, state: SessionState, text: str, *, requested="auto", agent="build", primary=True, now=0.0, tokens=0):
+def route(
+    router: Router, state: SessionState, text: str, *, requested="auto", agent="build", primary=True, now=0.0, tokens=0
+):
     request = Request("s1", text, agent, primary, requested, now, tokens)
     return asyncio.run(router.route(request, state))
 

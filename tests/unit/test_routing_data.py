@@ -183,7 +183,11 @@ def test_agreement_annotations_name_labelled_items() -> None:
     """The blind relabelling sample (scripts/label_agreement.py) refers to items that exist, with valid profiles."""
     ids = {m["id"] for spec in SETS.values() for m in _load(spec.messages)}
     ids |= {
-        f"{s['id']}#{n}" for spec in SETS.values() if spec.sessions for s in _load(spec.sessions) for n in range(len(s["turns"]))
+        f"{s['id']}#{n}"
+        for spec in SETS.values()
+        if spec.sessions
+        for s in _load(spec.sessions)
+        for n in range(len(s["turns"]))
     }
     for path in sorted((DATA_DIR / "agreement").glob("annotator_*.jsonl")):
         for row in _load(f"agreement/{path.name}"):

@@ -23,7 +23,10 @@ REASONING_LOWER_CEILING = 0.15
 def figures() -> dict:
     out = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "eval_routing.py"), "--json"],
-        capture_output=True, text=True, check=True, timeout=300,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
     ).stdout
     return json.loads(out[out.index("\n{") + 1 :])
 

@@ -16,7 +16,9 @@ import pytest
 import structlog
 
 from kimchi_plugin import __version__
+from kimchi_plugin.settings import Settings
 from kimchi_plugin.usage.accounting import ModelPrice, Prices
+from kimchi_plugin.usage.recorder import RouteTag, UsageRecorder
 from kimchi_plugin.usage.telemetry import (
     COMMIT_COUNT,
     COST_USAGE,
@@ -29,21 +31,23 @@ from kimchi_plugin.usage.telemetry import (
     resolve_config,
     telemetry_requested,
 )
-from kimchi_plugin.usage.recorder import RouteTag, UsageRecorder
-from kimchi_plugin.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from tests.support.otlp_receiver import OtlpReceiver  # noqa: E402
+from tests.support.otlp_receiver import OtlpReceiver
 
 SECRET = "sk-live-SECRET-token-4242"
 CONTENT = "TOP-SECRET-FILE-CONTENT"
 PROMPTISH = "classified-commit-message"
 T0 = 1_800_000_000.0
 PRICES = Prices(
-    {"deep-r1": ModelPrice(2, 8, 0.5, 2), "kimi-k2.5": ModelPrice(1, 4, 0.25, 1), "mini": ModelPrice(0.2, 0.8, 0.05, 0.2)},
+    {
+        "deep-r1": ModelPrice(2, 8, 0.5, 2),
+        "kimi-k2.5": ModelPrice(1, 4, 0.25, 1),
+        "mini": ModelPrice(0.2, 0.8, 0.05, 0.2),
+    },
     top_reasoning="deep-r1",
     top_coding="kimi-k2.5",
 )
@@ -72,19 +76,46 @@ def clock():
 
 
 def config(receiver: OtlpReceiver, **changes) -> TelemetryConfig:
-    fields = dict(logs_endpoint=receiver.logs_url, metrics_endpoint=receiver.metrics_url,
-                  headers={"Authorization": f"Bearer {SECRET}"}, flush_interval_s=600.0, backoff_s=0.05)
+    fields = dict(
+        logs_endpoint=receiver.logs_url,
+        metrics_endpoint=receiver.metrics_url,
+        headers={"Authorization": f"Bearer {SECRET}"},
+        flush_interval_s=600.0,
+        backoff_s=0.05,
+    )
     fields.update(changes)
     return TelemetryConfig(**fields)
 
 
-def assistant(mid, session, model, *, inp=0, out=0, reasoning=0, cread=0, cwrite=0, cost=0.0, created=None,
-              completed=None, parent=None, error=None):
-    info = {"id": mid, "sessionID": session, "role": "assistant", "modelID": model, "providerID": "kimchi",
-            "agent": "build", "mode": "build", "path": {"cwd": "/home/user/secret-project", "root": "/"},
-            "cost": cost, "tokens": {"input": inp, "output": out, "reasoning": reasoning,
-                                     "cache": {"read": cread, "write": cwrite}},
-            "time": {"created": created or int(T0 * 1000)}}
+def assistant(
+    mid,
+    session,
+    model,
+    *,
+    inp=0,
+    out=0,
+    reasoning=0,
+    cread=0,
+    cwrite=0,
+    cost=0.0,
+    created=None,
+    completed=None,
+    parent=None,
+    error=None,
+):
+    info = {
+        "id": mid,
+        "sessionID": session,
+        "role": "assistant",
+        "modelID": model,
+        "providerID": "kimchi",
+        "agent": "build",
+        "mode": "build",
+        "path": {"cwd": "/home/user/secret-project", "root": "/"},
+        "cost": cost,
+        "tokens": {"input": inp, "output": out, "reasoning": reasoning, "cache": {"read": cread, "write": cwrite}},
+        "time": {"created": created or int(T0 * 1000)},
+    }
     if completed:
         info["time"]["completed"] = completed
         info["finish"] = "stop"
@@ -96,8 +127,13 @@ def assistant(mid, session, model, *, inp=0, out=0, reasoning=0, cread=0, cwrite
 
 
 def bash(rec, session, command, exit=0):
-    rec.on_tool_after(session, "bash", {"command": command, "description": "x"}, "out",
-                      {"output": "out", "exit": exit, "truncated": False})
+    rec.on_tool_after(
+        session,
+        "bash",
+        {"command": command, "description": "x"},
+        "out",
+        {"output": "out", "exit": exit, "truncated": False},
+    )
 
 
 def poll(predicate, timeout: float = 5.0) -> bool:
@@ -122,8 +158,19 @@ def point_values(receiver):
 # -- switching on and off ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("value", "on"),
-    [(None, False), ("", False), ("0", False), ("false", False), ("FALSE", False), ("no", False), ("off", False),
-     ("1", True), ("true", True), ("True", True), (" true ", True)],
+    [
+        (None, False),
+        ("", False),
+        ("0", False),
+        ("false", False),
+        ("FALSE", False),
+        ("no", False),
+        ("off", False),
+        ("1", True),
+        ("true", True),
+        ("True", True),
+        (" true ", True),
+    ],
 )
 def test_env_switch(value, on):
     env = {} if value is None else {"OPENCODE_ENABLE_TELEMETRY": value}
@@ -132,9 +179,12 @@ def test_env_switch(value, on):
 
 
 def test_endpoints_headers_and_warnings():
-    env = {"OPENCODE_ENABLE_TELEMETRY": "1", "OPENCODE_OTLP_ENDPOINT": "http://env/logs",
-           "OPENCODE_OTLP_METRICS_ENDPOINT": "http://env/metrics",
-           "OPENCODE_OTLP_HEADERS": f"Authorization=Bearer%20{SECRET}, X-Tenant = t1,broken,=x"}
+    env = {
+        "OPENCODE_ENABLE_TELEMETRY": "1",
+        "OPENCODE_OTLP_ENDPOINT": "http://env/logs",
+        "OPENCODE_OTLP_METRICS_ENDPOINT": "http://env/metrics",
+        "OPENCODE_OTLP_HEADERS": f"Authorization=Bearer%20{SECRET}, X-Tenant = t1,broken,=x",
+    }
     cfg, warnings = resolve_config(option=False, env=env)
     assert (cfg.logs_endpoint, cfg.metrics_endpoint, warnings) == ("http://env/logs", "http://env/metrics", [])
     assert cfg.headers == {"Authorization": f"Bearer {SECRET}", "X-Tenant": "t1"}
@@ -157,8 +207,11 @@ def test_warning_is_logged_when_on_without_endpoint(tmp_path):
 
 
 def test_enable_env_zero_is_off(receiver, tmp_path, monkeypatch):
-    env = {"OPENCODE_ENABLE_TELEMETRY": "0", "OPENCODE_OTLP_ENDPOINT": receiver.logs_url,
-           "OPENCODE_OTLP_METRICS_ENDPOINT": receiver.metrics_url}
+    env = {
+        "OPENCODE_ENABLE_TELEMETRY": "0",
+        "OPENCODE_OTLP_ENDPOINT": receiver.logs_url,
+        "OPENCODE_OTLP_METRICS_ENDPOINT": receiver.metrics_url,
+    }
     rec = UsageRecorder.from_settings(Settings(), env=env, store_path=str(tmp_path / "u.db"))
     assert rec.telemetry is None
     on = UsageRecorder.from_settings(Settings(stats=False), env={**env, "OPENCODE_ENABLE_TELEMETRY": "true"})
@@ -167,8 +220,9 @@ def test_enable_env_zero_is_off(receiver, tmp_path, monkeypatch):
 
 def test_off_means_not_a_single_connection_attempt(receiver, tmp_path, monkeypatch):
     settings = Settings(telemetry=False, logsEndpoint=receiver.logs_url, metricsEndpoint=receiver.metrics_url)
-    rec = UsageRecorder.from_settings(settings, env={"OPENCODE_OTLP_ENDPOINT": receiver.logs_url},
-                                      store_path=str(tmp_path / "u.db"), prices=PRICES)
+    rec = UsageRecorder.from_settings(
+        settings, env={"OPENCODE_OTLP_ENDPOINT": receiver.logs_url}, store_path=str(tmp_path / "u.db"), prices=PRICES
+    )
 
     def refuse(*_args, **_kwargs):
         raise AssertionError("a connection was attempted while telemetry is off")
@@ -205,8 +259,13 @@ print(loaded)
 
 
 def test_off_never_imports_the_protobuf_modules(tmp_path):
-    out = subprocess.run([sys.executable, "-c", OFF_PROBE, str(tmp_path / "u.db")], capture_output=True, text=True,
-                         cwd=REPO_ROOT, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", OFF_PROBE, str(tmp_path / "u.db")],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
 
@@ -216,32 +275,78 @@ def scripted_session(rec: UsageRecorder, clock: Clock) -> None:
     ms = int(T0 * 1000)
     rec.on_route("u1", CODING)
     rec.on_assistant_message(assistant("m1", "ses_A", "kimi-k2.5", inp=50, parent="u1"))  # streaming snapshot
-    done = assistant("m1", "ses_A", "kimi-k2.5", inp=1200, out=300, cread=5000, cwrite=100, parent="u1",
-                     created=ms, completed=ms + 1500)
+    done = assistant(
+        "m1",
+        "ses_A",
+        "kimi-k2.5",
+        inp=1200,
+        out=300,
+        cread=5000,
+        cwrite=100,
+        parent="u1",
+        created=ms,
+        completed=ms + 1500,
+    )
     rec.on_assistant_message(done)
     rec.on_assistant_message(done)  # OpenCode repeats the final update
     bash(rec, "ses_A", f"git add -A && git commit -m '{PROMPTISH}'")
     bash(rec, "ses_A", "git commit -m again", exit=1)  # failed: not counted
     bash(rec, "ses_A", "git commit --amend --no-edit")  # not a new commit
     bash(rec, "ses_A", "gh pr create --fill")
-    rec.on_tool_after("ses_A", "edit", {"filePath": "/p/a.py", "oldString": "x", "newString": CONTENT},
-                      "Edit applied successfully.",
-                      {"diff": CONTENT, "filediff": {"file": "/p/a.py", "patch": CONTENT, "additions": 3,
-                                                     "deletions": 1}, "diagnostics": {}})
-    rec.on_tool_after("ses_A", "write", {"filePath": "/p/b.ts", "content": f"1\n2\n3\n{CONTENT}\n"},
-                      "Wrote file successfully.", {"diagnostics": {}, "filepath": "/p/b.ts", "exists": False})
-    rec.on_tool_after("ses_A", "apply_patch", {"patchText": CONTENT}, "Success.", {"diff": CONTENT, "files": [
-        {"filePath": "/p/c.go", "relativePath": "c.go", "type": "add", "patch": CONTENT, "additions": 2, "deletions": 0},
-        {"filePath": "/p/d.py", "relativePath": "d.py", "type": "update", "patch": CONTENT, "additions": 1,
-         "deletions": 1}]})
+    rec.on_tool_after(
+        "ses_A",
+        "edit",
+        {"filePath": "/p/a.py", "oldString": "x", "newString": CONTENT},
+        "Edit applied successfully.",
+        {
+            "diff": CONTENT,
+            "filediff": {"file": "/p/a.py", "patch": CONTENT, "additions": 3, "deletions": 1},
+            "diagnostics": {},
+        },
+    )
+    rec.on_tool_after(
+        "ses_A",
+        "write",
+        {"filePath": "/p/b.ts", "content": f"1\n2\n3\n{CONTENT}\n"},
+        "Wrote file successfully.",
+        {"diagnostics": {}, "filepath": "/p/b.ts", "exists": False},
+    )
+    rec.on_tool_after(
+        "ses_A",
+        "apply_patch",
+        {"patchText": CONTENT},
+        "Success.",
+        {
+            "diff": CONTENT,
+            "files": [
+                {
+                    "filePath": "/p/c.go",
+                    "relativePath": "c.go",
+                    "type": "add",
+                    "patch": CONTENT,
+                    "additions": 2,
+                    "deletions": 0,
+                },
+                {
+                    "filePath": "/p/d.py",
+                    "relativePath": "d.py",
+                    "type": "update",
+                    "patch": CONTENT,
+                    "additions": 1,
+                    "deletions": 1,
+                },
+            ],
+        },
+    )
     # A child session starts: it must not reset its parent's counters.
     clock.t += 5
     rec.on_session_created("ses_C", "ses_A")
     rec.on_assistant_message(assistant("m2", "ses_C", "mini", inp=100, out=10, completed=ms + 6000), QUICK)
     rec.on_tool_after("ses_C", "edit", {"filePath": "/p/e.rs", "oldString": "a\nb", "newString": "c"}, "", {})
     # Another top-level session in the same process.
-    rec.on_assistant_message(assistant("m3", "ses_B", "deep-r1", inp=10, out=1, cost=0.5, completed=ms + 7000,
-                                       error="APIError"), REASONING)
+    rec.on_assistant_message(
+        assistant("m3", "ses_B", "deep-r1", inp=10, out=1, cost=0.5, completed=ms + 7000, error="APIError"), REASONING
+    )
     bash(rec, "ses_B", "git commit -m b")
     rec.on_session_idle("ses_A")
 
@@ -282,18 +387,36 @@ def test_scripted_session_every_field_and_count(receiver, clock):
     first = records["ses_A"]
     ms = int(T0 * 1000)
     assert first["time"] == (ms + 1500) * 1_000_000 and first["observed"] == int(T0 * 1e9)
-    assert (first["severity"], first["severity_text"], first["event"], first["body"]) == (9, "INFO", "api_request",
-                                                                                          "api_request")
+    assert (first["severity"], first["severity_text"], first["event"], first["body"]) == (
+        9,
+        "INFO",
+        "api_request",
+        "api_request",
+    )
     assert first["attrs"] == {
-        "event.name": "api_request", "session.id": "ses_A", "model": "kimi-k2.5", "provider": "kimchi",
-        "agent": "build", "input_tokens": 1200, "output_tokens": 300, "reasoning_tokens": 0,
-        "cache_read_tokens": 5000, "cache_creation_tokens": 100, "cost_usd": pytest.approx(0.00375),
-        "duration_ms": 1500, "tier": "coding", "profile": "coder", "routing.source": "phase", "finish": "stop",
+        "event.name": "api_request",
+        "session.id": "ses_A",
+        "model": "kimi-k2.5",
+        "provider": "kimchi",
+        "agent": "build",
+        "input_tokens": 1200,
+        "output_tokens": 300,
+        "reasoning_tokens": 0,
+        "cache_read_tokens": 5000,
+        "cache_creation_tokens": 100,
+        "cost_usd": pytest.approx(0.00375),
+        "duration_ms": 1500,
+        "tier": "coding",
+        "profile": "coder",
+        "routing.source": "phase",
+        "finish": "stop",
     }
     instance = first["resource"]["service.instance.id"]
     assert len(instance) == 32 and all(r["resource"]["service.instance.id"] == instance for r in records.values())
     assert first["resource"] == {
-        "service.name": "opencode", "opencode_kimchi.version": __version__, "service.instance.id": instance
+        "service.name": "opencode",
+        "opencode_kimchi.version": __version__,
+        "service.instance.id": instance,
     }
     assert first["scope"] == ("opencode-kimchi", __version__)
     assert records["ses_C"]["attrs"]["tier"] == "quick" and records["ses_C"]["attrs"]["routing.source"] == "agent"
@@ -338,8 +461,9 @@ def test_concurrent_sessions_from_several_threads_keep_their_own_totals(receiver
     def work(session: str, n: int) -> None:
         for i in range(n):
             bash(rec, session, "git commit -m x")
-            rec.on_assistant_message(assistant(f"{session}-{i}", session, "mini", inp=1, out=1,
-                                               completed=int(T0 * 1000)), QUICK)
+            rec.on_assistant_message(
+                assistant(f"{session}-{i}", session, "mini", inp=1, out=1, completed=int(T0 * 1000)), QUICK
+            )
 
     threads = [threading.Thread(target=work, args=(s, 300)) for s in ("s1", "s2", "s3")]
     for thread in threads:
@@ -373,8 +497,9 @@ def test_retries_with_backoff_then_delivers(receiver, clock):
 
 def test_slow_receiver_hooks_stay_fast_and_drops_are_counted(receiver, clock):
     receiver.delay_s = 1.0
-    rec = UsageRecorder(telemetry=config(receiver, queue_size=4, timeout_s=0.3, max_attempts=1), prices=PRICES,
-                        clock=clock)
+    rec = UsageRecorder(
+        telemetry=config(receiver, queue_size=4, timeout_s=0.3, max_attempts=1), prices=PRICES, clock=clock
+    )
     started = time.perf_counter()
     for i in range(100):
         rec.on_assistant_message(assistant(f"m{i}", "s", "mini", inp=1, completed=int(T0 * 1000)), QUICK)
@@ -395,8 +520,9 @@ def test_receiver_down_drops_and_counts(clock):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]  # closed again below: nothing listens there
     url = f"http://127.0.0.1:{port}"
-    cfg = TelemetryConfig(f"{url}/v1/logs", f"{url}/v1/metrics", {}, flush_interval_s=600, max_attempts=2,
-                          backoff_s=0.01)
+    cfg = TelemetryConfig(
+        f"{url}/v1/logs", f"{url}/v1/metrics", {}, flush_interval_s=600, max_attempts=2, backoff_s=0.01
+    )
     rec = UsageRecorder(telemetry=cfg, prices=PRICES, clock=clock)
     started = time.perf_counter()
     for i in range(10):
@@ -419,11 +545,15 @@ def test_other_providers_are_not_sent(receiver, clock):
 
 
 def test_no_secret_in_database(receiver, clock, tmp_path):
-    env = {"OPENCODE_ENABLE_TELEMETRY": "1", "OPENCODE_OTLP_ENDPOINT": receiver.logs_url,
-           "OPENCODE_OTLP_METRICS_ENDPOINT": receiver.metrics_url,
-           "OPENCODE_OTLP_HEADERS": f"Authorization=Bearer {SECRET}"}
-    rec = UsageRecorder.from_settings(Settings(apiKey=SECRET), env=env, store_path=str(tmp_path / "u.db"),
-                                      prices=PRICES, clock=clock)
+    env = {
+        "OPENCODE_ENABLE_TELEMETRY": "1",
+        "OPENCODE_OTLP_ENDPOINT": receiver.logs_url,
+        "OPENCODE_OTLP_METRICS_ENDPOINT": receiver.metrics_url,
+        "OPENCODE_OTLP_HEADERS": f"Authorization=Bearer {SECRET}",
+    }
+    rec = UsageRecorder.from_settings(
+        Settings(apiKey=SECRET), env=env, store_path=str(tmp_path / "u.db"), prices=PRICES, clock=clock
+    )
     scripted_session(rec, clock)
     asyncio.run(rec.close())
     assert receiver.received and all(item.headers["Authorization"] == f"Bearer {SECRET}" for item in receiver.received)

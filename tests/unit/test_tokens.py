@@ -99,13 +99,19 @@ def test_encoding_matches_tiktoken_own_build(counter: TokenCounter, reference_en
     ours = tokens.build_encoding()
     assert ours.name == reference_encoding.name == "o200k_base"
     assert ours._pat_str == reference_encoding._pat_str
-    assert ours._special_tokens == reference_encoding._special_tokens == {"<|endoftext|>": 199999, "<|endofprompt|>": 200018}
+    assert (
+        ours._special_tokens
+        == reference_encoding._special_tokens
+        == {"<|endoftext|>": 199999, "<|endofprompt|>": 200018}
+    )
     assert ours._mergeable_ranks == reference_encoding._mergeable_ranks
     for text in SAMPLES:
         assert counter.count(text) == len(reference_encoding.encode_ordinary(text)), text
 
 
-def test_special_token_text_is_counted_as_plain_text(counter: TokenCounter, reference_encoding: tiktoken.Encoding) -> None:
+def test_special_token_text_is_counted_as_plain_text(
+    counter: TokenCounter, reference_encoding: tiktoken.Encoding
+) -> None:
     text = "before <|endoftext|> middle <|endofprompt|> after"
     assert counter.count(text) == len(reference_encoding.encode(text, disallowed_special=()))
     assert counter.count(text) > len(reference_encoding.encode(text, allowed_special="all"))
@@ -198,7 +204,10 @@ def test_conversation_total_incremental_equals_full_recount(counter: TokenCounte
 def test_conversation_recounts_changed_text_and_stays_bounded(counter: TokenCounter) -> None:
     conversation = ConversationTokens(counter, max_messages=3)
     conversation.total([("a", "hello world")])
-    assert conversation.total([("a", "hello world, edited")]) == counter.count("hello world, edited") + MESSAGE_OVERHEAD_TOKENS
+    assert (
+        conversation.total([("a", "hello world, edited")])
+        == counter.count("hello world, edited") + MESSAGE_OVERHEAD_TOKENS
+    )
     conversation.total([(str(i), f"message {i}") for i in range(10)])
     assert len(conversation) == 3
     assert conversation.total([]) == 0

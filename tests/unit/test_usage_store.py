@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from kimchi_plugin.cli.stats import add_arguments, build_report, parse_since, run
 from kimchi_plugin.usage.accounting import ModelPrice, Prices
 from kimchi_plugin.usage.recorder import RouteTag, UsageRecorder
 from kimchi_plugin.usage.store import (
@@ -25,7 +26,6 @@ from kimchi_plugin.usage.store import (
     ensure_schema,
     prune,
 )
-from kimchi_plugin.cli.stats import add_arguments, build_report, parse_since, run
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NOW = 1_800_000_000.0  # 2027-01-15
@@ -33,11 +33,28 @@ NOW = 1_800_000_000.0  # 2027-01-15
 
 def row(message_id: str, **changes) -> TurnRow:
     base = TurnRow(
-        message_id=message_id, session_id="ses_a", parent_session_id=None, agent="build", tier="coding",
-        profile="coder", route_source="heuristic", provider="kimchi", model="kimi-k2.5", input_tokens=100,
-        output_tokens=10, reasoning_tokens=0, cache_read_tokens=0, cache_write_tokens=0, cost_usd=0.01,
-        reasoning_model="deep-r1", reasoning_cost_usd=0.02, coding_model="kimi-k2.5", coding_cost_usd=0.01,
-        created_ms=int(NOW * 1000), completed_ms=int(NOW * 1000) + 500, recorded_ms=int(NOW * 1000) + 600,
+        message_id=message_id,
+        session_id="ses_a",
+        parent_session_id=None,
+        agent="build",
+        tier="coding",
+        profile="coder",
+        route_source="heuristic",
+        provider="kimchi",
+        model="kimi-k2.5",
+        input_tokens=100,
+        output_tokens=10,
+        reasoning_tokens=0,
+        cache_read_tokens=0,
+        cache_write_tokens=0,
+        cost_usd=0.01,
+        reasoning_model="deep-r1",
+        reasoning_cost_usd=0.02,
+        coding_model="kimi-k2.5",
+        coding_cost_usd=0.01,
+        created_ms=int(NOW * 1000),
+        completed_ms=int(NOW * 1000) + 500,
+        recorded_ms=int(NOW * 1000) + 600,
     )
     return replace(base, **changes)
 
@@ -90,14 +107,22 @@ print(store.written, store.dropped)
 
 def test_several_processes_write_at_once(tmp_path):
     path = tmp_path / "usage.db"
-    procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(path), f"p{i}", str(REPO_ROOT)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(4)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(path), f"p{i}", str(REPO_ROOT)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(4)
+    ]
     outputs = [p.communicate(timeout=60) for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0, 0], outputs
     assert [out.split() for out, _ in outputs] == [["300", "0"]] * 4
     conn = sqlite3.connect(path)
     assert conn.execute("SELECT session_id, COUNT(*) FROM turns GROUP BY session_id").fetchall() == [
-        (f"p{i}", 300) for i in range(4)]
+        (f"p{i}", 300) for i in range(4)
+    ]
     conn.close()
 
 
@@ -140,7 +165,12 @@ def test_prune_by_age_and_count(tmp_path):
     assert prune(conn, now_ms=now_ms, max_age_days=7, max_rows=100) == 2  # 8 and 9 days old
     assert prune(conn, now_ms=now_ms, max_age_days=7, max_rows=5) == 3
     assert [r[0] for r in conn.execute("SELECT message_id FROM turns ORDER BY message_id")] == [
-        "m0", "m1", "m2", "m3", "m4"]
+        "m0",
+        "m1",
+        "m2",
+        "m3",
+        "m4",
+    ]
     conn.close()
 
 
@@ -157,7 +187,11 @@ def test_store_prunes_at_start(tmp_path):
 
 # -- a hand-computed session through the recorder into the report -----------------------------------------------------
 PRICES = Prices(
-    {"deep-r1": ModelPrice(2, 8, 0.5, 2), "kimi-k2.5": ModelPrice(1, 4, 0.25, 1), "mini": ModelPrice(0.2, 0.8, 0.05, 0.2)},
+    {
+        "deep-r1": ModelPrice(2, 8, 0.5, 2),
+        "kimi-k2.5": ModelPrice(1, 4, 0.25, 1),
+        "mini": ModelPrice(0.2, 0.8, 0.05, 0.2),
+    },
     top_reasoning="deep-r1",
     top_coding="kimi-k2.5",
 )
@@ -171,10 +205,19 @@ OLD = 1_577_836_800_000  # 2020-01-01
 
 
 def message(mid, session, model, *, inp=0, out=0, cache_read=0, cost=0.0, completed=COMPLETED, parent="u1"):
-    return {"id": mid, "sessionID": session, "role": "assistant", "parentID": parent or "", "modelID": model,
-            "providerID": "kimchi", "agent": "build", "cost": cost, "finish": "stop",
-            "tokens": {"input": inp, "output": out, "reasoning": 0, "cache": {"read": cache_read, "write": 0}},
-            "time": {"created": completed - 1000, "completed": completed} if completed else {"created": 1}}
+    return {
+        "id": mid,
+        "sessionID": session,
+        "role": "assistant",
+        "parentID": parent or "",
+        "modelID": model,
+        "providerID": "kimchi",
+        "agent": "build",
+        "cost": cost,
+        "finish": "stop",
+        "tokens": {"input": inp, "output": out, "reasoning": 0, "cache": {"read": cache_read, "write": 0}},
+        "time": {"created": completed - 1000, "completed": completed} if completed else {"created": 1},
+    }
 
 
 def record_session(db: Path) -> UsageRecorder:
@@ -184,15 +227,19 @@ def record_session(db: Path) -> UsageRecorder:
     rec.on_assistant_message(message("m1", "ses_main", "deep-r1", inp=100_000, out=10_000))
     rec.on_route("u2", ROUTES["coding"])
     rec.on_assistant_message(message("m2", "ses_main", "kimi-k2.5", inp=50, completed=None, parent="u2"))  # streaming
-    rec.on_assistant_message(message("m2", "ses_main", "kimi-k2.5", inp=200_000, out=50_000, cache_read=1_000_000,
-                                     parent="u2"))
-    rec.on_assistant_message(message("m2", "ses_main", "kimi-k2.5", inp=200_000, out=50_000, cache_read=1_000_000,
-                                     parent="u2"))  # repeated final update
+    rec.on_assistant_message(
+        message("m2", "ses_main", "kimi-k2.5", inp=200_000, out=50_000, cache_read=1_000_000, parent="u2")
+    )
+    rec.on_assistant_message(
+        message("m2", "ses_main", "kimi-k2.5", inp=200_000, out=50_000, cache_read=1_000_000, parent="u2")
+    )  # repeated final update
     rec.on_assistant_message(message("m3", "ses_main", "mini", inp=50_000, out=5_000, parent=None), ROUTES["quick"])
-    rec.on_assistant_message(message("m4", "ses_child", "mini", inp=10_000, out=1_000, cost=0.003, parent=None),
-                             ROUTES["quick"])
-    rec.on_assistant_message(message("m5", "ses_other", "kimi-k2.5", inp=1_000_000, completed=OLD, parent=None),
-                             ROUTES["coding"])
+    rec.on_assistant_message(
+        message("m4", "ses_child", "mini", inp=10_000, out=1_000, cost=0.003, parent=None), ROUTES["quick"]
+    )
+    rec.on_assistant_message(
+        message("m5", "ses_other", "kimi-k2.5", inp=1_000_000, completed=OLD, parent=None), ROUTES["coding"]
+    )
     rec.on_assistant_message({**message("x", "ses_main", "gpt-5", inp=9), "providerID": "openai"})  # not ours
     asyncio.run(rec.close())
     return rec
@@ -224,7 +271,10 @@ def test_report_matches_the_hand_computed_session(tmp_path):
     assert report.total.cost_usd == pytest.approx(0.947)
     assert report.total.input_tokens == 360_000 and report.total.output_tokens == 66_000
     assert {ln.key: (ln.calls, round(ln.cost_usd, 6)) for ln in report.by_tier} == {
-        "coding": (1, 0.65), "reasoning": (1, 0.28), "quick": (2, 0.017)}
+        "coding": (1, 0.65),
+        "reasoning": (1, 0.28),
+        "quick": (2, 0.017),
+    }
     assert [ln.key for ln in report.by_model] == ["kimi-k2.5", "deep-r1", "mini"]
     reasoning, coding = report.savings
     assert reasoning.models == ["deep-r1"] and reasoning.baseline_usd == pytest.approx(0.28 + 1.3 + 0.14 + 0.028)
@@ -289,17 +339,23 @@ def test_session_summary_text():
 
 
 def test_prices_from_registry_entries():
+    from datetime import datetime, timezone
+
     from kimchi_plugin.routing.registry import Registry
     from kimchi_plugin.routing.tiers import Tier
     from kimchi_plugin.usage.recorder import prices_from
 
-    from datetime import datetime, timezone
-
-    registry = Registry.build(provider_models={"kimi-k2.5": {}, "minimax-m2.7": {}}, api_models=None, pins=None,
-                              priorities=None, now=datetime.fromtimestamp(NOW, tz=timezone.utc))
+    registry = Registry.build(
+        provider_models={"kimi-k2.5": {}, "minimax-m2.7": {}},
+        api_models=None,
+        pins=None,
+        priorities=None,
+        now=datetime.fromtimestamp(NOW, tz=timezone.utc),
+    )
     top_r, top_c = registry.best(Tier.REASONING), registry.best(Tier.CODING)
     prices = prices_from(registry.models(), top_r.id if top_r else None, top_c.id if top_c else None)
     spec = registry.get("kimi-k2.5")
-    assert prices.get("kimi-k2.5") == ModelPrice(spec.cost_input, spec.cost_output, spec.cost_cache_read,
-                                                 spec.cost_cache_write)
+    assert prices.get("kimi-k2.5") == ModelPrice(
+        spec.cost_input, spec.cost_output, spec.cost_cache_read, spec.cost_cache_write
+    )
     assert prices.top_coding in prices.models
