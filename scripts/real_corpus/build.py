@@ -5,8 +5,8 @@
 
 Inputs (tests/routing_data/real/): the collectors' session files (`specstory.jsonl`, `aider.jsonl`,
 `transcripts.jsonl`: ordered user turns with source repository, commit and path), two blind annotators' labels
-(`labels/annotator_1.jsonl`, `labels/annotator_2.jsonl`, one line per turn, ids `<session id>#<turn index>`) and an
-adjudicator's labels for the turns they disagree on (`labels/adjudicated.jsonl`). A turn keeps a label when the
+(`labels/annotator_1/<source>.jsonl`, `labels/annotator_2/<source>.jsonl`, one line per turn, ids
+`<session id>#<turn index>`) and an adjudicator's labels for the turns they disagree on (`labels/adjudicated/`). A turn keeps a label when the
 annotators agree on tier and profile, or when the adjudicator picked one of the two labels; otherwise it stays in its
 session as context with no label. Sessions are split by repository (a repository is all dev or all test), so the
 test split measures routing on people the router has never seen.
@@ -79,7 +79,8 @@ def sessions(holdout: frozenset[str] = frozenset()) -> list[dict]:
 
 def _labels(name: str) -> dict[str, dict]:
     out = {}
-    for row in _read_jsonl(REAL / "labels" / f"{name}.jsonl"):
+    rows = (row for path in sorted((REAL / "labels" / name).glob("*.jsonl")) for row in _read_jsonl(path))
+    for row in rows:
         if row.get("skip"):
             out[row["id"]] = {"skip": True}
         elif row.get("profile") in PROFILE_TIER:
