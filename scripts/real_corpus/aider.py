@@ -67,7 +67,13 @@ PROMPT_RE = re.compile(r"\b[\w.\-]+@([\w\-]*(?:MacBook|MBP|iMac|Mac-mini|PC|Lapt
 PRIVATE_NAMES: list[str] = ["Antoine Estarellas"]
 
 
+LONE_PASSWORD_RE = re.compile(
+    r"(?=\S*[a-z])(?=\S*[A-Z0-9])(?=\S*\d)(?=\S*[!@#$%^&*?+=~])(?:(?![/\\.:])[!-~]){8,64}")
+
+
 def redact(text: str) -> str:
+    if LONE_PASSWORD_RE.fullmatch(text.strip()):
+        return "<secret>"                     # a password typed at the prompt
     text = SECRET_RE.sub("<secret>", text)
     text = KV_SECRET_RE.sub(lambda m: m.group(1) + "<secret>", text)
     text = EMAIL_RE.sub("<email>", text)
@@ -92,7 +98,9 @@ FAIL_RE = re.compile(
     r"|command not found|npm ERR!|\bERR_|(?:exit|return) (?:code|status):? [1-9]"
     r"|ModuleNotFoundError|SyntaxError|No such file or directory|is not recognized as"
     r"|\berror(?:\[\w+\])?:|\bError:|Exception:|cannot find|not found:")
-YES = re.compile(r"\[[^\]]*\]:\s*(y|yes|a|all)\s*$", re.I)
+YES = re.compile(r"\[[^\]]*\]:?\s*(y|yes|a|all)\s*$", re.I)
+# aider's own lint/test runs: it offers a fix only when the command failed
+FAILED_CHECK_RE = re.compile(r"> (?:Fix lint errors in|Attempt to fix (?:lint|test) errors)")
 
 
 def tools_of(block: list[str]) -> list[str]:
@@ -115,6 +123,11 @@ def tools_of(block: list[str]) -> list[str]:
             add("edit")
         elif re.match(r"> Add .+ to the chat\?", line) and YES.search(line):
             add("read")
+        elif FAILED_CHECK_RE.match(line):
+            if "bash" in tools:
+                tools[tools.index("bash")] = "bash!"
+            else:
+                add("bash!")
         elif re.match(r"> Run shell commands?\?", line) and YES.search(line):
             # output follows as "> " lines until the next prompt/turn
             out = []
