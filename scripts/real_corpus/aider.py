@@ -16,6 +16,7 @@ rebuilt and audited:
 
     python scripts/real_corpus/aider.py verify tests/routing_data/real/aider.jsonl \
         --mirrors /work/.mirror
+    python scripts/real_corpus/aider.py pick --exclude exclude.txt > picks.tsv
     python scripts/real_corpus/aider.py build picks.tsv --mirrors /work/.mirror \
         --out tests/routing_data/real/aider.jsonl
 
@@ -132,10 +133,10 @@ def tools_of(block: list[str]) -> list[str]:
             # output follows as "> " lines until the next prompt/turn
             out = []
             j = i + 1
-            while j < len(block) and not re.match(r"> (Run shell|Add command output)", block[j]):
-                if block[j].startswith("#### "):
-                    break
-                out.append(block[j])
+            while (j < len(block) and block[j].startswith(">")
+                   and not re.match(r"> (Run shell|Add command output)", block[j])):
+                if not block[j].startswith("> Running "):
+                    out.append(block[j])      # output lines, not the command itself
                 j += 1
             failed = bool(FAIL_RE.search("\n".join(out)))
             name = "bash!" if failed else "bash"
@@ -429,6 +430,47 @@ def selftest() -> None:
     print("selftest ok")
 
 
+def history_files(gitdir: Path) -> dict[str, str]:
+    """{path: newest commit} for every aider history file ever added or changed."""
+    log = subprocess.run(
+        ["git", "--git-dir", str(gitdir), "log", "--all", "--no-renames", "--diff-filter=AM",
+         "--format=C %H", "--name-only"], capture_output=True, text=True, errors="replace").stdout
+    found: dict[str, str] = {}
+    commit = ""
+    for line in log.splitlines():
+        if line.startswith("C "):
+            commit = line[2:]
+        elif "aider.chat.history" in line and line not in found:
+            found[line] = commit                  # log is newest first
+    return found
+
+
+def pick(mirrors: Path, holdout: set[str], exclude: set[str]) -> list[tuple[str, str, str, str]]:
+    """Per repository the MAX_SESSIONS sessions with most turns (ties: file order)."""
+    picks = []
+    for d in sorted(mirrors.iterdir()):
+        repo = d.name.replace("+", "/", 1)
+        owner, name = repo.split("/", 1) if "/" in repo else (repo, "")
+        if (not (d / "repo").is_dir() or repo in exclude or repo.lower() in holdout
+                or owner.lower() in {h.split("/")[0] for h in holdout}
+                or name.lower() in {h.split("/")[-1] for h in holdout}):
+            continue                              # hold-out repos, their owners' and namesakes
+        cands, starts = [], set()
+        for path, commit in history_files(d / "repo").items():
+            try:
+                markdown = read_blob(mirrors, repo, commit, path)
+            except subprocess.CalledProcessError:
+                continue                          # blob missing from the snapshot
+            for s in extract(markdown):
+                if s["started"] in starts or f"{repo}\t{s['started']}" in exclude:
+                    continue                      # a backup copy repeats sessions
+                starts.add(s["started"])
+                cands.append((len(s["turns"]), repo, commit, path, s["started"]))
+        cands.sort(key=lambda c: -c[0])
+        picks += [c[1:] for c in sorted(cands[:MAX_SESSIONS], key=lambda c: c[4])]
+    return picks
+
+
 def main(argv: list[str] | None = None) -> int:
     if argv is None and sys.argv[1:2] == ["selftest"]:
         selftest()
@@ -441,9 +483,19 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("picks")
     b.add_argument("--out", required=True)
     b.add_argument("--prefix", default="rs-aider-")
-    for p in (v, b):
+    k = sub.add_parser("pick", help="choose sessions from every mirror -> picks TSV on stdout")
+    k.add_argument("--holdout", default="/work/shared/data/routing-holdout-repos.txt")
+    k.add_argument("--exclude", help="lines 'owner/name' or 'owner/name<TAB>started' to leave out")
+    for p in (v, b, k):
         p.add_argument("--mirrors", default="/work/.mirror", type=Path)
     a = ap.parse_args(argv)
+
+    if a.cmd == "pick":
+        hold = {l.split("#")[0].strip().lower() for l in open(a.holdout, encoding="utf-8")}
+        excl = {l.rstrip("\n") for l in open(a.exclude, encoding="utf-8")} if a.exclude else set()
+        for row in pick(a.mirrors, {h for h in hold if "/" in h}, excl):
+            print("\t".join(row))
+        return 0
 
     if a.cmd == "verify":
         bad = 0
