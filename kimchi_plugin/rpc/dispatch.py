@@ -2,15 +2,21 @@
 
 Each method is registered with a pydantic params model; bad params become -32602 with a readable message, and any
 exception inside a handler becomes -32603 "Internal error" with no message text (it may hold user data or secrets) —
-the details go to the log.
+the details go to the log. No error's `data` is ever filled from an exception's text.
+
+The hot path is synchronous: jsonrpcserver's synchronous pipeline calls a plain function that validates the params and
+runs the handler eagerly; only a handler that really waits becomes a task, and its reply is written when it finishes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
+import inspect
 import json
-import warnings
-from collections.abc import Awaitable, Callable, Mapping
+import re
+import sys
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -18,24 +24,68 @@ from typing import Any
 import structlog
 from pydantic import BaseModel, ValidationError
 
-with warnings.catch_warnings():
-    # jsonrpcserver 5 uses importlib.resources.read_text, deprecated on 3.11/3.12.
-    warnings.simplefilter("ignore", DeprecationWarning)
-    from jsonrpcserver import Error, InvalidParams, Result, Success, async_dispatch
+
+def _jsonrpcserver_without_schema() -> None:
+    """Make `jsonrpcserver` importable without running its package `__init__`, which imports jsonschema and builds a
+    request-schema validator (~29 ms at start-up) that this server never uses (`_check_request` does that job).
+    The package's own names are filled in on first access, should anything else ask for them."""
+    if "jsonrpcserver" in sys.modules:
+        return
+    spec = importlib.util.find_spec("jsonrpcserver")
+    if spec is None or spec.loader is None:
+        raise ImportError("jsonrpcserver is not installed")
+    package = importlib.util.module_from_spec(spec)
+    loader = spec.loader
+
+    def complete(name: str) -> Any:
+        del vars(package)["__getattr__"]
+        loader.exec_module(package)
+        return getattr(package, name)
+
+    vars(package)["__getattr__"] = complete
+    sys.modules["jsonrpcserver"] = package
+
+
+_jsonrpcserver_without_schema()
+from jsonrpcserver.dispatcher import dispatch_to_response_pure  # noqa: E402
+from jsonrpcserver.result import Error, InvalidParams, Success  # noqa: E402
+from jsonrpcserver.sentinels import NOCONTEXT, NODATA  # noqa: E402
+from oslash.either import Left  # noqa: E402
 
 log = structlog.get_logger("kimchi.rpc")
 
-INTERNAL_ERROR = -32603
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
+METHOD_NOT_FOUND = -32601
+INVALID_PARAMS = -32602
+INTERNAL_ERROR = -32603
+# Codes whose `data` is the library's or our own wording (a method name, a value-free params description), never an
+# exception's text; every other code is answered without `data`.
+_DATA_KEPT = frozenset({INVALID_REQUEST, METHOD_NOT_FOUND, INVALID_PARAMS})
+SNIFF_BYTES = 4096  # how much of an unparseable frame is searched for its id
+# The request id as a top-level member among the envelope's first keys (the shim writes jsonrpc, id, method, params):
+# an "id" nested inside params must never be echoed, it could belong to another pending call.
+_ID_PREFIX = re.compile(
+    r'^\s*\{(?:\s*"(?:jsonrpc|method)"\s*:\s*"[^"\\]{0,64}"\s*,)*\s*"id"\s*:\s*(-?\d{1,15}|"[^"\\]{0,64}")'
+)
 
 Handler = Callable[[Any], Awaitable[Any]]
+Result = Any  # jsonrpcserver's Either[ErrorResult, SuccessResult]
 
 
 @dataclass(frozen=True, slots=True)
 class Route:
     params: type[BaseModel]
     handler: Handler
+
+
+def sniff_id(head: str) -> int | str | None:
+    """The request id of a frame that cannot be parsed as a whole (oversized, not UTF-8, nested too deep)."""
+    found = _ID_PREFIX.match(head[:SNIFF_BYTES])
+    if not found:
+        return None
+    raw = found.group(1)
+    return raw.strip('"') if raw.startswith('"') else int(raw)
 
 
 def _describe(exc: ValidationError) -> str:
@@ -47,32 +97,116 @@ def _describe(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def _wrap(name: str, route: Route) -> Callable[..., Awaitable[Result]]:
-    async def method(*args: Any, **kwargs: Any) -> Result:
+class _Rest:
+    """The remainder of a coroutine that was stepped once by hand and then had to wait (Python < 3.12)."""
+
+    __slots__ = ("_coro", "_first")
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], first: Any) -> None:
+        self._coro = coro
+        self._first = first
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        coro, pending = self._coro, self._first
+        while True:
+            try:
+                sent = yield pending
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:  # cancellation and the like go to the coroutine itself
+                try:
+                    pending = coro.throw(exc)
+                except StopIteration as stop:
+                    return stop.value
+            else:
+                try:
+                    pending = coro.send(sent)
+                except StopIteration as stop:
+                    return stop.value
+
+
+async def _finish(rest: _Rest) -> Any:
+    return await rest
+
+
+# Tasks for handlers that waited; held here so that a notification's task is not collected before it ends.
+_waiting: set[asyncio.Future[Any]] = set()
+
+
+def run_eagerly(coro: Coroutine[Any, Any, Any]) -> tuple[bool, Any]:
+    """Run `coro` until it first waits: (True, its result) when it never did, else (False, a task finishing it).
+
+    Python 3.12+ does it with an eager task (the handler sees a current task at once); older versions step the
+    coroutine by hand and wrap what is left in a task. Exceptions of the eager part propagate."""
+    if sys.version_info >= (3, 12):
+        task = asyncio.Task(coro, eager_start=True)  # type: ignore[call-arg,unused-ignore]
+        if task.done():
+            return True, task.result()
+    else:
+        try:
+            first = coro.send(None)
+        except StopIteration as stop:
+            return True, stop.value
+        task = asyncio.ensure_future(_finish(_Rest(coro, first)))
+    _waiting.add(task)
+    task.add_done_callback(_waiting.discard)
+    return False, task
+
+
+class _Waiting:
+    """A method result that is not there yet: the task that will produce the jsonrpcserver Result."""
+
+    __slots__ = ("task",)
+
+    def __init__(self, task: asyncio.Future[Result]) -> None:
+        self.task = task
+
+
+async def _call(name: str, handler: Handler, params: BaseModel) -> Result:
+    try:
+        result = await handler(params)
+    except Exception:
+        log.exception("method failed", method=name)
+        return Error(INTERNAL_ERROR, "Internal error")
+    if isinstance(result, BaseModel):
+        result = result.model_dump(mode="json", exclude_none=True)
+    return Success(result)
+
+
+# jsonrpcserver binds every call's params against the method's signature: give it one computed once.
+_ANY_ARGS = inspect.Signature(
+    [
+        inspect.Parameter("args", inspect.Parameter.VAR_POSITIONAL),
+        inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD),
+    ]
+)
+
+
+def _method(name: str, route: Route) -> Callable[..., Result]:
+    def method(*args: Any, **kwargs: Any) -> Result:
         if args:
             return InvalidParams("params must be an object, not an array")
         try:
             params = route.params.model_validate(kwargs)
         except ValidationError as exc:
             return InvalidParams(_describe(exc))
-        try:
-            result = await route.handler(params)
-        except Exception:
-            log.exception("method failed", method=name)
-            return Error(INTERNAL_ERROR, "Internal error")
-        if isinstance(result, BaseModel):
-            result = result.model_dump(mode="json", exclude_none=True)
-        return Success(result)
+        done, outcome = run_eagerly(_call(name, route.handler, params))
+        return outcome if done else Success(_Waiting(outcome))
 
+    method.__signature__ = _ANY_ARGS  # type: ignore[attr-defined]
     return method
 
 
-_serialize = partial(json.dumps, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+_serialize = partial(json.dumps, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
-def error_frame(code: int, message: str, rpc_id: Any = None) -> str:
-    """A JSON-RPC error response built outside the dispatcher (oversized or undecodable frames)."""
-    return _serialize({"jsonrpc": "2.0", "error": {"code": code, "message": message}, "id": rpc_id})
+def error_frame(code: int, message: str, rpc_id: Any = None, data: Any = None) -> str:
+    """A JSON-RPC error response; `data` only for codes whose data is never an exception's text."""
+    error: dict[str, Any] = {"code": code, "message": message}
+    if data is not None and code in _DATA_KEPT:
+        error["data"] = data
+    return _serialize({"jsonrpc": "2.0", "error": error, "id": rpc_id})
 
 
 def notification_frame(method: str, params: dict[str, Any]) -> str:
@@ -80,67 +214,110 @@ def notification_frame(method: str, params: dict[str, Any]) -> str:
     return _serialize({"jsonrpc": "2.0", "method": method, "params": params})
 
 
+def _success_frame(result: Any, rpc_id: Any) -> str:
+    try:
+        return _serialize({"jsonrpc": "2.0", "result": result, "id": rpc_id})
+    except (TypeError, ValueError, RecursionError):
+        log.exception("unserializable response")
+        return error_frame(INTERNAL_ERROR, "Internal error", rpc_id)
+
+
+def _error_frame_of(error: Any, rpc_id: Any) -> str:
+    return error_frame(error.code, error.message, rpc_id, None if error.data is NODATA else error.data)
+
+
+async def _reply_later(waiting: _Waiting, rpc_id: Any) -> str:
+    result = await waiting.task
+    if isinstance(result, Left):
+        return _error_frame_of(result._error, rpc_id)
+    return _success_frame(result._value.result, rpc_id)
+
+
 _REQUEST_KEYS = frozenset({"jsonrpc", "method", "params", "id"})
 
 
-def _check_request(request: Any) -> None:
+def _check_request(request: Any) -> Any:
     """JSON-RPC 2.0 request shape, checked directly (the library's jsonschema pass costs ~0.25 ms a call).
     Any exception makes the dispatcher answer -32600."""
-    for item in request if isinstance(request, list) and request else [request]:
-        if not isinstance(item, dict) or item.get("jsonrpc") != "2.0" or not isinstance(item.get("method"), str):
-            raise ValueError("not a JSON-RPC 2.0 request")
-        if not _REQUEST_KEYS.issuperset(item):
-            raise ValueError("unexpected member")
-        if "params" in item and not isinstance(item["params"], (dict, list)):
-            raise ValueError("params must be structured")
-        rpc_id = item.get("id")
-        if isinstance(rpc_id, bool) or not (rpc_id is None or isinstance(rpc_id, (str, int, float))):
-            raise ValueError("bad id")
+    if not isinstance(request, dict) or request.get("jsonrpc") != "2.0" or not isinstance(request.get("method"), str):
+        raise ValueError("not a JSON-RPC 2.0 request")
+    if not _REQUEST_KEYS.issuperset(request):
+        raise ValueError("unexpected member")
+    if "params" in request and not isinstance(request["params"], (dict, list)):
+        raise ValueError("params must be structured")
+    rpc_id = request.get("id")
+    if isinstance(rpc_id, bool) or not (rpc_id is None or isinstance(rpc_id, (str, int, float))):
+        raise ValueError("bad id")
 
 
-def build_dispatcher(routes: Mapping[str, Route]) -> Callable[[str], Awaitable[str]]:
-    """Return `dispatch(line) -> response line ("" for notifications)`; it never raises."""
-    methods = {name: _wrap(name, route) for name, route in routes.items()}
+def _parsed(document: Any) -> Any:
+    return document  # the frame is parsed before jsonrpcserver sees it (to tell deep nesting from bad JSON)
 
-    async def dispatch_one(text: str) -> str:
+
+def _as_is(response: Any) -> Any:
+    return response
+
+
+class Dispatcher:
+    """`start(line)` answers a frame: the reply line when every handler finished without waiting ("" for
+    notifications), else an awaitable of it. Awaiting the dispatcher itself always gives the line. Never raises."""
+
+    def __init__(self, routes: Mapping[str, Route]) -> None:
+        self._methods = {name: _method(name, route) for name, route in routes.items()}
+
+    async def __call__(self, text: str) -> str:
+        reply = self.start(text)
+        return reply if isinstance(reply, str) else await reply
+
+    def start(self, text: str) -> str | Awaitable[str]:
         try:
-            return await async_dispatch(text, methods=methods, validator=_check_request, serializer=_safe_serialize)
+            document = json.loads(text)
+        except RecursionError:
+            return error_frame(INVALID_REQUEST, "Invalid request: nested too deeply", sniff_id(text))
+        except ValueError:
+            return error_frame(PARSE_ERROR, "Parse error")
+        try:
+            if isinstance(document, list) and document:
+                return self._batch(document)  # each element on its own (the library fails a batch for one bad one)
+            return self._one(document)
         except Exception:
             log.exception("dispatch failed")
             return error_frame(INTERNAL_ERROR, "Internal error")
 
-    async def dispatch(text: str) -> str:
-        if text.startswith("["):
-            # Answer each batch element on its own (jsonrpcserver fails a whole batch for one bad element).
-            items = _batch_items(text)
-            if items is not None:
-                replies = await asyncio.gather(*(dispatch_one(_serialize(item)) for item in items))
-                answered = [r for r in replies if r]
-                return "[" + ",".join(answered) + "]" if answered else ""
-        return await dispatch_one(text)
+    def _one(self, document: Any) -> str | Awaitable[str]:
+        response: Any = dispatch_to_response_pure(
+            deserializer=_parsed,
+            validator=_check_request,
+            methods=self._methods,
+            context=NOCONTEXT,
+            post_process=_as_is,
+            request=document,
+        )
+        if response is None:
+            return ""
+        if isinstance(response, Left):
+            return _error_frame_of(response._error, response._error.id)
+        value = response._value
+        if isinstance(value.result, _Waiting):
+            return _reply_later(value.result, value.id)
+        return _success_frame(value.result, value.id)
 
-    return dispatch
-
-
-def _batch_items(text: str) -> list[Any] | None:
-    """The elements of a non-empty batch, or None to let the dispatcher report the problem."""
-    try:
-        items = json.loads(text)
-    except (ValueError, RecursionError):
-        return None
-    if not isinstance(items, list) or not items:
-        return None
-    try:
-        _serialize(items)
-    except ValueError:  # NaN/Infinity inside: let the dispatcher answer it as one request
-        return None
-    return items
+    def _batch(self, items: list[Any]) -> str | Awaitable[str]:
+        replies = [self._one(item) for item in items]
+        if all(isinstance(reply, str) for reply in replies):
+            return _join(replies)  # type: ignore[arg-type]
+        return _join_later(replies)
 
 
-def _safe_serialize(response: Any) -> str:
-    try:
-        return _serialize(response)
-    except (TypeError, ValueError):
-        log.exception("unserializable response")
-        rpc_id = response.get("id") if isinstance(response, dict) else None
-        return error_frame(INTERNAL_ERROR, "Internal error", rpc_id)
+def _join(replies: list[str]) -> str:
+    answered = [reply for reply in replies if reply]
+    return "[" + ",".join(answered) + "]" if answered else ""
+
+
+async def _join_later(replies: list[str | Awaitable[str]]) -> str:
+    return _join([reply if isinstance(reply, str) else await reply for reply in replies])
+
+
+def build_dispatcher(routes: Mapping[str, Route]) -> Dispatcher:
+    """The dispatcher for a method table (see `Dispatcher`)."""
+    return Dispatcher(routes)

@@ -1,32 +1,32 @@
 """Newline-delimited JSON-RPC over a pair of byte streams (the brain's stdin/stdout).
 
-A reader thread does blocking `readline` with a size cap (asyncio's stream reader has a 64 KiB line limit and no
-portable stdin support); each frame is dispatched as its own task so a slow hook never holds up another; responses are
-written whole, one per line, from the event-loop thread. End of input is the shutdown signal.
+On POSIX, when stdin is a pipe, socket or terminal, the event loop reads it directly (non-blocking, no thread hand-off);
+otherwise (a regular file, Windows, a stream without a descriptor) a reader thread does blocking `readline`. Either way
+frames are capped in size, each is dispatched as soon as it is read, a handler that finishes without waiting is
+answered at once and one that waits becomes a task, so a slow hook never holds up another. Responses are written whole,
+one per line, from the event-loop thread. End of input is the shutdown signal.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
+import os
+import stat
 import threading
 from collections.abc import Awaitable, Callable
 from typing import BinaryIO
 
 import structlog
 
-from kimchi_plugin.rpc.dispatch import INVALID_REQUEST, PARSE_ERROR, error_frame
+from kimchi_plugin.rpc.dispatch import INVALID_REQUEST, PARSE_ERROR, SNIFF_BYTES, Dispatcher, error_frame, sniff_id
 
 log = structlog.get_logger("kimchi.transport")
 
 DRAIN_TIMEOUT_S = 2.0  # at end of input, how long in-flight requests may still finish
-_SNIFF_BYTES = 4096  # how much of an unparseable frame is searched for its id
-# The request id as a top-level member among the envelope's first keys (the shim writes jsonrpc, id, method, params):
-# an "id" nested inside params must never be echoed, it could belong to another pending call.
-_ID_PREFIX = re.compile(
-    rb'^\s*\{(?:\s*"(?:jsonrpc|method)"\s*:\s*"[^"\\]{0,64}"\s*,)*\s*"id"\s*:\s*(-?\d{1,15}|"[^"\\]{0,64}")'
-)
-MAX_IN_FLIGHT = 64  # frames read but not yet answered; beyond this the reader waits (memory stays bounded)
+MAX_IN_FLIGHT = 64  # requests waiting for their handler; beyond this reading pauses (memory stays bounded)
+READ_BYTES = 256 * 1024
+
+Start = Callable[[str], "str | Awaitable[str]"]
 
 
 class _Oversized:
@@ -38,7 +38,51 @@ class _Oversized:
         self.head = head
 
 
-def _read_frames(reader: BinaryIO, max_frame: int, post: Callable[[object], None], slots: threading.Semaphore) -> None:
+class FrameSplitter:
+    """Bytes in, whole lines out; a line longer than `max_frame` comes out as `_Oversized` and its rest is skipped."""
+
+    def __init__(self, max_frame: int) -> None:
+        self._max = max_frame
+        self._buffer = bytearray()
+        self._scanned = 0  # no newline before this offset of the buffer
+        self._skipping = False
+
+    def feed(self, chunk: bytes) -> list[bytes | _Oversized]:
+        if self._skipping:
+            newline = chunk.find(b"\n")
+            if newline < 0:
+                return []
+            self._skipping = False
+            chunk = chunk[newline + 1 :]
+        buffer = self._buffer
+        buffer += chunk
+        out: list[bytes | _Oversized] = []
+        start = 0
+        while (newline := buffer.find(b"\n", max(start, self._scanned))) >= 0:
+            out.append(
+                _Oversized(bytes(buffer[start : start + SNIFF_BYTES]))
+                if newline - start > self._max
+                else bytes(buffer[start:newline])
+            )
+            start = newline + 1
+        del buffer[:start]
+        self._scanned = len(buffer)
+        if len(buffer) > self._max:
+            out.append(_Oversized(bytes(buffer[:SNIFF_BYTES])))
+            buffer.clear()
+            self._scanned = 0
+            self._skipping = True
+        return out
+
+    def end(self) -> list[bytes | _Oversized]:
+        """A last line without its newline, at end of input."""
+        rest = bytes(self._buffer)
+        self._buffer.clear()
+        return [rest] if rest and not self._skipping else []
+
+
+def _read_lines(reader: BinaryIO, max_frame: int, post: Callable[[object], None], slots: threading.Semaphore) -> None:
+    """The reader thread (when the loop cannot watch the stream)."""
     while True:
         try:
             line = reader.readline(max_frame + 1)
@@ -49,7 +93,7 @@ def _read_frames(reader: BinaryIO, max_frame: int, post: Callable[[object], None
             return
         slots.acquire()  # released once the frame is answered
         if len(line) > max_frame and not line.endswith(b"\n"):
-            head = line[:_SNIFF_BYTES]
+            head = line[:SNIFF_BYTES]
             while line and not line.endswith(b"\n"):  # skip the rest of the oversized frame
                 line = reader.readline(1 << 20)
             post(_Oversized(head))
@@ -57,13 +101,16 @@ def _read_frames(reader: BinaryIO, max_frame: int, post: Callable[[object], None
         post(line)
 
 
-def _sniff_id(head: bytes) -> int | str | None:
-    """The request id of a frame that cannot be parsed as a whole (oversized or not UTF-8), when it is visible."""
-    found = _ID_PREFIX.match(head)
-    if not found:
+def _pollable(reader: BinaryIO) -> int | None:
+    """The descriptor to watch from the loop, when that works: POSIX pipes, sockets and terminals."""
+    if os.name != "posix":
         return None
-    raw = found.group(1).decode("utf-8", "replace")
-    return raw.strip('"') if raw.startswith('"') else int(raw)
+    try:
+        fd = reader.fileno()
+        mode = os.fstat(fd).st_mode
+    except (AttributeError, OSError, ValueError):
+        return None
+    return fd if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISCHR(mode) else None
 
 
 class FrameWriter:
@@ -73,14 +120,16 @@ class FrameWriter:
         self._stream = stream
 
     def __call__(self, frame: str) -> None:
+        # A lone surrogate can only sit inside a JSON string: written as its \\uXXXX escape it stays valid JSON.
+        data = frame.encode("utf-8", "backslashreplace") + b"\n"
         try:
-            self._stream.write(frame.encode("ascii") + b"\n")
+            self._stream.write(data)
         except (OSError, ValueError):
             log.warning("stdout closed; dropping a frame")
 
 
 async def serve(
-    dispatch: Callable[[str], Awaitable[str]],
+    dispatch: Dispatcher | Callable[[str], Awaitable[str]],
     reader: BinaryIO,
     write: Callable[[str], None],
     *,
@@ -88,47 +137,106 @@ async def serve(
 ) -> None:
     """Serve frames from `reader` until end of input, then let in-flight requests finish briefly."""
     loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[object] = asyncio.Queue()
-    in_flight: set[asyncio.Task[None]] = set()
-    slots = threading.Semaphore(MAX_IN_FLIGHT)
+    start: Start = dispatch.start if isinstance(dispatch, Dispatcher) else dispatch
+    ended: asyncio.Future[None] = loop.create_future()
+    in_flight: set[asyncio.Future[str]] = set()
+    fd = _pollable(reader)
+    slots = threading.Semaphore(MAX_IN_FLIGHT)  # the thread reader's bound
+    paused = False
 
-    def post(item: object) -> None:
-        loop.call_soon_threadsafe(queue.put_nowait, item)
+    def resume_reading() -> None:
+        nonlocal paused
+        if paused and len(in_flight) < MAX_IN_FLIGHT and not ended.done():
+            paused = False
+            loop.add_reader(fd, on_readable)  # type: ignore[arg-type]
 
-    async def handle(text: str) -> None:
-        try:
-            reply = await dispatch(text)
+    def answered(task: asyncio.Future[str]) -> None:
+        in_flight.discard(task)
+        if fd is None:
+            slots.release()
+        else:
+            resume_reading()
+        if task.cancelled():
+            return
+        if task.exception() is not None:
+            log.error("reply failed", error=type(task.exception()).__name__)
+        elif task.result():
+            write(task.result())
+
+    def on_frame(item: bytes | _Oversized) -> None:
+        reply: str | Awaitable[str]
+        if isinstance(item, _Oversized):
+            log.warning("oversized frame refused", limit=max_frame)
+            head = item.head.decode("utf-8", "replace")
+            reply = error_frame(INVALID_REQUEST, f"frame exceeds {max_frame} bytes", sniff_id(head))
+        else:
+            try:
+                text = item.decode("utf-8").strip()
+            except UnicodeDecodeError:
+                head = item[:SNIFF_BYTES].decode("utf-8", "replace")
+                text, reply = "", error_frame(PARSE_ERROR, "Parse error: frame is not valid UTF-8", sniff_id(head))
+            else:
+                reply = start(text) if text else ""
+        if isinstance(reply, str):
             if reply:
                 write(reply)
-        finally:
-            slots.release()
-
-    reader_thread = threading.Thread(
-        target=_read_frames, args=(reader, max_frame, post, slots), name="kimchi-stdin", daemon=True
-    )
-    reader_thread.start()
-    while True:
-        item = await queue.get()
-        if item is None:
-            break
-        if isinstance(item, _Oversized):
-            slots.release()
-            log.warning("oversized frame refused", limit=max_frame)
-            write(error_frame(INVALID_REQUEST, f"frame exceeds {max_frame} bytes", _sniff_id(item.head)))
-            continue
-        assert isinstance(item, bytes)
-        try:
-            text = item.decode("utf-8").strip()
-        except UnicodeDecodeError:
-            slots.release()
-            write(error_frame(PARSE_ERROR, "Parse error: frame is not valid UTF-8", _sniff_id(item[:_SNIFF_BYTES])))
-            continue
-        if not text:
-            slots.release()
-            continue
-        task = loop.create_task(handle(text))
+            if fd is None:
+                slots.release()
+            return
+        task = asyncio.ensure_future(reply)
         in_flight.add(task)
-        task.add_done_callback(in_flight.discard)
+        task.add_done_callback(answered)
+
+    def on_readable() -> None:
+        nonlocal paused
+        try:
+            chunk = os.read(fd, READ_BYTES)  # type: ignore[arg-type]
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            chunk = b""
+        if not chunk:
+            loop.remove_reader(fd)  # type: ignore[arg-type]
+            for item in splitter.end():
+                on_frame(item)
+            ended.set_result(None)
+            return
+        for item in splitter.feed(chunk):
+            on_frame(item)
+        if len(in_flight) >= MAX_IN_FLIGHT and not paused:
+            paused = True
+            loop.remove_reader(fd)  # type: ignore[arg-type]
+
+    def on_line(item: object) -> None:
+        if item is None:
+            ended.set_result(None)
+        else:
+            on_frame(item)  # type: ignore[arg-type]
+
+    splitter = FrameSplitter(max_frame)
+    was_blocking = True
+    if fd is not None:
+        try:
+            was_blocking = os.get_blocking(fd)
+            os.set_blocking(fd, False)
+            loop.add_reader(fd, on_readable)
+        except (NotImplementedError, OSError, ValueError):
+            os.set_blocking(fd, was_blocking)
+            fd = None
+    if fd is None:
+        thread = threading.Thread(
+            target=_read_lines,
+            args=(reader, max_frame, lambda item: loop.call_soon_threadsafe(on_line, item), slots),
+            name="kimchi-stdin",
+            daemon=True,
+        )
+        thread.start()
+    try:
+        await ended
+    finally:
+        if fd is not None:
+            loop.remove_reader(fd)
+            os.set_blocking(fd, was_blocking)
     if in_flight:
         await asyncio.wait(in_flight, timeout=DRAIN_TIMEOUT_S)
     log.info("end of input; exiting")
