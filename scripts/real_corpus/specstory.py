@@ -16,10 +16,12 @@ Rules applied to every turn (the same ones used to build the committed jsonl):
     caveats) are dropped; short real turns ("continue", "yes") are kept.
   * Turns over 1,500 characters keep the first 1,000 and the last 300
     characters, with ``[…N chars cut…]`` in between.
-  * Emails -> ``<email>``, API keys / tokens / passwords (also in URLs and
-    ``mysql -p...``) -> ``<secret>``,
-    phone numbers -> ``<phone>``, full names of private people met during
-    review -> ``<name>`` (kept as hashes in PRIVATE_NAME_HASHES).
+  * Emails -> ``<email>``; API keys, tokens, PEM blocks, passwords (also in
+    URLs and ``mysql -p...``) -> ``<secret>``; phone numbers -> ``<phone>``;
+    full names of private people met during review -> ``<name>`` (kept as
+    hashes in PRIVATE_NAME_HASHES); public IPv4 addresses -> ``<ip>``.
+  * Claude Code injections (skill bodies, task notifications, continuation
+    summaries) are dropped like the IDE templates below.
   * Messages the IDE writes on a button click ("Implement the plan as
     specified...", "For the code present, we get this error: ... concise.",
     '@agent Continue: "Continue to iterate?"') are dropped, and so is a long
@@ -83,6 +85,8 @@ KV_SECRET_RE = re.compile(
 )
 URL_CRED_RE = re.compile(r"\b([a-z][a-z0-9+.-]*://[^:/\s@]+:)([^@\s/]+)(@)", re.I)
 CLI_PASS_RE = re.compile(r"(\bmysql(?:dump|admin)?\b[^\n]*?\s-p)(?!\s)([^\s<]+)")
+IPV4_RE = re.compile(r"(?<![\w.])((?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3})(?![\w.])")
+_PRIVATE_IP = re.compile(r"^(?:127\.|10\.|192\.168\.|172\.(?:1[6-9]|2\d|3[01])\.|0\.|255\.|169\.254\.)")
 PHONE_RES = [
     re.compile(r"(?<![\w+])\+\d{1,3}[ .-]?\(?\d{1,4}\)?(?:[ .-]?\d{2,4}){2,4}(?!\w)"),
     re.compile(r"(?<!\w)\(\d{3}\)\s?\d{3}-\d{4}(?!\w)"),
@@ -102,16 +106,25 @@ RANDOM_TOKEN_RE = re.compile(
 
 # Full names of private people found while reviewing the corpus, stored only as
 # truncated sha256 of "first last" (lower case) so the names are not repeated here.
-PRIVATE_NAME_HASHES = {"ce0661f7a97b2da9"}
-NAME_PAIR_RE = re.compile(r"\b([^\W\d_]{2,})\s+([^\W\d_]{2,})\b")
+PRIVATE_NAME_HASHES = {"1f53c4e34fcff4d5", "ce0661f7a97b2da9"}
+NAME_WORD_RE = re.compile(r"[^\W\d_]{2,}")
 
 
 def _redact_names(text: str) -> str:
-    def _sub(m: re.Match) -> str:
-        key = f"{m.group(1)} {m.group(2)}".lower().encode()
-        return "<name>" if hashlib.sha256(key).hexdigest()[:16] in PRIVATE_NAME_HASHES else m.group(0)
-
-    return NAME_PAIR_RE.sub(_sub, text)
+    """Replace 3- then 2-word runs whose hash is listed (names of private people)."""
+    for size in (3, 2):
+        words = list(NAME_WORD_RE.finditer(text))
+        spans = []
+        for i in range(len(words) - size + 1):
+            run = words[i : i + size]
+            if any(not text[a.end() : b.start()].isspace() for a, b in zip(run, run[1:])):
+                continue
+            key = " ".join(w.group(0) for w in run).lower().encode()
+            if hashlib.sha256(key).hexdigest()[:16] in PRIVATE_NAME_HASHES:
+                spans.append((run[0].start(), run[-1].end()))
+        for a, b in reversed(spans):
+            text = text[:a] + "<name>" + text[b:]
+    return text
 
 
 def redact(text: str) -> str:
@@ -134,6 +147,7 @@ def redact(text: str) -> str:
     text = URL_CRED_RE.sub(lambda m: f"{m.group(1)}<secret>{m.group(3)}", text)
     text = CLI_PASS_RE.sub(lambda m: f"{m.group(1)}<secret>", text)
     text = RANDOM_TOKEN_RE.sub("<secret>", text)
+    text = IPV4_RE.sub(lambda m: m.group(0) if _PRIVATE_IP.match(m.group(1)) else "<ip>", text)
     for rx in PHONE_RES:
         text = rx.sub("<phone>", text)
     return text
@@ -162,6 +176,8 @@ TEMPLATED_RES = [
     re.compile(r"^Base directory for this skill:"),  # Claude Code skill text injected as a turn
     re.compile(r"^<task-notification>"),  # Claude Code background-task notice
     re.compile(r"^This session is being continued from a previous conversation"),
+    re.compile(r"^Briefly inform the user about the task result"),  # agent follow-up prompt
+    re.compile(r"^Generate a file named AGENTS\.md that serves as a contributor guide"),  # /init template
     re.compile(r"^For the code present, we get this error:.*How can I resolve this\? If you propose a fix, please make it concise\.$", re.S),
 ]
 USER_QUERY_RE = re.compile(r"<user_query>\s*(.*?)\s*</user_query>", re.S)
@@ -387,6 +403,15 @@ def turn_lang(text: str) -> str | None:
         return "ko"
     if len(re.findall(r"[\u4e00-\u9fff]", text)) >= 2:
         return "zh"
+    arabic = re.findall(r"[\u0600-\u06ff]", text)
+    if len(arabic) >= 3:
+        return "fa" if re.search(r"[پچژگکی]", text) else "ar"
+    if len(re.findall(r"[\u0900-\u097f]", text)) >= 3:
+        return "hi"
+    if len(re.findall(r"[\u0e00-\u0e7f]", text)) >= 3:
+        return "th"
+    if len(re.findall(r"[\u0590-\u05ff]", text)) >= 3:
+        return "he"
     cyr = re.findall(r"[\u0400-\u04ff]", text)
     if len(cyr) >= 3:
         return "uk" if re.search(r"[іїєґ]", text.lower()) else "ru"
