@@ -1,56 +1,100 @@
 // @ts-check
-// The brain child process: spawn, newline-delimited JSON-RPC framing, calls multiplexed by id, per-call
-// timeouts, crash handling with a restart budget, and a clean exit. Knows nothing about routing.
-import { spawn } from "node:child_process";
+// The brain as a service: a child process (child.js) speaking JSON-RPC (rpc.js), started on demand, restarted after a
+// crash within the restart policy (restart_policy.js), in pass-through for good after that. Knows nothing about
+// routing. Every timing is a constructor option, so tests need not wait real seconds.
+import { BrainChild } from "./child.js";
+import { encodeFrame, MAX_FRAME_BYTES } from "./framing.js";
+import { CallTable, classify } from "./rpc.js";
+import { RestartPolicy } from "./restart_policy.js";
 
-export const MAX_FRAME_BYTES = 16 * 1024 * 1024; // same cap as the brain's
-const STDERR_TAIL_LINES = 40; // kept for the crash message
-const RESTART_LIMIT = 3; // restarts allowed ...
-const RESTART_WINDOW_MS = 3 * 60 * 1000; // ... within this window; then pass-through for good
-const RESTART_BACKOFF_MS = [0, 500, 2000]; // wait before the 1st, 2nd, 3rd restart
-const EXIT_GRACE_MS = 1500; // stdin closed -> SIGTERM -> SIGKILL, this long apart
+export const PROTOCOL_VERSION = 1;
+
+export const BrainState = Object.freeze({
+  IDLE: "idle", // no process; one is started by the next request (after the restart backoff)
+  STARTING: "starting", // resolving the command, spawning, or in the handshake
+  READY: "ready",
+  DEGRADED: "degraded", // given up: every request fails at once
+  STOPPED: "stopped", // disposed
+});
+
+/** @typedef {typeof BrainState[keyof typeof BrainState]} BrainStateValue */
 
 export class BrainGone extends Error {}
 
+/**
+ * @typedef {import("./child.js").Command} Command
+ * @typedef {{
+ *   resolveCommand: () => Promise<Command>,
+ *   warn: (message: string) => void,
+ *   handshakeTimeoutMs?: number,
+ *   exitGraceMs?: number,
+ *   stderrTailLines?: number,
+ *   maxFrameBytes?: number,
+ *   restart?: Partial<import("./restart_policy.js").RestartSettings>,
+ *   timers?: Partial<import("./rpc.js").Timers>,
+ * }} BrainSettings
+ * @typedef {{ready: ((result: any) => void)[], degraded: ((reason: string) => void)[], actions: ((actions: unknown) => void)[]}} Listeners
+ */
+
 export class BrainProcess {
-  /**
-   * @param {() => Promise<{command: string, args: string[], env?: Record<string, string>}>} resolveCommand
-   * @param {(msg: string) => void} warn  called for problems worth one log line
-   * @param {number} handshakeTimeoutMs  how long `initialize` may take once the child runs
-   */
-  constructor(resolveCommand, warn, handshakeTimeoutMs) {
+  /** @param {BrainSettings} settings */
+  constructor({ resolveCommand, warn, handshakeTimeoutMs = 10000, exitGraceMs = 1500, stderrTailLines = 40, maxFrameBytes = MAX_FRAME_BYTES, restart, timers }) {
     this.resolveCommand = resolveCommand;
     this.warn = warn;
     this.handshakeTimeoutMs = handshakeTimeoutMs;
-    /** @type {"idle" | "starting" | "ready" | "degraded" | "stopped"} */
-    this.state = "idle";
+    this.childSettings = { exitGraceMs, stderrTailLines, maxFrameBytes };
+    this.restarts = new RestartPolicy(restart);
+    this.calls = new CallTable(timers);
+    /** @type {BrainStateValue} */
+    this.state = BrainState.IDLE;
+    /** @type {BrainChild | null} */
     this.child = null;
-    this.nextId = 1;
-    /** @type {Map<number, {resolve: (v: any) => void, reject: (e: Error) => void, timer: any}>} */
-    this.pending = new Map();
-    this.stderrTail = [];
-    this.junkWarned = false; // non-JSON stdout is reported once: a chatty brain must not flood OpenCode's log
-    this.crashes = [];
-    this.degradedReason = "";
     /** @type {Promise<any> | null} */
     this.ready = null;
-    this.onReady = null; // (initializeResult) => void, set by the owner
-    this.onDegraded = null; // (reason) => void
-    this.onActions = null; // (actions) => void: client calls the brain asks for outside any hook
+    /** @type {unknown} */
     this.initParams = null;
-    this.command = null; // the executable last started
+    this.degradedReason = "";
+    this.command = ""; // the executable last started
     this.everReady = false; // whether any start got through the handshake
+    this.junkWarned = false; // non-JSON stdout is reported once: a chatty brain must not flood OpenCode's log
+    /** @type {Listeners} */
+    this.listeners = { ready: [], degraded: [], actions: [] };
   }
 
-  /** Start the child and perform the handshake; resolves with the initialize result (or rejects). */
+  /**
+   * Subscribe: `ready` (initialize result, after every successful handshake), `degraded` (reason, once), `actions`
+   * (client calls the brain asks for outside any hook).
+   * @template {keyof Listeners} K  @param {K} event  @param {Listeners[K][number]} fn
+   */
+  on(event, fn) {
+    /** @type {any[]} */ (this.listeners[event]).push(fn);
+  }
+
+  /** @param {keyof Listeners} event  @param {unknown} value */
+  _emit(event, value) {
+    for (const fn of this.listeners[event]) {
+      try {
+        /** @type {(v: any) => void} */ (fn)(value);
+      } catch (err) {
+        this.warn(`${event} listener failed: ${err instanceof Error ? err.message : err}`);
+      }
+    }
+  }
+
+  /** Start the child and perform the handshake; resolves with the initialize result (or rejects). @param {unknown} initParams */
   start(initParams) {
     this.initParams = initParams;
-    if (!this.ready) this.ready = this._spawn();
-    return this.ready;
+    if (!this.ready) this._launch();
+    return /** @type {Promise<any>} */ (this.ready);
+  }
+
+  _launch() {
+    this.ready = this._spawn();
+    this.ready.catch(() => {});
   }
 
   async _spawn() {
-    this.state = "starting";
+    this.state = BrainState.STARTING;
     let resolved;
     try {
       resolved = await this.resolveCommand();
@@ -58,148 +102,95 @@ export class BrainProcess {
       this._degrade(`cannot start the brain: ${err instanceof Error ? err.message : err}`);
       throw new BrainGone(this.degradedReason);
     }
-    if (this.state !== "starting") throw new BrainGone(this.state);
-    const { command, args, env } = resolved;
-    this.command = command;
-    const child = spawn(command, args, {
-      stdio: ["pipe", "pipe", "pipe"],
-      env: { ...process.env, ...(env || {}) },
-      shell: false,
-      windowsHide: true,
+    if (this.state !== BrainState.STARTING) throw new BrainGone(this.state);
+    this.command = resolved.command;
+    /** @type {BrainChild} */
+    const child = new BrainChild(resolved, {
+      ...this.childSettings,
+      onLine: (line) => this._onLine(line),
+      onExit: (why) => this._onExit(child, why),
+      onOversize: () => this.warn("brain sent an oversized frame; dropped"),
     });
     this.child = child;
-    // An idle brain must not keep the host alive (a host may end by letting its event loop drain); the `exit` hook
-    // then kills it. Calls in flight keep the host open through their own timers.
-    child.unref();
-    for (const stream of [child.stdin, child.stdout, child.stderr]) stream?.unref?.();
-    let buffered = [];
-    let size = 0;
-    child.stdout.on("data", (chunk) => {
-      let start = 0;
-      let nl;
-      while ((nl = chunk.indexOf(0x0a, start)) !== -1) {
-        buffered.push(chunk.subarray(start, nl));
-        const line = buffered.length === 1 ? buffered[0] : Buffer.concat(buffered);
-        buffered = [];
-        size = 0;
-        start = nl + 1;
-        this._onLine(line);
-      }
-      if (start < chunk.length) {
-        size += chunk.length - start;
-        if (size > MAX_FRAME_BYTES) {
-          buffered = [];
-          size = 0;
-          this.warn("brain sent an oversized frame; dropped");
-        } else buffered.push(chunk.subarray(start));
-      }
-    });
-    child.stderr.on("data", (chunk) => {
-      const lines = chunk.toString("utf8").split("\n").filter((l) => l.trim());
-      this.stderrTail.push(...lines);
-      if (this.stderrTail.length > STDERR_TAIL_LINES) this.stderrTail.splice(0, this.stderrTail.length - STDERR_TAIL_LINES);
-    });
-    // A dead pipe must never surface as an unhandled error inside OpenCode.
-    child.stdin.on("error", () => {});
-    child.stdout.on("error", () => {});
-    child.stderr.on("error", () => {});
-    child.on("error", (err) => this._onExit(child, `spawn failed: ${err.message}`));
-    child.on("exit", (code, signal) => this._onExit(child, `exited (code ${code}, signal ${signal})`));
     let result;
     try {
       result = await this._call("initialize", this.initParams, this.handshakeTimeoutMs);
     } catch (err) {
       // A brain that cannot finish the handshake counts as a crash (and is restarted within the budget).
-      if (this.child === child) child.kill("SIGKILL");
+      if (this.child === child) child.killNow();
       throw err;
     }
-    if (!result || result.protocolVersion !== 1) {
+    if (!result || result.protocolVersion !== PROTOCOL_VERSION) {
       this._degrade(`protocol version mismatch (brain speaks ${result && result.protocolVersion})`);
       throw new BrainGone(this.degradedReason);
     }
-    this.state = "ready";
+    this.state = BrainState.READY;
     this.everReady = true;
-    if (this.onReady) this.onReady(result);
+    this._emit("ready", result);
     return result;
   }
 
+  /** @param {string} line */
   _onLine(line) {
-    let msg;
-    try {
-      msg = JSON.parse(line.toString("utf8"));
-    } catch {
+    const msg = classify(line);
+    if (msg.kind === "reply") this.calls.settle(msg);
+    else if (msg.kind === "notification") {
+      if (msg.method === "client.actions") this._emit("actions", msg.params && msg.params.actions);
+    } else {
       if (!this.junkWarned) this.warn("brain wrote a non-JSON line to stdout; ignored (logged once)");
       this.junkWarned = true;
-      return;
     }
-    if (msg && msg.method === "client.actions" && msg.id === undefined) {
-      if (this.onActions) this.onActions(msg.params && msg.params.actions);
-      return;
-    }
-    if (!msg || typeof msg !== "object" || !this.pending.has(msg.id)) return; // late or unknown reply
-    const entry = this.pending.get(msg.id);
-    this.pending.delete(msg.id);
-    clearTimeout(entry.timer);
-    if (msg.error) entry.reject(new Error(`brain error ${msg.error.code}: ${msg.error.message}`));
-    else entry.resolve(msg.result);
   }
 
+  /** @param {BrainChild} child  @param {string} why */
   _onExit(child, why) {
     if (child !== this.child) return;
     this.child = null;
     this.ready = null;
-    const tail = this.stderrTail.slice(-5).join(" | ");
-    for (const [, entry] of this.pending) {
-      clearTimeout(entry.timer);
-      entry.reject(new BrainGone(`brain ${why}`));
-    }
-    this.pending.clear();
-    if (this.state === "stopped" || this.state === "degraded") return;
-    const now = Date.now();
-    this.crashes = this.crashes.filter((t) => now - t < RESTART_WINDOW_MS);
-    this.crashes.push(now);
-    if (this.crashes.length > RESTART_LIMIT) {
-      this._degrade(`brain ${why} ${this.crashes.length} times in 3 minutes; last output: ${tail}`);
+    const tail = child.stderrTail();
+    this.calls.failAll(() => new BrainGone(`brain ${why}`));
+    if (this.state === BrainState.STOPPED || this.state === BrainState.DEGRADED) return;
+    const { giveUp, count } = this.restarts.recordCrash();
+    if (giveUp) {
+      this._degrade(`brain ${why} ${count} times in ${this.restarts.describeWindow()}; last output: ${tail}`);
       return;
     }
     this.warn(`brain ${why}; will restart. last output: ${tail}`);
-    this.state = "idle";
-    this.restartAt = now + RESTART_BACKOFF_MS[Math.min(this.crashes.length - 1, RESTART_BACKOFF_MS.length - 1)];
+    this.state = BrainState.IDLE;
   }
 
+  /** @param {string} reason */
   _degrade(reason) {
-    this.state = "degraded";
+    this.state = BrainState.DEGRADED;
     this.degradedReason = reason;
     this.warn(`pass-through from now on: ${reason}`);
-    if (this.child) this._terminate(this.child);
-    if (this.onDegraded) this.onDegraded(reason);
+    this.child?.terminate(); // its exit then fails the calls still waiting
+    this._emit("degraded", reason);
   }
 
+  /** @param {string} method  @param {unknown} params  @param {number} timeoutMs  @returns {Promise<any>} */
   _call(method, params, timeoutMs) {
     const child = this.child;
-    if (!child || !child.stdin.writable) return Promise.reject(new BrainGone("brain not running"));
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(new Error(`${method} timed out after ${timeoutMs} ms`));
-      }, timeoutMs); // kept referenced: an in-flight call holds the host open for at most its budget
-      this.pending.set(id, { resolve, reject, timer });
-      child.stdin.write(JSON.stringify({ jsonrpc: "2.0", id, method, params }) + "\n");
-    });
+    if (!child || !child.running) return Promise.reject(new BrainGone("brain not running"));
+    const { id, reply } = this.calls.open(method, timeoutMs);
+    try {
+      if (!child.write(encodeFrame({ jsonrpc: "2.0", id, method, params }))) this.calls.fail(id, new BrainGone("brain not running"));
+    } catch (err) {
+      this.calls.fail(id, err instanceof Error ? err : new Error(String(err))); // params that cannot be serialised
+    }
+    return reply;
   }
 
-  /** Make sure a brain is running (restarting within budget); resolves false when it cannot be had in time. */
+  /** Make sure a brain is running (restarting within budget); false when it cannot be had by `deadline`. @param {number} deadline */
   async _ensure(deadline) {
-    if (this.state === "ready") return true;
-    if (this.state === "degraded" || this.state === "stopped") return false;
-    if (this.state === "idle") {
-      if (this.restartAt && Date.now() < this.restartAt) return false;
-      this.ready = this._spawn();
-      this.ready.catch(() => {});
+    if (this.state === BrainState.READY) return true;
+    if (this.state === BrainState.DEGRADED || this.state === BrainState.STOPPED) return false;
+    if (this.state === BrainState.IDLE) {
+      if (!this.restarts.mayStart()) return false;
+      this._launch();
     }
     const left = deadline - Date.now();
-    if (left <= 0) return false;
+    if (left <= 0 || !this.ready) return false;
     let timer;
     const timeout = new Promise((resolve) => {
       timer = setTimeout(() => resolve(false), left);
@@ -211,59 +202,32 @@ export class BrainProcess {
     }
   }
 
-  /** A request within `timeoutMs` overall (including any wait for start-up); rejects on any failure. */
+  /**
+   * A request within `timeoutMs` overall (including any wait for start-up); rejects on any failure.
+   * @param {string} method  @param {unknown} params  @param {number} timeoutMs  @returns {Promise<any>}
+   */
   async request(method, params, timeoutMs) {
     const deadline = Date.now() + timeoutMs;
     if (!(await this._ensure(deadline))) throw new BrainGone(`brain not ready (${this.state})`);
     return this._call(method, params, Math.max(1, deadline - Date.now()));
   }
 
-  /** A notification: fire and forget, dropped when the brain is not ready. */
+  /** A notification: fire and forget, dropped when the brain is not ready. @param {string} method  @param {unknown} params */
   notify(method, params) {
-    const child = this.child;
-    if (this.state !== "ready" || !child || !child.stdin.writable) return;
-    child.stdin.write(JSON.stringify({ jsonrpc: "2.0", method, params }) + "\n");
+    if (this.state !== BrainState.READY || !this.child) return;
+    this.child.write(encodeFrame({ jsonrpc: "2.0", method, params }));
   }
 
   /** Close stdin (the brain exits on end of input), then SIGTERM, then SIGKILL. */
   stop() {
-    this.state = "stopped";
+    this.state = BrainState.STOPPED;
     const child = this.child;
     this.child = null;
-    if (child) this._terminate(child);
-  }
-
-  _terminate(child) {
-    try {
-      child.stdin.end();
-    } catch {}
-    if (child.exitCode === null && child.signalCode === null) {
-      // The grace timers below do not hold the host open: if it exits first, the child goes with it.
-      const onHostExit = () => {
-        try {
-          child.kill("SIGKILL");
-        } catch {}
-      };
-      process.once("exit", onHostExit);
-      child.once("exit", () => process.removeListener("exit", onHostExit));
-    }
-    const term = setTimeout(() => {
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-      const kill = setTimeout(() => {
-        if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-      }, EXIT_GRACE_MS);
-      if (kill.unref) kill.unref();
-    }, EXIT_GRACE_MS);
-    if (term.unref) term.unref();
+    if (child) child.terminate();
   }
 
   /** Synchronous last resort when the host process exits without calling dispose. */
   killNow() {
-    const child = this.child;
-    if (child && child.exitCode === null) {
-      try {
-        child.kill("SIGKILL");
-      } catch {}
-    }
+    this.child?.killNow();
   }
 }
