@@ -8,11 +8,12 @@ import { cacheRoot } from "./python_env.js";
 
 const FILE = "config-answer.json";
 
-/** A stable key for the inputs an answer depends on. */
+/** A stable key for the inputs an answer depends on. @param {...unknown} parts */
 export function answerKey(...parts) {
   return createHash("sha256").update(JSON.stringify(parts)).digest("hex");
 }
 
+/** The saved patch for `key`, or null. @param {string} key  @returns {Record<string, unknown> | null} */
 export function readAnswer(key, root = cacheRoot()) {
   try {
     const saved = JSON.parse(readFileSync(join(root, FILE), "utf8"));
@@ -22,6 +23,7 @@ export function readAnswer(key, root = cacheRoot()) {
   }
 }
 
+/** @param {string} key  @param {unknown} patch */
 export function writeAnswer(key, patch, root = cacheRoot()) {
   try {
     mkdirSync(root, { recursive: true });

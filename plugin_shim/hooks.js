@@ -1,34 +1,38 @@
 // @ts-check
-// The OpenCode hooks we forward, their time budgets, and how a brain patch is applied. Data and plumbing only:
-// what a hook means is the brain's business.
+// How hooks are forwarded: their time budgets, the client calls a brain answer may ask for, what is trimmed from an
+// input before sending, and how a brain patch is applied. Which hooks are forwarded is the brain's business (its
+// `initialize` answer lists them).
 
-/** Default time budget per hook (ms); override with the plugin option `timeouts: {"<hook>": ms}`. */
-export const DEFAULT_TIMEOUTS = {
+/** Time budget per hook (ms) where the default does not fit; override with the plugin option `timeouts`. */
+export const BUDGETS = Object.freeze({
   config: 3000, // may wait for the model-metadata fetch, which has its own shorter budget
   "chat.message": 1500, // the routing decision, including an optional LLM classification
-  "chat.params": 300,
-  "experimental.chat.system.transform": 300,
-  "experimental.chat.messages.transform": 300,
-  "tool.execute.before": 300,
-  "tool.execute.after": 300,
-  "tool.definition": 300,
-  "experimental.session.compacting": 300,
-};
+});
+export const DEFAULT_BUDGET_MS = 300;
 export const TOOL_TIMEOUT_MS = 5000;
-export const ACTION_CALLS = ["tui.showToast", "app.log", "session.summarize"];
 
-/** Drop what the brain never needs and that is costly to serialise (the provider's whole model catalogue). */
+/** The only client calls a brain answer may make (PROTOCOL.md, "actions"). */
+export const ACTION_CALLS = Object.freeze(["tui.showToast", "app.log", "session.summarize"]);
+
+/** The budget of `hook`, the user's override first. @param {string} hook  @param {Record<string, number>} overrides */
+export function budgetOf(hook, overrides) {
+  return overrides[hook] ?? /** @type {Record<string, number>} */ (BUDGETS)[hook] ?? DEFAULT_BUDGET_MS;
+}
+
+/** Drop what the brain never needs and that is costly to serialise (the provider's whole model catalogue). @param {any} input */
 function slimProvider(input) {
   if (!input || typeof input !== "object" || !input.provider || typeof input.provider !== "object") return input;
   const p = input.provider;
   return { ...input, provider: { id: p.id ?? p.info?.id, source: p.source ?? p.info?.source } };
 }
 
+/** @type {Record<string, (input: any) => any>} */
 export const INPUT_SHAPERS = {
   "chat.params": slimProvider,
   "chat.headers": slimProvider,
 };
 
+/** @param {unknown} v  @returns {v is Record<string, any>} */
 function isPlainObject(v) {
   return v !== null && typeof v === "object" && !Array.isArray(v);
 }
@@ -37,6 +41,7 @@ function isPlainObject(v) {
  * Apply a brain patch to OpenCode's `output` in place. Objects merge recursively (so a patch carries only what it
  * adds or changes, and references OpenCode holds stay valid); arrays and scalars replace the value (arrays are refilled
  * in place).
+ * @param {unknown} target  @param {unknown} patch
  */
 export function applyPatch(target, patch) {
   if (!isPlainObject(target) || !isPlainObject(patch)) return;
@@ -45,8 +50,7 @@ export function applyPatch(target, patch) {
     if (Array.isArray(current) && Array.isArray(value)) {
       current.length = 0;
       for (const item of value) current.push(item);
-    }
-    else if (isPlainObject(current) && isPlainObject(value)) applyPatch(current, value);
+    } else if (isPlainObject(current) && isPlainObject(value)) applyPatch(current, value);
     else target[key] = value;
   }
 }

@@ -6,33 +6,27 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-
-export const PACKAGE_ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
+import { PACKAGE_ROOT, PACKAGE_VERSION } from "./package_info.js";
 // The Python package shipped inside this npm package, with the OTLP types telemetry needs when a user turns it on.
 const PACKAGE_SPEC = `${PACKAGE_ROOT}[telemetry]`;
 const MIN_PYTHON = [3, 10];
 const SETUP_TIMEOUT_MS = 10 * 60 * 1000; // a cold pip install on a slow link
 const LOCK_STALE_MS = 15 * 60 * 1000; // a lock older than this belongs to a dead setup
 
-function packageVersion() {
-  try {
-    return JSON.parse(readFileSync(join(PACKAGE_ROOT, "package.json"), "utf8")).version || "0";
-  } catch {
-    return "0";
-  }
-}
-
 export function cacheRoot(env = process.env) {
   if (env.KIMCHI_CACHE_DIR) return env.KIMCHI_CACHE_DIR;
   return join(env.XDG_CACHE_HOME || join(homedir(), ".cache"), "opencode-kimchi");
 }
 
+/** @param {string} venv */
 function venvPython(venv) {
   return process.platform === "win32" ? join(venv, "Scripts", "python.exe") : join(venv, "bin", "python");
 }
 
-/** Run a command; resolves {code, out}; never rejects. */
+/**
+ * Run a command; resolves {code, out}; never rejects.
+ * @param {string} command  @param {string[]} args  @param {number} timeoutMs  @returns {Promise<{code: number, out: string}>}
+ */
 function run(command, args, timeoutMs) {
   return new Promise((resolve) => {
     let out = "";
@@ -57,6 +51,7 @@ function run(command, args, timeoutMs) {
   });
 }
 
+/** @param {string} name */
 function onPath(name) {
   for (const dir of (process.env.PATH || "").split(delimiter)) {
     if (dir && existsSync(join(dir, name))) return join(dir, name);
@@ -85,11 +80,13 @@ async function findBasePython() {
   );
 }
 
+/** @param {string} venv */
 function readyMarker(venv) {
   return join(venv, ".kimchi-ready");
 }
 
 /** A finished venv for this package version, found without starting any interpreter (the warm path). */
+/** @param {string} root  @param {string} version */
 function existingVenv(root, version) {
   if (!existsSync(root)) return null;
   const wanted = process.env.KIMCHI_PYTHON ? null : `venv-${version}-py`;
@@ -106,6 +103,7 @@ function existingVenv(root, version) {
  * Forget the cached virtualenv that `command` runs from (its ready marker), so the next start rebuilds it: used when
  * the brain cannot even start from it. A development `.venv` or a user's own `command` is never touched.
  */
+/** @param {unknown} command  @param {string} [root] */
 export function forgetCachedVenv(command, root = cacheRoot()) {
   if (typeof command !== "string" || !command.startsWith(root)) return false;
   const venv = dirname(dirname(command));
@@ -117,6 +115,7 @@ export function forgetCachedVenv(command, root = cacheRoot()) {
   }
 }
 
+/** @param {string} lockDir */
 async function acquireLock(lockDir) {
   const deadline = Date.now() + SETUP_TIMEOUT_MS;
   while (Date.now() < deadline) {
@@ -134,11 +133,13 @@ async function acquireLock(lockDir) {
   throw new Error(`timed out waiting for another opencode-kimchi setup (${lockDir})`);
 }
 
+/** @param {string} venv  @param {{python: string, version: string}} base  @param {(msg: string) => void} notify */
 async function buildVenv(venv, base, notify) {
   const tmp = `${venv}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   const uv = onPath("uv");
   notify(`opencode-kimchi: first start, setting up its Python environment with ${uv ? "uv" : "pip"} (one time)...`);
+  /** @type {[string, string[]][]} */
   const steps = uv
     ? [
         [uv, ["venv", "--quiet", "--python", base.python, tmp]],
@@ -163,18 +164,16 @@ async function buildVenv(venv, base, notify) {
 
 /**
  * The command that starts the brain.
- * @param {{command?: string[]}} options  plugin options (`command` replaces everything, for tests and custom setups)
+ * @param {string[] | null} command  the plugin option `command` (replaces everything, for tests and custom setups)
  * @param {(msg: string) => void} notify  user-visible progress (toast + log)
  */
-export async function resolveBrainCommand(options, notify) {
-  if (Array.isArray(options.command) && options.command.length > 0) {
-    return { command: String(options.command[0]), args: options.command.slice(1).map(String) };
-  }
+export async function resolveBrainCommand(command, notify) {
+  if (command) return { command: command[0], args: command.slice(1) };
   const devPython = venvPython(join(PACKAGE_ROOT, ".venv"));
   if (existsSync(devPython)) return { command: devPython, args: ["-m", "kimchi_plugin"] };
 
   const root = cacheRoot();
-  const version = packageVersion();
+  const version = PACKAGE_VERSION;
   const found = existingVenv(root, version);
   if (found) return { command: venvPython(found), args: ["-m", "kimchi_plugin"] };
 

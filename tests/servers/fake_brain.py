@@ -2,7 +2,8 @@
 
 Usage: fake_brain.py MODE [STATE_DIR] [PATCHES_JSON]
   STATE_DIR     gets `pid-<pid>` per process and `calls.jsonl` (every frame received, in order)
-  PATCHES_JSON  {"<method>": <result>} answers for hook methods (default {"output": {}})
+  PATCHES_JSON  {"<method>": <result>} answers for hook methods (default {"output": {}}); an "initialize" entry is
+                merged over the handshake result (e.g. {"hooks": [...]} to list fewer hooks)
 Modes:
   ok            a well-behaved brain
   die-on-hook   SIGKILLs itself when `chat.message` arrives (other methods are answered)
@@ -80,6 +81,7 @@ def main() -> int:
                         "hooks": HOOKS,
                         "events": ["session.idle"],
                         "pid": os.getpid(),
+                        **patches.get("initialize", {}),
                     },
                 }
             )

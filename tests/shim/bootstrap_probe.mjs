@@ -11,7 +11,6 @@ const client = { app: { log: record("app.log") }, tui: { showToast: record("tui.
 const hooks = await plugin.server({ client, directory: process.cwd(), worktree: process.cwd() }, {});
 const deadline = Date.now() + 15 * 60 * 1000;
 while (Object.keys(hooks.tool || {}).length === 0 && Date.now() < deadline) {
-  await hooks["tool.execute.before"]({ tool: "read" }, {});
   await new Promise((resolve) => setTimeout(resolve, 20));
 }
 const readyMs = performance.now() - started;

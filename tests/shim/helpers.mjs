@@ -38,6 +38,19 @@ export function cleanup(dir) {
   rmSync(dir, { recursive: true, force: true });
 }
 
+/** The hooks the fake brain lists in its handshake (tests/servers/fake_brain.py). */
+export const FAKE_BRAIN_HOOKS = [
+  "config",
+  "chat.message",
+  "chat.params",
+  "experimental.chat.system.transform",
+  "experimental.chat.messages.transform",
+  "tool.execute.before",
+  "tool.execute.after",
+  "tool.definition",
+  "experimental.session.compacting",
+];
+
 /** Plugin options that start the fake brain in `mode`. */
 export function fakeBrain(mode, dir, patches = {}, extra = {}) {
   return { command: [PYTHON, FAKE_BRAIN, mode, dir, JSON.stringify(patches)], ...extra };
@@ -87,6 +100,12 @@ export async function waitFor(check, ms, every = 25) {
     await sleep(every);
   }
   return Boolean(await check());
+}
+
+/** Call a hook the way OpenCode does: looked up when it fires, skipped when the plugin has none (yet). */
+export async function trigger(hooks, name, input, output) {
+  const fn = hooks[name];
+  if (typeof fn === "function") await fn(input, output);
 }
 
 /** Run `fn`, returning [elapsed ms, result]. */

@@ -8,10 +8,8 @@ import plugin from "../../plugin_shim/index.js";
 
 const [how, optionsJson] = process.argv.slice(2);
 const hooks = await plugin.server({ client: {}, directory: process.cwd(), worktree: process.cwd() }, JSON.parse(optionsJson));
-const output = {};
 const deadline = Date.now() + 10000;
 while (Date.now() < deadline) {
-  await hooks["tool.execute.before"]({ tool: "bash", sessionID: "s", callID: "c" }, output);
   if (hooks.tool && Object.keys(hooks.tool).length > 0) break;
   await new Promise((resolve) => setTimeout(resolve, 50));
 }

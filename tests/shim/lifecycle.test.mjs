@@ -8,13 +8,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import plugin from "../../plugin_shim/index.js";
-import { DEFAULT_TIMEOUTS } from "../../plugin_shim/hooks.js";
+import { DEFAULT_BUDGET_MS } from "../../plugin_shim/hooks.js";
 import {
   REPO,
   SERVERS,
   alive,
   brainPids,
-  chatParamsPayload,
+  chatMessagePayload,
   cleanup,
   fakeBrain,
   fakeClient,
@@ -170,13 +170,14 @@ describe("bootstrap with a Python that is too old", () => {
       const copy = await import(pathToFileURL(join(pkg, "plugin_shim", "index.js")).href);
       const fake = fakeClient();
       const hooks = await copy.default.server({ client: fake.client }, {});
-      const [input, output] = chatParamsPayload();
+      // Before any handshake only the shim's own hooks exist: chat.message.
+      const [input, output] = chatMessagePayload();
       const before = structuredClone(output);
-      const [ms] = await timed(() => hooks["chat.params"](input, output));
+      const [ms] = await timed(() => hooks["chat.message"](input, output));
       assert.deepEqual(output, before);
-      assert.ok(ms < DEFAULT_TIMEOUTS["chat.params"] + 700);
+      assert.ok(ms < DEFAULT_BUDGET_MS + 700);
       assert.ok(await waitFor(() => fake.named("tui.showToast").length > 0, 5000), "the user is told");
-      await hooks["chat.params"](input, output);
+      await hooks["chat.message"](input, output);
       await new Promise((resolve) => setTimeout(resolve, 100));
       const toasts = fake.named("tui.showToast");
       assert.equal(toasts.length, 1, JSON.stringify(toasts));

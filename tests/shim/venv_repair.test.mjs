@@ -28,16 +28,17 @@ test("a broken cached venv: pass-through, one toast, and the venv is marked for 
     const { default: plugin } = await import(pathToFileURL(join(pkg, "plugin_shim", "index.js")).href);
     const fake = fakeClient();
     const hooks = await plugin.server({ client: fake.client, directory: root }, {});
-    const output = { temperature: 0.3 };
+    const output = { message: { sessionID: "s", agent: "build", model: { providerID: "kimchi", modelID: "kimi-k2.5" } }, parts: [] };
+    const before = structuredClone(output);
     const deadline = Date.now() + 20000;
     while (fake.named("tui.showToast").length === 0 && Date.now() < deadline) {
-      await hooks["chat.params"]({ sessionID: "s", agent: "build" }, output);
+      await hooks["chat.message"]({ sessionID: "s" }, output); // before any handshake only the shim's own hooks exist
       await sleep(200);
     }
     const toasts = fake.named("tui.showToast");
     assert.equal(toasts.length, 1);
     assert.match(toasts[0].args.body.message, /rebuilt at the next start/);
-    assert.deepEqual(output, { temperature: 0.3 });
+    assert.deepEqual(output, before);
     assert.equal(existsSync(join(venv, ".kimchi-ready")), false);
     await hooks.dispose();
   } finally {
