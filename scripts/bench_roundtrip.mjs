@@ -9,7 +9,7 @@ const STARTS = Number(process.argv[3] || 5);
 const FIXTURES = join(import.meta.dirname ?? new URL(".", import.meta.url).pathname, "..", "tests", "fixtures", "hooks");
 const fixture = (name) => JSON.parse(readFileSync(join(FIXTURES, `${name}.json`), "utf8")).params;
 const client = { app: { log: async () => {} }, tui: { showToast: async () => {} } };
-const BUDGETS = { timeouts: { config: 10000, "chat.message": 10000, "chat.params": 10000, "tool.execute.before": 10000 } };
+const BUDGETS = { timeouts: { config: 10000, "chat.message": 10000, "chat.params": 10000, "tool.execute.after": 10000 } };
 
 const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 const fmt = (ms) => `${ms.toFixed(2)} ms`;
@@ -33,7 +33,10 @@ console.log(`spawn → ready (warm, ${STARTS} starts): median ${fmt(pct(starts, 
 const [, hooks] = await ready();
 await hooks.config(fixture("config").output);
 const cases = {
-  "tool.execute.before": () => hooks["tool.execute.before"]({ tool: "bash", sessionID: "ses_b", callID: "c" }, { args: {} }),
+  "tool.execute.after": () => {
+    const { input, output } = fixture("tool.execute.after");
+    return hooks["tool.execute.after"](input, output);
+  },
   "chat.params": () => {
     const { input, output } = fixture("chat.params");
     return hooks["chat.params"](input, output);

@@ -107,7 +107,7 @@ def bootstrap(tmp: Path) -> None:
         "import { resolveBrainCommand } from "
         + json.dumps((REPO_ROOT / "plugin_shim" / "python_env.js").as_uri())
         + ";"
-        "const t = Date.now(); const r = await resolveBrainCommand({}, (m) => console.error(m));"
+        "const t = Date.now(); const r = await resolveBrainCommand(null, (m) => console.error(m));"
         "console.log(JSON.stringify({ms: Date.now() - t, command: r.command}));"
     )
     work = tmp / "pkg"
