@@ -7,18 +7,27 @@ that removes registered secrets (API keys) and bearer tokens.
 
 from __future__ import annotations
 
+import errno
+import json
 import logging
 import os
 import re
+import stat
 import sys
-from typing import Any, BinaryIO
+from collections.abc import MutableMapping
+from typing import Any, BinaryIO, TextIO, cast
 
 import structlog
+
+try:
+    import fcntl
+except ImportError:  # Windows: rotation without the lock
+    fcntl = None  # type: ignore[assignment]
 
 _BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{6,}")
 _secrets: set[str] = set()
 REDACTED = "[redacted]"
-LOG_ROTATE_BYTES = 5 * 1024 * 1024  # at start, a log file larger than this is moved to "<name>.1"
+LOG_ROTATE_BYTES = 5 * 1024 * 1024  # a log file growing past this is moved to "<name>.1" (at most ~2x on disk)
 
 
 def register_secret(value: str | None) -> None:
@@ -45,7 +54,7 @@ def _redact_value(value: Any) -> Any:
     return value
 
 
-def _redact_processor(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+def _redact_processor(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> dict[str, Any]:
     return {k: _redact_value(v) for k, v in event.items()}
 
 
@@ -62,39 +71,134 @@ def level_from(verbose: bool) -> int:
     """`KIMCHI_LOG_LEVEL` wins; otherwise DEBUG when verbose, INFO when not."""
     name = os.environ.get("KIMCHI_LOG_LEVEL", "").strip().upper()
     if name and isinstance(getattr(logging, name, None), int):
-        return getattr(logging, name)
+        return int(getattr(logging, name))
     return logging.DEBUG if verbose else logging.INFO
 
 
-class _Tee:
-    """Write each rendered line to stderr and, when configured, to a log file."""
+_HEAD_BYTES = 64 * 1024
 
-    def __init__(self, path: str | None) -> None:
-        self._file = None
-        if path:
-            try:
-                os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-                if os.path.exists(path) and os.path.getsize(path) > LOG_ROTATE_BYTES:
-                    os.replace(path, path + ".1")
-                self._file = open(path, "a", buffering=1, encoding="utf-8")
-            except OSError as exc:
-                sys.stderr.write(f'{{"event": "log file unavailable", "error": "{type(exc).__name__}"}}\n')
+
+def _is_our_log(head: bytes) -> bool:
+    """A file this plugin wrote: empty, or starting with a JSON line as the renderer writes them (timestamped)."""
+    first = head.split(b"\n", 1)[0]
+    return not head or (first.startswith(b'{"') and b'"timestamp": "' in first)
+
+
+class LogFile:
+    """Append-only, size-bounded log file that is safe with several writers (several brains share the default file).
+
+    Each line is one `write` on an O_APPEND descriptor, so lines of different processes never interleave. Past
+    `max_bytes` the file is moved to `<name>.1` under an exclusive lock on it; a writer whose file was moved by another
+    reopens the path. Only a file the plugin created (or an empty one) is ever rotated or appended to; a device or pipe
+    is appended to, never rotated. The first failed write turns file logging off for good with one warning on stderr:
+    a full disk must never fail a hook.
+    """
+
+    def __init__(self, path: str, max_bytes: int = LOG_ROTATE_BYTES) -> None:
+        self.path = path
+        self._max = max_bytes
+        self._fd: int | None = None
+        self._regular = False
+        try:
+            self._open(existing_checked=False)
+        except OSError as exc:
+            self._give_up("log file unavailable", exc)
+
+    @property
+    def active(self) -> bool:
+        return self._fd is not None
+
+    def _open(self, *, existing_checked: bool) -> None:
+        directory = os.path.dirname(os.path.abspath(self.path))
+        if not os.path.isdir(directory):
+            os.makedirs(directory, mode=0o700, exist_ok=True)
+        if not existing_checked and os.path.exists(self.path):
+            info = os.stat(self.path)
+            if stat.S_ISREG(info.st_mode):
+                with open(self.path, "rb") as existing:
+                    if not _is_our_log(existing.read(_HEAD_BYTES)):
+                        raise FileExistsError(errno.EEXIST, "not a log file this plugin wrote")
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._regular = stat.S_ISREG(os.fstat(fd).st_mode)
+        if self._regular:
+            os.fchmod(fd, 0o600)
+        self._fd = fd
 
     def write(self, text: str) -> None:
+        fd = self._fd
+        if fd is None:
+            return
+        try:
+            os.write(fd, text.encode("utf-8", "backslashreplace"))
+            if self._regular and os.fstat(fd).st_size > self._max:
+                self._rotate(fd)
+        except OSError as exc:
+            self._give_up("log file write failed; file logging is off", exc)
+
+    def _rotate(self, fd: int) -> None:
+        with open(self.path, "rb") as current:  # the file now at the path: lock it, check it is still the big one
+            if fcntl is not None:
+                fcntl.flock(current.fileno(), fcntl.LOCK_EX)
+            info = os.fstat(current.fileno())
+            if info.st_ino == os.fstat(fd).st_ino and info.st_size > self._max:
+                os.replace(self.path, self.path + ".1")
+        os.close(fd)
+        self._fd = None
+        self._open(existing_checked=True)
+
+    def _give_up(self, event: str, exc: OSError) -> None:
+        if self._fd is not None:
+            try:
+                os.close(self._fd)
+            except OSError:
+                pass
+        self._fd = None
+        _stderr_write(
+            json.dumps({"event": event, "path": self.path, "error": exc.strerror or type(exc).__name__}) + "\n"
+        )
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def _stderr_write(text: str) -> None:
+    try:
         sys.stderr.write(text)
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass  # nowhere left to report to
+
+
+class _Tee:
+    """Write each rendered line to stderr and, when configured, to the log file; never raises."""
+
+    def __init__(self, log_file: LogFile | None) -> None:
+        self._file = log_file
+
+    def write(self, text: str) -> None:
+        _stderr_write(text)
         if self._file is not None:
             self._file.write(text)
 
     def flush(self) -> None:
-        sys.stderr.flush()
-        if self._file is not None:
-            self._file.flush()
+        pass  # both writes above are unbuffered
+
+
+_current: LogFile | None = None
 
 
 def configure_logging(*, verbose: bool = False, log_file: str | None = None) -> None:
     """(Re)configure structlog and stdlib logging; safe to call again when `initialize` brings options."""
+    global _current
     level = level_from(verbose)
-    stream = _Tee(log_file)
+    if _current is not None and (log_file is None or os.path.abspath(log_file) != os.path.abspath(_current.path)):
+        _current.close()
+        _current = None
+    if log_file and _current is None:
+        _current = LogFile(log_file)
+    stream = cast(TextIO, _Tee(_current if _current is not None and _current.active else None))
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
@@ -110,7 +214,7 @@ def configure_logging(*, verbose: bool = False, log_file: str | None = None) -> 
         logger_factory=structlog.WriteLoggerFactory(file=stream),
         cache_logger_on_first_use=False,
     )
-    handler = logging.StreamHandler(stream)  # type: ignore[arg-type]
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
