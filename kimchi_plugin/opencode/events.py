@@ -14,7 +14,8 @@ from kimchi_plugin.opencode.runtime import REQUEST_OVERHEAD_TOKENS, Runtime
 from kimchi_plugin.routing import context_window, fallback
 from kimchi_plugin.routing.sessions import SessionState
 from kimchi_plugin.rpc.protocol import EventParams
-from kimchi_plugin.usage.accounting import Usage, parse_assistant
+from kimchi_plugin.usage.payload import parse_assistant
+from kimchi_plugin.usage.prices import Usage
 
 log = structlog.get_logger("kimchi.events")
 

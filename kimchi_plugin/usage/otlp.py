@@ -85,7 +85,7 @@ def encode_logs(
             )
         ]
     )
-    return request.SerializeToString()
+    return bytes(request.SerializeToString())
 
 
 def encode_metrics(
@@ -134,7 +134,7 @@ def encode_metrics(
             )
         ]
     )
-    return request.SerializeToString()
+    return bytes(request.SerializeToString())
 
 
 def rejected_count(kind: str, body: bytes) -> int:

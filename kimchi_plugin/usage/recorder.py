@@ -9,27 +9,18 @@ import asyncio
 import os
 import time
 import uuid
-from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 import structlog
 
 from kimchi_plugin import __version__
-from kimchi_plugin.usage.accounting import (
-    UNROUTED,
-    AssistantMessage,
-    ModelPrice,
-    Prices,
-    SessionLedger,
-    ToolEffects,
-    Usage,
-    baselines,
-    effective_cost,
-    parse_assistant,
-    tool_effects,
-)
+from kimchi_plugin.lru import Lru
+from kimchi_plugin.usage.ledger import UNROUTED, SessionLedger
+from kimchi_plugin.usage.payload import AssistantMessage, parse_assistant
+from kimchi_plugin.usage.prices import Prices, Usage, baselines, effective_cost, prices_from
+from kimchi_plugin.usage.report import format_summary
 from kimchi_plugin.usage.store import TurnRow, UsageStore, default_db_path, session_rows
 from kimchi_plugin.usage.telemetry import (
     COMMIT_COUNT,
@@ -38,10 +29,13 @@ from kimchi_plugin.usage.telemetry import (
     LINES_OF_CODE,
     PULL_REQUEST_COUNT,
     TOKEN_USAGE,
+    Attributes,
     Telemetry,
-    TelemetryConfig,
-    resolve_config,
 )
+from kimchi_plugin.usage.telemetry_config import TelemetryConfig, resolve_config
+from kimchi_plugin.usage.tool_effects import ToolEffects, tool_effects
+
+__all__ = ["RouteTag", "UsageRecorder", "prices_from"]  # prices_from: where the adapter has always imported it
 
 log = structlog.get_logger("kimchi.usage")
 
@@ -49,7 +43,6 @@ MAX_SESSIONS = 500  # ledgers kept in memory; the least recently active beyond t
 MAX_ROUTES = 4096  # user message id → routing decision, for attributing the replies
 MAX_LOGGED = 8192  # completed message ids already sent as log records
 CLOSE_TIMEOUT_S = 3.0
-SMALL_USD = 0.01  # amounts below this are shown with 6 decimals
 EDIT_DECISION_ACCEPT = "accept"  # OpenCode reports only tool calls that ran, i.e. accepted edits
 TOKEN_TYPES = (
     ("input", "input"),
@@ -69,30 +62,6 @@ class RouteTag:
     source: str
     model_id: str
     agent: str | None = None
-
-
-def prices_from(models: Iterable[Any], top_reasoning: str | None, top_coding: str | None) -> Prices:
-    """Prices from registry entries (anything with `id`, `cost_input`, `cost_output`, `cost_cache_read`,
-    `cost_cache_write` in USD per 1M tokens) and the ids of the top Reasoning and top Coding models."""
-    return Prices(
-        {m.id: ModelPrice(m.cost_input, m.cost_output, m.cost_cache_read, m.cost_cache_write) for m in models},
-        top_reasoning,
-        top_coding,
-    )
-
-
-class _Bounded(OrderedDict):
-    """Insertion-ordered dict keeping the newest `limit` keys."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__()
-        self.limit = limit
-
-    def put(self, key: str, value: Any) -> None:
-        self[key] = value
-        self.move_to_end(key)
-        while len(self) > self.limit:
-            self.popitem(last=False)
 
 
 class UsageRecorder:
@@ -123,10 +92,11 @@ class UsageRecorder:
             else None
         )
         self.store = UsageStore(store_path, clock=clock) if store_path else None
-        self._ledgers: _Bounded = _Bounded(MAX_SESSIONS)
-        self._parents: _Bounded = _Bounded(MAX_SESSIONS)
-        self._routes: _Bounded = _Bounded(MAX_ROUTES)
-        self._logged: _Bounded = _Bounded(MAX_LOGGED)
+        self._ledgers: Lru[str, SessionLedger] = Lru(MAX_SESSIONS)
+        self._parents: Lru[str, str] = Lru(MAX_SESSIONS)  # child session → parent
+        self._children: Lru[str, list[str]] = Lru(MAX_SESSIONS)  # parent session → children
+        self._routes: Lru[str, RouteTag] = Lru(MAX_ROUTES)
+        self._logged: Lru[str, bool] = Lru(MAX_LOGGED)
         self.errors = 0
 
     @classmethod
@@ -173,6 +143,9 @@ class UsageRecorder:
         """Note a child session's parent, so stats for a session include its subagents."""
         if session_id and parent_id:
             self._parents.put(session_id, parent_id)
+            siblings = self._children.get(parent_id) or []
+            if session_id not in siblings:
+                self._children.put(parent_id, [*siblings, session_id])
 
     def on_assistant_message(self, info: Mapping[str, Any], route: RouteTag | None = None) -> None:
         """A `message.updated` event. Repeated updates of one message replace each other; nothing counts twice.
@@ -192,7 +165,7 @@ class UsageRecorder:
             usage = replace(message.usage, cost=effective_cost(message.usage, self.prices.get(message.model)))
             delta = self._ledger(message.session_id).apply(message, usage, route.tier if route else None)
             if self.telemetry is not None:
-                self._usage_metrics(message, delta.clamped())
+                self._usage_metrics(self.telemetry, message, delta.clamped())
             if message.completed:
                 self._completed(message, usage, route)
         except Exception as exc:
@@ -203,12 +176,12 @@ class UsageRecorder:
     ) -> None:
         """A `tool.execute.after`: commits, pull requests and edits. Never reads file contents beyond line counts."""
         try:
-            effects = tool_effects(tool, args or {}, output or "", metadata or {})
-            if effects.empty:
+            found = tool_effects(tool, args or {}, output or "", metadata or {})
+            if found.empty:
                 return
-            self._ledger(session_id).apply_tool(effects)
+            self._ledger(session_id).apply_tool(found)
             if self.telemetry is not None:
-                self._tool_metrics(session_id, effects)
+                self._tool_metrics(self.telemetry, session_id, found)
         except Exception as exc:
             self._failed("tool", exc)
 
@@ -217,7 +190,7 @@ class UsageRecorder:
             self.telemetry.flush()
 
     def on_session_deleted(self, session_id: str) -> None:
-        self._ledgers.pop(session_id, None)
+        self._ledgers.pop(session_id)
         if self.telemetry is not None:
             self.telemetry.end_session(session_id)
 
@@ -282,11 +255,11 @@ class UsageRecorder:
                     row.cost_usd,
                 )
                 merged.put(row.message_id, usage, row.model, row.tier, row.agent)
-        grew = True
-        while grew:  # children this process saw being created
-            children = {child for child, parent in self._parents.items() if parent in tree} - tree
-            tree |= children
-            grew = bool(children)
+        frontier = list(tree)
+        while frontier:  # children this process saw being created
+            children = [c for sid in frontier for c in self._children.get(sid) or () if c not in tree]
+            tree.update(children)
+            frontier = children
         for sid in tree:
             if (ledger := self._ledgers.get(sid)) is not None:
                 merged.merge(ledger)
@@ -297,8 +270,8 @@ class UsageRecorder:
         log.warning("usage accounting failed", where=where, error=type(exc).__name__)
 
     def _completed(self, message: AssistantMessage, usage: Usage, route: RouteTag | None) -> None:
-        if self.telemetry is not None and message.id not in self._logged:
-            self._logged.put(message.id, None)
+        if self.telemetry is not None and message.id not in self._logged and message.completed_ms is not None:
+            self._logged.put(message.id, True)
             self.telemetry.emit_log(message.completed_ms * 1_000_000, _log_attributes(message, usage, route))
         if self.store is not None:
             base = baselines(usage, self.prices)
@@ -329,8 +302,7 @@ class UsageRecorder:
                 )
             )
 
-    def _usage_metrics(self, message: AssistantMessage, delta: Usage) -> None:
-        telemetry = self.telemetry
+    def _usage_metrics(self, telemetry: Telemetry, message: AssistantMessage, delta: Usage) -> None:
         for field_name, kind in TOKEN_TYPES:
             amount = getattr(delta, field_name)
             if amount:
@@ -338,8 +310,7 @@ class UsageRecorder:
         if delta.cost:
             telemetry.add(COST_USAGE, message.session_id, (("model", message.model),), delta.cost)
 
-    def _tool_metrics(self, session_id: str, effects: ToolEffects) -> None:
-        telemetry = self.telemetry
+    def _tool_metrics(self, telemetry: Telemetry, session_id: str, effects: ToolEffects) -> None:
         if effects.commits:
             telemetry.add(COMMIT_COUNT, session_id, (), effects.commits)
         if effects.pull_requests:
@@ -355,7 +326,7 @@ class UsageRecorder:
             )
 
 
-def _log_attributes(message: AssistantMessage, usage: Usage, route: RouteTag | None) -> tuple:
+def _log_attributes(message: AssistantMessage, usage: Usage, route: RouteTag | None) -> Attributes:
     return (
         ("event.name", "api_request"),
         ("session.id", message.session_id),
@@ -375,44 +346,3 @@ def _log_attributes(message: AssistantMessage, usage: Usage, route: RouteTag | N
         ("finish", message.finish),
         ("error", message.error),
     )
-
-
-def _usd(amount: float) -> str:
-    if abs(amount) < SMALL_USD:
-        return f"${amount:.6f}"
-    return f"${amount:.4f}" if abs(amount) < 1 else f"${amount:.2f}"
-
-
-def format_summary(ledger: SessionLedger, prices: Prices) -> str:
-    """Spend by tier and model, tokens, savings versus the top models, and code activity of one session."""
-    total = ledger.total
-    lines = [
-        f"Session usage: {ledger.messages} model calls, {_usd(total.cost)}",
-        f"Tokens: {total.input:,} in, {total.output + total.reasoning:,} out, "
-        f"{total.cache_read:,} cache read, {total.cache_write:,} cache write",
-        "By tier:",
-    ]
-    for tier, usage in sorted(ledger.by_tier.items(), key=lambda kv: -kv[1].cost):
-        lines.append(f"  {tier:<10} {ledger.messages_by_tier.get(tier, 0):>4} calls  {_usd(usage.cost)}")
-    lines.append("By model:")
-    for model, usage in sorted(ledger.by_model.items(), key=lambda kv: -kv[1].cost):
-        lines.append(f"  {model:<24} {ledger.messages_by_model.get(model, 0):>4} calls  {_usd(usage.cost)}")
-    base = ledger.baselines(prices)
-    for label, model, cost in (
-        ("Reasoning", base.reasoning_model, base.reasoning_cost),
-        ("Coding", base.coding_model, base.coding_cost),
-    ):
-        if model and cost is not None:
-            saved = cost - total.cost
-            share = f" ({saved / cost:.0%})" if cost > 0 else ""
-            lines.append(
-                f"All on the top {label} model ({model}): {_usd(cost)} → saved {_usd(saved)}{share}"
-                if saved >= 0
-                else f"All on the top {label} model ({model}): {_usd(cost)} → {_usd(-saved)} more spent"
-            )
-    if ledger.commits or ledger.pull_requests or ledger.lines_added or ledger.lines_removed:
-        lines.append(
-            f"Code: +{ledger.lines_added} / -{ledger.lines_removed} lines, {ledger.commits} commits, "
-            f"{ledger.pull_requests} pull requests"
-        )
-    return "\n".join(lines)

@@ -161,7 +161,13 @@ class _Flush:
         self.done = threading.Event()
 
 
-_STOP = object()
+class _Stop:
+    """Queue marker: write what came before, then end the writer."""
+
+    __slots__ = ()
+
+
+_STOP = _Stop()
 
 
 class UsageStore:
@@ -180,7 +186,7 @@ class UsageStore:
         self.max_age_days = max_age_days
         self.max_rows = max_rows
         self._clock = clock
-        self._queue: queue.Queue = queue.Queue(maxsize=queue_size)
+        self._queue: queue.Queue[TurnRow | _Flush | _Stop] = queue.Queue(maxsize=queue_size)
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self._closed = False
@@ -256,7 +262,7 @@ class UsageStore:
                 markers: list[_Flush] = []
                 stop = False
                 while True:
-                    if item is _STOP:
+                    if isinstance(item, _Stop):
                         stop = True
                     elif isinstance(item, _Flush):
                         markers.append(item)
@@ -310,5 +316,5 @@ class UsageStore:
                 return
             if isinstance(item, _Flush):
                 item.done.set()
-            elif item is not _STOP:
+            elif isinstance(item, TurnRow):
                 self.dropped += 1

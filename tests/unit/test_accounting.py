@@ -4,21 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from kimchi_plugin.usage.accounting import (
-    UNKNOWN_LANGUAGE,
+from kimchi_plugin.usage.languages import UNKNOWN_LANGUAGE, language_of
+from kimchi_plugin.usage.ledger import SessionLedger
+from kimchi_plugin.usage.payload import parse_assistant
+from kimchi_plugin.usage.prices import ModelPrice, Prices, Usage, baselines, effective_cost
+from kimchi_plugin.usage.tool_effects import (
     FileEdit,
-    ModelPrice,
-    Prices,
-    SessionLedger,
-    Usage,
-    baselines,
     count_commits,
     count_pull_requests,
     diff_lines,
-    effective_cost,
-    language_of,
     line_count,
-    parse_assistant,
     parse_patch,
     tool_effects,
 )

@@ -17,7 +17,7 @@ import structlog
 
 from kimchi_plugin import __version__
 from kimchi_plugin.settings import Settings
-from kimchi_plugin.usage.accounting import ModelPrice, Prices
+from kimchi_plugin.usage.prices import ModelPrice, Prices
 from kimchi_plugin.usage.recorder import RouteTag, UsageRecorder
 from kimchi_plugin.usage.telemetry import (
     COMMIT_COUNT,
@@ -26,11 +26,8 @@ from kimchi_plugin.usage.telemetry import (
     LINES_OF_CODE,
     PULL_REQUEST_COUNT,
     TOKEN_USAGE,
-    TelemetryConfig,
-    parse_headers,
-    resolve_config,
-    telemetry_requested,
 )
+from kimchi_plugin.usage.telemetry_config import TelemetryConfig, parse_headers, resolve_config, telemetry_requested
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:

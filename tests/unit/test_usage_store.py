@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from kimchi_plugin.cli.stats import add_arguments, build_report, parse_since, run
-from kimchi_plugin.usage.accounting import ModelPrice, Prices
+from kimchi_plugin.cli.stats import add_arguments, parse_since, run
+from kimchi_plugin.usage.prices import ModelPrice, Prices
 from kimchi_plugin.usage.recorder import RouteTag, UsageRecorder
+from kimchi_plugin.usage.report import build_report
 from kimchi_plugin.usage.store import (
     MS_PER_DAY,
     TurnRow,
@@ -343,7 +344,7 @@ def test_prices_from_registry_entries():
 
     from kimchi_plugin.routing.registry import Registry
     from kimchi_plugin.routing.tiers import Tier
-    from kimchi_plugin.usage.recorder import prices_from
+    from kimchi_plugin.usage.prices import prices_from
 
     registry = Registry.build(
         provider_models={"kimi-k2.5": {}, "minimax-m2.7": {}},
