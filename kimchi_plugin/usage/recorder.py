@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -21,7 +22,7 @@ from kimchi_plugin.usage.ledger import UNROUTED, SessionLedger
 from kimchi_plugin.usage.payload import AssistantMessage, parse_assistant
 from kimchi_plugin.usage.prices import Prices, Usage, baselines, effective_cost, prices_from
 from kimchi_plugin.usage.report import format_summary
-from kimchi_plugin.usage.store import TurnRow, UsageStore, default_db_path, session_rows
+from kimchi_plugin.usage.store import REPEAT_NOTE, TurnRow, UsageStore, default_db_path, session_rows
 from kimchi_plugin.usage.telemetry import (
     COMMIT_COUNT,
     COST_USAGE,
@@ -43,6 +44,7 @@ MAX_SESSIONS = 500  # ledgers kept in memory; the least recently active beyond t
 MAX_ROUTES = 4096  # user message id → routing decision, for attributing the replies
 MAX_LOGGED = 8192  # completed message ids already sent as log records
 CLOSE_TIMEOUT_S = 3.0
+MEMORY_ONLY_NOTE = "(usage database unreadable: this process's figures only)"
 EDIT_DECISION_ACCEPT = "accept"  # OpenCode reports only tool calls that ran, i.e. accepted edits
 TOKEN_TYPES = (
     ("input", "input"),
@@ -98,6 +100,7 @@ class UsageRecorder:
         self._routes: Lru[str, RouteTag] = Lru(MAX_ROUTES)
         self._logged: Lru[str, bool] = Lru(MAX_LOGGED)
         self.errors = 0
+        self._failures: dict[str, int] = {}  # swallowed failures by cause
 
     @classmethod
     def from_settings(
@@ -203,10 +206,11 @@ class UsageRecorder:
         inside OpenCode): earlier turns come from the stats database (another process may have served them), this
         process's from memory."""
         try:
-            ledger = self._session_tree_ledger(session_id)
+            ledger, stored = self._session_tree_ledger(session_id)
             if ledger.messages == 0:
                 return "No routed model calls recorded for this session yet."
-            return format_summary(ledger, prices or self.prices)
+            text = format_summary(ledger, prices or self.prices)
+            return text if stored else f"{text}\n{MEMORY_ONLY_NOTE}"
         except Exception as exc:
             self._failed("summary", exc)
             return "Usage summary unavailable."
@@ -239,12 +243,24 @@ class UsageRecorder:
         self._ledgers.put(session_id, ledger)
         return ledger
 
-    def _session_tree_ledger(self, session_id: str) -> SessionLedger:
-        """One ledger for a session and its descendants: stored rows, overlaid by what this process holds."""
+    def _stored_rows(self, session_id: str) -> list[TurnRow] | None:
+        """The session tree's stored rows; None when the database cannot be read (corrupt, unreadable)."""
+        if self.store is None:
+            return []
+        try:
+            return session_rows(self.store.path, session_id)
+        except (sqlite3.Error, OSError) as exc:
+            self._failed("stored usage", exc)
+            return None
+
+    def _session_tree_ledger(self, session_id: str) -> tuple[SessionLedger, bool]:
+        """One ledger for a session and its descendants: stored rows, overlaid by what this process holds; and
+        whether the stored rows could be read (if not, the ledger holds this process's figures only)."""
         merged = SessionLedger(session_id)
         tree = {session_id}
-        if self.store is not None:
-            for row in session_rows(self.store.path, session_id):
+        stored = self._stored_rows(session_id)
+        if stored is not None:
+            for row in stored:
                 tree.add(row.session_id)
                 usage = Usage(
                     row.input_tokens,
@@ -263,11 +279,15 @@ class UsageRecorder:
         for sid in tree:
             if (ledger := self._ledgers.get(sid)) is not None:
                 merged.merge(ledger)
-        return merged
+        return merged, stored is not None
 
     def _failed(self, where: str, exc: BaseException) -> None:
+        """Count a swallowed failure; log it the first time its cause (place and error type) is seen."""
         self.errors += 1
-        log.warning("usage accounting failed", where=where, error=type(exc).__name__)
+        cause = f"{where}: {type(exc).__name__}"
+        count = self._failures[cause] = self._failures.get(cause, 0) + 1
+        if count == 1:
+            log.warning("usage accounting failed", where=where, error=type(exc).__name__, note=REPEAT_NOTE)
 
     def _completed(self, message: AssistantMessage, usage: Usage, route: RouteTag | None) -> None:
         if self.telemetry is not None and message.id not in self._logged and message.completed_ms is not None:

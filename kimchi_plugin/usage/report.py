@@ -11,7 +11,7 @@ from typing import Any
 
 from kimchi_plugin.usage.ledger import SessionLedger
 from kimchi_plugin.usage.prices import Prices
-from kimchi_plugin.usage.store import SESSION_TREE
+from kimchi_plugin.usage.store import SESSION_TREE, has_turns
 
 SMALL_USD = 0.01  # amounts below this are shown with 6 decimals
 LARGE_USD = 100.0  # amounts from this on are shown with 2 decimals
@@ -113,6 +113,8 @@ def build_report(
     conn: sqlite3.Connection, *, session: str | None = None, since_ms: int | None = None, scope: str = "all time"
 ) -> Report:
     """Aggregate the rows of one session (with its child sessions) and/or since a time."""
+    if not has_turns(conn):  # created a moment ago by a writer that has not made its table yet
+        return Report(scope, Line("total"))
     prefix, where, params = "", ["1=1"], list[object]()
     if session:
         prefix = SESSION_TREE

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import os
 import queue
+import re
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import astuple, dataclass, fields
+from typing import Any
 
 import structlog
 
@@ -29,6 +31,9 @@ MAX_ROWS = 200_000
 PRUNE_EVERY_ROWS = 1000  # prune after this many rows written (and once at start)
 CLOSE_TIMEOUT_S = 3.0
 MS_PER_DAY = 86_400_000
+SQLITE_MAX_INTEGER = 2**63 - 1
+REPEAT_NOTE = "counted, not logged again for this cause"
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # not encodable as UTF-8: SQLite refuses the whole statement
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,12 +147,33 @@ def prune(conn: sqlite3.Connection, *, now_ms: int, max_age_days: int, max_rows:
     return removed + cur.rowcount
 
 
+def has_turns(conn: sqlite3.Connection) -> bool:
+    """Whether the table exists: a reader may open the file between its creation and the table's."""
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'turns'").fetchone() is not None
+
+
+def sanitised(row: TurnRow) -> tuple[Any, ...]:
+    """A row's values as SQLite accepts them: lone surrogates (from a malformed event) become U+FFFD and counts are
+    kept within SQLite's 64-bit integers, so one odd field never costs the row."""
+    return tuple(_sanitised_value(value) for value in astuple(row))
+
+
+def _sanitised_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return value if value.isascii() else _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, int) and not -SQLITE_MAX_INTEGER <= value <= SQLITE_MAX_INTEGER:
+        return SQLITE_MAX_INTEGER if value > 0 else -SQLITE_MAX_INTEGER
+    return value
+
+
 def session_rows(path: str, session_id: str) -> list[TurnRow]:
-    """Stored rows of a session and its child sessions; empty when the database does not exist yet."""
+    """Stored rows of a session and its child sessions; empty when the database or its table does not exist yet."""
     if not os.path.exists(path):
         return []
     conn = connect(path, readonly=True)
     try:
+        if not has_turns(conn):
+            return []
         sql = f"{SESSION_TREE} SELECT {', '.join(COLUMNS)} FROM turns WHERE session_id IN (SELECT id FROM tree)"
         return [TurnRow(*row) for row in conn.execute(sql, (session_id,))]
     finally:
@@ -181,8 +207,10 @@ class UsageStore:
         max_rows: int = MAX_ROWS,
         queue_size: int = QUEUE_SIZE,
         clock: Callable[[], float] = time.time,
+        connect: Callable[[str], sqlite3.Connection] = connect,
     ) -> None:
         self.path = path
+        self._connect = connect
         self.max_age_days = max_age_days
         self.max_rows = max_rows
         self._clock = clock
@@ -192,6 +220,7 @@ class UsageStore:
         self._closed = False
         self.dropped = 0
         self.written = 0
+        self.problems: dict[str, int] = {}  # rows not written, by cause; each cause is logged once
         self.failed = False  # the database could not be opened; rows are dropped
 
     def record(self, row: TurnRow) -> bool:
@@ -246,7 +275,7 @@ class UsageStore:
 
     def _run(self) -> None:
         try:
-            conn = connect(self.path)
+            conn = self._connect(self.path)
             ensure_schema(conn)
             self._prune(conn)
         except (sqlite3.Error, OSError) as exc:
@@ -288,16 +317,38 @@ class UsageStore:
             conn.close()
 
     def _write(self, conn: sqlite3.Connection, batch: list[TurnRow]) -> None:
+        """One transaction for the batch; when it fails, row by row, so one bad row costs only itself."""
+        values = [sanitised(row) for row in batch]
+        if self._commit(conn, values) is None:
+            self.written += len(batch)
+            return
+        for one in values:
+            cause = self._commit(conn, [one])
+            if cause is None:
+                self.written += 1
+            else:
+                self._not_written(cause)
+
+    def _commit(self, conn: sqlite3.Connection, values: list[tuple[Any, ...]]) -> str | None:
+        """Upsert in one transaction; the cause of the failure, or None once committed."""
         try:
             conn.execute("BEGIN IMMEDIATE")
-            conn.executemany(_UPSERT, [astuple(row) for row in batch])
+            conn.executemany(_UPSERT, values)
             conn.execute("COMMIT")
-            self.written += len(batch)
-        except (sqlite3.Error, ValueError) as exc:  # ValueError: e.g. a lone surrogate in an id from an event
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            self.dropped += len(batch)
-            log.warning("usage rows not written", rows=len(batch), error=type(exc).__name__)
+            return None
+        except Exception as exc:  # sqlite3.Error, or a value SQLite cannot bind: never the writer's end
+            try:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            return str(exc) if isinstance(exc, sqlite3.Error) else type(exc).__name__
+
+    def _not_written(self, cause: str) -> None:
+        self.dropped += 1
+        count = self.problems[cause] = self.problems.get(cause, 0) + 1
+        if count == 1:
+            log.warning("usage rows not written", cause=cause, note=REPEAT_NOTE)
 
     def _prune(self, conn: sqlite3.Connection) -> None:
         try:
