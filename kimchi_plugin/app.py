@@ -1,21 +1,110 @@
-"""Composition root: settings, services and brain wired to the JSON-RPC method table, then served on stdio."""
+"""Composition root: the real services (clock, environment, model catalogue, LLM client, usage store and telemetry,
+persisted locks, logging) wired into one Brain, its method table, and the stdio server. The CLI commands build their
+Brain here too, so they route exactly as the plugin does."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import sys
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 import structlog
 
 from kimchi_plugin import __version__
+from kimchi_plugin.brain import Brain, LlmSpec, Services
+from kimchi_plugin.brain.locks import LockStore, default_locks_path
+from kimchi_plugin.brain.services import CatalogAnswer, LlmClient
 from kimchi_plugin.logs import claim_stdout, configure_logging
-from kimchi_plugin.opencode import build_routes
-from kimchi_plugin.opencode.runtime import Runtime
+from kimchi_plugin.opencode.routes import build_routes
 from kimchi_plugin.rpc.dispatch import build_dispatcher, notification_frame
-from kimchi_plugin.rpc.protocol import MAX_FRAME_BYTES
+from kimchi_plugin.rpc.protocol import MAX_FRAME_BYTES, Action
 from kimchi_plugin.rpc.transport import FrameWriter, serve
+from kimchi_plugin.settings import Settings, default_log_file
+from kimchi_plugin.usage.recorder import UsageRecorder
 
 log = structlog.get_logger("kimchi")
+
+Clock = Callable[[], float]
+
+
+def catalog_loader(env: Mapping[str, str], clock: Clock, *, network: bool = True) -> Callable[..., Awaitable[Any]]:
+    """The catalogue as the plugin loads it: the disk cache under the injected environment's cache directory, and
+    (with `network`) the endpoint within its start-up budget."""
+
+    async def load(base_url: str, api_key: str | None) -> CatalogAnswer:
+        from kimchi_plugin.provider import catalog  # httpx: imported off the start-up path
+
+        key = api_key if network else None  # no key: the catalogue never asks the network
+        return await catalog.load_models(base_url, key, cache_dir=catalog.default_cache_dir(env), now=clock)
+
+    return load
+
+
+def bundled() -> tuple[dict[str, Any], ...]:
+    from kimchi_plugin.provider.bundled import bundled_models
+
+    return bundled_models()
+
+
+def make_llm(spec: LlmSpec) -> LlmClient:
+    from kimchi_plugin.provider.llm_classifier import LlmClassifier
+
+    return LlmClassifier(
+        base_url=spec.base_url, api_key=spec.api_key, model_id=spec.model_id, deadline_s=spec.deadline_s
+    )
+
+
+def plugin_services(
+    *,
+    env: Mapping[str, str] = os.environ,
+    clock: Clock = time.time,
+    push_actions: Callable[[list[Action]], None] = lambda _actions: None,
+    verbose: bool = False,
+    log_file: str | None = None,
+) -> Services:
+    """Everything the live plugin uses."""
+
+    def configure_logs(settings: Settings) -> None:
+        path = log_file or settings.logFile or default_log_file(env)
+        configure_logging(verbose=verbose or settings.verbose, log_file=path)
+
+    return Services(
+        clock=clock,
+        env=env,
+        load_catalog=catalog_loader(env, clock),
+        bundled_models=bundled,
+        make_llm=make_llm,
+        make_usage=lambda settings: UsageRecorder.from_settings(settings, env=env, clock=clock),
+        locks=LockStore(default_locks_path(env), clock),
+        push_actions=push_actions,
+        configure_logs=configure_logs,
+    )
+
+
+def quiet_logs(_settings: Settings | None = None) -> None:
+    """A command's output is its own: the brain's logs go to stderr, errors only."""
+    structlog.configure(
+        wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+    )
+
+
+def command_services(*, env: Mapping[str, str] = os.environ, clock: Clock = time.time, llm: bool = False) -> Services:
+    """What a CLI command routes with: the plugin's catalogue (disk copy, else the bundled one) without touching the
+    network unless `llm`, the user's locks or the stats database."""
+    return Services(
+        clock=clock,
+        env=env,
+        load_catalog=catalog_loader(env, clock, network=False),
+        bundled_models=bundled,
+        make_llm=make_llm if llm else lambda _spec: None,
+        configure_logs=quiet_logs,
+        background_loads=False,
+    )
 
 
 def run_server(*, verbose: bool = False, log_file: str | None = None) -> int:
@@ -23,22 +112,22 @@ def run_server(*, verbose: bool = False, log_file: str | None = None) -> int:
     protocol_out = claim_stdout()
     configure_logging(verbose=verbose, log_file=log_file)
     write = FrameWriter(protocol_out)
-    runtime = Runtime(
-        log_file=log_file,
-        verbose=verbose,
-        push_actions=lambda actions: write(notification_frame("client.actions", {"actions": actions})),
-    )
-    dispatch = build_dispatcher(build_routes(runtime))
+
+    def push(actions: list[Action]) -> None:
+        write(notification_frame("client.actions", {"actions": [a.model_dump(mode="json") for a in actions]}))
+
+    brain = Brain(plugin_services(push_actions=push, verbose=verbose, log_file=log_file))
+    dispatch = build_dispatcher(build_routes(brain))
     log.info("brain started", version=__version__, python=sys.version.split()[0])
     try:
-        asyncio.run(_serve(runtime, dispatch, write))
+        asyncio.run(_serve(brain, dispatch, write))
     except KeyboardInterrupt:
         pass
     return 0
 
 
-async def _serve(runtime: Runtime, dispatch, write) -> None:
+async def _serve(brain: Brain, dispatch: Callable[[str], Awaitable[str]], write: FrameWriter) -> None:
     try:
         await serve(dispatch, sys.stdin.buffer, write, max_frame=MAX_FRAME_BYTES)
     finally:
-        await runtime.close()
+        await brain.close()

@@ -29,9 +29,9 @@ class Settings(BaseModel):
     """OpenAI-compatible base URL; otherwise the provider's baseURL, otherwise the Kimchi endpoint."""
     llmClassifier: bool = True
     """Ask the cheapest model when the heuristics are unsure."""
-    llmClassifierThreshold: float = Field(0.5, ge=0.0, le=1.0)
+    llmClassifierThreshold: float = Field(default=0.5, ge=0.0, le=1.0)
     """Heuristic confidence below which the LLM classifier is consulted."""
-    llmClassifierTimeoutMs: int = Field(800, ge=50, le=1200)
+    llmClassifierTimeoutMs: int = Field(default=800, ge=50, le=1200)
     """Hard deadline of one LLM classification (kept under the shim's chat.message budget)."""
     models: dict[str, str] = Field(default_factory=dict)
     """Pin a model per tier: {"reasoning": id, "coding": id, "quick": id}."""
@@ -88,6 +88,12 @@ class Settings(BaseModel):
         return cls.model_validate(clean), problems
 
 
-def default_log_file(env: Mapping[str, str] = os.environ) -> str:
-    state = env.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+def home(env: Mapping[str, str]) -> str:
+    """The user's home as the injected environment says (HOME), else the process's."""
+    return env.get("HOME") or os.path.expanduser("~")
+
+
+def default_log_file(env: Mapping[str, str]) -> str:
+    """`$XDG_STATE_HOME/opencode-kimchi/brain.log` (`~/.local/state` when unset)."""
+    state = env.get("XDG_STATE_HOME") or os.path.join(home(env), ".local", "state")
     return os.path.join(state, "opencode-kimchi", "brain.log")

@@ -19,7 +19,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from kimchi_plugin.opencode import chat
-from kimchi_plugin.opencode.runtime import Runtime
+from kimchi_plugin.app import command_services
+from kimchi_plugin.brain import Brain
+from kimchi_plugin.opencode.payloads import TranscriptMessage
 from kimchi_plugin.routing.tokens import (
     MESSAGE_OVERHEAD_TOKENS,
     ConversationTokens,
@@ -66,7 +68,7 @@ def build_messages(target_tokens: int, encoding) -> list[dict]:
     return messages
 
 
-def transform(rt: Runtime, payload: str) -> float:
+def transform(rt: Brain, payload: str) -> float:
     """One hook call as the brain sees it (JSON frame → params → handler); returns milliseconds."""
     started = time.perf_counter()
     params = HookParams.model_validate(json.loads(payload))
@@ -80,14 +82,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args(argv)
 
-    rt = Runtime(env={})
+    rt = Brain(command_services(env={}))
     assert rt.tokens.wait_until_loaded(60), "o200k_base could not be built from the shipped rank file"
     encoding = build_encoding()  # a separate tiktoken Encoding (o200k_base from the shipped, hash-checked ranks)
     messages = build_messages(args.tokens, encoding)
     rt.sessions.get(SESSION, 0.0)
 
     # Accuracy: what the brain counts vs tiktoken on exactly the text OpenCode sends per message.
-    sent = [chat._message_text(m["parts"])[2] for m in messages]
+    sent = [chat._entry(TranscriptMessage.model_validate(m), i).sent for i, m in enumerate(messages)]
     reference = sum(len(encoding.encode_ordinary(s)) for s in sent)
     payload = json.dumps({"input": {}, "output": {"messages": messages}})
     transform(rt, payload)
@@ -104,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     # Cost per turn: cold (every message new) and warm (one new user message per turn, the usual case).
     cold = []
     for _ in range(args.repeats):
-        fresh = Runtime(env={})
+        fresh = Brain(command_services(env={}))
         fresh.tokens = rt.tokens
         fresh.conversation_tokens = ConversationTokens(rt.tokens)
         fresh.sessions.get(SESSION, 0.0)

@@ -24,8 +24,9 @@ sys.path.insert(0, str(REPO_ROOT))
 os.environ.setdefault("KIMCHI_LOG_LEVEL", "WARNING")  # the brain's info lines would bury the figures
 
 from kimchi_plugin.logs import configure_logging  # noqa: E402
-from kimchi_plugin.opencode import build_routes  # noqa: E402
-from kimchi_plugin.opencode.runtime import Runtime  # noqa: E402
+from kimchi_plugin.opencode.routes import build_routes  # noqa: E402
+from kimchi_plugin.app import plugin_services  # noqa: E402
+from kimchi_plugin.brain import Brain  # noqa: E402
 from kimchi_plugin.routing.registry import Registry  # noqa: E402
 from kimchi_plugin.routing.router import Policy, Request, Router  # noqa: E402
 from kimchi_plugin.routing.sessions import SessionStore  # noqa: E402
@@ -117,8 +118,9 @@ def chat_frame(i: int, text: str) -> str:
     return json.dumps({"jsonrpc": "2.0", "id": i, "method": "chat.message", "params": params})
 
 
-async def make_brain(workdir: Path) -> tuple[Runtime, object]:
-    runtime = Runtime(env={"XDG_STATE_HOME": str(workdir), "XDG_CACHE_HOME": str(workdir)})
+async def make_brain(workdir: Path) -> tuple[Brain, object]:
+    env = {"HOME": str(workdir), "XDG_STATE_HOME": str(workdir), "XDG_CACHE_HOME": str(workdir)}
+    runtime = Brain(plugin_services(env=env, log_file=str(workdir / "brain.log")))
     dispatch = build_dispatcher(build_routes(runtime))
     init = {
         "protocolVersion": 1,
@@ -146,9 +148,7 @@ async def bench_hook(n: int, corpus: list[str], workdir: Path) -> None:
         if i >= WARMUP:
             hook.append((mid - started) / 1e6)
             floor.append((done - mid) / 1e6)
-    print(
-        "\nchat.message through the dispatcher (JSON in -> JSON out), baseline: json.loads + json.dumps of the frame"
-    )
+    print("\nchat.message through the dispatcher (JSON in -> JSON out), baseline: json.loads + json.dumps of the frame")
     print(line("dispatch(chat.message frame)", hook, floor))
 
 

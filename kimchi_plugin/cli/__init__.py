@@ -35,7 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser(wanted).parse_args(argv)
     command = args.command or "serve"
     if command in TOOLS:
-        return importlib.import_module(TOOLS[command][0]).run(args)
+        code: int = importlib.import_module(TOOLS[command][0]).run(args)
+        return code
     from kimchi_plugin.app import run_server
 
     return run_server(verbose=getattr(args, "verbose", False), log_file=getattr(args, "log_file", None))

@@ -1,19 +1,13 @@
-"""Tool hooks: live activity tracking and delegation reminders (`tool.execute.after`), the task tool's description
-(`tool.definition`), and our own tools (`tool.execute`: the suggest_*_mode routing tools)."""
+"""Tool hooks: activity tracking and delegation reminders (`tool.execute.after`), the task tool's description
+(`tool.definition`), and our own tools (`tool.execute`: the suggest_*_mode routing tools and the usage report)."""
 
 from __future__ import annotations
 
-from typing import Any
-
+from kimchi_plugin.brain import Brain
 from kimchi_plugin.opencode import payloads as p
-from kimchi_plugin.opencode.runtime import Runtime
-from kimchi_plugin.routing import delegation
+from kimchi_plugin.opencode.vocabulary import DELEGATION_TOOL
 from kimchi_plugin.routing.tiers import Tier
-from kimchi_plugin.rpc.protocol import HookParams, ToolExecuteParams, ToolSpec
-
-EDIT_TOOLS = frozenset({"edit", "write", "patch", "multiedit"})
-READ_TOOLS = frozenset({"read", "grep", "glob", "list"})
-ERROR_SNIPPET_CHARS = 200
+from kimchi_plugin.rpc.protocol import HookParams, HookResult, ToolExecuteParams, ToolExecuteResult, ToolSpec
 
 SUGGEST_TOOLS = {
     "suggest_reasoning_mode": (
@@ -37,8 +31,7 @@ REASON_ARG = {
     "properties": {"reason": {"type": "string", "description": "Why this tier fits the next step"}},
     "required": ["reason"],
 }
-
-
+REASON_CHARS = 200
 USAGE_TOOL = "kimchi_usage"
 USAGE_DESCRIPTION = (
     "Show this session's model spend by tier and model, and the savings versus sending everything to the top "
@@ -53,77 +46,29 @@ def tool_specs() -> list[ToolSpec]:
     return specs
 
 
-def _failed(tool: str, output: Any, metadata: dict[str, Any] | None) -> bool:
-    exit_code = (metadata or {}).get("exit")
-    if isinstance(exit_code, int) and exit_code != 0:
-        return True
-    return (
-        tool not in READ_TOOLS
-        and isinstance(output, str)
-        and output.lstrip()[:6].lower().startswith(("error", "failed"))
-    )
-
-
-def _file_of(args: dict[str, Any] | None) -> str | None:
-    for key in ("filePath", "path", "file"):
-        value = (args or {}).get(key)
-        if isinstance(value, str) and value:
-            return value
-    return None
-
-
-async def tool_before(rt: Runtime, params: HookParams) -> dict[str, Any]:
-    """Forwarded so the brain sees every tool call start; routing changes nothing here."""
-    return {"output": {}}
-
-
-async def tool_after(rt: Runtime, params: HookParams) -> dict[str, Any]:
+async def tool_after(brain: Brain, params: HookParams) -> HookResult:
     inp = p.parse(p.ToolAfterInput, params.input)
     out = p.parse(p.ToolAfterOutput, params.output)
     if not inp.sessionID or not inp.tool:
-        return {"output": {}}
-    state = rt.sessions.get(inp.sessionID, rt.clock())
-    tool = inp.tool.lower()
-    failed = _failed(tool, out.output, out.metadata)
-    state.conversation.note_tool(tool, failed)
-    path = _file_of(inp.args)
-    if tool in EDIT_TOOLS:
-        state.edits += 1
-        if path:
-            state.files_modified.add(path)
-    elif tool in READ_TOOLS:
-        state.reads += 1
-        if path and tool == "read":
-            state.files_read.add(path)
-    if failed:
-        state.errors += 1
-        first_line = str(out.output or "").strip().splitlines()[:1]
-        state.recent_errors.append((first_line[0] if first_line else tool)[:ERROR_SNIPPET_CHARS])
-    rt.usage_tool_after(inp.sessionID, tool, inp.args or {}, out.output, out.metadata or {})
-    patch: dict[str, Any] = {}
-    if rt.orchestrating(state):
-        delegation.note_tool(state, tool)
-        text = delegation.reminder(state)
-        if text and isinstance(out.output, str):
-            patch["output"] = f"{out.output}\n\n{text}"
-    return {"output": patch, "actions": rt.compaction_actions(state)}
+        return HookResult()
+    reminder, actions = brain.observe_tool(inp.sessionID, inp.tool, inp.args or {}, out.output, out.metadata or {})
+    patch = {"output": f"{out.output}\n\n{reminder}"} if reminder and isinstance(out.output, str) else {}
+    return HookResult(output=patch, actions=actions)
 
 
-async def tool_definition(rt: Runtime, params: HookParams) -> dict[str, Any]:
+async def tool_definition(brain: Brain, params: HookParams) -> HookResult:
     inp = p.parse(p.ToolDefinitionInput, params.input)
     out = p.parse(p.ToolDefinitionOutput, params.output)
-    if inp.toolID != "task" or not rt.settings.orchestrator or delegation.TASK_TOOL_GUIDE in (out.description or ""):
-        return {"output": {}}
-    return {"output": {"description": f"{delegation.TASK_TOOL_GUIDE}\n\n{out.description or ''}".rstrip()}}
+    description = brain.task_description(out.description or "") if inp.toolID == DELEGATION_TOOL else None
+    return HookResult(output={"description": description}) if description is not None else HookResult()
 
 
-async def tool_execute(rt: Runtime, params: ToolExecuteParams) -> dict[str, Any]:
+async def tool_execute(brain: Brain, params: ToolExecuteParams) -> ToolExecuteResult:
     if params.name in SUGGEST_TOOLS:
         tier, _ = SUGGEST_TOOLS[params.name]
-        if params.context.sessionID:
-            rt.sessions.get(params.context.sessionID, rt.clock()).suggestion = tier
-        reason = str(params.args.get("reason") or "")[:200]
-        return {"output": f"Next message → {tier.value.capitalize()} tier. Reason: {reason}"}
+        brain.suggest(params.context.sessionID, tier)
+        reason = str(params.args.get("reason") or "")[:REASON_CHARS]
+        return ToolExecuteResult(output=f"Next message → {tier.value.capitalize()} tier. Reason: {reason}")
     if params.name == USAGE_TOOL:
-        return {"output": rt.usage.session_summary(params.context.sessionID)}
-    return {"output": f"Unknown tool {params.name!r}."}
+        return ToolExecuteResult(output=brain.usage_summary(params.context.sessionID))
+    return ToolExecuteResult(output=f"Unknown tool {params.name!r}.")

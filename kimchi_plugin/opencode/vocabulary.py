@@ -1,9 +1,19 @@
-"""OpenCode's names, written once: tool categories, built-in subagents and the bus events worth forwarding.
+"""OpenCode's names, written once: hooks, tool categories, agents, bus events and internal prompts.
 
 A leaf module (no imports from the project), so the pure routing code may read it without depending on the adapter.
 """
 
 from __future__ import annotations
+
+# Hooks the brain handles; the `initialize` answer lists exactly these and the shim forwards nothing else.
+CONFIG_HOOK = "config"
+CHAT_MESSAGE_HOOK = "chat.message"
+CHAT_PARAMS_HOOK = "chat.params"
+SYSTEM_TRANSFORM_HOOK = "experimental.chat.system.transform"
+MESSAGES_TRANSFORM_HOOK = "experimental.chat.messages.transform"
+TOOL_AFTER_HOOK = "tool.execute.after"
+TOOL_DEFINITION_HOOK = "tool.definition"
+COMPACTING_HOOK = "experimental.session.compacting"
 
 # Tools that change files. `apply_patch`, `str_replace`, `create` and `notebookedit` are other agents' names for the
 # same work, seen in transcripts and in custom tools.
@@ -21,14 +31,36 @@ DELEGATION_TOOL = "task"
 EXPLORE_AGENT = "explore"
 GENERAL_AGENT = "general"
 BUILTIN_SUBAGENTS = frozenset({EXPLORE_AGENT, GENERAL_AGENT})
+# OpenCode's helper agents: they never pass through chat.message and get no routing mode.
+SYSTEM_AGENTS = ("title", "summary", "compaction")
+# The agent value OpenCode gives a subagent in its config.
+SUBAGENT_MODE = "subagent"
+# The primary agent this plugin adds: it delegates to subagents and gets delegation reminders.
+ORCHESTRATOR_AGENT = "kimchi-auto"
+
+# Text that opens the system prompt of OpenCode's internal requests (title, summary, compaction in OpenCode 1.18):
+# they get no profile prompt.
+INTERNAL_PROMPT_MARKERS = (
+    "You are a title generator",
+    "You are a context summarization agent",
+    "Only output the structured summary",
+    "summarize the conversation",
+)
 
 # Bus events the brain reads; the shim drops the rest (streaming deltas are most of the bus).
+SESSION_CREATED = "session.created"
+SESSION_DELETED = "session.deleted"
+SESSION_ERROR = "session.error"
+SESSION_IDLE = "session.idle"
+SESSION_COMPACTED = "session.compacted"
+SESSION_STATUS = "session.status"  # "retry" is the only sign of a rate-limited model while OpenCode retries it
+MESSAGE_UPDATED = "message.updated"
 FORWARDED_EVENTS = (
-    "session.created",
-    "session.deleted",
-    "session.error",
-    "session.idle",
-    "session.compacted",
-    "session.status",  # "retry" is the only sign of a rate-limited model while OpenCode retries it
-    "message.updated",
+    SESSION_CREATED,
+    SESSION_DELETED,
+    SESSION_ERROR,
+    SESSION_IDLE,
+    SESSION_COMPACTED,
+    SESSION_STATUS,
+    MESSAGE_UPDATED,
 )

@@ -8,17 +8,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from kimchi_plugin.opencode.vocabulary import ORCHESTRATOR_AGENT, SUBAGENT_MODE, SYSTEM_AGENTS
 from kimchi_plugin.routing import commands
 from kimchi_plugin.routing.prompts import ORCHESTRATOR_DESCRIPTION, orchestrator_prompt
 from kimchi_plugin.routing.registry import ModelSpec, Registry
+from kimchi_plugin.routing.router import SUBAGENT_TIERS
 from kimchi_plugin.routing.tiers import Tier
 
 SDK_PACKAGE = "@ai-sdk/openai-compatible"
-ORCHESTRATOR = "kimchi-auto"
 AUTO = "auto"
-# OpenCode's own helper agents: they never pass through chat.message, so they get a concrete model.
-SYSTEM_AGENTS = ("title", "summary", "compaction")
-SUBAGENT_TIERS = {"explore": Tier.QUICK, "general": Tier.CODING}
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +86,7 @@ def configure(config: Mapping[str, Any], registry: Registry, setup: Provisioning
     have = _mapping(existing.get("models"))
     wanted = {spec.id: model_entry(spec) for spec in registry.models()}
     wanted.update(virtual_entries(registry))
+    served = {*have, *wanted}  # model ids the provider will have: nothing is ever pointed elsewhere
     added_models = {model_id: entry for model_id, entry in wanted.items() if model_id not in have}
     if added_models:
         provider_patch["models"] = added_models
@@ -105,7 +104,7 @@ def configure(config: Mapping[str, Any], registry: Registry, setup: Provisioning
 
     if not _uses_kimchi(config, pid):
         return patch  # Kimchi is available, but the user's main provider is another one: leave their agents alone
-    if not isinstance(config.get("model"), str):
+    if not isinstance(config.get("model"), str) and AUTO in served:
         patch["model"] = f"{pid}/{AUTO}"
     quick = registry.best(Tier.QUICK) or registry.best(Tier.CODING)
     if not isinstance(config.get("small_model"), str) and quick is not None:
@@ -113,22 +112,22 @@ def configure(config: Mapping[str, Any], registry: Registry, setup: Provisioning
 
     agents = _mapping(config.get("agent"))
     agent_patch: dict[str, Any] = {}
-    defaults = {name: f"{pid}/{tier.value}" for name, tier in SUBAGENT_TIERS.items()}
+    defaults = {name: tier.value for name, tier in SUBAGENT_TIERS.items()}
     if quick is not None:
-        defaults.update({name: f"{pid}/{quick.id}" for name in SYSTEM_AGENTS})
-    for name, model in defaults.items():
-        if not isinstance(_mapping(agents.get(name)).get("model"), str):
-            agent_patch[name] = {"model": model}
-    if setup.orchestrator and ORCHESTRATOR not in agents:
+        defaults.update({name: quick.id for name in SYSTEM_AGENTS})
+    for name, model_id in defaults.items():
+        if model_id in served and not isinstance(_mapping(agents.get(name)).get("model"), str):
+            agent_patch[name] = {"model": f"{pid}/{model_id}"}
+    if setup.orchestrator and ORCHESTRATOR_AGENT not in agents and AUTO in served:
         by_tier = {tier: [m.id for m in registry.ranked(tier)] for tier in Tier}
-        agent_patch[ORCHESTRATOR] = {
+        agent_patch[ORCHESTRATOR_AGENT] = {
             "mode": "primary",
             "model": f"{pid}/{AUTO}",
             "description": ORCHESTRATOR_DESCRIPTION,
             "prompt": orchestrator_prompt(by_tier, _subagents(agents)),
         }
         if not isinstance(config.get("default_agent"), str):
-            patch["default_agent"] = ORCHESTRATOR
+            patch["default_agent"] = ORCHESTRATOR_AGENT
     if agent_patch:
         patch["agent"] = agent_patch
     return patch
@@ -139,7 +138,7 @@ def _subagents(agents: Mapping[str, Any]) -> list[str]:
     names = [name for name in SUBAGENT_TIERS if not _mapping(agents.get(name)).get("disable")]
     for name, agent in agents.items():
         agent = _mapping(agent)
-        if agent.get("mode") == "subagent" and not agent.get("disable") and name not in names:
+        if agent.get("mode") == SUBAGENT_MODE and not agent.get("disable") and name not in names:
             names.append(name)
     return names
 

@@ -11,10 +11,22 @@ from pathlib import Path
 from typing import Any
 
 from kimchi_plugin.logs import register_secret
+from kimchi_plugin.settings import home
+
+OPTION = "plugin option apiKey"
+PROVIDER_OPTION = "provider options"
+ENV_VARS = ("KIMCHI_API_KEY", "CASTAI_API_KEY")
+# Every way to give the key, first found wins: named in the missing-key message and by `doctor`.
+KEY_SOURCES = (
+    f"{OPTION} (opencode.json plugin entry)",
+    "provider.kimchi.options.apiKey in opencode.json",
+    *(f"environment variable {name}" for name in ENV_VARS),
+    "the Kimchi CLI config ~/.config/kimchi/config.json (api_key)",
+)
 
 
 def kimchi_cli_config(env: Mapping[str, str]) -> Path:
-    base = env.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    base = env.get("XDG_CONFIG_HOME") or os.path.join(home(env), ".config")
     return Path(base) / "kimchi" / "config.json"
 
 
@@ -28,15 +40,14 @@ def _from_file(path: Path) -> str | None:
 
 
 def find_api_key(
-    option: str | None, provider_options: Mapping[str, Any] | None, env: Mapping[str, str] = os.environ
+    option: str | None, provider_options: Mapping[str, Any] | None, env: Mapping[str, str]
 ) -> tuple[str | None, str]:
     """The API key and where it was found (a label safe to log), or (None, "none")."""
     provider_key = (provider_options or {}).get("apiKey")
     candidates = (
-        (option, "plugin option apiKey"),
-        (provider_key if isinstance(provider_key, str) else None, "provider options"),
-        (env.get("KIMCHI_API_KEY"), "KIMCHI_API_KEY"),
-        (env.get("CASTAI_API_KEY"), "CASTAI_API_KEY"),
+        (option, OPTION),
+        (provider_key if isinstance(provider_key, str) else None, PROVIDER_OPTION),
+        *((env.get(name), name) for name in ENV_VARS),
     )
     for value, label in candidates:
         if value and value.strip():

@@ -64,7 +64,7 @@ def parse(text: str) -> Command | None:
     if name == "lock":
         arg = _LOCK_ARG.match(rest)
         profile = LOCK_ARGS.get(arg.group(1).lower()) if arg else None
-        if profile is None:
+        if arg is None or profile is None:
             return None
         return Command("lock", profile, rest[arg.end() :].strip())
     return Command("once", ONE_SHOT[name], rest.strip())

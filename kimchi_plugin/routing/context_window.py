@@ -11,12 +11,16 @@ RECENT_DECISIONS = 8
 RECENT_ERRORS = 3
 MAX_READ_FILES = 20
 CONTEXT_HEADER = "Routing state to carry into the summary (keep these facts):"
+# Tokens of a request that the transcript does not show: OpenCode's system prompt and tool definitions.
+REQUEST_OVERHEAD_TOKENS = 6000
 
 
-def request_tokens(state: SessionState, overhead: int) -> int:
-    """Best estimate of the next request's size: the counted transcript or the last reported usage."""
-    counted = state.transcript_tokens + overhead if state.transcript_tokens else 0
-    return max(counted, state.reported_tokens)
+def request_tokens(state: SessionState, overhead: int = REQUEST_OVERHEAD_TOKENS, new_tokens: int = 0) -> int:
+    """Best estimate of the next request's size, the one formula for routing and compaction: the counted
+    transcript plus the overhead it does not show, or the last reported usage (which includes that overhead),
+    whichever is larger, plus the message about to be sent."""
+    counted = state.transcript_tokens + new_tokens
+    return max(counted + overhead if counted else 0, state.reported_tokens + new_tokens)
 
 
 def should_compact(state: SessionState, window: int, tokens: int, now: float) -> bool:
@@ -37,10 +41,9 @@ def preserved_context(state: SessionState, tokens: int = 0) -> list[str]:
     """Lines for `experimental.session.compacting` (its `context`: OpenCode 1.18 drops `context` when a plugin sets
     `prompt`, so the prompt is left alone): the routing state the summary must carry over."""
     lines: list[str] = [CONTEXT_HEADER]
-    if state.last is not None:
-        lines.append(
-            f"[Routing] Active mode: {state.last.profile.value} ({state.last.tier.value} tier, model {state.last.model_id})."
-        )
+    last = state.last
+    if last is not None:
+        lines.append(f"[Routing] Active mode: {last.profile.value} ({last.tier.value} tier, model {last.model_id}).")
     if state.history:
         recent = list(state.history)[-RECENT_DECISIONS:]
         lines.append("[Routing] Recent decisions: " + " → ".join(f"{t.profile.value}@{t.model_id}" for t in recent))

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kimchi_plugin.opencode.vocabulary import DELEGATION_TOOL, EDIT_TOOLS, READ_TOOLS, RUN_TOOLS
 from kimchi_plugin.routing.sessions import SessionState
 
-# Tools that do work directly, and the tool that delegates it.
-DIRECT_TOOLS = frozenset({"read", "edit", "write", "patch", "multiedit", "bash", "grep", "glob", "list", "webfetch"})
-DELEGATION_TOOLS = frozenset({"task"})
+# Tools that do the work directly instead of handing it to a subagent.
+DIRECT_TOOLS = EDIT_TOOLS | READ_TOOLS | RUN_TOOLS
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +36,7 @@ TASK_TOOL_GUIDE = (
 
 def note_tool(state: SessionState, tool: str) -> None:
     name = tool.lower()
-    if name in DELEGATION_TOOLS:
+    if name == DELEGATION_TOOL:
         state.delegations += 1
         state.direct_since_reminder = 0
     elif name in DIRECT_TOOLS:

@@ -57,9 +57,10 @@ def classify_error(error: Mapping[str, Any] | None) -> Failure | None:
     name = error.get("name")
     if not isinstance(name, str) or not name or name in NEVER:
         return None
-    data = error.get("data") if isinstance(error.get("data"), Mapping) else {}
-    status = data.get("statusCode")
-    status = status if isinstance(status, int) else None
+    raw = error.get("data")
+    data: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+    code = data.get("statusCode")
+    status = code if isinstance(code, int) else None
     if name == "ContextOverflowError":
         return Failure("overflow", UNAVAILABLE_AVOID_S, status)
     return _from_message(str(data.get("message") or ""), status)

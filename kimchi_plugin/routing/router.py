@@ -10,17 +10,19 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
+from kimchi_plugin.opencode.vocabulary import EXPLORE_AGENT, GENERAL_AGENT
 from kimchi_plugin.routing import commands
 from kimchi_plugin.routing.classifier import Classification
 from kimchi_plugin.routing.conversation import decide
-from kimchi_plugin.routing.registry import VIRTUAL_IDS, ModelSpec, Registry
+from kimchi_plugin.routing.registry import VIRTUAL_IDS, Lifecycle, ModelSpec, Registry
 from kimchi_plugin.routing.sessions import RoutedTurn, SessionState
 from kimchi_plugin.routing.tiers import PROFILE_TIER, TIER_DEFAULT_PROFILE, Profile, Tier
 
 # Share of a model's context window the next request may fill before a larger window is chosen.
 UPGRADE_AT = 0.85
 # Built-in subagents and the tier their work needs.
-SUBAGENT_TIERS: Mapping[str, Tier] = {"explore": Tier.QUICK, "general": Tier.CODING}
+SUBAGENT_TIERS: Mapping[str, Tier] = {EXPLORE_AGENT: Tier.QUICK, GENERAL_AGENT: Tier.CODING}
+TIER_BY_ID: Mapping[str, Tier] = {tier.value: tier for tier in Tier}
 # Where a failing tier looks next: Reasoning work never drops to Quick.
 ESCALATION: Mapping[Tier, tuple[Tier, ...]] = {
     Tier.REASONING: (Tier.CODING,),
@@ -62,7 +64,7 @@ class Request:
 class Decision:
     model: ModelSpec | None  # None: nothing serves this tier; leave OpenCode's choice alone
     tier: Tier
-    profile: Profile
+    profile: Profile  # the mode of the work: kept when another tier's model serves it (fallback, upgrade, floor)
     source: (
         str  # pick | tier | command | lock | suggestion | agent | heuristic | followup | phase | sticky | llm | floor
     )
@@ -88,17 +90,17 @@ class Router:
         model, notes = self.pick_model(choice.tier, state, req.now, req.estimated_tokens, prefer=choice.model)
         tier = choice.tier
         if model is not None and choice.source != "pick" and tier not in model.ranks:
-            tier = self.registry.primary_tier(model.id)  # an escalation landed in another tier
+            tier = self.registry.primary_tier(model.id)  # an escalation landed in another tier; the mode stays
         decision = Decision(
             model=model,
             tier=tier,
-            profile=choice.profile if PROFILE_TIER[choice.profile] is tier else TIER_DEFAULT_PROFILE[tier],
+            profile=choice.profile,
             source=choice.source,
             reason=choice.reason,
             confidence=choice.confidence,
             signals=choice.signals,
             text=command.rest if command else None,
-            notes=notes,
+            notes=(*choice.notes, *notes),
         )
         state.conversation.note_decision(
             text, Classification(decision.profile, decision.confidence, decision.signals, decision.source)
@@ -109,34 +111,30 @@ class Router:
         state.overflowed = False
         return decision
 
-    async def _choose(
-        self, req: Request, state: SessionState, command: commands.Command | None, text: str
-    ) -> _Choice:
+    async def _choose(self, req: Request, state: SessionState, command: commands.Command | None, text: str) -> _Choice:
         if command is not None and command.kind == "auto":
             state.lock = None
             state.suggestion = None
         elif command is not None and command.kind == "lock":
             state.lock = command.profile
         requested = req.requested
-        if requested and requested not in VIRTUAL_IDS and self.registry.get(requested) is not None:
-            spec = self.registry.get(requested)
-            assert spec is not None
-            tier = self.registry.primary_tier(requested)
+        spec = self.registry.get(requested) if requested and requested not in VIRTUAL_IDS else None
+        if spec is not None:
+            return self._pick(spec, state, text)
+        picked_tier = TIER_BY_ID.get(requested or "")
+        if picked_tier is not None:
             found = decide(text, state.conversation)
-            profile = found.profile if found.tier is tier else TIER_DEFAULT_PROFILE[tier]
-            return _Choice(tier, profile, "pick", f"your pick: {requested}", 1.0, (), spec)
-        if requested in (Tier.REASONING.value, Tier.CODING.value, Tier.QUICK.value):
-            tier = Tier(requested)
-            found = decide(text, state.conversation)
-            profile = found.profile if found.tier is tier else TIER_DEFAULT_PROFILE[tier]
-            return _Choice(tier, profile, "tier", f"{tier.value} tier selected", 1.0, found.signals)
+            profile = found.profile if found.tier is picked_tier else TIER_DEFAULT_PROFILE[picked_tier]
+            return _Choice(picked_tier, profile, "tier", f"{picked_tier.value} tier selected", 1.0, found.signals)
         if command is not None and command.kind == "once" and command.profile is not None:
             return _Choice.of(command.profile, "command", f"/{_command_word(command.profile)} for this message")
         if state.lock is not None:
             return _Choice.of(state.lock, "lock", f"locked to {state.lock.value} (/auto to release)")
         if state.suggestion is not None:
-            tier, state.suggestion = state.suggestion, None
-            return _Choice.of(TIER_DEFAULT_PROFILE[tier], "suggestion", f"the model asked for the {tier.value} tier")
+            suggested, state.suggestion = state.suggestion, None
+            return _Choice.of(
+                TIER_DEFAULT_PROFILE[suggested], "suggestion", f"the model asked for the {suggested.value} tier"
+            )
         agent_tier = SUBAGENT_TIERS.get(req.agent or "") if not req.primary else None
         if agent_tier is not None:
             return _Choice.of(TIER_DEFAULT_PROFILE[agent_tier], "agent", f"{req.agent} agent")
@@ -151,15 +149,36 @@ class Router:
                 )
         choice = _Choice(found.tier, found.profile, found.source, _explain(found), found.confidence, found.signals)
         if self.policy.floor_primary and req.primary and choice.tier is Tier.QUICK:
-            return _Choice(
+            return _Choice(  # a Coding model serves, in the mode of the question it answers
                 Tier.CODING,
-                Profile.CODER,
+                found.profile,
                 "floor",
                 "primary agents start at the Coding tier",
                 found.confidence,
                 (f"detected:{found.profile.value}", *found.signals),
             )
         return choice
+
+    def _pick(self, spec: ModelSpec, state: SessionState, text: str) -> _Choice:
+        """An explicit model pick. A retired (sunset) model no longer answers: its replacement serves when the user
+        has it, else the best of its tier; a deprecated one still serves. Either way the toast names the way out."""
+        tier = self.registry.primary_tier(spec.id)
+        found = decide(text, state.conversation)
+        profile = found.profile if found.tier is tier else TIER_DEFAULT_PROFILE[tier]
+        lifecycle = self.registry.lifecycle(spec.id)
+        replacement = self.registry.get(spec.replacement) if spec.replacement else None
+        if replacement is not None and self.registry.lifecycle(replacement.id) is Lifecycle.SUNSET:
+            replacement = None
+        if lifecycle is Lifecycle.SUNSET:
+            serving = replacement or self.registry.best(tier)
+            then = f"{serving.id} serves instead" if serving else "no replacement is available"
+            note = f"{spec.id} is retired{_replaced_by(spec)}: {then}"
+            return _Choice(tier, profile, "pick", f"your pick: {spec.id}", 1.0, (), serving, (note,))
+        notes: tuple[str, ...] = ()
+        if lifecycle is Lifecycle.DEPRECATED:
+            when = f" (retired on {spec.sunset_at.date().isoformat()})" if spec.sunset_at else ""
+            notes = (f"{spec.id} is deprecated{when}{_replaced_by(spec)}",)
+        return _Choice(tier, profile, "pick", f"your pick: {spec.id}", 1.0, (), spec, notes)
 
     def pick_model(
         self, tier: Tier, state: SessionState, now: float, needed_tokens: int, prefer: ModelSpec | None = None
@@ -217,10 +236,15 @@ class _Choice:
     confidence: float
     signals: tuple[str, ...] = ()
     model: ModelSpec | None = None
+    notes: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, profile: Profile, source: str, reason: str) -> _Choice:
         return cls(PROFILE_TIER[profile], profile, source, reason, 1.0)
+
+
+def _replaced_by(spec: ModelSpec) -> str:
+    return f"; its replacement is {spec.replacement}" if spec.replacement else ""
 
 
 def _command_word(profile: Profile) -> str:

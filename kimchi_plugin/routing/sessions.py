@@ -7,8 +7,12 @@ per brain process (= per OpenCode instance). An unknown session id is normal (af
 from __future__ import annotations
 
 from collections import OrderedDict, deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
+from kimchi_plugin.lru import Lru
+from kimchi_plugin.opencode.vocabulary import EDIT_TOOLS, READ_TOOLS
 from kimchi_plugin.routing.conversation import ConversationState
 from kimchi_plugin.routing.tiers import Profile, Tier
 
@@ -17,6 +21,9 @@ SESSION_IDLE_TTL_S = 12 * 3600  # a session untouched this long is forgotten
 HISTORY_LEN = 20  # routing decisions kept per session (for compaction context and explanations)
 MAX_TRACKED_FILES = 50
 MAX_TRACKED_ERRORS = 10
+ERROR_SNIPPET_CHARS = 200
+PATH_ARGS = ("filePath", "path", "file")
+FAILED_PREFIXES = ("error", "failed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,31 +35,6 @@ class RoutedTurn:
     profile: Profile
     source: str
     reason: str
-
-
-class BoundedSet:
-    """Insertion-ordered set that keeps only the newest `limit` items."""
-
-    __slots__ = ("_items", "_limit")
-
-    def __init__(self, limit: int) -> None:
-        self._items: OrderedDict[str, None] = OrderedDict()
-        self._limit = limit
-
-    def add(self, item: str) -> None:
-        self._items[item] = None
-        self._items.move_to_end(item)
-        while len(self._items) > self._limit:
-            self._items.popitem(last=False)
-
-    def __contains__(self, item: object) -> bool:
-        return item in self._items
-
-    def __iter__(self):
-        return iter(self._items)
-
-    def __len__(self) -> int:
-        return len(self._items)
 
 
 @dataclass(slots=True)
@@ -82,13 +64,43 @@ class SessionState:
     edits: int = 0
     reads: int = 0
     errors: int = 0
-    files_modified: BoundedSet = field(default_factory=lambda: BoundedSet(MAX_TRACKED_FILES))
-    files_read: BoundedSet = field(default_factory=lambda: BoundedSet(MAX_TRACKED_FILES))
+    files_modified: Lru[str, bool] = field(default_factory=lambda: Lru(MAX_TRACKED_FILES))  # newest last
+    files_read: Lru[str, bool] = field(default_factory=lambda: Lru(MAX_TRACKED_FILES))
     recent_errors: deque[str] = field(default_factory=lambda: deque(maxlen=MAX_TRACKED_ERRORS))
 
     def remember(self, turn: RoutedTurn) -> None:
         self.last = turn
         self.history.append(turn)
+
+    def note_tool(self, tool: str, args: Mapping[str, Any], output: object, metadata: Mapping[str, Any]) -> bool:
+        """Count a finished tool call (edits, reads, failures, files touched) for routing and the compaction
+        context. Returns whether it failed."""
+        failed = tool_failed(tool, output, metadata)
+        self.conversation.note_tool(tool, failed)
+        path = next((v for k in PATH_ARGS if isinstance(v := args.get(k), str) and v), None)
+        if tool in EDIT_TOOLS:
+            self.edits += 1
+            if path:
+                self.files_modified.put(path, True)
+        elif tool in READ_TOOLS:
+            self.reads += 1
+            if path and tool == "read":
+                self.files_read.put(path, True)
+        if failed:
+            self.errors += 1
+            first_line = str(output or "").strip().splitlines()[:1]
+            self.recent_errors.append((first_line[0] if first_line else tool)[:ERROR_SNIPPET_CHARS])
+        return failed
+
+
+def tool_failed(tool: str, output: object, metadata: Mapping[str, Any]) -> bool:
+    """A non-zero exit code, or output that opens with an error (read tools show file text, never judged by it)."""
+    exit_code = metadata.get("exit")
+    if isinstance(exit_code, int) and exit_code != 0:
+        return True
+    return (
+        tool not in READ_TOOLS and isinstance(output, str) and output.lstrip()[:6].lower().startswith(FAILED_PREFIXES)
+    )
 
 
 class SessionStore:

@@ -1,13 +1,23 @@
-"""Wire contract v1 between the JS shim and the brain: method names, params and results (see PROTOCOL.md)."""
+"""Wire contract between the JS shim and the brain: method params and typed results (see PROTOCOL.md).
+
+The protocol version and the action whitelist are written here once; the shim reads the version from the
+`initialize` answer and refuses any other.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_serializer
 
 PROTOCOL_VERSION = 1
 MAX_FRAME_BYTES = 16 * 1024 * 1024  # one JSON-RPC frame (= one line); larger lines are refused, not parsed
+TOAST_MS = 4000
+
+# OpenCode SDK client calls the shim may make for the brain: the whole whitelist.
+ActionCall = Literal["tui.showToast", "app.log", "session.summarize"]
+ToastVariant = Literal["info", "success", "warning", "error"]
+LogLevel = Literal["debug", "info", "warn", "error"]
 
 
 class _Open(BaseModel):
@@ -65,3 +75,54 @@ class EventParams(_Open):
 
 class EmptyParams(_Open):
     pass
+
+
+class Action(BaseModel):
+    """One OpenCode SDK client call the shim makes after applying a hook's patch; `args` is the call's argument."""
+
+    model_config = ConfigDict(frozen=True)
+
+    call: ActionCall
+    args: dict[str, Any]
+
+    @classmethod
+    def toast(cls, title: str, message: str, variant: ToastVariant = "info", duration: int = TOAST_MS) -> Action:
+        body = {"title": title, "message": message, "variant": variant, "duration": duration}
+        return cls(call="tui.showToast", args={"body": body})
+
+    @classmethod
+    def log(cls, level: LogLevel, message: str) -> Action:
+        """A line in OpenCode's own log file (where users look when something is off)."""
+        return cls(call="app.log", args={"body": {"service": "kimchi", "level": level, "message": message}})
+
+    @classmethod
+    def summarize(cls, session_id: str, provider_id: str, model_id: str) -> Action:
+        """Ask OpenCode to compact a session (v1 client shape)."""
+        return cls(
+            call="session.summarize",
+            args={"path": {"id": session_id}, "body": {"providerID": provider_id, "modelID": model_id}},
+        )
+
+
+class HookResult(BaseModel):
+    """Every hook's answer: a patch the shim merges into OpenCode's `output`, then actions it runs.
+
+    Empty actions are left off the wire; `cacheable` is only sent for `config`."""
+
+    output: dict[str, Any] = Field(default_factory=dict)
+    actions: list[Action] = Field(default_factory=list)
+    cacheable: bool | None = None
+    """`config` only: whether the shim may replay this patch at the next start with the same config."""
+
+    @model_serializer(mode="wrap")
+    def _compact(self, handler: Any) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if not self.actions:
+            data.pop("actions", None)
+        if self.cacheable is None:
+            data.pop("cacheable", None)
+        return data
+
+
+class ToolExecuteResult(BaseModel):
+    output: str

@@ -20,7 +20,6 @@ FORWARDED_HOOKS = [
     "chat.params",
     "experimental.chat.system.transform",
     "experimental.chat.messages.transform",
-    "tool.execute.before",
     "tool.execute.after",
     "tool.definition",
     "experimental.session.compacting",
@@ -38,7 +37,6 @@ HOOK_FIXTURE = {
     "chat.params": "chat.params",
     "experimental.chat.system.transform": "experimental.chat.system.transform",
     "experimental.chat.messages.transform": "experimental.chat.messages.transform",
-    "tool.execute.before": "tool.execute.before",
     "tool.execute.after": "tool.execute.after",
     "tool.definition": "tool.definition--task",
     "experimental.session.compacting": "experimental.session.compacting",
@@ -47,7 +45,7 @@ HOOK_FIXTURE = {
 
 def assert_still_serving(brain: RpcProcess) -> None:
     """The next valid request after a bad one gets a normal answer."""
-    assert brain.result("tool.execute.before", {"input": {"tool": "read"}, "output": {"args": {}}}) == {"output": {}}
+    assert brain.result("tool.definition", {"input": {"toolID": "read"}, "output": {}}) == {"output": {}}
 
 
 # -- handshake and hooks ---------------------------------------------------------------------------------------
@@ -57,7 +55,7 @@ def test_initialize_result_fields(brain: RpcProcess) -> None:
     result = brain.result("initialize", INIT_PARAMS)
     assert result["protocolVersion"] == 1
     assert isinstance(result["serverVersion"], str) and result["serverVersion"]
-    assert set(FORWARDED_HOOKS) <= set(result["hooks"])
+    assert set(result["hooks"]) == set(FORWARDED_HOOKS)  # nothing the brain does nothing with
     assert "session.idle" in result["events"]
     assert result["tools"], "the brain offers its routing tools"
     for tool in result["tools"]:
@@ -169,7 +167,7 @@ def test_oversized_line_echoes_the_id(ready_brain: RpcProcess) -> None:
 
 
 def test_line_just_under_the_cap_is_served(ready_brain: RpcProcess) -> None:
-    head = b'{"jsonrpc":"2.0","id":"big","method":"tool.execute.before","params":{"input":{},"output":{"pad":"'
+    head = b'{"jsonrpc":"2.0","id":"big","method":"tool.definition","params":{"input":{},"output":{"pad":"'
     tail = b'"}}}'
     ready_brain.send_raw(head + b"y" * (FRAME_CAP - len(head) - len(tail) - 1) + tail + b"\n")
     reply = ready_brain.read_frame(timeout=30)
@@ -211,7 +209,7 @@ def test_wrong_params_for_a_notification_get_no_reply(ready_brain: RpcProcess) -
 
 def test_batch_with_a_bad_item(ready_brain: RpcProcess) -> None:
     batch = [
-        {"jsonrpc": "2.0", "id": 1, "method": "tool.execute.before", "params": {"input": {}, "output": {}}},
+        {"jsonrpc": "2.0", "id": 1, "method": "tool.definition", "params": {"input": {}, "output": {}}},
         {"jsonrpc": "2.0", "id": 2, "method": "no.such.method"},
         42,
         {"jsonrpc": "2.0", "method": "event", "params": {"event": {"type": "session.idle"}}},
@@ -248,7 +246,7 @@ def test_many_concurrent_requests_all_answered(ready_brain: RpcProcess) -> None:
     ids = list(range(100, 160))
     for rpc_id in ids:
         ready_brain.send(
-            {"jsonrpc": "2.0", "id": rpc_id, "method": "tool.execute.before", "params": {"input": {}, "output": {}}}
+            {"jsonrpc": "2.0", "id": rpc_id, "method": "tool.definition", "params": {"input": {}, "output": {}}}
         )
     seen = {ready_brain.read_frame()["id"] for _ in ids}
     assert seen == set(ids)
@@ -309,8 +307,8 @@ def test_api_key_never_echoed_by_the_config_hook(ready_brain: RpcProcess) -> Non
 def test_log_file_option_gets_the_log(brain: RpcProcess, tmp_path: Path) -> None:
     log_file = tmp_path / "brain.log"
     brain.result("initialize", {**INIT_PARAMS, "options": {"logFile": str(log_file), "verbose": True}})
-    brain.result("tool.execute.before", {"input": {}, "output": {}})
+    brain.result("tool.definition", {"input": {}, "output": {}})
     brain.close_stdin()
     assert brain.wait() == 0
     lines = [json.loads(line) for line in log_file.read_text().splitlines()]
-    assert any(line.get("event") == "hook" and line.get("method") == "tool.execute.before" for line in lines)
+    assert any(line.get("event") == "hook" and line.get("method") == "tool.definition" for line in lines)

@@ -90,10 +90,6 @@ HOOK_PARAMS: dict[str, dict[str, Any]] = {
         "output": {"system": ["You are opencode, an interactive CLI tool.", "Project instructions."]},
     },
     "experimental.chat.messages.transform": {"input": {}, "output": {"messages": _transcript()}},
-    "tool.execute.before": {
-        "input": {"tool": "bash", "sessionID": SESSION, "callID": "c1"},
-        "output": {"args": {"command": "ls"}},
-    },
     "tool.execute.after": {
         "input": {"tool": "edit", "sessionID": SESSION, "callID": "c2", "args": {"filePath": "src/a.py"}},
         "output": {"title": "edit", "output": "Error: no match", "metadata": {"exit": 1}},

@@ -14,8 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kimchi_plugin.opencode import HOOK_HANDLERS, build_routes
-from kimchi_plugin.opencode.runtime import Runtime
+from kimchi_plugin.app import plugin_services
+from kimchi_plugin.brain import Brain as Plugin
+from kimchi_plugin.opencode.routes import HOOK_HANDLERS, build_routes
 from kimchi_plugin.rpc.dispatch import build_dispatcher
 from tests.fuzz.payloads import HOOK_PARAMS, METHODS, template
 
@@ -97,13 +98,13 @@ def mutated(draw: st.DrawFn, value: Any, depth: int = 0) -> Any:
 
 
 class Brain:
-    """One configured brain (runtime + dispatcher) on its own event loop, shared by the examples of a test."""
+    """One configured brain (the plugin's services + dispatcher) on its own event loop, shared by the examples."""
 
     def __init__(self) -> None:
         self.tmp = Path(tempfile.mkdtemp(prefix="kimchi-fuzz-"))
-        env = {"XDG_STATE_HOME": str(self.tmp), "XDG_CACHE_HOME": str(self.tmp), "XDG_CONFIG_HOME": str(self.tmp)}
-        self.runtime = Runtime(env=env)
-        self.dispatch = build_dispatcher(build_routes(self.runtime))
+        env = {"HOME": str(self.tmp), "XDG_CACHE_HOME": str(self.tmp), "XDG_CONFIG_HOME": str(self.tmp)}
+        self.brain = Plugin(plugin_services(env=env, log_file=str(self.tmp / "brain.log")))
+        self.dispatch = build_dispatcher(build_routes(self.brain))
         self.loop = asyncio.new_event_loop()
         self.next_id = 0
         self.call(
@@ -111,7 +112,7 @@ class Brain:
             {"protocolVersion": 1, "options": {"llmClassifier": False, "logFile": str(self.tmp / "brain.log")}},
         )
         self.call("config", HOOK_PARAMS["config"])
-        self.runtime.tokens.wait_until_loaded()
+        self.brain.tokens.wait_until_loaded()
 
     def call(self, method: str, params: Any) -> dict[str, Any]:
         self.next_id += 1

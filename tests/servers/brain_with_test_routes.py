@@ -8,7 +8,7 @@ import os
 import sys
 
 from kimchi_plugin import app
-from kimchi_plugin.opencode import build_routes
+from kimchi_plugin.opencode.routes import build_routes
 from kimchi_plugin.rpc.dispatch import Route
 from kimchi_plugin.rpc.protocol import EmptyParams
 

@@ -8,13 +8,14 @@ import json
 import re
 import sys
 import zlib
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from kimchi_plugin.opencode import build_routes
-from kimchi_plugin.opencode.runtime import Runtime
-from kimchi_plugin.routing.router import Policy, Router
+from kimchi_plugin.app import plugin_services
+from kimchi_plugin.brain import Brain
+from kimchi_plugin.opencode.routes import build_routes
 from kimchi_plugin.routing.tiers import PROFILE_TIER, Profile, Tier
 from kimchi_plugin.rpc.dispatch import build_dispatcher
 
@@ -78,28 +79,29 @@ class SlowClassifier:
         await asyncio.sleep((zlib.crc32(text.encode()) % (MAX_DELAY_MS + 1)) / 1000)
         return Tier(tier)
 
+    async def close(self) -> None:
+        return None
 
-async def _brain(tmp_path: Path) -> tuple[Runtime, object, SlowClassifier]:
-    runtime = Runtime(env={"XDG_STATE_HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path)})
-    dispatch = build_dispatcher(build_routes(runtime))
+
+async def _brain(tmp_path: Path) -> tuple[Brain, object, SlowClassifier]:
+    """The plugin's brain whose LLM second opinion (asked for every automatic decision) is the slow classifier."""
+    llm = SlowClassifier()
+    env = {"HOME": str(tmp_path), "KIMCHI_API_KEY": "sk-test-key", "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    services = replace(plugin_services(env=env, log_file=str(tmp_path / "b.log")), make_llm=lambda _spec: llm)
+    brain = Brain(services)
+    dispatch = build_dispatcher(build_routes(brain))
+    options = {**OPTIONS, "llmClassifier": True, "llmClassifierThreshold": 1.0}
     await dispatch(
         json.dumps(
-            {
-                "jsonrpc": "2.0",
-                "id": 0,
-                "method": "initialize",
-                "params": {"protocolVersion": 1, "options": {**OPTIONS, "logFile": str(tmp_path / "b.log")}},
-            }
+            {"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"protocolVersion": 1, "options": options}}
         )
     )
     await dispatch(json.dumps({"jsonrpc": "2.0", "id": 0, "method": "config", "params": {"output": CONFIG}}))
-    llm = SlowClassifier()
-    runtime.router = Router(runtime.registry, Policy(floor_primary=False, llm_threshold=1.01), llm)
-    return runtime, dispatch, llm
+    return brain, dispatch, llm
 
 
 def test_sessions_routing_at_once_keep_their_own_state(tmp_path: Path):
-    async def scenario() -> tuple[Runtime, SlowClassifier, list[str]]:
+    async def scenario() -> tuple[Brain, SlowClassifier, list[str]]:
         runtime, dispatch, llm = await _brain(tmp_path)
         problems: list[str] = []
 

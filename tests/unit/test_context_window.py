@@ -15,11 +15,12 @@ from session_support import (
     tool_after,
     transcript,
     window,
+    wire,
 )
 
 from kimchi_plugin.opencode import config as config_hook
-from kimchi_plugin.opencode.runtime import REQUEST_OVERHEAD_TOKENS
 from kimchi_plugin.routing import context_window
+from kimchi_plugin.routing.context_window import REQUEST_OVERHEAD_TOKENS
 from kimchi_plugin.routing.router import Policy, Router
 from kimchi_plugin.routing.sessions import RoutedTurn, SessionState
 from kimchi_plugin.routing.tiers import Profile, Tier
@@ -169,9 +170,11 @@ def test_compacting_hook_adds_the_routing_state_to_context_and_leaves_the_prompt
     tool_after(rt, "s1", "edit", filePath="src/app.py")
     tool_after(rt, "s1", "read", filePath="src/util.py")
     tool_after(rt, "s1", "bash", output="Error: tests failed in test_app.py", command="pytest")
-    result = run(
-        config_hook.compacting(
-            rt, HookParams(input={"sessionID": "s1"}, output={"context": ["theirs"], "prompt": None})
+    result = wire(
+        run(
+            config_hook.compacting(
+                rt, HookParams(input={"sessionID": "s1"}, output={"context": ["theirs"], "prompt": None})
+            )
         )
     )
     output = result["output"]

@@ -119,7 +119,7 @@ def test_task_tool_description_is_enhanced_once() -> None:
 
     def definition(tool_id: str, description: str) -> dict:
         params = HookParams(input={"toolID": tool_id}, output={"description": description, "parameters": {}})
-        return run(tools.tool_definition(rt, params))["output"]
+        return run(tools.tool_definition(rt, params)).output
 
     enhanced = definition("task", "Launch a new agent.")["description"]
     assert enhanced.startswith(delegation.TASK_TOOL_GUIDE) and enhanced.endswith("Launch a new agent.")

@@ -1,0 +1,401 @@
+"""The Brain: one object that owns the session state and answers what the OpenCode adapter asks — configure from
+OpenCode's config, route a user message, observe tool calls and bus events, size the next request, decide
+compaction and reminders. Handlers translate payloads to these calls and results to wire patches, nothing more."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from kimchi_plugin.brain import provision
+from kimchi_plugin.brain.provision import BUNDLED, Provision
+from kimchi_plugin.brain.services import Services
+from kimchi_plugin.opencode.vocabulary import ORCHESTRATOR_AGENT
+from kimchi_plugin.provider import autoconfig
+from kimchi_plugin.provider.credentials import KEY_SOURCES
+from kimchi_plugin.routing import classifier, context_window, delegation, fallback
+from kimchi_plugin.routing.classifier import Classification
+from kimchi_plugin.routing.conversation import Message, decide
+from kimchi_plugin.routing.prompts import PROFILE_PROMPTS, PROFILE_TEMPERATURE
+from kimchi_plugin.routing.router import PROFILE_LABEL, Decision, Request
+from kimchi_plugin.routing.sessions import SessionState, SessionStore
+from kimchi_plugin.routing.tiers import Profile, Tier
+from kimchi_plugin.routing.tokens import ConversationTokens, TokenCounter, estimate_tokens
+from kimchi_plugin.rpc.protocol import Action
+from kimchi_plugin.settings import Settings
+from kimchi_plugin.usage.recorder import RouteTag, UsageRecorder
+
+log = structlog.get_logger("kimchi")
+
+FALLBACK_TOAST_MS = 6000
+NO_KEY_TOAST_MS = 12000
+NO_KEY_MESSAGE = "No Kimchi API key found: Kimchi models cannot answer. Set one of: " + "; ".join(KEY_SOURCES) + "."
+
+
+@dataclass(frozen=True, slots=True)
+class UserTurn:
+    session_id: str
+    text: str  # the user's own words
+    agent: str | None
+    requested: str  # the model id the message asks for under our provider (a virtual id or a concrete one)
+    message_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Routed:
+    decision: Decision
+    actions: tuple[Action, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigAnswer:
+    patch: dict[str, Any]
+    cacheable: bool
+    actions: tuple[Action, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptEntry:
+    role: str
+    words: str  # the user's own words (empty for other roles' synthetic text)
+    tools: tuple[tuple[str, bool], ...]  # (tool, failed) calls
+    key: str  # stable per message and part count: counted once
+    sent: str  # everything the model is sent for this message
+
+
+class Brain:
+    """Created before `initialize`; `start` brings the options and `configure` the providers and agents."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.settings = Settings()
+        self.sessions = SessionStore()
+        self.tokens = TokenCounter()
+        self.conversation_tokens = ConversationTokens(self.tokens)
+        self.usage = UsageRecorder(clock=services.clock)  # in memory until `start` knows the options
+        self.configured = asyncio.Event()  # set once the first `config` has built the registry
+        self._setup: Provision = provision.empty(self.settings, services.clock())
+        self._refresh: asyncio.Future[None] | None = None
+        self._warned_no_key = False
+
+    # -- lifecycle --------------------------------------------------------------------------------------------
+
+    @property
+    def provider_id(self) -> str:
+        return self.settings.provider
+
+    @property
+    def setup(self) -> Provision:
+        """Registry, router and what the config said, as of the latest config."""
+        return self._setup
+
+    def start(self, options: Mapping[str, Any]) -> None:
+        """Apply the plugin options (`initialize`)."""
+        self.settings, problems = Settings.from_options(options)
+        self.services.configure_logs(self.settings)
+        for problem in problems:
+            log.warning(problem)
+        if self.services.make_usage is not None:
+            self.usage = self.services.make_usage(self.settings)
+        self._setup = provision.empty(self.settings, self.services.clock())
+
+    async def configure(self, config: Mapping[str, Any]) -> ConfigAnswer:
+        """Build the registry from OpenCode's config and the catalogue; answer the patch that completes the config.
+
+        The answer is cacheable (replayed by the shim at the next start) only when it is final — built with a key
+        and the provider's own catalogue — and holds no key."""
+        view = provision.read_config(config, self.settings, self.services.env)
+        catalog = await self.services.load_catalog(view.base_url, view.api_key)
+        models, source = catalog.models, str(getattr(catalog.source, "value", catalog.source))
+        if not models and not view.provider_models:  # nothing else to serve from: the snapshot shipped with us
+            models, source = self.services.bundled_models(), BUNDLED
+        self._install(provision.build(view, models, source, self.settings, self.services, self._setup))
+        log.info("models loaded", key_source=view.key_source, catalog=source, models=self.model_ids())
+        if catalog.refresh is not None:
+            self._refresh = asyncio.ensure_future(self._apply_refresh(catalog.refresh))
+        setup = autoconfig.Provisioning(self.provider_id, view.base_url, view.api_key, self.settings.orchestrator)
+        patch = autoconfig.configure(config, self._setup.registry, setup)
+        self._setup = provision.with_agent_modes(self._setup, patch.get("agent") or {})
+        first = not self.configured.is_set()
+        self.configured.set()
+        if first and self.services.background_loads:
+            # The encoding takes ~0.3 s of mostly GIL-holding parsing: load it after start-up work, not during it.
+            self.tokens.start_background_load()
+            # Likewise the classifier's weight table (~20 ms), so that the first decision finds it ready.
+            threading.Thread(target=classifier.load_weights, name="kimchi-classifier-load", daemon=True).start()
+        holds_key = "apiKey" in ((patch.get("provider") or {}).get(self.provider_id) or {}).get("options", {})
+        actions = self._no_key_actions() if view.api_key is None else ()
+        return ConfigAnswer(patch, self._setup.final and not holds_key, actions)
+
+    def model_ids(self) -> list[str]:
+        return [m.id for m in self._setup.registry.models()]
+
+    def _install(self, setup: Provision) -> None:
+        self._setup = setup
+        for warning in setup.registry.warnings:
+            log.warning("registry", detail=warning)
+        self.usage.set_prices(provision.prices(setup.registry))
+
+    async def _apply_refresh(self, refresh: Any) -> None:
+        try:
+            result = await refresh
+        except Exception:
+            return
+        if result is not None and result.models:
+            source = str(getattr(result.source, "value", result.source))
+            setup = self._setup
+            self._install(provision.build(setup.view, result.models, source, self.settings, self.services, setup))
+            log.info("model catalog refreshed", models=len(result.models))
+
+    def _no_key_actions(self) -> tuple[Action, ...]:
+        """One clear message, once per process, naming every way to give the key."""
+        if self._warned_no_key:
+            return ()
+        self._warned_no_key = True
+        log.warning("no api key", sources=list(KEY_SOURCES))
+        return (
+            Action.toast("Kimchi: no API key", NO_KEY_MESSAGE, "warning", NO_KEY_TOAST_MS),
+            Action.log("warn", NO_KEY_MESSAGE),
+        )
+
+    async def close(self) -> None:
+        """Flush and stop background work; called on `shutdown` and at end of input."""
+        if self._refresh is not None and not self._refresh.done():
+            self._refresh.cancel()
+        if self._setup.llm is not None:
+            await self._setup.llm.close()
+        await self.usage.close()
+
+    # -- routing ----------------------------------------------------------------------------------------------
+
+    def state(self, session_id: str) -> SessionState:
+        """The session's state, created on first sight; a lock persisted by an earlier process is restored."""
+        state = self.sessions.get(session_id, self.services.clock())
+        if state.last is None and state.lock is None and self.services.locks is not None:
+            state.lock = self.services.locks.get(session_id)
+        return state
+
+    async def route(self, turn: UserTurn) -> Routed:
+        state = self.state(turn.session_id)
+        lock_before = state.lock
+        request = Request(
+            session_id=turn.session_id,
+            text=turn.text,
+            agent=turn.agent,
+            primary=self._setup.view.is_primary(turn.agent),
+            requested=turn.requested,
+            now=self.services.clock(),
+            estimated_tokens=context_window.request_tokens(state, new_tokens=estimate_tokens(turn.text)),
+        )
+        decision = await self._setup.router.route(request, state)
+        if state.lock is not lock_before and self.services.locks is not None:
+            self.services.locks.put(turn.session_id, state.lock)
+        log.debug(
+            "decision",
+            session=turn.session_id,
+            agent=turn.agent,
+            requested=turn.requested,
+            model=decision.model.id if decision.model else None,
+            tier=decision.tier.value,
+            profile=decision.profile.value,
+            source=decision.source,
+            confidence=round(decision.confidence, 3),
+            signals=list(decision.signals),
+            notes=list(decision.notes),
+            tokens=request.estimated_tokens,
+        )
+        actions: list[Action] = []
+        if decision.model is not None:
+            if turn.message_id:
+                self.usage.on_route(turn.message_id, _tag(decision, turn.agent))
+            key = f"{decision.profile.value}:{decision.model.id}"
+            if self.settings.toasts and (key != state.toast_key or decision.notes):
+                state.toast_key = key
+                actions.append(_routing_toast(decision))
+        return Routed(decision, tuple(actions))
+
+    def _routed_state(self, session_id: str | None, model_id: str | None) -> SessionState | None:
+        """The session's state when this request is the session's routed turn (not an internal or foreign call)."""
+        state = self.sessions.peek(session_id) if session_id and model_id else None
+        if state is None or state.last is None or state.last.model_id != model_id:
+            return None
+        return state
+
+    def temperature(self, session_id: str | None, model_id: str | None) -> float | None:
+        """The routed turn's temperature: its mode's, unless the model accepts only one."""
+        state = self._routed_state(session_id, model_id)
+        if state is None or state.last is None:
+            return None
+        spec = self._setup.registry.get(model_id or "")
+        if spec is not None and spec.fixed_temperature is not None:
+            return spec.fixed_temperature
+        return PROFILE_TEMPERATURE[state.last.profile]
+
+    def system_additions(self, session_id: str | None, model_id: str | None) -> list[str]:
+        """Text for the routed turn's system prompt: its mode, and the delegation nudge for the orchestrator."""
+        state = self._routed_state(session_id, model_id)
+        if state is None or state.last is None:
+            return []
+        additions = [PROFILE_PROMPTS[state.last.profile]]
+        nudge = delegation.system_nudge(state) if self._orchestrating(state) else None
+        return [*additions, nudge] if nudge else additions
+
+    def replay_turn(self, session_id: str, text: str, profile: Profile | None) -> None:
+        """Stand in a previous user turn (the CLI's `prev`): a labelled profile is taken as given, otherwise the
+        turn is classified, so that a short follow-up ("fix it", "why?") is decided from it."""
+        conversation = self.state(session_id).conversation
+        found = Classification(profile, 1.0, ("label",), "label") if profile else decide(text, conversation)
+        conversation.note_decision(text, found)
+
+    def suggest(self, session_id: str, tier: Tier) -> None:
+        """The model asked for `tier` on the next message (a suggest_*_mode tool)."""
+        if session_id:
+            self.state(session_id).suggestion = tier
+
+    def usage_summary(self, session_id: str) -> str:
+        return self.usage.session_summary(session_id)
+
+    def _orchestrating(self, state: SessionState) -> bool:
+        """Delegation reminders apply to the orchestrator agent's own (primary) sessions only."""
+        return self.settings.orchestrator and state.agent == ORCHESTRATOR_AGENT
+
+    # -- what happens in the session ------------------------------------------------------------------------
+
+    def sync_transcript(self, session_id: str, entries: Sequence[TranscriptEntry]) -> list[Action]:
+        """The transcript OpenCode is about to send: session context and token count, then compaction if due."""
+        state = self.state(session_id)
+        state.conversation.sync([Message(role=e.role, text=e.words, tools=e.tools) for e in entries])
+        state.transcript_tokens = self.conversation_tokens.total((e.key, e.sent) for e in entries)
+        return self._compaction_actions(state)
+
+    def observe_tool(
+        self, session_id: str, tool: str, args: Mapping[str, Any], output: object, metadata: Mapping[str, Any]
+    ) -> tuple[str | None, list[Action]]:
+        """A finished tool call: (a delegation reminder to append to its output, actions)."""
+        tool = tool.lower()
+        state = self.state(session_id)
+        state.note_tool(tool, args, output, metadata)
+        self.usage.on_tool_after(session_id, tool, args, output if isinstance(output, str) else "", metadata)
+        reminder = None
+        if self._orchestrating(state):
+            delegation.note_tool(state, tool)
+            reminder = delegation.reminder(state)
+        return reminder, self._compaction_actions(state)
+
+    def task_description(self, description: str) -> str | None:
+        """The task tool's description with the delegation guide in front (once), for the orchestrator."""
+        if not self.settings.orchestrator or delegation.TASK_TOOL_GUIDE in description:
+            return None
+        return f"{delegation.TASK_TOOL_GUIDE}\n\n{description}".rstrip()
+
+    def compaction_context(self, session_id: str) -> list[str]:
+        """What a summary of the session must carry over (routing mode, lock, files, errors)."""
+        state = self.sessions.peek(session_id)
+        if state is None:
+            return []
+        return context_window.preserved_context(state, context_window.request_tokens(state))
+
+    def _compaction_actions(self, state: SessionState) -> list[Action]:
+        """Ask OpenCode to compact the session once the next request would fill too much of the serving model's
+        window. Sent during the turn: OpenCode queues the summary and runs it as soon as the turn's loop ends (also
+        in `opencode run`, which would exit before a request sent on `session.idle`)."""
+        spec = self._setup.registry.get(state.last.model_id) if state.last else None
+        if spec is None:
+            return []
+        tokens = context_window.request_tokens(state)
+        now = self.services.clock()
+        if not context_window.should_compact(state, spec.context_window, tokens, now):
+            return []
+        state.compaction_requested_at = now
+        log.info("compaction requested", session=state.session_id, tokens=tokens, window=spec.context_window)
+        actions = [Action.summarize(state.session_id, self.provider_id, spec.id)]
+        if self.settings.toasts:
+            note = context_window.compaction_note(tokens, spec.context_window, spec.id)
+            actions.append(Action.toast("Kimchi: compacting", note))
+        return actions
+
+    # -- bus events -------------------------------------------------------------------------------------------
+
+    def session_created(self, session_id: str, parent_id: str | None) -> None:
+        self.usage.on_session_created(session_id, parent_id)
+
+    def session_deleted(self, session_id: str) -> None:
+        self.sessions.drop(session_id)
+        self.usage.on_session_deleted(session_id)
+        if self.services.locks is not None:
+            self.services.locks.put(session_id, None)
+
+    def session_idle(self, session_id: str) -> None:
+        self.usage.on_session_idle(session_id)
+
+    def session_compacted(self, session_id: str) -> None:
+        state = self.sessions.peek(session_id)
+        if state is not None:
+            state.transcript_tokens = 0
+            state.reported_tokens = 0
+
+    def request_failed(self, session_id: str, failure: fallback.Failure | None, model_id: str | None = None) -> None:
+        """A request of the session failed (`model_id`, else the session's last routed model): arm the fallback
+        for its next message and tell the user which model will serve it."""
+        state = self.sessions.peek(session_id)
+        if state is None:
+            return
+        model_id = model_id or (state.last.model_id if state.last else None)
+        now = self.services.clock()
+        if failure is None or not model_id or not fallback.note_failure(state, model_id, failure, now):
+            return
+        tier = state.last.tier if state.last is not None else self._setup.registry.primary_tier(model_id)
+        upcoming, _notes = self._setup.router.pick_model(tier, state, now, context_window.request_tokens(state))
+        log.info(
+            "model failed",
+            session=session_id,
+            model=model_id,
+            kind=failure.kind,
+            status=failure.status,
+            next=upcoming.id if upcoming else None,
+        )
+        if self.settings.toasts:
+            then = f"the next message uses {upcoming.id}" if upcoming is not None else "no other model is available"
+            message = f"{state.fallback_note}; {then}"
+            self.services.push_actions([Action.toast("Kimchi: model fallback", message, "warning", FALLBACK_TOAST_MS)])
+
+    def assistant_message(self, info: Mapping[str, Any], used_tokens: int) -> None:
+        """An assistant message of our provider was updated: accounting, real request size, failure or success."""
+        session_id = info.get("sessionID")
+        state = self.sessions.peek(session_id) if isinstance(session_id, str) else None
+        route = _tag_turn(state) if state is not None else None
+        self.usage.on_assistant_message(dict(info), route)  # recorded even for sessions the brain forgot
+        if state is None:
+            return
+        if used_tokens > 0:
+            state.reported_tokens = used_tokens  # the real size of the last request (input excludes cached tokens)
+        model_id = str(info.get("modelID") or "")
+        error = info.get("error")
+        if error:
+            failure = fallback.classify_error(error if isinstance(error, Mapping) else None)
+            self.request_failed(state.session_id, failure, model_id)
+        elif info.get("finish") and model_id:
+            fallback.note_success(state, model_id)
+
+
+def _tag(decision: Decision, agent: str | None) -> RouteTag:
+    assert decision.model is not None
+    return RouteTag(decision.tier.value, decision.profile.value, decision.source, decision.model.id, agent)
+
+
+def _tag_turn(state: SessionState) -> RouteTag | None:
+    last = state.last
+    return RouteTag(last.tier.value, last.profile.value, last.source, last.model_id, state.agent) if last else None
+
+
+def _routing_toast(decision: Decision) -> Action:
+    assert decision.model is not None
+    lines = [f"{decision.model.id} · {decision.tier.value} tier", decision.reason, *decision.notes]
+    return Action.toast(
+        f"Kimchi: {PROFILE_LABEL[decision.profile]}", "\n".join(lines), "warning" if decision.notes else "info"
+    )
