@@ -54,7 +54,7 @@ def test_nesting_too_deep_to_parse_is_answered_with_the_request_id(tmp_path: Pat
         assert reply["id"] == 42, reply
         assert reply["error"]["code"] == -32600
         assert "nested" in reply["error"]["message"]
-        assert brain.call(43, "tool.execute.before", {"input": {}, "output": {}})["result"] == {"output": {}}
+        assert brain.call(43, "tool.definition", {"input": {}, "output": {}})["result"] == {"output": {}}
     finally:
         assert brain.close() == 0
 
@@ -75,7 +75,7 @@ def test_stdin_from_a_regular_file_is_served_by_the_reader_thread(tmp_path: Path
     frames = tmp_path / "frames.ndjson"
     lines = [
         {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": 1, "options": {}}},
-        {"jsonrpc": "2.0", "id": 2, "method": "tool.execute.before", "params": {"input": {}, "output": {}}},
+        {"jsonrpc": "2.0", "id": 2, "method": "tool.definition", "params": {"input": {}, "output": {}}},
     ]
     frames.write_text("".join(json.dumps(line) + "\n" for line in lines))
     env = {**os.environ, "XDG_STATE_HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path), "HOME": str(tmp_path)}
