@@ -18,9 +18,9 @@ import structlog
 
 from kimchi_plugin import __version__
 from kimchi_plugin.lru import Lru
-from kimchi_plugin.usage.ledger import UNROUTED, SessionLedger
-from kimchi_plugin.usage.payload import AssistantMessage, parse_assistant
-from kimchi_plugin.usage.prices import Prices, Usage, baselines, effective_cost, prices_from
+from kimchi_plugin.usage.ledger import UNROUTED, SessionLedger, pinned_usage
+from kimchi_plugin.usage.payload import AssistantMessage, as_text, parse_assistant
+from kimchi_plugin.usage.prices import Baselines, Prices, Usage, baselines, effective_cost, prices_from
 from kimchi_plugin.usage.report import format_summary
 from kimchi_plugin.usage.store import REPEAT_NOTE, TurnRow, UsageStore, default_db_path, session_rows
 from kimchi_plugin.usage.telemetry import (
@@ -64,6 +64,7 @@ class RouteTag:
     source: str
     model_id: str
     agent: str | None = None
+    cache_saved_usd: float = 0.0  # what the decision saved by staying on a warm cache (routing.switch_cost)
 
 
 class UsageRecorder:
@@ -99,6 +100,7 @@ class UsageRecorder:
         self._children: Lru[str, list[str]] = Lru(MAX_SESSIONS)  # parent session → children
         self._routes: Lru[str, RouteTag] = Lru(MAX_ROUTES)
         self._logged: Lru[str, bool] = Lru(MAX_LOGGED)
+        self._credited: Lru[str, str] = Lru(MAX_ROUTES)  # user message id → the reply carrying its cache saving
         self.errors = 0
         self._failures: dict[str, int] = {}  # swallowed failures by cause
 
@@ -162,15 +164,21 @@ class UsageRecorder:
             if message.provider != self.provider:
                 return  # not our traffic: other providers' calls are neither recorded nor sent
             # The decision for the user message this replies to wins; `route` is the fallback.
-            route = self._routes.get(message.id) or self._routes.get(info.get("parentID") or "") or route
+            parent = as_text(info.get("parentID")) or ""
+            route = self._routes.get(message.id) or self._routes.get(parent) or route
             if route is not None:
                 self._routes.put(message.id, route)
             usage = replace(message.usage, cost=effective_cost(message.usage, self.prices.get(message.model)))
-            delta = self._ledger(message.session_id).apply(message, usage, route.tier if route else None)
+            ledger = self._ledger(message.session_id)
+            pinned = pinned_usage(usage, message.model, message.created_ms, ledger.predecessor(message.id))
+            base = baselines(pinned, self.prices)
+            saved = self._cache_saving(parent, message.id, route)
+            delta = ledger.apply(message, usage, route.tier if route else None, base, saved)
             if self.telemetry is not None:
                 self._usage_metrics(self.telemetry, message, delta.clamped())
             if message.completed:
-                self._completed(message, usage, route)
+                ledger.note_completed(message, usage)
+                self._completed(message, usage, route, base, saved)
         except Exception as exc:
             self._failed("message", exc)
 
@@ -201,7 +209,7 @@ class UsageRecorder:
     def ledger(self, session_id: str) -> SessionLedger | None:
         return self._ledgers.get(session_id)
 
-    def session_summary(self, session_id: str, prices: Prices | None = None) -> str:
+    def session_summary(self, session_id: str) -> str:
         """Plain-text spend, tokens and savings of one session and its subagent sessions (for a tool or command
         inside OpenCode): earlier turns come from the stats database (another process may have served them), this
         process's from memory."""
@@ -209,7 +217,7 @@ class UsageRecorder:
             ledger, stored = self._session_tree_ledger(session_id)
             if ledger.messages == 0:
                 return "No routed model calls recorded for this session yet."
-            text = format_summary(ledger, prices or self.prices)
+            text = format_summary(ledger)
             return text if stored else f"{text}\n{MEMORY_ONLY_NOTE}"
         except Exception as exc:
             self._failed("summary", exc)
@@ -270,7 +278,8 @@ class UsageRecorder:
                     row.cache_write_tokens,
                     row.cost_usd,
                 )
-                merged.put(row.message_id, usage, row.model, row.tier, row.agent)
+                base = Baselines(row.reasoning_model, row.reasoning_cost_usd, row.coding_model, row.coding_cost_usd)
+                merged.put(row.message_id, usage, row.model, row.tier, row.agent, base, row.cache_saved_usd)
         frontier = list(tree)
         while frontier:  # children this process saw being created
             children = [c for sid in frontier for c in self._children.get(sid) or () if c not in tree]
@@ -289,12 +298,23 @@ class UsageRecorder:
         if count == 1:
             log.warning("usage accounting failed", where=where, error=type(exc).__name__, note=REPEAT_NOTE)
 
-    def _completed(self, message: AssistantMessage, usage: Usage, route: RouteTag | None) -> None:
+    def _cache_saving(self, parent: str, message_id: str, route: RouteTag | None) -> float:
+        """What the decision saved by keeping a warm cache, credited to its first reply only."""
+        if route is None or route.cache_saved_usd <= 0 or not parent:
+            return 0.0
+        first = self._credited.get(parent)
+        if first is None:
+            self._credited.put(parent, message_id)
+            return route.cache_saved_usd
+        return route.cache_saved_usd if first == message_id else 0.0
+
+    def _completed(
+        self, message: AssistantMessage, usage: Usage, route: RouteTag | None, base: Baselines, saved: float
+    ) -> None:
         if self.telemetry is not None and message.id not in self._logged and message.completed_ms is not None:
             self._logged.put(message.id, True)
             self.telemetry.emit_log(message.completed_ms * 1_000_000, _log_attributes(message, usage, route))
         if self.store is not None:
-            base = baselines(usage, self.prices)
             self.store.record(
                 TurnRow(
                     message_id=message.id,
@@ -319,6 +339,7 @@ class UsageRecorder:
                     created_ms=message.created_ms,
                     completed_ms=message.completed_ms,
                     recorded_ms=int(self._clock() * 1000),
+                    cache_saved_usd=saved,
                 )
             )
 

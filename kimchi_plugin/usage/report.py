@@ -1,6 +1,7 @@
 """What the usage reports say: the in-chat summary of one session (from its ledger) and the `stats` report (from the
-local database: spend by tier and model, and the savings versus sending everything to the top Reasoning or top Coding
-model; offline, since each row carries the baseline prices of its time).
+local database). Both give what was spent (cache reads and writes priced), what the top Reasoning and the top Coding
+model would have cost for the same work with their own prompt caching (see ledger.pinned_usage), and what cache-aware
+routing decisions saved. Offline: each row carries the baseline costs of its time.
 """
 
 from __future__ import annotations
@@ -10,10 +11,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from kimchi_plugin.usage.ledger import SessionLedger
-from kimchi_plugin.usage.prices import Prices
-from kimchi_plugin.usage.store import SESSION_TREE, has_turns
+from kimchi_plugin.usage.store import SESSION_TREE, table_columns
 
 SMALL_USD = 0.01  # amounts below this are shown with 6 decimals
+BASELINE_TITLE = "Versus one top model for everything, each with its own prompt caching"
 LARGE_USD = 100.0  # amounts from this on are shown with 2 decimals
 
 
@@ -33,8 +34,9 @@ def _verdict(baseline: float, actual: float) -> str:
 
 
 # -- one session, in chat ---------------------------------------------------------------------------------------------
-def format_summary(ledger: SessionLedger, prices: Prices) -> str:
-    """Spend by tier and model, tokens, savings versus the top models, and code activity of one session."""
+def format_summary(ledger: SessionLedger) -> str:
+    """Spend by tier and model (cache reads and writes priced), tokens, what one top model would have cost with its
+    own caching, what cache-aware decisions saved, and code activity of one session."""
     total = ledger.total
     lines = [
         f"Session usage: {ledger.messages} model calls, {usd(total.cost)}",
@@ -47,19 +49,25 @@ def format_summary(ledger: SessionLedger, prices: Prices) -> str:
     lines.append("By model:")
     for model, usage in sorted(ledger.by_model.items(), key=lambda kv: -kv[1].cost):
         lines.append(f"  {model:<24} {ledger.messages_by_model.get(model, 0):>4} calls  {usd(usage.cost)}")
-    base = ledger.baselines(prices)
-    for label, top, cost in (
-        ("Reasoning", base.reasoning_model, base.reasoning_cost),
-        ("Coding", base.coding_model, base.coding_cost),
-    ):
-        if top and cost is not None:
-            lines.append(f"All on the top {label} model ({top}): {usd(cost)} → {_verdict(cost, total.cost)}")
+    if ledger.baseline_model:
+        lines.append(f"{BASELINE_TITLE}:")
+    for kind in ("reasoning", "coding"):
+        if kind in ledger.baseline_model:
+            cost, spent = ledger.baseline_usd[kind], ledger.baseline_spent[kind]
+            top = ledger.baseline_model[kind]
+            lines.append(f"All on the top {kind.capitalize()} model ({top}): {usd(cost)} → {_verdict(cost, spent)}")
+    if ledger.kept_warm:
+        lines.append(_cache_aware_line(ledger.kept_warm, ledger.cache_saved))
     if ledger.commits or ledger.pull_requests or ledger.lines_added or ledger.lines_removed:
         lines.append(
             f"Code: +{ledger.lines_added} / -{ledger.lines_removed} lines, {ledger.commits} commits, "
             f"{ledger.pull_requests} pull requests"
         )
     return "\n".join(lines)
+
+
+def _cache_aware_line(decisions: int, saved: float) -> str:
+    return f"Cache-aware routing: stayed on a warm model {decisions} times instead of switching, saving {usd(saved)}"
 
 
 # -- the stats report -------------------------------------------------------------------------------------------------
@@ -96,6 +104,8 @@ class Report:
     by_tier: list[Line] = field(default_factory=list)
     by_model: list[Line] = field(default_factory=list)
     savings: list[Savings] = field(default_factory=list)
+    kept_warm: int = 0  # routing decisions that stayed on a warm cache
+    cache_saved_usd: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -113,7 +123,8 @@ def build_report(
     conn: sqlite3.Connection, *, session: str | None = None, since_ms: int | None = None, scope: str = "all time"
 ) -> Report:
     """Aggregate the rows of one session (with its child sessions) and/or since a time."""
-    if not has_turns(conn):  # created a moment ago by a writer that has not made its table yet
+    present = table_columns(conn)
+    if not present:  # created a moment ago by a writer that has not made its table yet
         return Report(scope, Line("total"))
     prefix, where, params = "", ["1=1"], list[object]()
     if session:
@@ -156,7 +167,12 @@ def build_report(
                 )
             ]
             savings.append(Savings(name, models, calls, actual, baseline))
-    return Report(scope, total, by_tier, by_model, savings)
+    kept_warm, cache_saved = 0, 0.0
+    if "cache_saved_usd" in present:  # absent from a table an older version wrote and no newer one upgraded yet
+        kept_warm, cache_saved = query(
+            f"SELECT COUNT(*), COALESCE(SUM(cache_saved_usd), 0) FROM turns WHERE {cond} AND cache_saved_usd > 0"
+        )[0]
+    return Report(scope, total, by_tier, by_model, savings, kept_warm, cache_saved)
 
 
 def render(report: Report) -> str:
@@ -177,11 +193,13 @@ def render(report: Report) -> str:
             f"{ln.cache_read_tokens:>11,}{ln.cache_write_tokens:>9,}{usd(ln.cost_usd):>12}"
             for ln in lines
         ]
-    out += ["", "Savings (the same tokens priced on one model)"]
+    out += ["", BASELINE_TITLE]
     if not report.savings:
         out.append("  no baseline prices recorded")
     for s in report.savings:
         label = f"all on the top {s.baseline.capitalize()} model ({', '.join(s.models)})"
         covered = "" if s.calls_covered == t.calls else f" [{s.calls_covered} of {t.calls} calls priced]"
         out.append(f"  vs {label}: {usd(s.baseline_usd)} → {_verdict(s.baseline_usd, s.actual_usd)}{covered}")
+    if report.kept_warm:
+        out.append(f"  {_cache_aware_line(report.kept_warm, report.cache_saved_usd)}")
     return "\n".join(out)

@@ -22,7 +22,7 @@ log = structlog.get_logger("kimchi.usage_store")
 
 DB_SUBDIR = "opencode-kimchi"
 DB_NAME = "usage.db"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: cache_saved_usd
 BUSY_TIMEOUT_MS = 5000
 QUEUE_SIZE = 2048  # rows waiting for the writer; beyond this a row is dropped (and counted)
 BATCH_ROWS = 256  # rows written per transaction at most
@@ -38,8 +38,10 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # not encodable as UTF-8: SQLit
 
 @dataclass(frozen=True, slots=True)
 class TurnRow:
-    """One assistant message of a routed turn. Costs in USD; the two baselines price the same tokens on the top
-    Reasoning and top Coding models as they were priced when the row was written (None: price unknown)."""
+    """One assistant message of a routed turn. Costs in USD; the two baselines price the message on the top Reasoning
+    and top Coding models as if that model had served the whole session, with its own prompt cache, at the prices of
+    when the row was written (None: price unknown). `cache_saved_usd`: what the routing decision this message
+    answers saved by keeping a warm cache (carried by the decision's first reply only)."""
 
     message_id: str
     session_id: str
@@ -63,6 +65,7 @@ class TurnRow:
     created_ms: int | None
     completed_ms: int | None
     recorded_ms: int
+    cache_saved_usd: float = 0.0
 
 
 COLUMNS = tuple(f.name for f in fields(TurnRow))
@@ -89,7 +92,8 @@ CREATE TABLE IF NOT EXISTS turns (
     coding_cost_usd REAL,
     created_ms INTEGER,
     completed_ms INTEGER,
-    recorded_ms INTEGER NOT NULL
+    recorded_ms INTEGER NOT NULL,
+    cache_saved_usd REAL NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS turns_recorded ON turns(recorded_ms);
 CREATE INDEX IF NOT EXISTS turns_session ON turns(session_id);
@@ -128,11 +132,39 @@ def connect(path: str, *, readonly: bool = False) -> sqlite3.Connection:
     return conn
 
 
+# Columns added after version 1, with their definitions: a database written by an older version gains them.
+_ADDED_COLUMNS = {"cache_saved_usd": "REAL NOT NULL DEFAULT 0"}
+
+
 def ensure_schema(conn: sqlite3.Connection) -> None:
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
-    if version < SCHEMA_VERSION:
-        conn.executescript(_SCHEMA)
-        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+    """Create or upgrade the table in one transaction, so concurrent first writers never trip on each other."""
+    if conn.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+            for statement in filter(str.strip, _SCHEMA.split(";")):
+                conn.execute(statement)
+            present = table_columns(conn)
+            for name, definition in _ADDED_COLUMNS.items():
+                if name not in present:
+                    conn.execute(f"ALTER TABLE turns ADD COLUMN {name} {definition}")
+            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+def table_columns(conn: sqlite3.Connection) -> set[str]:
+    """Columns of the table; empty when it does not exist yet."""
+    return {row[1] for row in conn.execute("PRAGMA table_info(turns)")}
+
+
+def readable(column: str, present: set[str]) -> str:
+    """A column for a SELECT, or its default when an older writer's table lacks it."""
+    return column if column in present or column not in _ADDED_COLUMNS else f"0 AS {column}"
 
 
 def prune(conn: sqlite3.Connection, *, now_ms: int, max_age_days: int, max_rows: int) -> int:
@@ -145,11 +177,6 @@ def prune(conn: sqlite3.Connection, *, now_ms: int, max_age_days: int, max_rows:
         (max_rows,),
     )
     return removed + cur.rowcount
-
-
-def has_turns(conn: sqlite3.Connection) -> bool:
-    """Whether the table exists: a reader may open the file between its creation and the table's."""
-    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'turns'").fetchone() is not None
 
 
 def sanitised(row: TurnRow) -> tuple[Any, ...]:
@@ -172,9 +199,11 @@ def session_rows(path: str, session_id: str) -> list[TurnRow]:
         return []
     conn = connect(path, readonly=True)
     try:
-        if not has_turns(conn):
+        present = table_columns(conn)
+        if not present:
             return []
-        sql = f"{SESSION_TREE} SELECT {', '.join(COLUMNS)} FROM turns WHERE session_id IN (SELECT id FROM tree)"
+        select = ", ".join(readable(column, present) for column in COLUMNS)
+        sql = f"{SESSION_TREE} SELECT {select} FROM turns WHERE session_id IN (SELECT id FROM tree)"
         return [TurnRow(*row) for row in conn.execute(sql, (session_id,))]
     finally:
         conn.close()

@@ -285,3 +285,18 @@ def test_line_helpers():
     assert (line_count(""), line_count("a"), line_count("a\n"), line_count("a\nb")) == (0, 1, 1, 2)
     assert diff_lines("same", "same") == (0, 0)
     assert diff_lines("", "x\ny") == (2, 0)
+
+
+def test_pinned_usage_gives_the_switched_request_the_cache_a_kept_model_would_have_had():
+    from kimchi_plugin.usage.ledger import CACHE_TTL_MS, Request, pinned_usage
+
+    before = Request("m1", "big", prompt=10_000, completed_ms=1_000)
+    cold = Usage(input=3_000, cache_write=9_000, output=50, cost=0.1)
+    # another model served m1: 10K of this 12K prompt would have been cache reads, taken from the writes first
+    assert pinned_usage(cold, "small", 2_000, before) == Usage(input=2_000, cache_read=10_000, output=50, cost=0.1)
+    assert pinned_usage(cold, "big", 2_000, before) == cold  # same model: billed as it was
+    assert pinned_usage(cold, "small", 2_000, None) == cold  # first request of the session
+    assert pinned_usage(Usage(input=5_000), "small", 2_000, before) == Usage(input=5_000)  # compacted: no prefix
+    assert pinned_usage(cold, "small", 1_000 + CACHE_TTL_MS + 1, before) == cold  # the cache would have expired
+    warm_part = Usage(input=4_000, cache_read=8_000)
+    assert pinned_usage(warm_part, "small", 2_000, before) == Usage(input=2_000, cache_read=10_000)

@@ -9,16 +9,18 @@ import sqlite3
 import subprocess
 import sys
 import time
-from dataclasses import replace
+from dataclasses import astuple, replace
 from pathlib import Path
 
 import pytest
 
 from kimchi_plugin.cli.stats import add_arguments, parse_since, run
+from kimchi_plugin.usage import store as store_module
 from kimchi_plugin.usage.prices import ModelPrice, Prices
 from kimchi_plugin.usage.recorder import RouteTag, UsageRecorder
 from kimchi_plugin.usage.report import build_report
 from kimchi_plugin.usage.store import (
+    COLUMNS,
     MS_PER_DAY,
     TurnRow,
     UsageStore,
@@ -26,6 +28,7 @@ from kimchi_plugin.usage.store import (
     default_db_path,
     ensure_schema,
     prune,
+    session_rows,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -360,3 +363,72 @@ def test_prices_from_registry_entries():
         spec.cost_input, spec.cost_output, spec.cost_cache_read, spec.cost_cache_write
     )
     assert prices.top_coding in prices.models
+
+
+# -- honest savings: each top model with its own cache; what cache-aware decisions saved -----------------------------
+def honest_session(db: Path) -> UsageRecorder:
+    """deep-r1 (cold), a switch to kimi-k2.5 (cold again: the whole prompt uncached), then two kimi calls of a
+    decision that stayed on kimi's warm cache and says it saved $0.05."""
+    rec = UsageRecorder(telemetry=None, store_path=str(db), prices=PRICES, clock=lambda: NOW)
+    rec.on_route("u1", ROUTES["reasoning"])
+    rec.on_assistant_message(message("m1", "s", "deep-r1", inp=10_000, out=1_000, completed=COMPLETED))
+    rec.on_route("u2", ROUTES["coding"])
+    rec.on_assistant_message(
+        message("m2", "s", "kimi-k2.5", inp=12_000, out=500, completed=COMPLETED + 2000, parent="u2")
+    )
+    rec.on_route("u3", replace(ROUTES["coding"], cache_saved_usd=0.05))
+    for mid, inp, cached, out, at in (("m3", 1_000, 12_000, 200, 4000), ("m4", 500, 13_000, 100, 6000)):
+        rec.on_assistant_message(
+            message(mid, "s", "kimi-k2.5", inp=inp, cache_read=cached, out=out, completed=COMPLETED + at, parent="u3")
+        )
+        rec.on_assistant_message(  # a repeated final update credits nothing twice
+            message(mid, "s", "kimi-k2.5", inp=inp, cache_read=cached, out=out, completed=COMPLETED + at, parent="u3")
+        )
+    return rec
+
+
+def test_baselines_count_each_top_model_with_its_own_cache(tmp_path, capsys):
+    db = tmp_path / "usage.db"
+    rec = honest_session(db)
+    summary = rec.session_summary("s")
+    asyncio.run(rec.close())
+    rows = {r["message_id"]: r for r in rows_in(db)}
+    # m2 on deep-r1 kept throughout: the 10K prompt of m1 read from its cache, 2K new: 2K×2 + 10K×0.5 + 500×8
+    assert rows["m2"]["reasoning_cost_usd"] == pytest.approx(0.013)  # the same tokens would say 0.028
+    assert rows["m2"]["coding_cost_usd"] == pytest.approx(0.0065)  # kimi kept throughout: 2K×1 + 10K×0.25 + 500×4
+    assert rows["m3"]["reasoning_cost_usd"] == pytest.approx(0.0096)  # no switch: billed as it was
+    assert [rows[m]["cache_saved_usd"] for m in ("m1", "m2", "m3", "m4")] == [0, 0, 0.05, 0]
+    conn = connect(str(db), readonly=True)
+    report = build_report(conn, session="s")
+    conn.close()
+    assert report.total.cost_usd == pytest.approx(0.028 + 0.014 + 0.0048 + 0.00415)
+    reasoning, coding = report.savings
+    assert reasoning.baseline_usd == pytest.approx(0.028 + 0.013 + 0.0096 + 0.0083)
+    assert coding.baseline_usd == pytest.approx(0.014 + 0.0065 + 0.0048 + 0.00415)
+    assert (report.kept_warm, report.cache_saved_usd) == (1, pytest.approx(0.05))
+    _, text = stats(db, "--session", "s", capsys=capsys)
+    assert "vs all on the top Reasoning model (deep-r1): $0.0589 → saved $0.007950 (13%)" in text
+    assert "vs all on the top Coding model (kimi-k2.5): $0.0295 → $0.0215 more spent" in text
+    assert "Cache-aware routing: stayed on a warm model 1 times instead of switching, saving $0.0500" in text
+    # the in-chat summary says the same from memory
+    assert "All on the top Reasoning model (deep-r1): $0.0589 → saved $0.007950 (13%)" in summary
+    assert "All on the top Coding model (kimi-k2.5): $0.0295 → $0.0215 more spent" in summary
+    assert "Cache-aware routing: stayed on a warm model 1 times instead of switching, saving $0.0500" in summary
+
+
+def test_a_version_1_database_is_read_and_upgraded(tmp_path):
+    db = tmp_path / "usage.db"
+    conn = sqlite3.connect(db)
+    conn.executescript(store_module._SCHEMA.replace(",\n    cache_saved_usd REAL NOT NULL DEFAULT 0", ""))  # version 1
+    conn.execute("PRAGMA user_version=1")
+    conn.execute(
+        f"INSERT INTO turns ({', '.join(COLUMNS[:-1])}) VALUES ({', '.join('?' for _ in COLUMNS[:-1])})",
+        astuple(row("old", session_id="s"))[:-1],
+    )
+    conn.commit()
+    conn.close()
+    assert [r.cache_saved_usd for r in session_rows(str(db), "s")] == [0]  # read before any upgrade
+    store = UsageStore(str(db), clock=lambda: NOW)
+    store.record(row("new", session_id="s", cache_saved_usd=0.5))
+    store.close()
+    assert {r.message_id: r.cache_saved_usd for r in session_rows(str(db), "s")} == {"old": 0, "new": 0.5}
