@@ -26,6 +26,10 @@ MAX_REQUESTS_PER_STAY = 50.0
 # Shape of a later request when the session has no figures yet: uncached prompt tokens it adds (tool results, the
 # user's text, the previous answer) and the tokens it generates.
 DEFAULT_NEW_TOKENS = 2_000
+# Prior for the chance that a move down is followed by a move back up (the warm model's tier is needed again), and
+# how many observed switches it weighs as.
+PRIOR_RETURN = 0.5
+PRIOR_RETURN_WEIGHT = 4.0
 DEFAULT_OUTPUT_TOKENS = 500
 SHORT_USD = 0.10  # amounts from this on are said with cents only
 
@@ -61,6 +65,7 @@ class Workload:
     requests: float = PRIOR_REQUESTS_PER_STAY
     new_tokens: int = DEFAULT_NEW_TOKENS
     output_tokens: int = DEFAULT_OUTPUT_TOKENS
+    return_probability: float = PRIOR_RETURN  # chance the session then comes back to the warm model's tier
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +88,12 @@ def expected_requests(stays: Sequence[int], current: int = 0) -> float:
     the prior; a stay already longer than that (`current` requests so far) is expected to last as long again."""
     mean = (PRIOR_REQUESTS_PER_STAY * PRIOR_WEIGHT + sum(stays)) / (PRIOR_WEIGHT + len(stays))
     return min(max(mean, float(current), 1.0), MAX_REQUESTS_PER_STAY)
+
+
+def return_probability(moves_up: int, switches: int) -> float:
+    """Chance that a move down is undone: the session's share of switches that went up a tier, shrunk towards the
+    prior."""
+    return (PRIOR_RETURN * PRIOR_RETURN_WEIGHT + moves_up) / (PRIOR_RETURN_WEIGHT + switches)
 
 
 def horizon_cost(prices: CachePrices, prefix_tokens: int, workload: Workload, *, warm: bool) -> float:
@@ -133,7 +144,11 @@ def decide_switch(
     if prefix_tokens <= 0:
         return SwitchDecision(True, 0.0, 0.0, f"switched to {target_model}: nothing cached on {warm_model}")
     stay = horizon_cost(warm_prices, prefix_tokens, workload, warm=True)
-    move = horizon_cost(target_prices, prefix_tokens, workload, warm=False)
+    # Switching leaves the warm cache behind for good: coming back later starts the warm model cold on the grown
+    # context, which staying would not have paid.
+    grown = prefix_tokens + workload.requests * workload.new_tokens
+    back = workload.return_probability * grown * (warm_prices.uncached - warm_prices.cached) / TOKENS_PER_PRICE_UNIT
+    move = horizon_cost(target_prices, prefix_tokens, workload, warm=False) + max(back, 0.0)
     cached = f"{prefix_tokens / 1000:.0f}K tokens cached, ~{workload.requests:.0f} requests ahead"
     if move > stay:
         reason = f"stayed on {warm_model}: switching to {target_model} would cost {_usd(move - stay)} more ({cached})"

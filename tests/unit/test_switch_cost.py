@@ -8,11 +8,13 @@ import pytest
 from kimchi_plugin.routing.switch_cost import (
     MAX_REQUESTS_PER_STAY,
     PRIOR_REQUESTS_PER_STAY,
+    PRIOR_RETURN,
     CachePrices,
     Workload,
     decide_switch,
     expected_requests,
     horizon_cost,
+    return_probability,
 )
 from kimchi_plugin.routing.tiers import Tier
 
@@ -33,6 +35,7 @@ def move(
     warm_tier=Tier.CODING,
     target_tier=Tier.QUICK,
     explicit=False,
+    back=0.0,
 ):
     return decide_switch(
         warm_model="mid",
@@ -42,7 +45,7 @@ def move(
         target_tier=target_tier,
         warm_prices=warm_prices,
         target_prices=target_prices,
-        workload=Workload(requests=requests),
+        workload=Workload(requests=requests, return_probability=back),
         explicit=explicit,
     )
 
@@ -73,6 +76,20 @@ def test_warm_cache_kept_when_switching_costs_more():
     assert decision.reason == (
         "stayed on mid: switching to small would cost $0.0128 more (80K tokens cached, ~3 requests ahead)"
     )
+
+
+def test_a_likely_return_counts_the_warm_model_started_cold_again():
+    alone = move(MID, SMALL, requests=10)
+    likely = move(MID, SMALL, requests=10, back=0.9)
+    # coming back: 80K + 10 × 2K tokens written again on the mid model instead of read (3.75 - 0.3 per 1M), 90 % sure
+    assert likely.switch_usd - alone.switch_usd == pytest.approx(0.9 * 100_000 * 3.45 / 1e6)
+    assert alone.switch and not likely.switch
+
+
+def test_return_probability_learnt_with_a_prior():
+    assert return_probability(0, 0) == PRIOR_RETURN
+    assert return_probability(6, 6) == pytest.approx((PRIOR_RETURN * 4 + 6) / 10)
+    assert return_probability(0, 100) < 0.05
 
 
 def test_a_long_stay_ahead_pays_for_the_cache_loss():

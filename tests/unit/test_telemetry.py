@@ -250,7 +250,8 @@ rec.on_assistant_message({"id": "m", "sessionID": "s", "role": "assistant", "mod
 rec.on_tool_after("s", "bash", {"command": "git commit -m x"}, "", {"exit": 0})
 rec.on_session_idle("s")
 asyncio.run(rec.close())
-loaded = sorted(m for m in sys.modules if m.startswith(("opentelemetry", "google.protobuf", "kimchi_plugin.usage.otlp")))
+heavy = ("opentelemetry", "google.protobuf", "kimchi_plugin.usage.otlp")
+loaded = sorted(m for m in sys.modules if m.startswith(heavy))
 print(loaded)
 """
 
