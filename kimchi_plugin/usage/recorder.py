@@ -20,7 +20,7 @@ from kimchi_plugin import __version__
 from kimchi_plugin.lru import Lru
 from kimchi_plugin.usage.ledger import UNROUTED, SessionLedger, pinned_usage
 from kimchi_plugin.usage.payload import AssistantMessage, as_text, parse_assistant
-from kimchi_plugin.usage.prices import Baselines, Prices, Usage, baselines, effective_cost, prices_from
+from kimchi_plugin.usage.prices import Baselines, Prices, Usage, baselines, effective_cost
 from kimchi_plugin.usage.report import format_summary
 from kimchi_plugin.usage.store import REPEAT_NOTE, TurnRow, UsageStore, default_db_path, session_rows
 from kimchi_plugin.usage.telemetry import (
@@ -36,7 +36,6 @@ from kimchi_plugin.usage.telemetry import (
 from kimchi_plugin.usage.telemetry_config import TelemetryConfig, resolve_config
 from kimchi_plugin.usage.tool_effects import ToolEffects, tool_effects
 
-__all__ = ["RouteTag", "UsageRecorder", "prices_from"]  # prices_from: where the adapter has always imported it
 
 log = structlog.get_logger("kimchi.usage")
 
