@@ -36,7 +36,6 @@ from kimchi_plugin.usage.telemetry import (
 from kimchi_plugin.usage.telemetry_config import TelemetryConfig, resolve_config
 from kimchi_plugin.usage.tool_effects import ToolEffects, tool_effects
 
-
 log = structlog.get_logger("kimchi.usage")
 
 MAX_SESSIONS = 500  # ledgers kept in memory; the least recently active beyond this are forgotten
