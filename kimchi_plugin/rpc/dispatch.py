@@ -260,14 +260,38 @@ def _as_is(response: Any) -> Any:
 
 class Dispatcher:
     """`start(line)` answers a frame: the reply line when every handler finished without waiting ("" for
-    notifications), else an awaitable of it. Awaiting the dispatcher itself always gives the line. Never raises."""
+    notifications), else an awaitable of it. Awaiting the dispatcher itself always gives the line. Never raises.
+
+    A server may start with a few methods and `install` the rest later; work a handler `defer`s runs right after its
+    reply is written and before the next frame is read (so `initialize` can be answered before the rest is imported).
+    """
 
     def __init__(self, routes: Mapping[str, Route]) -> None:
-        self._methods = {name: _method(name, route) for name, route in routes.items()}
+        self._methods: dict[str, Callable[..., Result]] = {}
+        self._deferred: list[Callable[[], None]] = []
+        self.install(routes)
+
+    def install(self, routes: Mapping[str, Route]) -> None:
+        """Add (or replace) methods."""
+        self._methods.update((name, _method(name, route)) for name, route in routes.items())
+
+    def defer(self, work: Callable[[], None]) -> None:
+        """Run `work` once the current reply is written, before any further frame is dispatched."""
+        self._deferred.append(work)
+
+    def run_deferred(self) -> None:
+        while self._deferred:
+            work = self._deferred.pop(0)
+            try:
+                work()
+            except Exception:
+                log.exception("deferred start-up work failed")
 
     async def __call__(self, text: str) -> str:
         reply = self.start(text)
-        return reply if isinstance(reply, str) else await reply
+        reply = reply if isinstance(reply, str) else await reply
+        self.run_deferred()
+        return reply
 
     def start(self, text: str) -> str | Awaitable[str]:
         try:

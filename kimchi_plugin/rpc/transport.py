@@ -138,6 +138,7 @@ async def serve(
     """Serve frames from `reader` until end of input, then let in-flight requests finish briefly."""
     loop = asyncio.get_running_loop()
     start: Start = dispatch.start if isinstance(dispatch, Dispatcher) else dispatch
+    after_reply: Callable[[], None] = dispatch.run_deferred if isinstance(dispatch, Dispatcher) else lambda: None
     ended: asyncio.Future[None] = loop.create_future()
     in_flight: set[asyncio.Future[str]] = set()
     fd = _pollable(reader)
@@ -162,6 +163,7 @@ async def serve(
             log.error("reply failed", error=type(task.exception()).__name__)
         elif task.result():
             write(task.result())
+        after_reply()
 
     def on_frame(item: bytes | _Oversized) -> None:
         reply: str | Awaitable[str]
@@ -180,6 +182,7 @@ async def serve(
         if isinstance(reply, str):
             if reply:
                 write(reply)
+            after_reply()
             if fd is None:
                 slots.release()
             return
