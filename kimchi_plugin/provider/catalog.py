@@ -16,18 +16,22 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
-
 from kimchi_plugin.routing.registry import parse_datetime, read_positive_int, read_price, read_text
+
+if TYPE_CHECKING:
+    import httpx  # imported when the network is asked: a fresh cache answers without it (~15 ms at start-up)
 
 CACHE_TTL_S = 6 * 3600.0
 START_BUDGET_S = 1.5  # longest start-up ever waits for the network
 BACKGROUND_DEADLINE_S = 30.0  # a refresh still running after the budget gives up here
-HTTP_TIMEOUT = httpx.Timeout(connect=2.0, read=5.0, write=5.0, pool=2.0)
-MAX_BODY_BYTES = 4 * 1024 * 1024
+HTTP_TIMEOUTS = {"connect": 2.0, "read": 5.0, "write": 5.0, "pool": 2.0}
+MAX_BODY_BYTES = 4 * 1024 * 1024  # also the largest cache file read
+# Models kept from one answer: the Kimchi catalogue lists a few dozen; a listing of thousands (a misconfigured proxy,
+# another vendor's catalogue) would make every registry build and the config patch grow with it.
+MAX_MODELS = 500
 MAX_SLUG_CHARS = 200
 CACHE_FORMAT = 1
 CACHE_SUBDIR = "opencode-kimchi"
@@ -40,7 +44,7 @@ _SLUG = re.compile(r"^[^\s]+$")
 
 _log = logging.getLogger(__name__)
 # Background refreshes, held so the event loop does not drop them while nobody awaits.
-_pending: set[asyncio.Task] = set()
+_pending: set[asyncio.Task[CatalogResult]] = set()
 
 
 class Source(str, Enum):
@@ -97,7 +101,8 @@ def cache_path(base_url: str, cache_dir: Path) -> Path:
 
 
 def parse_models(payload: object) -> tuple[list[Mapping[str, Any]], tuple[dict[str, Any], ...]]:
-    """(kept raw entries, their normalised form) from a response body; bad entries are skipped.
+    """(kept raw entries, their normalised form) from a response body; bad entries are skipped, and past MAX_MODELS
+    usable ones the rest is dropped with a warning.
 
     Raises CatalogError when the body is not `{"models": [...]}` or holds no usable entry.
     """
@@ -111,6 +116,9 @@ def parse_models(payload: object) -> tuple[list[Mapping[str, Any]], tuple[dict[s
         model = _parse_entry(raw)
         if model is None or model["id"] in seen:
             continue
+        if len(models) == MAX_MODELS:
+            _log.warning("model catalog lists %d entries; only the first %d models are used", len(entries), MAX_MODELS)
+            break
         seen.add(model["id"])
         kept.append(raw)
         models.append(model)
@@ -129,19 +137,21 @@ async def load_models(
     deadline_s: float = BACKGROUND_DEADLINE_S,
     transport: httpx.AsyncBaseTransport | None = None,
     now: Callable[[], float] = time.time,
+    env: Mapping[str, str] = os.environ,
 ) -> CatalogResult:
     """The model list: fresh cache, else network within `budget_s`, else the last good copy.
 
-    Never raises for network, HTTP, body or cache problems; they are logged without the key.
+    Never raises for network, HTTP, body or cache problems; they are logged without the key. `env` locates the
+    cache when `cache_dir` is not given.
     """
     try:
         url = metadata_url(base_url)
-        path = cache_path(base_url, cache_dir or default_cache_dir())
+        path = cache_path(base_url, cache_dir or default_cache_dir(env))
     except (ValueError, RuntimeError) as exc:  # RuntimeError: no home directory to cache in
         _log.warning("model catalog disabled: %s", exc)
         return CatalogResult((), Source.NONE)
     cached = _read_cache(path)
-    if cached is not None and 0 <= now() - cached.fetched_at < ttl_s:
+    if cached is not None and cached.fetched_at is not None and 0 <= now() - cached.fetched_at < ttl_s:
         return cached
     fallback = replace(cached, source=Source.STALE_CACHE) if cached else CatalogResult((), Source.NONE)
     if not api_key:
@@ -184,17 +194,19 @@ async def _refresh(
 
 
 async def _fetch(url: str, api_key: str, transport: httpx.AsyncBaseTransport | None) -> bytes:
+    import httpx
+
     headers = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
-    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT, transport=transport) as client:
-        async with client.stream("GET", url, headers=headers) as response:
-            if response.status_code != httpx.codes.OK:
-                raise CatalogError(f"HTTP {response.status_code}")
-            body = bytearray()
-            async for chunk in response.aiter_bytes():
-                body += chunk
-                if len(body) > MAX_BODY_BYTES:
-                    raise CatalogError("response too large")
-            return bytes(body)
+    client = httpx.AsyncClient(timeout=httpx.Timeout(**HTTP_TIMEOUTS), transport=transport)
+    async with client, client.stream("GET", url, headers=headers) as response:
+        if response.status_code != httpx.codes.OK:
+            raise CatalogError(f"HTTP {response.status_code}")
+        body = bytearray()
+        async for chunk in response.aiter_bytes():
+            body += chunk
+            if len(body) > MAX_BODY_BYTES:
+                raise CatalogError("response too large")
+        return bytes(body)
 
 
 def _redact(text: str, secret: str) -> str:
@@ -203,6 +215,9 @@ def _redact(text: str, secret: str) -> str:
 
 def _read_cache(path: Path) -> CatalogResult | None:
     try:
+        if path.stat().st_size > MAX_BODY_BYTES:
+            _log.warning("model catalog cache larger than %d bytes ignored", MAX_BODY_BYTES)
+            return None
         document = json.loads(path.read_text(encoding="utf-8"))
         fetched_at = document["fetched_at"]
         if document.get("format") != CACHE_FORMAT or not isinstance(fetched_at, (int, float)):
@@ -241,7 +256,8 @@ def _parse_entry(raw: object) -> dict[str, Any] | None:
     if context_window is None or max_output is None:
         return None
     model: dict[str, Any] = {"id": slug, "context_window": context_window, "max_output": max_output}
-    pricing = raw.get("pricing") if isinstance(raw.get("pricing"), Mapping) else {}
+    pricing_raw = raw.get("pricing")
+    pricing: Mapping[str, Any] = pricing_raw if isinstance(pricing_raw, Mapping) else {}
     modalities = raw.get("input_modalities")
     images = raw.get("supports_images")
     if not isinstance(images, bool) and isinstance(modalities, list):

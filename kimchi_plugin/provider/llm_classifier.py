@@ -1,22 +1,35 @@
 """Second opinion for messages the heuristics are unsure about: one tiny chat completion on the cheapest model.
 
-Hard overall deadline (a per-read timeout is not a deadline: a trickling server can keep a request alive), answers
-cached by message hash, and every failure (timeout, HTTP error, nonsense) is simply "no opinion".
+Hard overall deadline (a per-read timeout is not a deadline: a trickling server can keep a request alive) that nests
+with margin inside the `chat.message` budget, answers cached by message hash, and every failure (timeout, HTTP error,
+nonsense) is simply "no opinion". After repeated failures the classifier is skipped for a while (a circuit breaker),
+so a dead endpoint does not cost every vague message its full deadline.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections import OrderedDict
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import httpx
 import structlog
 
+from kimchi_plugin.lru import Lru
 from kimchi_plugin.routing.tiers import Tier
+
+if TYPE_CHECKING:
+    import httpx
 
 log = structlog.get_logger("kimchi.llm")
 
+# `chat.message` has 1.5 s (PROTOCOL.md); parsing, routing, the reply and a loaded machine's timer lag need the rest.
+MAX_DEADLINE_S = 1.0
+FAILURES_TO_OPEN = 3  # consecutive failures that pause the classifier
+PAUSE_S = 60.0  # first pause; doubled after each failed trial call, up to MAX_PAUSE_S
+MAX_PAUSE_S = 600.0
 CACHE_SIZE = 512
 MESSAGE_CHARS = 1200  # what of the message the classifier sees
 PREVIOUS_CHARS = 300  # what of the previous user turn it sees, for context
@@ -39,6 +52,34 @@ def parse_tier(content: object) -> Tier | None:
     return None
 
 
+class Breaker:
+    """Skips calls for a while after FAILURES_TO_OPEN consecutive failures; then lets one trial call through, which
+    closes it on success or pauses twice as long on failure."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._failures = 0
+        self._pause = PAUSE_S
+        self._open_until: float | None = None
+
+    def allows(self) -> bool:
+        return self._open_until is None or self._clock() >= self._open_until
+
+    def success(self) -> None:
+        if self._open_until is not None:
+            log.info("llm classifier resumed")
+        self._failures, self._pause, self._open_until = 0, PAUSE_S, None
+
+    def failure(self) -> None:
+        self._failures += 1
+        if self._open_until is not None:  # the trial call failed
+            self._pause = min(self._pause * 2, MAX_PAUSE_S)
+        elif self._failures < FAILURES_TO_OPEN:
+            return
+        self._open_until = self._clock() + self._pause
+        log.info("llm classifier paused after repeated failures", failures=self._failures, pause_s=self._pause)
+
+
 class LlmClassifier:
     def __init__(
         self,
@@ -48,40 +89,58 @@ class LlmClassifier:
         model_id: str,
         deadline_s: float,
         transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._url = base_url.rstrip("/") + "/chat/completions"
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._model = model_id
-        self._deadline = deadline_s
+        self._deadline = min(deadline_s, MAX_DEADLINE_S)
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
-        self._cache: OrderedDict[str, Tier | None] = OrderedDict()
+        self._client_lock = threading.Lock()
+        self._cache: Lru[str, tuple[Tier | None]] = Lru(CACHE_SIZE)
+        self.breaker = Breaker(clock)
+        # httpx's import and a client's TLS set-up take ~50-130 ms of CPU: done off the event loop before the first
+        # vague message, where they would otherwise eat into the deadline (they cannot be interrupted).
+        threading.Thread(target=self._http_client, name="kimchi-llm-client", daemon=True).start()
+
+    def _http_client(self) -> httpx.AsyncClient:
+        with self._client_lock:
+            if self._client is None:
+                import httpx
+
+                self._client = httpx.AsyncClient(
+                    transport=self._transport,
+                    timeout=httpx.Timeout(self._deadline, connect=min(self._deadline, 0.5)),
+                    limits=httpx.Limits(max_connections=4, max_keepalive_connections=2),
+                    verify=self._url.startswith("https:"),  # no certificates to load for a plain-HTTP endpoint
+                )
+            return self._client
 
     async def __call__(self, text: str, previous: str) -> Tier | None:
         key = hashlib.sha256(f"{previous[-PREVIOUS_CHARS:]}\x00{text[:MESSAGE_CHARS]}".encode()).hexdigest()
-        if key in self._cache:
-            self._cache.move_to_end(key)
-            return self._cache[key]
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached[0]
+        if not self.breaker.allows():
+            log.debug("llm classifier skipped: paused after repeated failures")
+            return None
         try:
             tier = await asyncio.wait_for(self._ask(text, previous), self._deadline)
         except asyncio.TimeoutError:
             log.info("llm classifier timed out", deadline_s=self._deadline)
+            self.breaker.failure()
             return None
-        except (httpx.HTTPError, ValueError, KeyError, IndexError, TypeError) as exc:
+        except Exception as exc:  # HTTP errors and any nonsense in the answer: no opinion
             log.info("llm classifier failed", error=type(exc).__name__)
+            self.breaker.failure()
             return None
-        self._cache[key] = tier
-        if len(self._cache) > CACHE_SIZE:
-            self._cache.popitem(last=False)
+        self.breaker.success()
+        self._cache.put(key, (tier,))
         return tier
 
     async def _ask(self, text: str, previous: str) -> Tier | None:
-        if self._client is None:
-            self._client = httpx.AsyncClient(
-                transport=self._transport,
-                timeout=httpx.Timeout(self._deadline, connect=min(self._deadline, 0.5)),
-                limits=httpx.Limits(max_connections=4, max_keepalive_connections=2),
-            )
+        client = self._client or self._http_client()
         context = f"Previous user message: {previous[-PREVIOUS_CHARS:]}\n" if previous else ""
         body = {
             "model": self._model,
@@ -93,11 +152,12 @@ class LlmClassifier:
             "temperature": 0,
             "stream": False,
         }
-        response = await self._client.post(self._url, json=body, headers=self._headers)
+        response = await client.post(self._url, json=body, headers=self._headers)
         response.raise_for_status()
         return parse_tier(response.json()["choices"][0]["message"]["content"])
 
     async def close(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        with self._client_lock:
+            client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()
