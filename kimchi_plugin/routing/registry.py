@@ -1,32 +1,55 @@
 """Model registry: which models the user has, what they cost, and how they rank in each tier.
 
 Pure: metadata arrives as mappings and the clock as `now`; family defaults and ranks come from the
-bundled `data/models.json`.
+bundled `data/models.json`, validated by the pydantic models of `model_families`.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from enum import Enum
 from functools import cache
 from importlib import resources
 from types import MappingProxyType
 from typing import Any
 
+from kimchi_plugin.routing.model_families import (
+    TOKENS_PER_PRICE_UNIT,
+    UNKNOWN_RANK,
+    Defaults,
+    Family,
+    ModelsFile,
+    aware,
+    parse_datetime,
+    read_flag,
+    read_positive_int,
+    read_price,
+    read_text,
+)
 from kimchi_plugin.routing.tiers import TIER_ORDER, Tier
 
-# Rank of a model the data has no family for; every rank in the data is below it.
-UNKNOWN_RANK = 1000
+__all__ = [
+    "TOKENS_PER_PRICE_UNIT",
+    "UNKNOWN_RANK",
+    "Family",
+    "FamilyTable",
+    "ModelSpec",
+    "Registry",
+    "parse_datetime",
+    "read_flag",
+    "read_positive_int",
+    "read_price",
+    "read_text",
+]
+
 # Unknown non-reasoning models whose input + output price (USD per 1M) is at most this go to Quick.
 QUICK_MAX_BLENDED_COST = 2.0
 # Tier for ids nothing is known about (and for the `auto` virtual id).
 DEFAULT_TIER = Tier.CODING
-TOKENS_PER_PRICE_UNIT = 1_000_000
 # Ids the plugin itself offers as routing targets; they never name a real model.
 VIRTUAL_IDS = frozenset({"auto", *(tier.value for tier in Tier)})
 
@@ -92,38 +115,6 @@ class ModelSpec:
         ) / TOKENS_PER_PRICE_UNIT
 
 
-@dataclass(frozen=True, slots=True)
-class Family:
-    """Bundled defaults and tier ranks for every model id of one family."""
-
-    key: str
-    name: str
-    ids: tuple[str, ...]
-    ranks: Mapping[Tier, int]
-    context_window: int
-    max_output: int
-    cost_input: float
-    cost_output: float
-    cost_cache_read: float
-    cost_cache_write: float
-    reasoning: bool
-    images: bool
-    fixed_temperature: float | None = None
-    deprecated_at: datetime | None = None
-    sunset_at: datetime | None = None
-    replacement: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Defaults:
-    """Metadata for a model the data has no family for, field by field."""
-
-    context_window: int
-    max_output: int
-    cost_input: float
-    cost_output: float
-
-
 class FamilyTable:
     """The bundled families plus the matcher that maps a model id to its family."""
 
@@ -148,19 +139,9 @@ class FamilyTable:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> FamilyTable:
-        """Build from the `models.json` document; raises ValueError on malformed data."""
-        raw_defaults = _require(data, "defaults", Mapping)
-        defaults = Defaults(
-            context_window=_require_int(raw_defaults, "context_window"),
-            max_output=_require_int(raw_defaults, "max_output"),
-            cost_input=_require_price(raw_defaults, "cost_input"),
-            cost_output=_require_price(raw_defaults, "cost_output"),
-        )
-        families = [_family_from_json(raw) for raw in _require(data, "families", list)]
-        keys = [family.key for family in families]
-        if len(set(keys)) != len(keys):
-            raise ValueError("models.json: duplicate family key")
-        return cls(families, defaults)
+        """Build from the `models.json` document; raises ValueError (a pydantic ValidationError) on malformed data."""
+        document = ModelsFile.model_validate(data)
+        return cls(document.families, document.defaults)
 
 
 def normalize_id(model_id: str) -> str:
@@ -171,7 +152,7 @@ def normalize_id(model_id: str) -> str:
 @cache
 def default_families() -> FamilyTable:
     """The families bundled with the package (read once)."""
-    text = resources.files("kimchi_plugin").joinpath("data", "models.json").read_text(encoding="utf-8")
+    text = resources.files("kimchi_plugin.data").joinpath("models.json").read_text(encoding="utf-8")
     return FamilyTable.from_json(json.loads(text))
 
 
@@ -214,8 +195,8 @@ class Registry:
     def build(
         cls,
         *,
-        provider_models: Mapping[str, Mapping] | None,
-        api_models: Sequence[Mapping] | None,
+        provider_models: Mapping[str, Mapping[str, Any]] | None,
+        api_models: Sequence[Mapping[str, Any]] | None,
         pins: Mapping[str, str] | None,
         priorities: Mapping[str, Mapping[str, int]] | None,
         now: datetime,
@@ -227,16 +208,16 @@ class Registry:
         Invalid pins and priorities are ignored and described in `warnings`.
         """
         families = families or default_families()
-        now = _aware(now)
+        now = aware(now)
         warnings: list[str] = []
         metadata: dict[str, dict[str, Any]] = {}
         for model_id, config in (provider_models or {}).items():
             if _is_model_id(model_id) and isinstance(config, Mapping):
                 metadata.setdefault(model_id, {}).update(_from_provider_config(config, now))
         for entry in api_models or ():
-            model_id = entry.get("id") if isinstance(entry, Mapping) else None
-            if _is_model_id(model_id):
-                metadata.setdefault(model_id, {}).update(_from_metadata(entry))
+            entry_id = entry.get("id") if isinstance(entry, Mapping) else None
+            if isinstance(entry_id, str) and _is_model_id(entry_id):
+                metadata.setdefault(entry_id, {}).update(_from_metadata(entry))
         specs = {model_id: _make_spec(model_id, fields, families) for model_id, fields in metadata.items()}
         _apply_priorities(specs, priorities or {}, warnings)
         tier_pins = _parse_pins(pins or {}, specs, now, warnings)
@@ -338,25 +319,12 @@ def _is_model_id(value: object) -> bool:
 
 def _make_spec(model_id: str, fields: Mapping[str, Any], families: FamilyTable) -> ModelSpec:
     family = families.match(model_id)
-    defaults = families.defaults
     base: dict[str, Any] = {
-        "name": family.name if family else model_id,
-        "context_window": family.context_window if family else defaults.context_window,
-        "max_output": family.max_output if family else defaults.max_output,
-        "cost_input": family.cost_input if family else defaults.cost_input,
-        "cost_output": family.cost_output if family else defaults.cost_output,
-        "cost_cache_read": family.cost_cache_read if family else None,
-        "cost_cache_write": family.cost_cache_write if family else None,
-        "reasoning": family.reasoning if family else False,
-        "images": family.images if family else False,
+        **(family.spec_fields() if family else families.defaults.spec_fields(model_id)),
         "tool_call": True,
-        "fixed_temperature": family.fixed_temperature if family else None,
-        "deprecated_at": family.deprecated_at if family else None,
-        "sunset_at": family.sunset_at if family else None,
-        "replacement": family.replacement if family else None,
         "deprecation_note": None,
+        **fields,
     }
-    base.update(fields)
     # Without a known cache price, cached tokens are charged as plain input (the safe assumption).
     for cache_field in ("cost_cache_read", "cost_cache_write"):
         if base[cache_field] is None:
@@ -418,54 +386,8 @@ def _tier(name: object) -> Tier | None:
         return None
 
 
-# --- defensive field readers: a wrong type means "not given" ---------------------------------------
-
-
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-def read_positive_int(value: object) -> int | None:
-    """A positive integer (integral floats accepted), else None."""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return value if _is_int(value) and value > 0 else None
-
-
-def read_price(value: object) -> float | None:
-    """A finite non-negative number as float, else None."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0:
-        return float(value)
-    return None
-
-
-def read_flag(value: object) -> bool | None:
-    """A real boolean, else None."""
-    return value if isinstance(value, bool) else None
-
-
-def read_text(value: object) -> str | None:
-    """Non-blank text, stripped, else None."""
-    return value.strip() if isinstance(value, str) and value.strip() else None
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
-def parse_datetime(value: object) -> datetime | None:
-    """An aware datetime from a datetime or ISO-8601 text (naive means UTC); None if invalid."""
-    if isinstance(value, datetime):
-        return _aware(value)
-    if not isinstance(value, str) or not value.strip():
-        return None
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    try:
-        return _aware(datetime.fromisoformat(text))
-    except ValueError:
-        return None
 
 
 _METADATA_READERS = {
@@ -497,12 +419,16 @@ def _from_metadata(entry: Mapping[str, Any]) -> dict[str, Any]:
     return fields
 
 
+def _section(config: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = config.get(key)
+    return value if isinstance(value, Mapping) else {}
+
+
 def _from_provider_config(config: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     """Valid fields of one OpenCode `provider.<id>.models.<model id>` entry."""
-    limit = config.get("limit") if isinstance(config.get("limit"), Mapping) else {}
-    cost = config.get("cost") if isinstance(config.get("cost"), Mapping) else {}
-    modalities = config.get("modalities") if isinstance(config.get("modalities"), Mapping) else {}
-    inputs = modalities.get("input")
+    limit = _section(config, "limit")
+    cost = _section(config, "cost")
+    inputs = _section(config, "modalities").get("input")
     raw = {
         "name": config.get("name"),
         "context_window": limit.get("context"),
@@ -524,69 +450,3 @@ def _from_provider_config(config: Mapping[str, Any], now: datetime) -> dict[str,
     if config.get("status") == "deprecated" and "deprecated_at" not in fields:
         fields["deprecated_at"] = now
     return fields
-
-
-# --- models.json validation ------------------------------------------------------------------------
-
-
-def _require(data: Mapping[str, Any], key: str, kind: type) -> Any:
-    value = data.get(key)
-    if not isinstance(value, kind):
-        raise ValueError(f"models.json: {key!r} missing or not {kind.__name__}")
-    return value
-
-
-def _require_int(data: Mapping[str, Any], key: str) -> int:
-    value = read_positive_int(data.get(key))
-    if value is None:
-        raise ValueError(f"models.json: {key!r} must be a positive integer")
-    return value
-
-
-def _require_price(data: Mapping[str, Any], key: str) -> float:
-    value = read_price(data.get(key))
-    if value is None:
-        raise ValueError(f"models.json: {key!r} must be a non-negative number")
-    return value
-
-
-def _family_from_json(raw: object) -> Family:
-    if not isinstance(raw, Mapping):
-        raise ValueError("models.json: family entry is not an object")
-    key = _require(raw, "family", str)
-    ids = tuple(_require(raw, "ids", list))
-    if not ids or not all(isinstance(base, str) and base for base in ids):
-        raise ValueError(f"models.json: {key}: 'ids' must be non-empty strings")
-    ranks: dict[Tier, int] = {}
-    for tier_name, rank in _require(raw, "ranks", Mapping).items():
-        tier = _tier(tier_name)
-        if tier is None or not _is_int(rank) or not 0 < rank < UNKNOWN_RANK:
-            raise ValueError(f"models.json: {key}: bad rank {tier_name!r}={rank!r}")
-        ranks[tier] = rank
-    if not ranks:
-        raise ValueError(f"models.json: {key}: serves no tier")
-    cost = _require(raw, "cost", Mapping)
-    reasoning, images = raw.get("reasoning"), raw.get("images")
-    if not isinstance(reasoning, bool) or not isinstance(images, bool):
-        raise ValueError(f"models.json: {key}: 'reasoning' and 'images' must be booleans")
-    temperature = raw.get("fixed_temperature")
-    if temperature is not None and read_price(temperature) is None:
-        raise ValueError(f"models.json: {key}: bad fixed_temperature")
-    return Family(
-        key=key,
-        name=_require(raw, "name", str),
-        ids=ids,
-        ranks=MappingProxyType(ranks),
-        context_window=_require_int(raw, "context_window"),
-        max_output=_require_int(raw, "max_output"),
-        cost_input=_require_price(cost, "input"),
-        cost_output=_require_price(cost, "output"),
-        cost_cache_read=_require_price(cost, "cache_read"),
-        cost_cache_write=_require_price(cost, "cache_write"),
-        reasoning=reasoning,
-        images=images,
-        fixed_temperature=read_price(temperature),
-        deprecated_at=parse_datetime(raw.get("deprecated_at")),
-        sunset_at=parse_datetime(raw.get("sunset_at")),
-        replacement=read_text(raw.get("replacement")),
-    )
