@@ -1,24 +1,30 @@
-"""Latency of the message classifier and the conversation decision: p50/p99 in microseconds.
+"""Latency of the message classifier and the conversation decision (p50/p99 in microseconds), and the cost of the
+weight table (load time, memory).
 
     python scripts/bench_classifier.py [--rounds N]
 
-Short, medium and long prose, a pasted traceback, and a 200 KB paste (only a bounded head and tail
-of which is read).
+Short, medium and long prose, a pasted traceback, a 5 KB message of varied prose (consecutive messages of set A),
+and a 200 KB paste (only a bounded head and tail of which is read).
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
+import json
 import statistics
-import sys
 import time
+import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from kimchi_plugin.routing.classifier import classify
+from kimchi_plugin.routing.classifier import classify, load_weights
+from kimchi_plugin.routing.classify import table as table_file
 from kimchi_plugin.routing.conversation import ConversationState, Message, decide
 
+SET_A = Path(__file__).resolve().parent.parent / "tests" / "routing_data" / "a" / "messages.jsonl"
+FIVE_KB = 5000
+LOAD_ROUNDS = 15
 TRACE = "\n".join(
     ["Traceback (most recent call last):"]
     + [
@@ -27,6 +33,18 @@ TRACE = "\n".join(
     ]
     + ["KeyError: 'customer_id'"]
 )
+
+
+def five_kb() -> str:
+    """Consecutive messages of set A joined until 5 KB: the words of a long message, not one sentence repeated."""
+    text = ""
+    for line in SET_A.read_text(encoding="utf-8").splitlines():
+        text += json.loads(line)["text"] + " "
+        if len(text) >= FIVE_KB:
+            break
+    return text[:FIVE_KB]
+
+
 CASES = {
     "short": "why does this crash?",
     "medium": (
@@ -41,13 +59,14 @@ CASES = {
         + "How should we plan the next two quarters: read replicas, splitting services, or something else?"
     ),
     "traceback": "getting this on every request, what's going on?\n" + TRACE,
+    "5KB": five_kb(),
     "200KB": "review this generated file before I commit it\n```python\n"
     + "value_%d = compute(%d)  # padding line\n" * 8000
     + "```\nis it safe?",
 }
 
 
-def measure(fn, text: str, rounds: int) -> tuple[float, float]:
+def measure(fn: Callable[[str], object], text: str, rounds: int) -> tuple[float, float]:
     for _ in range(min(rounds, 200)):
         fn(text)
     samples = []
@@ -59,11 +78,32 @@ def measure(fn, text: str, rounds: int) -> tuple[float, float]:
     return statistics.median(samples), samples[int(len(samples) * 0.99) - 1]
 
 
+def table_cost() -> tuple[float, float, float]:
+    """Median time to decode the shipped table (ms), and the memory it holds and its file size (MiB)."""
+    data = table_file.shipped_bytes()
+    times = []
+    for _ in range(LOAD_ROUNDS):
+        gc.collect()
+        start = time.perf_counter()
+        table_file.decode(data)
+        times.append((time.perf_counter() - start) * 1000)
+    gc.collect()
+    tracemalloc.start()
+    table = table_file.decode(data)
+    held = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    del table
+    return statistics.median(times), held / 2**20, len(data) / 2**20
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3000)
     args = parser.parse_args(argv)
 
+    load_ms, held_mib, file_mib = table_cost()
+    print(f"weight table: decode {load_ms:.1f} ms, holds {held_mib:.1f} MiB in memory, file {file_mib:.2f} MiB")
+    load_weights()
     state = ConversationState()
     state.sync(
         [Message("user", "the tests fail after the refactor"), Message("assistant", "Looking.", (("bash", True),))]

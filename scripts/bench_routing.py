@@ -32,7 +32,7 @@ from kimchi_plugin.routing.router import Policy, Request, Router  # noqa: E402
 from kimchi_plugin.routing.sessions import SessionStore  # noqa: E402
 from kimchi_plugin.rpc.dispatch import build_dispatcher  # noqa: E402
 
-MESSAGES = REPO_ROOT / "tests" / "routing_data" / "messages.jsonl"
+MESSAGES = REPO_ROOT / "tests" / "routing_data" / "a" / "messages.jsonl"
 PROVIDER = "kimchi"
 # The models a Kimchi user typically has configured (families known to the bundled table).
 PROVIDER_MODELS = {m: {} for m in ("kimi-k2.5", "glm-5", "minimax-m2.7", "minimax-m2.5", "nemotron-3-super")}

@@ -2,7 +2,7 @@
 
     python scripts/eval_routing.py [--detail dev|test] [--mistakes] [--json] [--messages FILE]
 
-Independently written sets A–U (messages*.jsonl, sessions*.jsonl in tests/routing_data/, listed in SETS),
+Independently written sets A–U (tests/routing_data/<set>/messages.jsonl and sessions.jsonl, found by SETS),
 each by another author, are each split deterministically by id (sha1(id) % 10 < 7 → dev, else test). By
 default it prints one row per set, kind (messages, session turns) and split, the combined rows, and the
 confusion matrices of the combined test split. `--mistakes` lists misrouted dev items only: the test
@@ -14,25 +14,20 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import sys
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kimchi_plugin.routing.classifier import Classification
+from kimchi_plugin.routing.classify.table import labelled_sets
+from kimchi_plugin.routing.conversation import ConversationState, decide
+from kimchi_plugin.routing.tiers import TIER_ORDER, Profile, Tier
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from kimchi_plugin.routing.classifier import Classification  # noqa: E402
-from kimchi_plugin.routing.conversation import ConversationState, decide  # noqa: E402
-from kimchi_plugin.routing.tiers import TIER_ORDER, Profile, Tier  # noqa: E402
-
 DATA = ROOT / "tests" / "routing_data"
-# Set A's files carry no suffix; every later set's carry its letter.
-SETS = {
-    "A": ("messages.jsonl", "sessions.jsonl"),
-    **{name: (f"messages_{name.lower()}.jsonl", f"sessions_{name.lower()}.jsonl") for name in "BCDEFGHIJKLMNOPQRSTU"},
-}
+# Set name → its folder.
+SETS = labelled_sets(DATA)
 KINDS = ("messages", "sessions")
 SPLITS = ("dev", "test")
 DEV_BUCKETS = 7  # of 10
@@ -68,7 +63,7 @@ def load(path: Path, split: str) -> list[dict]:
 
 def load_set(name: str, kind: str, split: str) -> list[dict]:
     """Messages or sessions of one set in a split."""
-    return load(DATA / SETS[name][KINDS.index(kind)], split)
+    return load(SETS[name] / f"{kind}.jsonl", split)
 
 
 def labelled(profile: str) -> Classification:
@@ -302,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
             if split == args.detail and name in SETS:
                 print("\n" + report(f"{name} {kind} [{split}]", scores))
     if args.mistakes:
-        for (name, kind, split), scores in results.items():
+        for (name, _, split), scores in results.items():
             if split == "dev" and name in SETS:
                 for m in scores.mistakes:
                     print(json.dumps({"set": name, **m}, ensure_ascii=False))

@@ -10,16 +10,11 @@ bounds what a router can be expected to reach: where people disagree, no router 
 from __future__ import annotations
 
 import json
-import sys
 from itertools import combinations
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from eval_routing import DATA, SETS, load_set
 
-from eval_routing import DATA, SETS, load_set  # noqa: E402
-
-from kimchi_plugin.routing.tiers import PROFILE_TIER, Profile  # noqa: E402
+from kimchi_plugin.routing.tiers import PROFILE_TIER, Profile
 
 AGREEMENT = DATA / "agreement"
 

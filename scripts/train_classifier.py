@@ -1,43 +1,49 @@
-"""Train the classifier's weight table on the dev splits and write kimchi_plugin/data/classifier_model.json.
+"""Train the classifier's weight table on the dev splits and write kimchi_plugin/data/classifier_weights.bin.
 
-    python scripts/train_classifier.py [--cv [--grid R,W,C;R,W,C…]] [--sets A,B] [--word-sigma S] [--rule-sigma S] [--context-sigma S]
+    python scripts/train_classifier.py [--cv [--grid R,W,C;R,W,C…]] [--sets A,B]
+                                       [--word-sigma S] [--rule-sigma S] [--context-sigma S]
     python scripts/train_classifier.py --cross-author     # each author scored by a table trained without them
 
 Multinomial logistic regression over the classifier's own features (rule features, words, word stems,
 and the conversation stage's context features), fitted by MAP: a Gaussian prior centred on the hand-set
-rule weights (words centred on 0) keeps the rules as the starting belief and lets the labelled dev data
-move them. Examples are the dev messages and every dev session turn that is not a recognised short
-follow-up, each session turn carrying the context features of the turns before it (previous label,
-tool activity), so that how far a weak message sticks to the previous tier is learnt too.
+rule weights of scripts/classifier_prior.py (words centred on 0) keeps the rules as the starting belief and
+lets the labelled dev data move them. Examples are the dev messages and every dev session turn that is not a
+recognised short follow-up, each session turn carrying the context features of the turns before it (previous
+label, tool activity), so that how far a weak message sticks to the previous tier is learnt too.
 
 `--cv` runs a cross-validation inside dev over a grid of prior widths (the full 3×3×3 grid, or the settings
 given by `--grid`), scoring held-out folds with the real routing walk; the folds are the authors when several
 sets train (5 folds by id for one set); the temperature that calibrates the shipped
 probabilities is fitted on the out-of-fold scores of the chosen widths. The test splits are never read.
-Pure Python, deterministic.
+Pure Python, deterministic: the same data gives the same file, which records a fingerprint of the data it was
+trained on.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import math
-import sys
 from collections.abc import Iterable
 from multiprocessing import Pool
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from classifier_prior import RULE_WEIGHTS, evidence_features
+from eval_routing import DATA, ROOT, SETS, Scores, labelled, load_set, score_messages, score_sessions, tools_of
 
-from eval_routing import SETS, Scores, labelled, load_set, score_messages, score_sessions, tools_of  # noqa: E402
+from kimchi_plugin.routing.classifier import (
+    PREV_PREFIX,
+    Classification,
+    WeightTable,
+    extract_features,
+    load_weights,
+    probabilities,
+)
+from kimchi_plugin.routing.classifier import score as table_score
+from kimchi_plugin.routing.classify.table import WEIGHTS_FILE, data_fingerprint, encode
+from kimchi_plugin.routing.conversation import ConversationState, decide, followup_intent
+from kimchi_plugin.routing.tiers import PROFILE_TIER, Profile, Tier
 
-from kimchi_plugin.routing import classifier  # noqa: E402
-from kimchi_plugin.routing.conversation import ConversationState, followup_intent  # noqa: E402
-from kimchi_plugin.routing.tiers import PROFILE_TIER, Profile, Tier  # noqa: E402
-
-OUT = ROOT / "kimchi_plugin" / "data" / classifier.MODEL_FILE
+OUT = ROOT / "kimchi_plugin" / "data" / WEIGHTS_FILE
 PROFILES = tuple(Profile)
 MIN_WORD_COUNT = 2  # a word or stem seen in fewer training examples gets no weight
 EPOCHS = 150
@@ -49,7 +55,7 @@ CV_CONTEXT_SIGMAS = (0.5, 1.0, 2.0)
 DEFAULT_SIGMAS = (0.5, 1.0, 1.0)  # rule, word, context; chosen by --cv
 TEMPERATURES = tuple(round(0.5 + 0.05 * i, 2) for i in range(51))  # 0.5 … 3.0
 KEEP_WEIGHT = 0.01  # smaller weights are dropped from the shipped table
-CONTEXT_PREFIXES = ("phase:", classifier.PREV_PREFIX)
+CONTEXT_PREFIXES = ("phase:", PREV_PREFIX)
 # Sets whose sessions never train: set C's conversations stay a measure of an author the model has not seen.
 MEASURE_ONLY_SESSIONS = frozenset({"C"})
 
@@ -62,7 +68,7 @@ def message_examples(items: Iterable[dict]) -> list[Example]:
     short follow-up is resolved by rule, not by the table, so it is left out."""
     data = []
     for item in items:
-        features = classifier.extract_features(item["text"])
+        features = extract_features(item["text"])
         prev = item.get("prev")
         if prev:
             if followup_intent(item["text"]) is not None:
@@ -82,7 +88,7 @@ def session_examples(sessions: Iterable[dict]) -> list[Example]:
         for turn in session["turns"]:
             text = turn["text"]
             if state.last_decision is None or followup_intent(text) is None:
-                features = classifier.extract_features(text)
+                features = extract_features(text)
                 features |= state.context_features(features)
                 data.append((features, PROFILES.index(Profile(turn["profile"]))))
             state.note_decision(text, labelled(turn["profile"]))
@@ -109,7 +115,7 @@ def examples(messages: list[dict], sessions: list[dict]) -> list[Example]:
 
 
 def _is_rule(feature: str) -> bool:
-    return feature in classifier._RULE_WEIGHTS
+    return feature in RULE_WEIGHTS
 
 
 def vocabulary(data: list[Example]) -> list[str]:
@@ -119,7 +125,7 @@ def vocabulary(data: list[Example]) -> list[str]:
             counts[f] = counts.get(f, 0) + 1
     # Every rule feature stays in the table, at its prior when the data never shows it.
     words = (f for f, n in counts.items() if not _is_rule(f) and n >= MIN_WORD_COUNT)
-    return sorted({*classifier._RULE_WEIGHTS, *words})
+    return sorted({*RULE_WEIGHTS, *words})
 
 
 def _sigma(feature: str, sigmas: tuple[float, float, float]) -> float:
@@ -134,7 +140,7 @@ def train(data: list[Example], sigmas: tuple[float, float, float]) -> Table:
     vocab = vocabulary(data)
     index = {f: i for i, f in enumerate(vocab)}
     k = len(PROFILES)
-    prior = [[classifier._RULE_WEIGHTS.get(f, {}).get(p, 0.0) for p in PROFILES] for f in vocab]
+    prior = [[RULE_WEIGHTS.get(f, {}).get(p, 0.0) for p in PROFILES] for f in vocab]
     precision = [1.0 / _sigma(f, sigmas) ** 2 for f in vocab]
     w = [row[:] for row in prior]
     bias = [0.0] * k
@@ -169,43 +175,28 @@ def train(data: list[Example], sigmas: tuple[float, float, float]) -> Table:
         vb = [b2 * a + (1 - b2) * g * g for a, g in zip(vb, gbn)]
         bias = [bc - lr * a / (math.sqrt(bb * c2) + 1e-8) for bc, a, bb in zip(bias, mb, vb)]
     weights = {
-        _stored_name(f): {p.value: round(w[i][c], 3) for c, p in enumerate(PROFILES) if abs(w[i][c]) >= KEEP_WEIGHT}
+        f: {p.value: round(w[i][c], 3) for c, p in enumerate(PROFILES) if abs(w[i][c]) >= KEEP_WEIGHT}
         for f, i in index.items()
     }
     return {f: ws for f, ws in weights.items() if ws}, bias
 
 
-def _stored_name(feature: str) -> str:
-    """Words are stored as "w:word" so that the table reads as what each weight stands for."""
-    return feature if _is_rule(feature) else classifier.WORD_PREFIX + feature
-
-
-class Installed:
-    """Context manager: the classifier routes with this table (and temperature) inside the block."""
-
-    def __init__(self, table: Table, temperature: float = 1.0) -> None:
-        weights, bias = table
-        self.table = (
-            {
-                f.removeprefix(classifier.WORD_PREFIX): tuple(ws.get(p.value, 0.0) for p in PROFILES)
-                for f, ws in weights.items()
-            },
-            tuple(bias),
-            temperature,
-        )
-
-    def __enter__(self) -> None:
-        self.saved = classifier.set_weights(*self.table)
-
-    def __exit__(self, *_: object) -> None:
-        classifier.set_weights(*self.saved)
+def weight_table(table: Table, temperature: float = 1.0) -> WeightTable:
+    """The table as the classifier reads it; the prior says which features are evidence."""
+    weights, bias = table
+    rows = {f: tuple(ws.get(p.value, 0.0) for p in PROFILES) for f, ws in weights.items()}
+    return WeightTable(rows, tuple(bias), temperature, evidence_features())
 
 
 def route_scores(table: Table, messages: list[dict], sessions: list[dict], temperature: float = 1.0) -> Scores:
     """The real routing (conversation stage included) over messages and session walks, with this table."""
-    with Installed(table, temperature):
-        scores = score_messages(messages)
-        scores.merge(score_sessions(sessions))
+    candidate = weight_table(table, temperature)
+
+    def decide_with(text: str, state: ConversationState) -> Classification:
+        return decide(text, state, candidate)
+
+    scores = score_messages(messages, decide_with)
+    scores.merge(score_sessions(sessions, decide_with))
     return scores
 
 
@@ -255,13 +246,13 @@ def fit_temperature(tables: list[Table], messages: list[dict], sessions: list[di
     raw: list[tuple[list[float], Tier]] = []
     for fold, table in enumerate(tables):
         held = examples([m for m in messages if fold_of(m) == fold], [s for s in sessions if fold_of(s) == fold])
-        with Installed(table):
-            raw.extend((classifier.score(features), PROFILE_TIER[PROFILES[y]]) for features, y in held)
+        candidate = weight_table(table)
+        raw.extend((table_score(features, candidate), PROFILE_TIER[PROFILES[y]]) for features, y in held)
 
     def loss(t: float) -> float:
         total = 0.0
         for scores, tier in raw:
-            probs = classifier.probabilities([s / t for s in scores])
+            probs = probabilities([s / t for s in scores])
             total -= math.log(max(1e-12, sum(p for p, q in zip(probs, PROFILES) if PROFILE_TIER[q] is tier)))
         return total
 
@@ -278,19 +269,16 @@ def _line(label: str, s: Scores) -> str:
 
 def write_model(table: Table, sigmas: tuple[float, float, float], temperature: float) -> None:
     weights, bias = table
-    model = {
-        "about": "Feature weights per profile for kimchi_plugin.routing.classifier; made by scripts/train_classifier.py",
+    header = {
+        "about": (
+            "Feature weights per profile for kimchi_plugin.routing.classifier; made by scripts/train_classifier.py"
+        ),
         "rule_sigma": sigmas[0],
         "word_sigma": sigmas[1],
         "context_sigma": sigmas[2],
-        "temperature": temperature,
-        "profiles": [p.value for p in PROFILES],
-        "bias": [round(b, 3) for b in bias],
-        "weights": {f: [ws.get(p.value, 0) for p in PROFILES] for f, ws in sorted(weights.items())},
+        "data_fingerprint": data_fingerprint(DATA),
     }
-    text = json.dumps(model, ensure_ascii=False, separators=(",", ":"))
-    # One feature per line keeps the table readable and its diffs small.
-    OUT.write_text(text.replace('],"', '],\n"').replace('{"', '{\n"') + "\n")
+    OUT.write_bytes(encode(weight_table((weights, [round(b, 3) for b in bias]), temperature), header))
     print(f"wrote {OUT.relative_to(ROOT)} ({OUT.stat().st_size // 1024} KiB, {len(weights)} features)")
 
 
@@ -310,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--temperature", type=float, default=None, help="default: the shipped table's")
     args = parser.parse_args(argv)
     sigmas = (args.rule_sigma, args.word_sigma, args.context_sigma)
-    temperature = args.temperature if args.temperature is not None else classifier.load_weights()[2]
+    temperature = args.temperature if args.temperature is not None else load_weights().temperature
 
     if args.cross_author:
         # Leave one author out: how the router does on a writer it has never seen, as a new user would be.

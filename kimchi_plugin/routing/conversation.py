@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from kimchi_plugin.routing.classifier import (
     PREV_PREFIX,
     Classification,
+    WeightTable,
     classify,
     decide_features,
     decide_in_context,
@@ -41,7 +42,9 @@ FOLLOWUP_MAX_CHARS = 160
 KEPT_TEXT_CHARS = 2000
 
 EDIT_TOOLS = frozenset(["edit", "write", "patch", "multiedit", "apply_patch", "str_replace", "create", "notebookedit"])
-READ_TOOLS = frozenset(["read", "grep", "glob", "list", "ls", "codesearch", "lsp", "view", "find", "search", "webfetch", "websearch"])
+READ_TOOLS = frozenset(
+    ["read", "grep", "glob", "list", "ls", "codesearch", "lsp", "view", "find", "search", "webfetch", "websearch"]
+)
 RUN_TOOLS = frozenset(["bash", "shell", "run", "exec", "terminal", "test"])
 
 # Acknowledgements and fillers that may open a follow-up: "ok, fix it", "thanks — now the other file".
@@ -279,26 +282,27 @@ def _resolve_followup(intent: str, state: ConversationState) -> Profile:
     return before
 
 
-def decide(text: str, state: ConversationState) -> Classification:
+def decide(text: str, state: ConversationState, table: WeightTable | None = None) -> Classification:
     """Profile for a user message in its conversation (stages 1, 3, 4 and 6).
 
     A short follow-up is read from the previous turn. Any other message is scored on its own features
     plus what the session adds (the previous decision crossed with the message's form, recent tool
     activity): the trained table weighs how far a weak message is pulled towards the previous tier or
-    the current activity against what its own words say.
+    the current activity against what its own words say. `table` is the weight table to score with (default: the
+    shipped one).
     """
     if not text or not text.strip():
-        return classify(text)
+        return classify(text, table)
     features = extract_features(text)
     prev = state.last_decision
     if prev is None:
-        return decide_features(features)
+        return decide_features(features, table)
     intent = followup_intent(text)
     if intent is not None:
         profile = _resolve_followup(intent, state)
         signals = (f"followup:{intent}", f"prev:{prev.profile.value}")
         return Classification(profile, FOLLOWUP_CONFIDENCE, signals, "followup")
-    found, alone = decide_in_context(features, state.context_features(features))
+    found, alone = decide_in_context(features, state.context_features(features), table)
     if found.profile is alone:
         return found
     source = "phase" if any(s.startswith("phase:") for s in found.signals) else "sticky"

@@ -7,7 +7,15 @@ import dataclasses
 import pytest
 
 from kimchi_plugin.routing import classifier
-from kimchi_plugin.routing.classifier import Classification, classify, decide_features, extract_features
+from kimchi_plugin.routing.classifier import (
+    DEFAULT_CONFIDENCE,
+    Classification,
+    WeightTable,
+    classify,
+    decide_features,
+    extract_features,
+)
+from kimchi_plugin.routing.classify import table as table_file
 from kimchi_plugin.routing.tiers import Profile, Tier
 
 TRACE = (
@@ -100,7 +108,7 @@ def test_code_pasted_for_context_does_not_outweigh_the_question() -> None:
 
 def test_message_without_known_words_defaults_to_coding_at_low_confidence() -> None:
     result = classify("the zorblax from quendy, with the wibbles on the sprocket moved a bit lower down")
-    assert result == Classification(Profile.CODER, classifier.DEFAULT_CONFIDENCE, ("default:unspecific",))
+    assert result == Classification(Profile.CODER, DEFAULT_CONFIDENCE, ("default:unspecific",))
     assert result.confidence < 0.5
 
 
@@ -177,13 +185,10 @@ def test_pathological_inputs_finish(text: str) -> None:
 @pytest.mark.parametrize(("coder_weight", "tier"), [(1.0, Tier.REASONING), (1.5, Tier.CODING)])
 def test_near_ties_go_to_the_more_capable_tier(coder_weight: float, tier: Tier) -> None:
     zero = (0.0,) * len(Profile)
-    table = {"x:lean": (0.0, 0.0, 0.0, coder_weight, 0.0, 0.0), "debug:verb": zero}
-    previous = classifier.set_weights(table, zero)
-    try:
-        # Coder 1.0 makes coding only slightly likelier than reasoning: the costlier miss decides.
-        result = decide_features({"x:lean", "debug:verb"})
-    finally:
-        classifier.set_weights(*previous)
+    weights = {"x:lean": (0.0, 0.0, 0.0, coder_weight, 0.0, 0.0), "debug:verb": zero}
+    table = WeightTable(weights, zero, evidence=frozenset({"debug:verb"}))
+    # Coder 1.0 makes coding only slightly likelier than reasoning: the costlier miss decides.
+    result = decide_features({"x:lean", "debug:verb"}, table)
     assert result.tier is tier
 
 
@@ -218,11 +223,8 @@ def test_context_features_shift_a_weak_message_and_report_the_alone_profile() ->
     zero = (0.0,) * len(Profile)
     planner = tuple(5.0 if p is Profile.PLANNER else 0.0 for p in Profile)
     coder = tuple(3.0 if p is Profile.CODER else 0.0 for p in Profile)
-    previous = classifier.set_weights({"code:verb": coder, "prev:planner": planner}, zero)
-    try:
-        found, alone = classifier.decide_in_context({"code:verb"}, {"prev:planner"})
-    finally:
-        classifier.set_weights(*previous)
+    table = WeightTable({"code:verb": coder, "prev:planner": planner}, zero, evidence=frozenset({"code:verb"}))
+    found, alone = classifier.decide_in_context({"code:verb"}, {"prev:planner"}, table)
     assert alone is Profile.CODER
     assert found.profile is Profile.PLANNER
     assert found.signals[0] == "prev:planner"
@@ -230,26 +232,20 @@ def test_context_features_shift_a_weak_message_and_report_the_alone_profile() ->
 
 def test_temperature_scales_scores() -> None:
     weights = {"x:one": (2.0, 0.0, 0.0, 0.0, 0.0, 0.0)}
-    previous = classifier.set_weights(weights, (0.0,) * len(Profile), 2.0)
-    try:
-        assert classifier.score({"x:one"})[0] == pytest.approx(1.0)
-    finally:
-        classifier.set_weights(*previous)
+    table = WeightTable(weights, (0.0,) * len(Profile), 2.0)
+    assert classifier.score({"x:one"}, table)[0] == pytest.approx(1.0)
 
 
 def test_shipped_table_is_calibrated_and_in_profile_order() -> None:
-    import json
-    from importlib import resources
-
-    raw = json.loads(resources.files("kimchi_plugin.data").joinpath(classifier.MODEL_FILE).read_text())
+    raw = table_file.header_of(table_file.shipped_bytes())
     assert raw["profiles"] == [p.value for p in Profile]
     assert 0.25 <= raw["temperature"] <= 4.0
-    assert all(len(v) == len(Profile) for v in raw["weights"].values())
+    assert all(len(v) == len(Profile) for v in table_file.decode(table_file.shipped_bytes()).weights.values())
 
 
 def test_the_weight_table_is_read_on_first_use(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(classifier, "_TABLE", None)
+    monkeypatch.setattr(table_file, "_shipped", None)
     result = classify("add a retry to the uploader")
-    table = classifier._TABLE
+    table = table_file._shipped
     assert table is not None and result.profile is Profile.CODER
     assert classifier.load_weights() is table  # read once

@@ -162,7 +162,7 @@ def test_shell_commands_are_not_edits_and_reads_mean_exploring() -> None:
 
 def test_state_memory_is_bounded() -> None:
     state = ConversationState()
-    for i in range(1000):
+    for _ in range(1000):
         state.note_decision("x" * 10_000, Classification(Profile.CODER, 0.9, ("test",)))
         state.note_tool("edit", False)
     assert len(state.turns) == TURN_WINDOW

@@ -1,4 +1,4 @@
-"""Schema, coverage and independence checks for the labeled routing sets in tests/routing_data/ (A to U)."""
+"""Schema, coverage and independence checks for the labeled routing sets in tests/routing_data/<set>/ (A to U)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from kimchi_plugin.routing.classify.table import labelled_sets
 from kimchi_plugin.routing.tiers import PROFILE_TIER, Profile, Tier
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "routing_data"
@@ -25,8 +26,6 @@ TIER_SHARE_BANDS = {Tier.REASONING: (0.30, 0.40), Tier.CODING: (0.35, 0.45), Tie
 
 @dataclass(frozen=True)
 class DataSet:
-    messages: str
-    sessions: str | None  # a set may hold messages only
     message_prefix: str
     session_prefix: str
     min_messages: int
@@ -37,32 +36,39 @@ class DataSet:
 
 
 SETS = {
-    "A": DataSet("messages.jsonl", "sessions.jsonl", "m", "s", 650, 45, 60, 20),
-    "B": DataSet("messages_b.jsonl", "sessions_b.jsonl", "b", "sb", 600, 40, 55, 35),
-    "C": DataSet("messages_c.jsonl", "sessions_c.jsonl", "c", "sc", 450, 45, 40, 30, min_followups=20),
-    "D": DataSet("messages_d.jsonl", "sessions_d.jsonl", "d", "sd", 440, 40, 55, 45, min_followups=30),
-    "E": DataSet("messages_e.jsonl", "sessions_e.jsonl", "e", "se", 460, 40, 45, 45, min_followups=30),
-    "F": DataSet("messages_f.jsonl", "sessions_f.jsonl", "f", "sf", 445, 42, 50, 190, min_followups=30),
-    "G": DataSet("messages_g.jsonl", "sessions_g.jsonl", "g", "sg", 438, 44, 70, 35, min_followups=30),
-    "H": DataSet("messages_h.jsonl", "sessions_h.jsonl", "h", "sh", 240, 60, 30, 20, min_followups=20),
-    "I": DataSet("messages_i.jsonl", "sessions_i.jsonl", "i", "si", 240, 60, 30, 20, min_followups=20),
-    "J": DataSet("messages_j.jsonl", "sessions_j.jsonl", "j", "sj", 240, 60, 30, 20, min_followups=20),
-    "K": DataSet("messages_k.jsonl", "sessions_k.jsonl", "k", "sk", 240, 60, 30, 20, min_followups=20),
-    "L": DataSet("messages_l.jsonl", "sessions_l.jsonl", "l", "sl", 200, 70, 25, 20, min_followups=20),
-    "M": DataSet("messages_m.jsonl", "sessions_m.jsonl", "mm", "sm", 200, 70, 25, 20, min_followups=20),
-    "N": DataSet("messages_n.jsonl", "sessions_n.jsonl", "n", "sn", 200, 70, 25, 20, min_followups=20),
-    "O": DataSet("messages_o.jsonl", "sessions_o.jsonl", "o", "so", 200, 70, 25, 20, min_followups=20),
-    "P": DataSet("messages_p.jsonl", "sessions_p.jsonl", "p", "sp", 150, 80, 20, 15, min_followups=15),
-    "Q": DataSet("messages_q.jsonl", "sessions_q.jsonl", "q", "sq", 150, 80, 20, 15, min_followups=15),
-    "R": DataSet("messages_r.jsonl", "sessions_r.jsonl", "r", "sr", 150, 80, 20, 15, min_followups=15),
-    "S": DataSet("messages_s.jsonl", "sessions_s.jsonl", "s", "ss", 150, 80, 20, 15, min_followups=15),
-    "T": DataSet("messages_t.jsonl", "sessions_t.jsonl", "t", "st", 150, 80, 20, 15, min_followups=15),
-    "U": DataSet("messages_u.jsonl", "sessions_u.jsonl", "u", "su", 150, 80, 20, 60, min_followups=15),
+    "A": DataSet("m", "s", 650, 45, 60, 20),
+    "B": DataSet("b", "sb", 600, 40, 55, 35),
+    "C": DataSet("c", "sc", 450, 45, 40, 30, min_followups=20),
+    "D": DataSet("d", "sd", 440, 40, 55, 45, min_followups=30),
+    "E": DataSet("e", "se", 460, 40, 45, 45, min_followups=30),
+    "F": DataSet("f", "sf", 445, 42, 50, 190, min_followups=30),
+    "G": DataSet("g", "sg", 438, 44, 70, 35, min_followups=30),
+    "H": DataSet("h", "sh", 240, 60, 30, 20, min_followups=20),
+    "I": DataSet("i", "si", 240, 60, 30, 20, min_followups=20),
+    "J": DataSet("j", "sj", 240, 60, 30, 20, min_followups=20),
+    "K": DataSet("k", "sk", 240, 60, 30, 20, min_followups=20),
+    "L": DataSet("l", "sl", 200, 70, 25, 20, min_followups=20),
+    "M": DataSet("mm", "sm", 200, 70, 25, 20, min_followups=20),
+    "N": DataSet("n", "sn", 200, 70, 25, 20, min_followups=20),
+    "O": DataSet("o", "so", 200, 70, 25, 20, min_followups=20),
+    "P": DataSet("p", "sp", 150, 80, 20, 15, min_followups=15),
+    "Q": DataSet("q", "sq", 150, 80, 20, 15, min_followups=15),
+    "R": DataSet("r", "sr", 150, 80, 20, 15, min_followups=15),
+    "S": DataSet("s", "ss", 150, 80, 20, 15, min_followups=15),
+    "T": DataSet("t", "st", 150, 80, 20, 15, min_followups=15),
+    "U": DataSet("u", "su", 150, 80, 20, 60, min_followups=15),
 }
 
 
-def _load(name: str) -> list[dict]:
-    lines = (DATA_DIR / name).read_text(encoding="utf-8").splitlines()
+FOUND = labelled_sets(DATA_DIR)
+
+
+def _load(name: str, kind: str = "messages") -> list[dict]:
+    """A set's messages or sessions (none when the set has no such file)."""
+    path = FOUND[name] / f"{kind}.jsonl"
+    if not path.exists():
+        return []
+    lines = path.read_text(encoding="utf-8").splitlines()
     return [json.loads(line) for line in lines if line.strip()]
 
 
@@ -85,10 +91,13 @@ def _assert_label(item: dict, where: str) -> None:
     assert isinstance(item["text"], str) and item["text"].strip(), f"{where}: empty text"
 
 
+def test_every_set_folder_has_its_expectations() -> None:
+    assert set(FOUND) == set(SETS)
+
+
 @pytest.fixture(scope="module", params=sorted(SETS))
 def data(request: pytest.FixtureRequest) -> tuple[DataSet, list[dict], list[dict]]:
-    spec = SETS[request.param]
-    return spec, _load(spec.messages), _load(spec.sessions) if spec.sessions else []
+    return SETS[request.param], _load(request.param), _load(request.param, "sessions")
 
 
 def test_message_schema(data) -> None:
@@ -122,9 +131,8 @@ def test_no_duplicate_text_within_a_set(data) -> None:
 def test_the_sets_share_no_text() -> None:
     seen: dict[str, str] = {}
     shared = []
-    for name, spec in SETS.items():
-        sessions = _load(spec.sessions) if spec.sessions else []
-        for where, text in _texts(_load(spec.messages), sessions):
+    for name in SETS:
+        for where, text in _texts(_load(name), _load(name, "sessions")):
             owner = seen.setdefault(_normalized(text), name)
             if owner != name:
                 shared.append(f"{name}:{where} repeats set {owner}")
@@ -132,11 +140,7 @@ def test_the_sets_share_no_text() -> None:
 
 
 def test_ids_are_unique_across_sets() -> None:
-    ids = Counter(
-        item["id"]
-        for spec in SETS.values()
-        for item in [*_load(spec.messages), *(_load(spec.sessions) if spec.sessions else [])]
-    )
+    ids = Counter(item["id"] for name in SETS for item in [*_load(name), *_load(name, "sessions")])
     assert [i for i, n in ids.items() if n > 1] == []
 
 
@@ -158,9 +162,9 @@ def test_tier_mix(data) -> None:
 
 
 def test_every_profile_is_represented(data) -> None:
-    spec, messages, sessions = data
+    _, messages, sessions = data
     assert {msg["profile"] for msg in messages} == {p.value for p in Profile}
-    if spec.sessions:
+    if sessions:
         assert {t["profile"] for s in sessions for t in s["turns"]} == {p.value for p in Profile}
 
 
@@ -181,15 +185,9 @@ def test_session_schema(data) -> None:
 
 def test_agreement_annotations_name_labelled_items() -> None:
     """The blind relabelling sample (scripts/label_agreement.py) refers to items that exist, with valid profiles."""
-    ids = {m["id"] for spec in SETS.values() for m in _load(spec.messages)}
-    ids |= {
-        f"{s['id']}#{n}"
-        for spec in SETS.values()
-        if spec.sessions
-        for s in _load(spec.sessions)
-        for n in range(len(s["turns"]))
-    }
+    ids = {m["id"] for name in SETS for m in _load(name)}
+    ids |= {f"{s['id']}#{n}" for name in SETS for s in _load(name, "sessions") for n in range(len(s["turns"]))}
     for path in sorted((DATA_DIR / "agreement").glob("annotator_*.jsonl")):
-        for row in _load(f"agreement/{path.name}"):
+        for row in map(json.loads, filter(str.strip, path.read_text(encoding="utf-8").splitlines())):
             assert row["id"] in ids, f"{path.name}: unknown id {row['id']}"
             Profile(row["profile"])

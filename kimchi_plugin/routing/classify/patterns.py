@@ -1,0 +1,244 @@
+"""The classifier's patterns: pasted structure (tracebacks, logs, diffs, code), tokens, sentences, and the intent
+phrasings that single words miss ("is this correct", "how should we", "fix the failing test").
+
+Every pattern reads a bounded window, so its cost stays flat however long the message.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+# Pasted structure: a bounded line-wise scan, each pattern anchored at a line start.
+TRACEBACK_LINE = re.compile(
+    r"^\s*(?:Traceback \(most recent call last\)|File \"[^\"\n]{1,300}\", line \d|at [\w$.<>\[\]/]{1,200}"
+    r" ?\(|at [^\s()]{1,300}:\d+:\d+|goroutine \d+ \[|thread '[^'\n]{1,100}' panicked|panic: |Caused by: |"
+    r"Exception in thread |[\w.$]{0,200}(?:Error|Exception)(?::|\s*$)|E\s{2,}\w|error\[E\d{4}\])",
+    re.MULTILINE,
+)
+_LOG_MARKS = (
+    r"^\s*(?:\[?(?:ERROR|FATAL|CRITICAL|WARN(?:ING)?)\b|npm ERR!|FAILED\b|FAIL\b|fatal:|error:|"
+    r"Segmentation fault|Killed\b|Aborted\b"
+)
+# Two log alternatives scan up to 200 characters; a line without their literal parts skips them.
+_LOG_SCANS = r"|\S{0,200}: command not found|.{0,200}\bexit (?:code|status) [1-9]"
+_LOG_SCAN_LITERALS = (": command not found", "exit ")
+LOG_LINE = re.compile(_LOG_MARKS + _LOG_SCANS + ")", re.MULTILINE)
+DIFF_LINE = re.compile(r"^(?:diff --git |@@ -\d|\+\+\+ [ab/]|--- [ab]/|index [0-9a-f]{6,}\.\.)", re.MULTILINE)
+CODE_LINE = re.compile(
+    r"^(?:\s{2,}|\t)\S|^\s*(?:def |class |import |from [\w.]+ import|function |const |let |var |return\b|"
+    r"if \(|for \(|#include|public |private |func |fn |package |@\w+|[}\])];?\s*$)"
+)
+
+
+def _paste_line(log: str) -> re.Pattern[str]:
+    return re.compile(
+        f"(?P<traceback>{TRACEBACK_LINE.pattern})|(?P<log>{log})|(?P<diff>{DIFF_LINE.pattern})|"
+        f"(?P<code>{CODE_LINE.pattern})",
+        re.MULTILINE,
+    )
+
+
+# A pasted line of any kind, tried in this order (a traceback line is not also a log line); the group that matched
+# names the kind.
+_PASTE_LINE = _paste_line(LOG_LINE.pattern)
+_PASTE_LINE_SHORT = _paste_line(_LOG_MARKS + ")")
+
+
+def paste_line(line: str) -> re.Match[str] | None:
+    """The match of a pasted line (its group names the kind), or None for prose."""
+    if any(literal in line for literal in _LOG_SCAN_LITERALS):
+        return _PASTE_LINE.match(line)
+    return _PASTE_LINE_SHORT.match(line)
+
+
+PASTE_KINDS = {"traceback": "paste:traceback", "log": "paste:log", "diff": "paste:diff", "code": "paste:code"}
+WORD = re.compile(r"[^\W\d_][\w']*|\d+")
+# Tokens with their dots and slashes: "plan.md", "src/db", "user_id" are names, not words.
+TOKEN = re.compile(r"[^\W\d][\w']*(?:[./][\w']+)*|\d+(?:\.\d+)*")
+SENTENCE_SPLIT = re.compile(r"[.!?\n;:]+\s*|\s[—–-]+\s|,\s+(?=(?:and|then|also|but|just|so|now|please)\b)")
+# An identifier naming an error: TypeError, OOMKilled, EXC_BAD_ACCESS, CERTIFICATE_VERIFY_FAILED.
+ERROR_WORDS = ("Error", "Exception", "Killed", "Fault", "Panic")
+# Each alternative runs only when the text holds its literal part.
+_ERROR_CODES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("_", re.compile(r"\b[A-Z][A-Z0-9]*_[A-Z0-9_]*(?:FAILED|ERROR|ACCESS|DENIED|REFUSED|TIMEOUT|NOT_FOUND)\b")),
+    ("E", re.compile(r"E(?<!\wE)[A-Z]{4,}\b")),  # \bE…: the literal first lets the search skip ahead
+    ("0x", re.compile(r"\b0x[0-9a-fA-F]{4,}")),
+    ("exit ", re.compile(r"\bexit (?:code|status) [1-9]")),
+)
+
+
+def names_an_error(text: str) -> bool:
+    """Whether the text names an error: TypeError, OOMKilled, EXC_BAD_ACCESS, ECONNRESET, 0xdeadbeef, exit code 1."""
+    if any(word in text for word in ERROR_WORDS):
+        return True
+    return any(literal in text and pattern.search(text) for literal, pattern in _ERROR_CODES)
+
+
+# A self-correction ("plan the sprint? no, sorry — add …") voids what came before it; it sits near the start.
+CORRECTION_SCAN_CHARS = 200
+CORRECTION = re.compile(
+    r"^.{0,120}?(?:\?\s*(?:no|nope|nah|not|actually|i don'?t)\b[^\w]*(?:wait|sorry|actually)?|"
+    r"\b(?:no wait|scratch that|never ?mind|on second thought)\b)[\s,.!—–-]*",
+    re.IGNORECASE,
+)
+IS_THIS_OK = re.compile(
+    r"\b(?:is|are|does|do) (?:this|that|it|my|the|our|these|those)\b[^.?!\n]{0,50}?\b(?:correct(?:ly)?|right|ok|"
+    r"okay|safe|good|fine|idiomatic|reasonable|sound|secure|solid|acceptable|properly)\b|\bany (?:issues|problems|"
+    r"bugs|concerns|gotchas|red flags)\b|\bhow (?:bad|serious|risky|dangerous|exploitable) is\b|\bwhat do you think\b|"
+    r"\bwhat would you (?:change|improve)\b|\b(?:you'?d|you would) do differently\b|"
+    r"\banything (?:wrong|off|missing)\b|\bdid i miss\b"
+)
+REVIEW_CHECK = re.compile(
+    r"\b(?:check|verify|confirm|make sure|go over|go through|look over|look through|look for|scan|audit|"
+    r"double[- ]check|tell me if|take a (?:critical |"
+    r"close |hard |careful |second )?look)\b[^.?!\n]{0,90}?\b(?:correct(?:ly)?|secure|safe|permissive|vulnerab\w*|"
+    r"risk\w*|break|leak\w*|sound|can|could|anything|properly|race|edge cases?|missing|bugs|issues|problems)\b"
+)
+PLAN_QUESTION = re.compile(
+    r"\bwhat(?:'s| is| are| would be)? (?:the |a )?(?:best|better|right|cleanest|simplest|proper|recommended|ideal|"
+    r"sensible|idiomatic|preferred|correct) (?:way|approach|pattern|strategy|design|architecture|granularity|"
+    r"structure|setup|stack)|\bhow (?:should|would|could|do|can|might) (?:we|i|you) (?:best )?(?:design|"
+    r"structure|approach|architect|organi[sz]e|model|handle|scale|migrate|split|roll|tackle|get this|"
+    r"go about|plan|evolve|rethink)|\bhow to (?:structure|design|approach|architect|organi[sz]e|model|scale|"
+    r"migrate)|\bwhat (?:should|would|could) [^.?!\n]{0,60}\blook like|\bwhat stack\b|\bwhere should\b|"
+    r"\bhow (?:do|can|should|would|could) we\b|\b(?:which|what) would you (?:pick|choose|use|recommend|do)\b|"
+    r"\bwhere would you (?:look|start|begin)\b|\bhow (?:invasive|risky|hard|much work|big a change)\b|"
+    r"\b(?:worth it|or overkill|or not)\b|\bwhat would it take\b|"
+    r"\bwhere (?:do|should|would) (?:we|i) (?:start|begin)\b|"
+    r"\bis there a (?:cleaner|better|simpler|nicer|smarter|generic|more \w+) (?:way|approach|design|pattern)\b|"
+    r"\bwhich (?:database|db|stack|framework|library|approach|option|"
+    r"queue|broker|orm|pattern|one should)\b"
+)
+ALTERNATIVES = re.compile(r", \w+,? or \w+\??| or \w+\?\s*(?:\w+ )?(?:query|we|our|it|the)\b")
+HOWTO = re.compile(
+    r"\bhow (?:do|can|would) (?:i|you|one)\b|\bhow to\b|\bwhat'?s the (?:command|syntax|flag)\b|"
+    r"\bis there a (?:way|command|flag|shortcut)\b"
+)
+MEASURE = re.compile(r"\b\d+(?:\.\d+)?\s?(?:ms|s|sec|secs|seconds|minutes|mins|mb|gb|tb|kb|mi|gi|%|x|rps|qps)(?!\w)")
+_DIGIT = re.compile(r"\d")
+
+
+def has_measure(text: str) -> bool:
+    """Whether the text gives a measurement ("300ms", "2 GB", "40%"); the scan starts at the first digit."""
+    digit = _DIGIT.search(text)
+    return digit is not None and MEASURE.search(text, digit.start()) is not None
+
+
+# A general concept question ("what's a stack trace?", "what does idempotent mean?") asks for an
+# explanation, whatever failure or design word it names.
+CONCEPT = re.compile(
+    r"^(?:\W*(?:so|ok|quick question|q)\W+)?(?:what(?:'s| is| are) (?:a|an)\b|what(?:'s| is) the difference|"
+    r"what(?:'s| is| are) [\w -]{1,30}\?$|what does [\w -]{1,30} (?:mean|stand for)\b|"
+    r"(?:what's|what is) the meaning|difference between|is [\w -]{1,30} the same as|"
+    r"why is it called|why do (?:people|folks|devs|developers|teams|most|many|so many)\b|"
+    r"how does [\w -]{1,30} work in general|explain (?:what|the difference))"
+)
+# Reviewing failure output is diagnosis, not code review: "review this stack trace".
+INSPECT_FAILURE = re.compile(
+    r"\b(?:review|look at|check|go over|read|inspect|analy[sz]e)\b[^.?!\n]{0,30}?\b(?:stack ?traces?|tracebacks?|"
+    r"logs?|errors?|crash(?:es)?|dumps?|exceptions?|core ?dumps?|panics?)\b"
+)
+# A thing that does not do what it should: "switching language doesn't update the page".
+INACTION = re.compile(
+    r"\b(?:doesn'?t|does not|isn'?t|won'?t|didn'?t|don'?t|aren'?t|can'?t|cannot|never|no longer) (?:\w+ ){0,2}?"
+    r"(?:work|update|load|render|show|fire|trigger|run|start|save|persist|apply|match|change|refresh|redirect|"
+    r"connect|compile|build|return|get|respond|close|stop|finish|exit|happen|appear|reach|send|receive|"
+    r"pick|clear|reset|release|resolve|find|read|write|sync|propagate)\w*\b"
+)
+# "Fix" of a failure whose cause the message does not give ("fix the red test in ci") is a diagnosis.
+FIX_FAILURE = re.compile(
+    r"\bfix (?:the |this |that |our |my |all )?(?:failing|red|broken|flaky|crashing|failed|hanging)\b"
+)
+KNOWN_CAUSE = re.compile(r"\b(?:is|was|are|were) (?:because|caused by|due to)\b|\bthe (?:fix|cause) is\b")
+WHY_BROKEN = re.compile(r"\bwhy (?:is|does|do|did|are|am|would|won't|doesn't|isn't|can't|it|the|this|my|our|we|i)\b")
+
+# Chinese, Japanese (kana included) and Korean characters, each worth about a short word.
+WIDE = r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff]"
+WIDE_CHAR = re.compile(WIDE)
+WIDE_CHAR_WEIGHT = 4
+# Runs of those scripts. Chinese and Japanese have no spaces, so a run is a whole clause; its character
+# pairs ("原因", "設計", "리뷰") stand in for words in the trained table.
+WIDE_RUN = re.compile(WIDE + "{2,}")
+
+# Intent patterns run over a bounded window of the prose, and only when a word they need is present.
+INTENT_HEAD_CHARS = 400
+INTENT_TAIL_CHARS = 300
+
+
+class Intent(NamedTuple):
+    """An intent phrasing: the feature it gives, its pattern, the words without which it cannot match, and the
+    literal texts one of which starts every match (the search starts at the first of them)."""
+
+    feature: str
+    pattern: re.Pattern[str]
+    needs: frozenset[str]
+    starts: tuple[str, ...] = ()
+
+
+def _cause_starts() -> tuple[str, ...]:
+    verbs, causes = ("is", "was", "are", "were"), ("because", "caused by", "due to")
+    return (*(f"{verb} {cause}" for verb in verbs for cause in causes), "the fix is", "the cause is")
+
+
+INTENTS: tuple[Intent, ...] = (
+    Intent(
+        "review:question",
+        IS_THIS_OK,
+        frozenset(["is", "are", "does", "do", "any", "what", "anything", "did", "how", "differently"]),
+        ("is ", "are ", "does ", "do ", "any", "how ", "what ", "you", "did i miss"),
+    ),
+    Intent(
+        "review:check",
+        REVIEW_CHECK,
+        frozenset(["check", "verify", "confirm", "sure", "go", "look", "audit", "double", "tell", "take", "scan"]),
+        ("check", "verify", "confirm", "make sure", "go ", "look ", "scan", "audit", "double", "tell me if", "take a "),
+    ),
+    Intent(
+        "plan:question",
+        PLAN_QUESTION,
+        frozenset(["what", "what's", "whats", "how", "where", "which", "worth", "overkill", "or", "is"]),
+        ("what", "how ", "where ", "which ", "worth it", "or ", "is there a "),
+    ),
+    Intent("plan:alternatives", ALTERNATIVES, frozenset(("or",)), (", ", " or ")),
+    Intent("assist:howto", HOWTO, frozenset(["how", "what's", "whats", "is"]), ("how ", "what", "is there a ")),
+    Intent(
+        "debug:inaction",
+        INACTION,
+        frozenset(
+            [
+                "doesn't",
+                "doesnt",
+                "isn't",
+                "won't",
+                "didn't",
+                "don't",
+                "aren't",
+                "can't",
+                "cannot",
+                "never",
+                "not",
+                "longer",
+            ]
+        ),
+        ("doesn", "does not", "isn", "won", "didn", "don", "aren", "can", "never", "no longer"),
+    ),
+    # Anchored at the start: nothing to skip.
+    Intent("assist:concept", CONCEPT, frozenset(["what", "what's", "is", "difference", "why", "how", "explain"])),
+    Intent(
+        "debug:inspect",
+        INSPECT_FAILURE,
+        frozenset(["review", "look", "check", "go", "read", "inspect", "analyze", "analyse"]),
+        ("review", "look at", "check", "go over", "read", "inspect", "analy"),
+    ),
+    Intent("debug:known_cause", KNOWN_CAUSE, frozenset(["because", "caused", "due", "fix", "cause"]), _cause_starts()),
+    Intent("debug:fix_failure", FIX_FAILURE, frozenset(("fix",)), ("fix ",)),
+)
+
+
+def matches(intent: Intent, text: str) -> bool:
+    """Whether the intent's pattern matches the text, searched from the first place a match can start."""
+    if not intent.starts:
+        return intent.pattern.search(text) is not None
+    first = min((i for start in intent.starts if (i := text.find(start)) >= 0), default=-1)
+    return first >= 0 and intent.pattern.search(text, first) is not None

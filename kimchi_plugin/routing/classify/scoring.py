@@ -1,0 +1,127 @@
+"""Features → a decision, over an injected weight table: profile scores are sums of feature weights plus the
+table's bias; the winning tier's probability, calibrated by the table's temperature, is the confidence.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from itertools import compress
+from operator import itemgetter
+
+from kimchi_plugin.routing.classify.table import PROFILES, Vector, WeightTable
+from kimchi_plugin.routing.tiers import PROFILE_TIER, TIER_ORDER, Profile, Tier
+
+# Sending a Reasoning message to a lower tier costs this much more than the opposite mistake, so a
+# Reasoning probability counts this many times when tiers are compared (it also settles near-ties).
+REASONING_MISS_COST = 1.3
+# Without any evidence, the trained words alone must be at least this sure to beat the default.
+MODEL_ALONE_MIN = 0.7
+CONFIDENCE_FLOOR = 0.05
+CONFIDENCE_CEIL = 0.97
+# Confidence of the no-evidence defaults.
+DEFAULT_CONFIDENCE = 0.2
+EMPTY_CONFIDENCE = 0.5
+# How many of the strongest features a decision reports in `signals`; bare words are reported as "w:word".
+MAX_SIGNALS = 4
+WORD_PREFIX = "w:"
+
+_TIER_OF = tuple(PROFILE_TIER[p] for p in PROFILES)
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    """A routing guess: profile, how sure, and the evidence behind it."""
+
+    profile: Profile
+    confidence: float
+    signals: tuple[str, ...]
+    source: str = "heuristic"
+
+    @property
+    def tier(self) -> Tier:
+        return PROFILE_TIER[self.profile]
+
+
+EMPTY = Classification(Profile.ASSISTANT, EMPTY_CONFIDENCE, ("empty",))
+
+
+def _sums(table: WeightTable, features: Iterable[str], start: Vector | list[float]) -> list[float]:
+    """`start` plus the weights of the features, per profile (in `Profile` order)."""
+    rows = filter(None, map(table.weights.get, features))
+    return list(map(sum, zip(start, *rows)))
+
+
+def score(features: Iterable[str], table: WeightTable) -> list[float]:
+    """Sum of feature weights per profile, plus the bias, divided by the calibration temperature."""
+    return [s / table.temperature for s in _sums(table, features, table.bias)]
+
+
+def probabilities(scores: list[float]) -> list[float]:
+    """Profile scores as probabilities (softmax)."""
+    peak = max(scores)
+    exps = [math.exp(x - peak) for x in scores]
+    total = sum(exps)
+    return [e / total for e in exps]
+
+
+def _signal_name(feature: str) -> str:
+    return feature if ":" in feature else WORD_PREFIX + feature
+
+
+def _top_signals(table: WeightTable, features: set[str], index: int) -> tuple[str, ...]:
+    """The features that weigh most for the profile (positive weights only), strongest first."""
+    rows = list(map(table.weights.get, features))
+    weighted = zip(map(itemgetter(index), filter(None, rows)), compress(features, rows))
+    return tuple(_signal_name(f) for w, f in heapq.nlargest(MAX_SIGNALS, weighted) if w > 0.0)
+
+
+def _pick(table: WeightTable, sums: list[float], features: set[str]) -> tuple[int, float] | None:
+    """The winning profile's index and its tier's probability, or None for the no-evidence default.
+
+    The tier with the highest probability wins, with Reasoning's probability weighted up by the
+    extra cost of sending hard work to a weaker model; the profile is the best one inside that tier.
+    """
+    probs = probabilities([s / table.temperature for s in sums])
+    tiers = dict.fromkeys(TIER_ORDER, 0.0)
+    for tier_of, p in zip(_TIER_OF, probs):
+        tiers[tier_of] += p
+    tier = max(TIER_ORDER, key=lambda t: tiers[t] * (REASONING_MISS_COST if t is Tier.REASONING else 1.0))
+    if features.isdisjoint(table.evidence) and tiers[tier] < MODEL_ALONE_MIN:
+        return None
+    index = max((i for i, t in enumerate(_TIER_OF) if t is tier), key=sums.__getitem__)
+    return index, tiers[tier]
+
+
+def _default(features: set[str]) -> Classification:
+    short = "len:short" in features
+    return Classification(
+        Profile.ASSISTANT if short else Profile.CODER,
+        DEFAULT_CONFIDENCE,
+        ("default:short" if short else "default:unspecific",),
+    )
+
+
+def _decision(table: WeightTable, picked: tuple[int, float] | None, features: set[str]) -> Classification:
+    if picked is None:
+        return _default(features)
+    index, p = picked
+    confidence = round(min(CONFIDENCE_CEIL, max(CONFIDENCE_FLOOR, p)), 3)
+    return Classification(PROFILES[index], confidence, _top_signals(table, features, index))
+
+
+def decide_features(features: set[str], table: WeightTable) -> Classification:
+    """Classification from a feature set."""
+    return _decision(table, _pick(table, _sums(table, features, table.bias), features), features)
+
+
+def decide_in_context(features: set[str], context: set[str], table: WeightTable) -> tuple[Classification, Profile]:
+    """Classification from a message's features plus its conversation's (`prev:*`, `phase:*`), and the
+    profile the message's own features would have chosen (so the caller can tell what the context did)."""
+    own_sums = _sums(table, features, table.bias)
+    own = _pick(table, own_sums, features)
+    own_profile = PROFILES[own[0]] if own is not None else _default(features).profile
+    both = features | context
+    return _decision(table, _pick(table, _sums(table, context, own_sums), both), both), own_profile
