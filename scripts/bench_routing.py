@@ -20,13 +20,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
 os.environ.setdefault("KIMCHI_LOG_LEVEL", "WARNING")  # the brain's info lines would bury the figures
 
-from kimchi_plugin.logs import configure_logging  # noqa: E402
-from kimchi_plugin.opencode.routes import build_routes  # noqa: E402
 from kimchi_plugin.app import plugin_services  # noqa: E402
 from kimchi_plugin.brain import Brain  # noqa: E402
+from kimchi_plugin.logs import configure_logging  # noqa: E402
+from kimchi_plugin.opencode.routes import build_routes  # noqa: E402
 from kimchi_plugin.routing.registry import Registry  # noqa: E402
 from kimchi_plugin.routing.router import Policy, Request, Router  # noqa: E402
 from kimchi_plugin.routing.sessions import SessionStore  # noqa: E402
@@ -154,7 +153,7 @@ async def bench_hook(n: int, corpus: list[str], workdir: Path) -> None:
 
 def conversation(tokens: int, session: str) -> list[dict]:
     """A coding session of user turns, assistant replies and tool calls (file reads, edits, test runs)."""
-    code = (REPO_ROOT / "kimchi_plugin" / "brain" / "router.py").read_text()
+    code = (REPO_ROOT / "kimchi_plugin" / "routing" / "router.py").read_text()
     prose = "The failing test suggests the cursor is reused after the reconnect, so the stale offset is sent. "
     messages: list[dict] = []
     size = 0

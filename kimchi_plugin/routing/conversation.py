@@ -12,6 +12,7 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from kimchi_plugin.opencode.vocabulary import EDIT_TOOLS, READ_TOOLS, RUN_TOOLS
 from kimchi_plugin.routing.classifier import (
     PREV_PREFIX,
     Classification,
@@ -40,12 +41,6 @@ FOLLOWUP_MAX_WORDS = 12
 FOLLOWUP_MAX_CHARS = 160
 # Bounded memory of words.
 KEPT_TEXT_CHARS = 2000
-
-EDIT_TOOLS = frozenset(["edit", "write", "patch", "multiedit", "apply_patch", "str_replace", "create", "notebookedit"])
-READ_TOOLS = frozenset(
-    ["read", "grep", "glob", "list", "ls", "codesearch", "lsp", "view", "find", "search", "webfetch", "websearch"]
-)
-RUN_TOOLS = frozenset(["bash", "shell", "run", "exec", "terminal", "test"])
 
 # Acknowledgements and fillers that may open a follow-up: "ok, fix it", "thanks — now the other file".
 _LEAD_IN = (
