@@ -1,4 +1,5 @@
-"""Command line: `serve` (default, the stdio JSON-RPC brain), `route` (try the router), `stats` (spend and savings).
+"""Command line: `serve` (default, the stdio JSON-RPC brain), `route` (try the router), `stats` (spend and savings),
+`doctor` (what is wrong and how to fix it).
 
 Only the chosen command's module is imported: `serve` sits on OpenCode's start-up path.
 """
@@ -13,6 +14,7 @@ import sys
 TOOLS = {
     "route": ("kimchi_plugin.cli.route", "show the routing decision for a message"),
     "stats": ("kimchi_plugin.cli.stats", "spend by tier and model, and savings versus the top models"),
+    "doctor": ("kimchi_plugin.cli.doctor", "check Python, the key, the catalogue and the config the plugin produces"),
 }
 
 
