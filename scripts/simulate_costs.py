@@ -1,4 +1,4 @@
-"""Cost simulator: replay the labelled sessions (tests/routing_data/sessions*.jsonl) under four policies and print
+"""Cost simulator: replay the labelled sessions (tests/routing_data/<set>/sessions.jsonl) under four policies and print
 what each would cost, counting prompt caching honestly, and how often a turn is served on the tier its label asks
 for (and how often below it).
 
@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from kimchi_plugin.routing.classify.table import labelled_sets  # noqa: E402
 from kimchi_plugin.routing.conversation import ConversationState, decide  # noqa: E402
 from kimchi_plugin.routing.registry import TOKENS_PER_PRICE_UNIT, ModelSpec, Registry  # noqa: E402
 from kimchi_plugin.routing.switch_cost import (  # noqa: E402
@@ -43,7 +44,6 @@ from kimchi_plugin.routing.switch_cost import (  # noqa: E402
 from kimchi_plugin.routing.tiers import PROFILE_TIER, TIER_ORDER, Tier  # noqa: E402
 
 DATA = ROOT / "tests" / "routing_data"
-SET_NAMES = "ABCDEFGHIJKLMNOPQRSTU"
 # Model line-ups: the models available and the tier pins (as the `models` option sets them).
 LINEUPS: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
     # Frontier models with discounted cache reads (and billed cache writes): where switching costs the most.
@@ -65,10 +65,13 @@ POLICIES = ("always Reasoning", "always Coding", "routing", "routing, cache-awar
 
 
 def load_sessions(sets: Iterable[str]) -> list[dict[str, Any]]:
+    """The sessions of the named sets, in the order given (a set without a sessions file has none)."""
+    folders = labelled_sets(DATA)
     sessions = []
     for name in sets:
-        path = DATA / ("sessions.jsonl" if name == "A" else f"sessions_{name.lower()}.jsonl")
-        sessions += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        path = folders[name] / "sessions.jsonl"
+        if path.exists():
+            sessions += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     return sessions
 
 
@@ -228,7 +231,7 @@ def table(results: dict[str, Tally], lineup: str, sessions: int) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sets", default=SET_NAMES, help="routing data sets to replay (letters), default all")
+    parser.add_argument("--sets", default="".join(labelled_sets(DATA)), help="sets to replay (letters), default all")
     parser.add_argument("--limit", type=int, help="replay only the first N sessions")
     parser.add_argument("--lineup", choices=(*LINEUPS, "all"), default="all")
     args = parser.parse_args(argv)
