@@ -85,8 +85,8 @@ def plugin_services(
     )
 
 
-def quiet_logs(_settings: Settings | None = None) -> None:
-    """A command's output is its own: the brain's logs go to stderr, errors only."""
+def quiet_logs() -> None:
+    """A command's output is its own: the brain's logs go to stderr, errors only (set once by the command)."""
     structlog.configure(
         wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR),
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
@@ -102,7 +102,6 @@ def command_services(*, env: Mapping[str, str] = os.environ, clock: Clock = time
         load_catalog=catalog_loader(env, clock, network=False),
         bundled_models=bundled,
         make_llm=make_llm if llm else lambda _spec: None,
-        configure_logs=quiet_logs,
         background_loads=False,
     )
 

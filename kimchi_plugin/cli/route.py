@@ -17,7 +17,7 @@ import sys
 from collections.abc import Iterable
 from typing import Any, TextIO
 
-from kimchi_plugin.app import command_services
+from kimchi_plugin.app import command_services, quiet_logs
 from kimchi_plugin.brain import Brain, UserTurn
 from kimchi_plugin.routing.router import Decision
 from kimchi_plugin.routing.tiers import Profile
@@ -96,6 +96,7 @@ async def _run(args: argparse.Namespace, lines: Iterable[str]) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    quiet_logs()
     if args.jsonl:
         return asyncio.run(_run(args, sys.stdin))
     if not args.text:
