@@ -1,8 +1,10 @@
-"""Resident memory of the real brain process: idle (imported and serving), after the o200k encoding loads, and while
-100,000 messages are routed over 10,000 sessions (it must stay flat: session state is bounded). Baselines from the
-same run: a bare interpreter and the echo child (tests/perf/echo_brain.py).
+"""Resident memory of the real brain process: idle (initialized and serving), after a short session (a few turns, no
+exact token count needed), once a long conversation made it load the o200k encoding, and while 100,000 messages are
+routed over 10,000 sessions (it must stay flat: session state is bounded). Baselines from the same run: a bare
+interpreter and the echo child (tests/perf/echo_brain.py). Targets (issue "the fast path"): idle ≤ 45 MB, short
+session ≤ 70 MB, with the encoding ≤ 100 MB, flat.
 
-Usage: .venv/bin/python scripts/bench_memory.py [--messages 100000] [--sessions 10000]
+Usage: .venv/bin/python scripts/bench_memory.py [--messages 100000] [--sessions 10000] [--root CHECKOUT]
 """
 
 from __future__ import annotations
@@ -25,7 +27,10 @@ SAMPLES = 10  # RSS readings during the routing run
 SETTLE_S = 1.0  # RSS unchanged this long = the background load is done
 SETTLE_TIMEOUT_S = 30.0
 FLAT_TOLERANCE_MB = 8.0  # growth from the first to the last sample still called flat
+SHORT_SESSION_TURNS = 8
+LONG_REPEAT = 1500  # ~100K tokens
 WINDOW = 32  # requests in flight at most (OpenCode waits for each hook; `serve` runs a few sessions at once)
+ROOT: Path | None = None  # --root: run the brain from another checkout (before/after on one machine)
 TEXTS = (
     "add a /health endpoint that returns the git sha",
     "why does the worker stop consuming after a reconnect? the logs show nothing",
@@ -62,6 +67,18 @@ def chat(rpc_id: int, session: str, text: str) -> bytes:
     )
 
 
+def transform(rpc_id: int, session: str, texts: list[str]) -> bytes:
+    """`experimental.chat.messages.transform` with one text message per entry."""
+    messages = [
+        {
+            "info": {"id": f"{session}-m{i}", "role": "user" if i % 2 == 0 else "assistant", "sessionID": session},
+            "parts": [{"type": "text", "text": text}],
+        }
+        for i, text in enumerate(texts)
+    ]
+    return frame(rpc_id, "experimental.chat.messages.transform", {"input": {}, "output": {"messages": messages}})
+
+
 def tool_after(rpc_id: int, session: str) -> bytes:
     return frame(
         rpc_id,
@@ -82,6 +99,8 @@ class Brain:
     def __init__(self, argv: list[str], tmp: Path) -> None:
         env = {k: v for k, v in os.environ.items() if k not in ("KIMCHI_API_KEY", "CASTAI_API_KEY")}
         env.update(XDG_STATE_HOME=str(tmp), XDG_CACHE_HOME=str(tmp), KIMCHI_LOG_LEVEL="WARNING")
+        if ROOT is not None:
+            env["PYTHONPATH"] = str(ROOT)
         self.proc = subprocess.Popen(
             argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, cwd=tmp
         )
@@ -148,7 +167,10 @@ def main() -> int:
     parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--sessions", type=int, default=10_000)
     parser.add_argument("--window", type=int, default=WINDOW, help="requests in flight (0: no limit, a flood)")
+    parser.add_argument("--root", type=Path, help="checkout to run the brain from (PYTHONPATH)")
     args = parser.parse_args()
+    global ROOT
+    ROOT = args.root
     with tempfile.TemporaryDirectory(prefix="kimchi-mem-") as name:
         tmp = Path(name)
         bare = subprocess.run(
@@ -161,16 +183,27 @@ def main() -> int:
         echo.close()
 
         brain = Brain([str(PYTHON), "-m", "kimchi_plugin"], tmp)
-        idle_mb = brain.settle()  # imported and serving; nothing loaded yet
         started = time.perf_counter()
         brain.call(frame(1, "initialize", {"protocolVersion": 1, "options": {"llmClassifier": False}}))
+        idle_mb = brain.settle()  # initialized and serving; nothing loaded yet
         config = {"model": "kimchi/auto", "provider": {"kimchi": {"models": PROVIDER_MODELS}}}
         brain.call(frame(2, "config", {"input": None, "output": config}))
-        loaded_mb = brain.settle()  # initialize starts the o200k load in the background
+        history: list[str] = []
+        for turn in range(SHORT_SESSION_TURNS):
+            history += [TEXTS[turn % len(TEXTS)], "Done: " + TEXTS[(turn + 1) % len(TEXTS)] * 20]
+            brain.call(chat(3 + 2 * turn, "ses_short", TEXTS[turn % len(TEXTS)]))
+            brain.call(transform(4 + 2 * turn, "ses_short", history))
+        short_mb = brain.settle()
+        long_text = " ".join(TEXTS) * LONG_REPEAT  # a conversation far past any estimate-only threshold
+        brain.call(transform(99, "ses_long", [long_text, "ok", long_text]))
+        loaded_mb = brain.settle()  # the encoding loads in the background
         print(f"brain RSS (load average {os.getloadavg()[0]:.1f})")
         print(f"  baselines: bare interpreter {bare_mb:6.1f} MB, echo child {echo_mb:6.1f} MB")
-        print(f"  idle (imported, serving)          : {idle_mb:6.1f} MB  (+{idle_mb - echo_mb:.1f} over echo)")
-        print(f"  after initialize + o200k encoding : {loaded_mb:6.1f} MB  (+{loaded_mb - idle_mb:.1f} over idle)")
+        print(
+            f"  idle (initialized, serving)       : {idle_mb:6.1f} MB  (+{idle_mb - echo_mb:.1f} over echo)  goal ≤ 45"
+        )
+        print(f"  after a short session ({SHORT_SESSION_TURNS} turns)   : {short_mb:6.1f} MB  goal ≤ 70")
+        print(f"  long conversation, o200k loaded   : {loaded_mb:6.1f} MB  goal ≤ 100")
         window = args.window or 2 * args.messages
         samples = route_many(brain, args.messages, args.sessions, window)
         elapsed = time.perf_counter() - started

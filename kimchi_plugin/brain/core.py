@@ -25,7 +25,7 @@ from kimchi_plugin.routing.prompts import PROFILE_PROMPTS, PROFILE_TEMPERATURE
 from kimchi_plugin.routing.router import PROFILE_LABEL, Decision, Request
 from kimchi_plugin.routing.sessions import SessionState, SessionStore
 from kimchi_plugin.routing.tiers import Profile, Tier
-from kimchi_plugin.routing.tokens import ConversationTokens, TokenCounter, estimate_tokens
+from kimchi_plugin.routing.tokens import ConversationTokens, TokenCounter, estimate_tokens, exact_from_for
 from kimchi_plugin.rpc.protocol import Action
 from kimchi_plugin.settings import Settings
 from kimchi_plugin.usage.recorder import RouteTag, UsageRecorder
@@ -124,9 +124,8 @@ class Brain:
         first = not self.configured.is_set()
         self.configured.set()
         if first and self.services.background_loads:
-            # The encoding takes ~0.3 s of mostly GIL-holding parsing: load it after start-up work, not during it.
-            self.tokens.start_background_load()
-            # Likewise the classifier's weight table (~20 ms), so that the first decision finds it ready.
+            # The classifier's weight table (~20 ms), so that the first decision finds it ready. (The o200k encoding
+            # loads only once a conversation nears a token threshold: see ConversationTokens.)
             threading.Thread(target=classifier.load_weights, name="kimchi-classifier-load", daemon=True).start()
         holds_key = "apiKey" in ((patch.get("provider") or {}).get(self.provider_id) or {}).get("options", {})
         actions = self._no_key_actions() if view.api_key is None else ()
@@ -137,6 +136,11 @@ class Brain:
 
     def _install(self, setup: Provision) -> None:
         self._setup = setup
+        windows = [m.context_window for m in setup.registry.models() if m.context_window > 0]
+        nearest = (
+            int(context_window.COMPACT_AT * min(windows)) - context_window.REQUEST_OVERHEAD_TOKENS if windows else 0
+        )
+        self.conversation_tokens.exact_from = exact_from_for(nearest)
         for warning in setup.registry.warnings:
             log.warning("registry", detail=warning)
         self.usage.set_prices(provision.prices(setup.registry))

@@ -145,6 +145,7 @@ def test_transcript_counts_are_incremental_and_real_usage_corrects_them() -> Non
 def test_compaction_is_requested_with_the_v1_client_shape_once_per_cooldown() -> None:
     clock = Clock()
     rt, _ = runtime(registry(**{KIMI: window(20_000)}), clock)
+    rt.tokens.wait_until_loaded(30)  # near the threshold counts are exact once the encoding is there
     send(rt, "s1", "implement it")
     result = transcript(rt, "s1", ["implement it", "word " * 10_000])  # ~10K + 6K overhead of 20K: 80 %
     summarize = calls(result["actions"], "session.summarize")

@@ -104,7 +104,13 @@ def test_encoding_matches_tiktoken_own_build(counter: TokenCounter, reference_en
         == reference_encoding._special_tokens
         == {"<|endoftext|>": 199999, "<|endofprompt|>": 200018}
     )
-    assert ours._mergeable_ranks == reference_encoding._mergeable_ranks
+    # The ranks we parse are tiktoken's, and the built core holds every one of them; the Encoding's own Python copy
+    # (kept only for pickling) is dropped after construction.
+    assert tokens._parse_ranks(gzip.decompress(RANK_FILE.read_bytes())) == reference_encoding._mergeable_ranks
+    assert ours._mergeable_ranks == {}
+    assert all(
+        ours.decode_single_token_bytes(rank) == token for token, rank in reference_encoding._mergeable_ranks.items()
+    )
     for text in SAMPLES:
         assert counter.count(text) == len(reference_encoding.encode_ordinary(text)), text
 
@@ -239,3 +245,58 @@ def test_estimate_edge_cases() -> None:
     assert estimate_tokens("a") == 1
     assert estimate_tokens("\ud800") >= 1
     assert estimate_tokens("x" * 4000) < estimate_tokens("x " * 4000)
+
+
+# -- bounded cost: estimates before the thresholds, sampled estimates, repeated runs, counting off the caller -----
+
+
+def test_a_long_text_is_estimated_from_slices_close_to_the_full_estimate() -> None:
+    prose = inspect.getsource(textwrap) * 20
+    assert len(prose) > tokens.ESTIMATE_SAMPLE_ABOVE
+    full = tokens._estimate(prose)
+    assert abs(estimate_tokens(prose) - full) / full < 0.05
+    assert estimate_tokens("=" * 8_000_000) == estimate_tokens("=" * 4_000_000) * 2
+
+
+def test_runs_of_one_character_are_counted_from_a_block(counter: TokenCounter, reference_encoding) -> None:
+    for text in ("=" * 100_000, "intro " + "a" * 50_000 + " outro", "x" * 1_000 + "\n" + "-" * 3_000):
+        exact = len(reference_encoding.encode_ordinary(text))
+        assert abs(counter.counted(text) - exact) <= 2 * (1 + text.count("\n")), text[:20]
+
+
+def test_a_text_past_the_exact_limit_is_estimated_even_with_the_encoding(counter: TokenCounter) -> None:
+    huge = "word " * (tokens.EXACT_MAX_CHARS // 5 + 1)
+    assert counter.counted(huge) is None
+    assert counter.measure(huge) == (estimate_tokens(huge), False)
+
+
+def test_short_conversations_never_load_the_encoding(monkeypatch: pytest.MonkeyPatch) -> None:
+    builds: list[str] = []
+    monkeypatch.setattr(tokens, "build_encoding", lambda rank_file=RANK_FILE: builds.append("built"))
+    counter = TokenCounter()
+    conversation = ConversationTokens(counter, exact_from=50_000)
+    messages = [(f"m{i}", "a question and an answer " * 40) for i in range(30)]
+    total = conversation.total(messages)
+    assert total == sum(estimate_tokens(text) + MESSAGE_OVERHEAD_TOKENS for _, text in messages) < 50_000
+    assert builds == [] and not counter.exact
+
+
+def test_past_the_threshold_new_text_is_counted_off_the_caller_then_used() -> None:
+    counter = TokenCounter()
+    conversation = ConversationTokens(counter, exact_from=1_000)
+    messages = [(f"m{i}", inspect.getsource(textwrap)[i * 3000 : (i + 1) * 3000]) for i in range(5)]
+    first = conversation.total(messages)  # estimates now; the encoding loads and counts in the background
+    assert first == sum(estimate_tokens(text) + MESSAGE_OVERHEAD_TOKENS for _, text in messages)
+    assert counter.wait_until_loaded(60)
+    exact = sum(counter.count(text) + MESSAGE_OVERHEAD_TOKENS for _, text in messages)
+    for _ in range(600):  # the counting thread hands its counts over; the next call uses them
+        if conversation.total(messages) == exact:
+            break
+        threading.Event().wait(0.05)
+    assert conversation.total(messages) == exact
+    assert len(conversation) == len(messages)
+
+
+def test_exact_from_sits_below_the_threshold_by_the_estimate_margin() -> None:
+    assert tokens.exact_from_for(100_000) == 80_000
+    assert tokens.exact_from_for(-5) == 0
