@@ -49,6 +49,14 @@ class Settings(BaseModel):
     metricsEndpoint: str | None = None
     stats: bool = True
     """Record routed turns in the local stats database (see `kimchi-plugin stats`)."""
+    cacheAware: bool = True
+    """Keep a session on the model holding its warm prompt cache when a cheaper tier would cost more overall."""
+    sessionBudget: float | None = Field(default=None, gt=0)
+    """Spend limit per session in USD: a toast at 80 %; past it, automatic decisions step down a tier."""
+    dailyBudget: float | None = Field(default=None, gt=0)
+    """Spend limit per day (local time) in USD, over this OpenCode process's sessions and today's recorded usage."""
+    stallEscalation: bool = True
+    """Move a stuck turn (the same call failing, the same error, edits undone) to the Reasoning tier."""
 
     @field_validator("models", mode="before")
     @classmethod

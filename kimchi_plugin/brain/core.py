@@ -7,18 +7,19 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import structlog
 
 from kimchi_plugin.brain import provision
+from kimchi_plugin.brain.economics import Economics, Reviewed
 from kimchi_plugin.brain.provision import BUNDLED, Provision
 from kimchi_plugin.brain.services import Services
 from kimchi_plugin.opencode.vocabulary import ORCHESTRATOR_AGENT
 from kimchi_plugin.provider import autoconfig
 from kimchi_plugin.provider.credentials import KEY_SOURCES
-from kimchi_plugin.routing import classifier, context_window, delegation, fallback
+from kimchi_plugin.routing import budget, classifier, context_window, delegation, fallback
 from kimchi_plugin.routing.classifier import Classification
 from kimchi_plugin.routing.conversation import Message, decide
 from kimchi_plugin.routing.prompts import PROFILE_PROMPTS, PROFILE_TEMPERATURE
@@ -82,6 +83,7 @@ class Brain:
         self._setup: Provision = provision.empty(self.settings, services.clock())
         self._refresh: asyncio.Future[None] | None = None
         self._warned_no_key = False
+        self.economics = Economics(services.clock)
 
     # -- lifecycle --------------------------------------------------------------------------------------------
 
@@ -187,6 +189,10 @@ class Brain:
     async def route(self, turn: UserTurn) -> Routed:
         state = self.state(turn.session_id)
         lock_before = state.lock
+        budget_command = budget.parse_command(turn.text)
+        if budget_command is not None:
+            turn = replace(turn, text="")
+        stuck = state.stall.new_turn()
         request = Request(
             session_id=turn.session_id,
             text=turn.text,
@@ -196,7 +202,19 @@ class Brain:
             now=self.services.clock(),
             estimated_tokens=context_window.request_tokens(state, new_tokens=estimate_tokens(turn.text)),
         )
-        decision = await self._setup.router.route(request, state)
+        spent = self._session_spent(turn.session_id)
+        staying = self._current(state) if budget_command is not None else None
+        if staying is not None:  # `/budget` changes no routing: the session stays where it is
+            decision, reviewed = staying, Reviewed(staying)
+        else:
+            decision = await self._setup.router.route(request, state)
+            reviewed = self.economics.review(decision, state, request, self._setup.router, self.settings, spent, stuck)
+            decision = reviewed.decision
+        actions: list[Action] = list(reviewed.actions)
+        if budget_command is not None:
+            told, toast = self.economics.budget_command(budget_command, state, self.settings, spent)
+            decision = replace(decision, text=told)
+            actions.append(toast)
         if state.lock is not lock_before and self.services.locks is not None:
             self.services.locks.put(turn.session_id, state.lock)
         log.debug(
@@ -213,10 +231,10 @@ class Brain:
             notes=list(decision.notes),
             tokens=request.estimated_tokens,
         )
-        actions: list[Action] = []
         if decision.model is not None:
             if turn.message_id:
-                self.usage.on_route(turn.message_id, _tag(decision, turn.agent))
+                tag = replace(_tag(decision, turn.agent), cache_saved_usd=reviewed.cache_saved_usd)
+                self.usage.on_route(turn.message_id, tag)
             key = f"{decision.profile.value}:{decision.model.id}"
             if self.settings.toasts and (key != state.toast_key or decision.notes):
                 state.toast_key = key
@@ -264,6 +282,19 @@ class Brain:
     def usage_summary(self, session_id: str) -> str:
         return self.usage.session_summary(session_id)
 
+    def _current(self, state: SessionState) -> Decision | None:
+        """The session's last decision, as a decision for a message that changes no routing."""
+        last = state.last
+        spec = self._setup.registry.get(last.model_id) if last is not None else None
+        if last is None or spec is None:
+            return None
+        return Decision(spec, last.tier, last.profile, last.source, last.reason, 1.0)
+
+    def _session_spent(self, session_id: str) -> float:
+        """What this process saw the session spend (its own requests)."""
+        ledger = self.usage.ledger(session_id)
+        return ledger.total.cost if ledger is not None else 0.0
+
     def _orchestrating(self, state: SessionState) -> bool:
         """Delegation reminders apply to the orchestrator agent's own (primary) sessions only."""
         return self.settings.orchestrator and state.agent == ORCHESTRATOR_AGENT
@@ -283,13 +314,20 @@ class Brain:
         """A finished tool call: (a delegation reminder to append to its output, actions)."""
         tool = tool.lower()
         state = self.state(session_id)
-        state.note_tool(tool, args, output, metadata)
+        failed = state.note_tool(tool, args, output, metadata)
         self.usage.on_tool_after(session_id, tool, args, output if isinstance(output, str) else "", metadata)
         reminder = None
         if self._orchestrating(state):
             delegation.note_tool(state, tool)
             reminder = delegation.reminder(state)
-        return reminder, self._compaction_actions(state)
+        actions = self._compaction_actions(state)
+        stuck = self.economics.observe_tool(state, tool, args, output, failed)
+        if stuck is not None and self.settings.stallEscalation:
+            log.info("turn stuck", session=session_id, reason=stuck)
+            if self.settings.toasts:
+                note = f"{stuck[0].upper()}{stuck[1:]}: the next message goes to the Reasoning tier"
+                actions.append(Action.toast("Kimchi: stuck", note, "warning"))
+        return reminder, actions
 
     def task_description(self, description: str) -> str | None:
         """The task tool's description with the delegation guide in front (once), for the orchestrator."""
@@ -342,6 +380,7 @@ class Brain:
         if state is not None:
             state.transcript_tokens = 0
             state.reported_tokens = 0
+            state.cache.forget()
 
     def request_failed(self, session_id: str, failure: fallback.Failure | None, model_id: str | None = None) -> None:
         """A request of the session failed (`model_id`, else the session's last routed model): arm the fallback
@@ -373,9 +412,16 @@ class Brain:
         session_id = info.get("sessionID")
         state = self.sessions.peek(session_id) if isinstance(session_id, str) else None
         route = _tag_turn(state) if state is not None else None
+        spent_before = self._session_spent(session_id) if isinstance(session_id, str) else 0.0
         self.usage.on_assistant_message(dict(info), route)  # recorded even for sessions the brain forgot
         if state is None:
             return
+        spent = self._session_spent(state.session_id)
+        self.economics.observe_request(state, info, self._setup.registry)
+        if spent != spent_before:
+            actions = self.economics.spent(state, self.settings, spent, spent - spent_before)
+            if actions:
+                self.services.push_actions(actions)
         if used_tokens > 0:
             state.reported_tokens = used_tokens  # the real size of the last request (input excludes cached tokens)
         model_id = str(info.get("modelID") or "")

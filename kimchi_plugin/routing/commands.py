@@ -39,6 +39,7 @@ REGISTERED: dict[str, str] = {
     "quick": "Route this message to the Quick tier",
     "lock": "Lock routing to a mode or tier until /auto (e.g. /lock reasoning)",
     "auto": "Clear every routing lock and return to automatic routing",
+    "budget": "Show or change this session's spend limits (e.g. /budget 5, /budget day 20, /budget off)",
 }
 
 _COMMAND = re.compile(r"^\s*/(plan|debug|review|code|refactor|quick|lock|auto)\b[ \t]*", re.IGNORECASE)

@@ -13,7 +13,10 @@ from typing import Any
 
 from kimchi_plugin.lru import Lru
 from kimchi_plugin.opencode.vocabulary import EDIT_TOOLS, READ_TOOLS
+from kimchi_plugin.routing.budget import SessionBudget
+from kimchi_plugin.routing.cache_policy import CacheState
 from kimchi_plugin.routing.conversation import ConversationState
+from kimchi_plugin.routing.stall import StallWatch
 from kimchi_plugin.routing.tiers import Profile, Tier
 
 MAX_SESSIONS = 1000  # live sessions kept; the least recently used beyond this are forgotten
@@ -67,6 +70,10 @@ class SessionState:
     files_modified: Lru[str, bool] = field(default_factory=lambda: Lru(MAX_TRACKED_FILES))  # newest last
     files_read: Lru[str, bool] = field(default_factory=lambda: Lru(MAX_TRACKED_FILES))
     recent_errors: deque[str] = field(default_factory=lambda: deque(maxlen=MAX_TRACKED_ERRORS))
+    # Economics: the warm prompt cache, the session's spend limits, the current turn's tool calls (stall watch).
+    cache: CacheState = field(default_factory=CacheState)
+    budget: SessionBudget = field(default_factory=SessionBudget)
+    stall: StallWatch = field(default_factory=StallWatch)
 
     def remember(self, turn: RoutedTurn) -> None:
         self.last = turn
