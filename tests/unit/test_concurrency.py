@@ -6,12 +6,9 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import sys
 import zlib
 from dataclasses import replace
 from pathlib import Path
-
-import pytest
 
 from kimchi_plugin.app import plugin_services
 from kimchi_plugin.brain import Brain
@@ -19,16 +16,13 @@ from kimchi_plugin.opencode.routes import build_routes
 from kimchi_plugin.routing.tiers import PROFILE_TIER, Profile, Tier
 from kimchi_plugin.rpc.dispatch import build_dispatcher
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from tests.perf.brain_child import BrainChild, frame
-
 PINS = {"reasoning": "glm-5", "coding": "kimi-k2.5", "quick": "minimax-m2.7"}  # one distinct model per tier
 MODEL_OF = {Tier(tier): model for tier, model in PINS.items()}
 OPTIONS = {"models": PINS, "primaryFloor": False, "llmClassifier": False, "toasts": False}
 CONFIG = {"model": "kimchi/auto", "provider": {"kimchi": {"models": {m: {} for m in PINS.values()}}}}
 SESSIONS = 60
 MESSAGES_PER_SESSION = 8
-MAX_DELAY_MS = 6
+MAX_YIELDS = 16  # event-loop turns a classification takes: differs per message, no wall-clock wait
 TAG = re.compile(r"\[(S\d+) tier=(\w+) #(\d+)\]")
 PROFILES = list(Profile)
 
@@ -62,8 +56,8 @@ def _session_plan(k: int) -> tuple[Profile | None, Tier]:
 
 
 class SlowClassifier:
-    """Answers the tier written in the message after a delay that differs per message, so that sessions interleave;
-    records any call whose "previous message" belongs to another session."""
+    """Answers the tier written in the message after a number of event-loop turns that differs per message, so that
+    sessions interleave; records any call whose "previous message" belongs to another session."""
 
     def __init__(self) -> None:
         self.calls = 0
@@ -76,7 +70,8 @@ class SlowClassifier:
         session, tier, _ = found.groups()
         if previous and f"[{session} " not in previous:
             self.foreign.append((text, previous))
-        await asyncio.sleep((zlib.crc32(text.encode()) % (MAX_DELAY_MS + 1)) / 1000)
+        for _ in range(zlib.crc32(text.encode()) % (MAX_YIELDS + 1)):
+            await asyncio.sleep(0)
         return Tier(tier)
 
     async def close(self) -> None:
@@ -146,38 +141,3 @@ def test_every_batch_element_is_answered_with_its_own_id(tmp_path: Path):
 
     assert sorted(r["id"] for r in replies) == list(range(50))
     assert {_routed_model(r) for r in replies} == {MODEL_OF[Tier.QUICK]}
-
-
-@pytest.mark.subprocess
-def test_pipelined_sessions_through_the_real_process(tmp_path: Path):
-    """Frames of 40 sessions interleaved in one pipe, none awaited: replies may come in any order, but each answers
-    its own id, and within a session a later `/lock` applies from that message on."""
-    sessions = 40
-    first, second = Profile.REVIEWER, Profile.ASSISTANT  # Reasoning, then Quick
-    plan = [
-        (f"/lock {first.value} go", first),
-        ("continue", first),
-        (f"/lock {second.value} next", second),
-        ("and this", second),
-        ("and that", second),
-    ]
-    brain = BrainChild(tmp_path)
-    brain.initialize(OPTIONS)
-    brain.call(1, "config", {"input": None, "output": CONFIG})
-    expected: dict[int, str] = {}
-    stream = bytearray()
-    for n, (text, profile) in enumerate(plan):
-        for k in range(sessions):
-            rpc_id = 10_000 + n * sessions + k
-            request = _chat(rpc_id, f"ses_{k}", text)
-            stream += frame(rpc_id, request["method"], request["params"])
-            expected[rpc_id] = MODEL_OF[PROFILE_TIER[profile]]
-    brain.send(bytes(stream))
-    answered: dict[int, str] = {}
-    for _ in expected:
-        reply = brain.reply(timeout=30)
-        assert isinstance(reply, dict) and reply["id"] not in answered, reply
-        answered[reply["id"]] = _routed_model(reply)
-
-    assert answered == expected
-    assert brain.close() == 0

@@ -6,8 +6,6 @@ import argparse
 import asyncio
 import json
 import sqlite3
-import subprocess
-import sys
 import time
 from dataclasses import astuple, replace
 from pathlib import Path
@@ -20,6 +18,7 @@ from kimchi_plugin.usage.prices import ModelPrice, Prices
 from kimchi_plugin.usage.recorder import RouteTag, UsageRecorder
 from kimchi_plugin.usage.report import build_report
 from kimchi_plugin.usage.store import (
+    BUSY_TIMEOUT_MS,
     COLUMNS,
     MS_PER_DAY,
     TurnRow,
@@ -31,7 +30,6 @@ from kimchi_plugin.usage.store import (
     session_rows,
 )
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 NOW = 1_800_000_000.0  # 2027-01-15
 
 
@@ -94,42 +92,6 @@ def test_upsert_by_message_id_and_wal(tmp_path):
     assert store.written == 3 and store.dropped == 0
 
 
-WRITER = """
-import sys
-from dataclasses import replace
-sys.path.insert(0, sys.argv[3])
-from tests.unit.test_usage_store import row
-from kimchi_plugin.usage.store import UsageStore
-store = UsageStore(sys.argv[1], queue_size=10_000)
-for i in range(300):
-    store.record(row(f"{sys.argv[2]}-{i}", session_id=sys.argv[2]))
-assert store.flush(30)
-store.close(30)
-print(store.written, store.dropped)
-"""
-
-
-def test_several_processes_write_at_once(tmp_path):
-    path = tmp_path / "usage.db"
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", WRITER, str(path), f"p{i}", str(REPO_ROOT)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for i in range(4)
-    ]
-    outputs = [p.communicate(timeout=60) for p in procs]
-    assert [p.returncode for p in procs] == [0, 0, 0, 0], outputs
-    assert [out.split() for out, _ in outputs] == [["300", "0"]] * 4
-    conn = sqlite3.connect(path)
-    assert conn.execute("SELECT session_id, COUNT(*) FROM turns GROUP BY session_id").fetchall() == [
-        (f"p{i}", 300) for i in range(4)
-    ]
-    conn.close()
-
-
 def test_record_never_blocks_and_counts_drops_while_the_database_is_locked(tmp_path):
     path = tmp_path / "usage.db"
     blocker = connect(str(path))
@@ -139,7 +101,9 @@ def test_record_never_blocks_and_counts_drops_while_the_database_is_locked(tmp_p
     started = time.perf_counter()
     accepted = sum(store.record(row(f"m{i}")) for i in range(200))
     elapsed = time.perf_counter() - started
-    assert elapsed < 0.5  # 200 calls while the writer waits on the lock
+    # 200 calls return while the lock is still held; a record() that waited on the database would wait out the
+    # busy timeout at least once, so the bound is that timeout, not a guess at the machine's speed
+    assert elapsed < BUSY_TIMEOUT_MS / 1000
     assert store.dropped == 200 - accepted and store.dropped > 150
     blocker.execute("COMMIT")
     blocker.close()

@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import pytest
-import structlog
 
 from kimchi_plugin import __version__
 from kimchi_plugin.settings import Settings
@@ -27,13 +26,10 @@ from kimchi_plugin.usage.telemetry import (
     PULL_REQUEST_COUNT,
     TOKEN_USAGE,
 )
-from kimchi_plugin.usage.telemetry_config import TelemetryConfig, parse_headers, resolve_config, telemetry_requested
+from kimchi_plugin.usage.telemetry_config import TelemetryConfig
+from tests.support.otlp_receiver import OtlpReceiver
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
-
-from tests.support.otlp_receiver import OtlpReceiver
 
 SECRET = "sk-live-SECRET-token-4242"
 CONTENT = "TOP-SECRET-FILE-CONTENT"
@@ -153,54 +149,6 @@ def point_values(receiver):
 
 
 # -- switching on and off ---------------------------------------------------------------------------------------------
-@pytest.mark.parametrize(
-    ("value", "on"),
-    [
-        (None, False),
-        ("", False),
-        ("0", False),
-        ("false", False),
-        ("FALSE", False),
-        ("no", False),
-        ("off", False),
-        ("1", True),
-        ("true", True),
-        ("True", True),
-        (" true ", True),
-    ],
-)
-def test_env_switch(value, on):
-    env = {} if value is None else {"OPENCODE_ENABLE_TELEMETRY": value}
-    assert telemetry_requested(False, env) is on
-    assert telemetry_requested(True, env) is True
-
-
-def test_endpoints_headers_and_warnings():
-    env = {
-        "OPENCODE_ENABLE_TELEMETRY": "1",
-        "OPENCODE_OTLP_ENDPOINT": "http://env/logs",
-        "OPENCODE_OTLP_METRICS_ENDPOINT": "http://env/metrics",
-        "OPENCODE_OTLP_HEADERS": f"Authorization=Bearer%20{SECRET}, X-Tenant = t1,broken,=x",
-    }
-    cfg, warnings = resolve_config(option=False, env=env)
-    assert (cfg.logs_endpoint, cfg.metrics_endpoint, warnings) == ("http://env/logs", "http://env/metrics", [])
-    assert cfg.headers == {"Authorization": f"Bearer {SECRET}", "X-Tenant": "t1"}
-    assert SECRET not in repr(cfg)
-    cfg, _ = resolve_config(option=False, logs_endpoint="http://opt/logs", env=env)
-    assert cfg.logs_endpoint == "http://opt/logs"  # the option wins
-    cfg, warnings = resolve_config(option=True, env={"OPENCODE_OTLP_ENDPOINT": "http://env/logs"})
-    assert cfg.metrics_endpoint is None and "OPENCODE_OTLP_METRICS_ENDPOINT" in warnings[0]
-    cfg, warnings = resolve_config(option=True, env={})
-    assert cfg is None and "no endpoint is set" in warnings[0]
-    assert resolve_config(option=False, env={"OPENCODE_OTLP_ENDPOINT": "http://x"}) == (None, [])
-    assert parse_headers("Authorization=Bearer abc") == {"Authorization": "Bearer abc"}
-
-
-def test_warning_is_logged_when_on_without_endpoint(tmp_path):
-    with structlog.testing.capture_logs() as logs:
-        rec = UsageRecorder.from_settings(Settings(telemetry=True, stats=False), env={})
-    assert rec.telemetry is None
-    assert any(e["log_level"] == "warning" and "no endpoint is set" in e["event"] for e in logs)
 
 
 def test_enable_env_zero_is_off(receiver, tmp_path, monkeypatch):
@@ -504,11 +452,13 @@ def test_slow_receiver_hooks_stay_fast_and_drops_are_counted(receiver, clock):
         bash(rec, "s", "git commit -m x")
         rec.on_session_idle("s")
     elapsed = time.perf_counter() - started
-    assert elapsed < 1.0  # 300 calls; a single blocking export would take 0.3 s
+    # 300 calls; hooks that waited for the 100 exports (0.3 s each, the receiver answers after 1 s) would take 30 s:
+    # the bound leaves a loaded machine ample room and still catches that
+    assert elapsed < 10.0
     assert rec.stats()["dropped_records"] > 0
     closing = time.perf_counter()
     asyncio.run(rec.close(timeout=1.0))
-    assert time.perf_counter() - closing < 2.5  # shutdown is bounded even while the receiver hangs
+    assert time.perf_counter() - closing < 1.0 + 3.0  # bounded by close's timeout even while the receiver hangs
     stats = rec.stats()
     assert stats["dropped_records"] + stats["sent_records"] == 100
 
@@ -526,7 +476,7 @@ def test_receiver_down_drops_and_counts(clock):
     for i in range(10):
         rec.on_assistant_message(assistant(f"m{i}", "s", "mini", inp=1, completed=int(T0 * 1000)), QUICK)
     rec.on_session_idle("s")
-    assert time.perf_counter() - started < 0.5
+    assert time.perf_counter() - started < 5.0  # retries and backoff run on the exporter thread, not in the hooks
     asyncio.run(rec.close())
     stats = rec.stats()
     assert stats["dropped_records"] == 10 and stats["failed_exports"] >= 2 and stats["sent_records"] == 0
