@@ -48,15 +48,23 @@ class Classification:
 EMPTY = Classification(Profile.ASSISTANT, EMPTY_CONFIDENCE, ("empty",))
 
 
-def _sums(table: WeightTable, features: Iterable[str], start: Vector | list[float]) -> list[float]:
-    """`start` plus the weights of the features, per profile (in `Profile` order)."""
-    rows = filter(None, map(table.weights.get, features))
+# The features of a set that the table weighs, and their weights, in the set's order.
+Weighed = tuple[list[str], list[Vector]]
+
+
+def _weighed(table: WeightTable, features: Iterable[str]) -> Weighed:
+    found = list(map(table.weights.get, features))
+    return list(compress(features, found)), list(filter(None, found))
+
+
+def _sums(rows: list[Vector], start: Vector | list[float]) -> list[float]:
+    """`start` plus the rows, per profile (in `Profile` order)."""
     return list(map(sum, zip(start, *rows)))
 
 
 def score(features: Iterable[str], table: WeightTable) -> list[float]:
     """Sum of feature weights per profile, plus the bias, divided by the calibration temperature."""
-    return [s / table.temperature for s in _sums(table, features, table.bias)]
+    return [s / table.temperature for s in _sums(_weighed(table, features)[1], table.bias)]
 
 
 def probabilities(scores: list[float]) -> list[float]:
@@ -71,11 +79,11 @@ def _signal_name(feature: str) -> str:
     return feature if ":" in feature else WORD_PREFIX + feature
 
 
-def _top_signals(table: WeightTable, features: set[str], index: int) -> tuple[str, ...]:
+def _top_signals(weighed: Weighed, index: int) -> tuple[str, ...]:
     """The features that weigh most for the profile (positive weights only), strongest first."""
-    rows = list(map(table.weights.get, features))
-    weighted = zip(map(itemgetter(index), filter(None, rows)), compress(features, rows))
-    return tuple(_signal_name(f) for w, f in heapq.nlargest(MAX_SIGNALS, weighted) if w > 0.0)
+    names, rows = weighed
+    strongest = heapq.nlargest(MAX_SIGNALS, zip(map(itemgetter(index), rows), names))
+    return tuple(_signal_name(f) for w, f in strongest if w > 0.0)
 
 
 def _pick(table: WeightTable, sums: list[float], features: set[str]) -> tuple[int, float] | None:
@@ -104,24 +112,29 @@ def _default(features: set[str]) -> Classification:
     )
 
 
-def _decision(table: WeightTable, picked: tuple[int, float] | None, features: set[str]) -> Classification:
+def _decision(picked: tuple[int, float] | None, features: set[str], weighed: Weighed) -> Classification:
     if picked is None:
         return _default(features)
     index, p = picked
     confidence = round(min(CONFIDENCE_CEIL, max(CONFIDENCE_FLOOR, p)), 3)
-    return Classification(PROFILES[index], confidence, _top_signals(table, features, index))
+    return Classification(PROFILES[index], confidence, _top_signals(weighed, index))
 
 
 def decide_features(features: set[str], table: WeightTable) -> Classification:
     """Classification from a feature set."""
-    return _decision(table, _pick(table, _sums(table, features, table.bias), features), features)
+    weighed = _weighed(table, features)
+    return _decision(_pick(table, _sums(weighed[1], table.bias), features), features, weighed)
 
 
 def decide_in_context(features: set[str], context: set[str], table: WeightTable) -> tuple[Classification, Profile]:
     """Classification from a message's features plus its conversation's (`prev:*`, `phase:*`), and the
     profile the message's own features would have chosen (so the caller can tell what the context did)."""
-    own_sums = _sums(table, features, table.bias)
-    own = _pick(table, own_sums, features)
-    own_profile = PROFILES[own[0]] if own is not None else _default(features).profile
+    own = _weighed(table, features)
+    own_sums = _sums(own[1], table.bias)
+    alone = _pick(table, own_sums, features)
+    own_profile = PROFILES[alone[0]] if alone is not None else _default(features).profile
+    added = _weighed(table, context)
     both = features | context
-    return _decision(table, _pick(table, _sums(table, context, own_sums), both), both), own_profile
+    # Context features (`prev:*`, `phase:*`) never come from a message's words: the two sets are disjoint.
+    weighed = (own[0] + added[0], own[1] + added[1]) if features.isdisjoint(context) else _weighed(table, both)
+    return _decision(_pick(table, _sums(added[1], own_sums), both), both, weighed), own_profile
