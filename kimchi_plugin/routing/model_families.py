@@ -1,5 +1,4 @@
-"""The bundled model families (`data/models.json`) as validated pydantic models, and the defensive readers that turn
-loosely typed metadata (provider config, the catalogue API) into field values.
+"""The bundled model families (`data/models.json`) as validated pydantic models.
 
 A family holds what every model id of that family defaults to; `spec_fields` gives it under `ModelSpec`'s field
 names, so the registry merges it with metadata without repeating the fields.
@@ -7,12 +6,12 @@ names, so the registry merges it with metadata without repeating the fields.
 
 from __future__ import annotations
 
-import math
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
+from kimchi_plugin.routing.model_metadata import parse_datetime, read_text
 from kimchi_plugin.routing.tiers import Tier
 
 # Prices are USD per this many tokens (per 1M).
@@ -22,54 +21,6 @@ UNKNOWN_RANK = 1000
 
 Price = Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)]
 Count = Annotated[int, Field(strict=True, gt=0)]
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def read_positive_int(value: object) -> int | None:
-    """A positive integer (integral floats accepted), else None."""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
-
-
-def read_price(value: object) -> float | None:
-    """A finite non-negative number as float, else None."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0:
-        return float(value)
-    return None
-
-
-def read_flag(value: object) -> bool | None:
-    """A real boolean, else None."""
-    return value if isinstance(value, bool) else None
-
-
-def read_text(value: object) -> str | None:
-    """Non-blank text, stripped, else None."""
-    return value.strip() if isinstance(value, str) and value.strip() else None
-
-
-def aware(moment: datetime) -> datetime:
-    """A datetime with a time zone (naive means UTC)."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
-def parse_datetime(value: object) -> datetime | None:
-    """An aware datetime from a datetime or ISO-8601 text (naive means UTC); None if invalid."""
-    if isinstance(value, datetime):
-        return aware(value)
-    if not isinstance(value, str) or not value.strip():
-        return None
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    try:
-        return aware(datetime.fromisoformat(text))
-    except ValueError:
-        return None
 
 
 class Cost(BaseModel):
@@ -137,7 +88,12 @@ class Family(BaseModel):
         if not isinstance(value, dict) or not value:
             raise ValueError("serves no tier")
         for tier, rank in value.items():
-            if tier not in {t.value for t in Tier} or not _is_int(rank) or not 0 < rank < UNKNOWN_RANK:
+            if (
+                tier not in {t.value for t in Tier}
+                or isinstance(rank, bool)
+                or not isinstance(rank, int)
+                or not 0 < rank < UNKNOWN_RANK
+            ):
                 raise ValueError(f"bad rank {tier!r}={rank!r}")
         return value
 

@@ -17,13 +17,11 @@ from importlib import resources
 from types import MappingProxyType
 from typing import Any
 
-from kimchi_plugin.routing.model_families import (
-    TOKENS_PER_PRICE_UNIT,
-    UNKNOWN_RANK,
-    Defaults,
-    Family,
-    ModelsFile,
+from kimchi_plugin.routing.model_families import TOKENS_PER_PRICE_UNIT, UNKNOWN_RANK, Defaults, Family, ModelsFile
+from kimchi_plugin.routing.model_metadata import (
     aware,
+    from_metadata,
+    from_provider_config,
     parse_datetime,
     read_flag,
     read_positive_int,
@@ -213,11 +211,11 @@ class Registry:
         metadata: dict[str, dict[str, Any]] = {}
         for model_id, config in (provider_models or {}).items():
             if _is_model_id(model_id) and isinstance(config, Mapping):
-                metadata.setdefault(model_id, {}).update(_from_provider_config(config, now))
+                metadata.setdefault(model_id, {}).update(from_provider_config(config, now))
         for entry in api_models or ():
             entry_id = entry.get("id") if isinstance(entry, Mapping) else None
             if isinstance(entry_id, str) and _is_model_id(entry_id):
-                metadata.setdefault(entry_id, {}).update(_from_metadata(entry))
+                metadata.setdefault(entry_id, {}).update(from_metadata(entry))
         specs = {model_id: _make_spec(model_id, fields, families) for model_id, fields in metadata.items()}
         _apply_priorities(specs, priorities or {}, warnings)
         tier_pins = _parse_pins(pins or {}, specs, now, warnings)
@@ -388,65 +386,3 @@ def _tier(name: object) -> Tier | None:
 
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-_METADATA_READERS = {
-    "name": read_text,
-    "context_window": read_positive_int,
-    "max_output": read_positive_int,
-    "cost_input": read_price,
-    "cost_output": read_price,
-    "cost_cache_read": read_price,
-    "cost_cache_write": read_price,
-    "reasoning": read_flag,
-    "images": read_flag,
-    "tool_call": read_flag,
-    "fixed_temperature": read_price,
-    "deprecated_at": parse_datetime,
-    "sunset_at": parse_datetime,
-    "replacement": read_text,
-    "deprecation_note": read_text,
-}
-
-
-def _from_metadata(entry: Mapping[str, Any]) -> dict[str, Any]:
-    """Valid fields of a normalised metadata entry (ModelSpec field names)."""
-    fields = {}
-    for name, read in _METADATA_READERS.items():
-        value = read(entry.get(name))
-        if value is not None:
-            fields[name] = value
-    return fields
-
-
-def _section(config: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-    value = config.get(key)
-    return value if isinstance(value, Mapping) else {}
-
-
-def _from_provider_config(config: Mapping[str, Any], now: datetime) -> dict[str, Any]:
-    """Valid fields of one OpenCode `provider.<id>.models.<model id>` entry."""
-    limit = _section(config, "limit")
-    cost = _section(config, "cost")
-    inputs = _section(config, "modalities").get("input")
-    raw = {
-        "name": config.get("name"),
-        "context_window": limit.get("context"),
-        "max_output": limit.get("output"),
-        "cost_input": cost.get("input"),
-        "cost_output": cost.get("output"),
-        "cost_cache_read": cost.get("cache_read"),
-        "cost_cache_write": cost.get("cache_write"),
-        "reasoning": config.get("reasoning"),
-        "images": ("image" in inputs) if isinstance(inputs, list) else None,
-        "tool_call": config.get("tool_call"),
-        "deprecated_at": config.get("deprecated_at"),
-        "sunset_at": config.get("sunset_at"),
-        "replacement": config.get("replacement_model"),
-        "deprecation_note": config.get("deprecation_note"),
-    }
-    fields = _from_metadata(raw)
-    # OpenCode's `status: "deprecated"` carries no date: deprecated as of now.
-    if config.get("status") == "deprecated" and "deprecated_at" not in fields:
-        fields["deprecated_at"] = now
-    return fields
