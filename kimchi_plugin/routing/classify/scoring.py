@@ -4,7 +4,6 @@ table's bias; the winning tier's probability, calibrated by the table's temperat
 
 from __future__ import annotations
 
-import heapq
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -82,8 +81,9 @@ def _signal_name(feature: str) -> str:
 def _top_signals(weighed: Weighed, index: int) -> tuple[str, ...]:
     """The features that weigh most for the profile (positive weights only), strongest first."""
     names, rows = weighed
-    strongest = heapq.nlargest(MAX_SIGNALS, zip(map(itemgetter(index), rows), names))
-    return tuple(_signal_name(f) for w, f in strongest if w > 0.0)
+    weighted = [(w, f) for w, f in zip(map(itemgetter(index), rows), names) if w > 0.0]
+    weighted.sort(reverse=True)
+    return tuple(_signal_name(f) for _, f in weighted[:MAX_SIGNALS])
 
 
 def _pick(table: WeightTable, sums: list[float], features: set[str]) -> tuple[int, float] | None:
