@@ -20,7 +20,6 @@ TURN_HOOKS = {
     "tool.definition",
     "experimental.chat.system.transform",
     "experimental.chat.messages.transform",
-    "tool.execute.before",
     "tool.execute.after",
 }
 TOOL_ARGS = json.dumps({"command": "echo bridge-tool-ok", "description": "echo"}).replace(" ", "\\u0020")
