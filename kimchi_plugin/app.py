@@ -16,9 +16,11 @@ import structlog
 
 from kimchi_plugin import __version__
 from kimchi_plugin.brain import Brain, LlmSpec, Services
+from kimchi_plugin.brain.corrections_store import CorrectionStore, default_corrections_path
 from kimchi_plugin.brain.locks import LockStore, default_locks_path
 from kimchi_plugin.brain.services import CatalogAnswer, LlmClient
 from kimchi_plugin.logs import claim_stdout, configure_logging
+from kimchi_plugin.opencode.recording import Recording
 from kimchi_plugin.opencode.routes import build_routes
 from kimchi_plugin.rpc.dispatch import build_dispatcher, notification_frame
 from kimchi_plugin.rpc.protocol import MAX_FRAME_BYTES, Action
@@ -65,8 +67,10 @@ def plugin_services(
     push_actions: Callable[[list[Action]], None] = lambda _actions: None,
     verbose: bool = False,
     log_file: str | None = None,
+    recording: Recording | None = None,
 ) -> Services:
-    """Everything the live plugin uses."""
+    """Everything the live plugin uses; with `recording`, what the brain reads from outside is recorded too."""
+    load_catalog = catalog_loader(env, clock)
 
     def configure_logs(settings: Settings) -> None:
         path = log_file or settings.logFile or default_log_file(env)
@@ -75,11 +79,12 @@ def plugin_services(
     return Services(
         clock=clock,
         env=env,
-        load_catalog=catalog_loader(env, clock),
+        load_catalog=recording.catalog(load_catalog) if recording is not None else load_catalog,
         bundled_models=bundled,
-        make_llm=make_llm,
+        make_llm=recording.llm(make_llm) if recording is not None else make_llm,
         make_usage=lambda settings: UsageRecorder.from_settings(settings, env=env, clock=clock),
         locks=LockStore(default_locks_path(env), clock),
+        corrections=CorrectionStore(default_corrections_path(env)),
         push_actions=push_actions,
         configure_logs=configure_logs,
     )
@@ -95,13 +100,14 @@ def quiet_logs() -> None:
 
 def command_services(*, env: Mapping[str, str] = os.environ, clock: Clock = time.time, llm: bool = False) -> Services:
     """What a CLI command routes with: the plugin's catalogue (disk copy, else the bundled one) without touching the
-    network unless `llm`, the user's locks or the stats database."""
+    network unless `llm`, the user's locks or the stats database; the user's learned corrections, read as they are."""
     return Services(
         clock=clock,
         env=env,
         load_catalog=catalog_loader(env, clock, network=False),
         bundled_models=bundled,
         make_llm=make_llm if llm else lambda _spec: None,
+        corrections=CorrectionStore(default_corrections_path(env), create=False),
         background_loads=False,
     )
 
@@ -115,8 +121,9 @@ def run_server(*, verbose: bool = False, log_file: str | None = None) -> int:
     def push(actions: list[Action]) -> None:
         write(notification_frame("client.actions", {"actions": [a.model_dump(mode="json") for a in actions]}))
 
-    brain = Brain(plugin_services(push_actions=push, verbose=verbose, log_file=log_file))
-    dispatch = build_dispatcher(build_routes(brain))
+    recording = Recording(os.environ, time.time)
+    brain = Brain(plugin_services(push_actions=push, verbose=verbose, log_file=log_file, recording=recording))
+    dispatch = build_dispatcher(recording.wrap(build_routes(brain), brain))
     log.info("brain started", version=__version__, python=sys.version.split()[0])
     try:
         asyncio.run(_serve(brain, dispatch, write))

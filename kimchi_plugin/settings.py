@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
@@ -57,6 +57,13 @@ class Settings(BaseModel):
     """Spend limit per day (local time) in USD, over this OpenCode process's sessions and today's recorded usage."""
     stallEscalation: bool = True
     """Move a stuck turn (the same call failing, the same error, edits undone) to the Reasoning tier."""
+    learn: bool = True
+    """Learn from your corrections (a mode or tier chosen right after an automatic decision); `kimchi-plugin learn`."""
+    learnScope: Literal["project", "global"] = "project"
+    """Whether corrections apply to the project they were made in, or everywhere."""
+    record: bool | str = False
+    """Record sessions for a bug report (keys removed): true for `$XDG_STATE_HOME/opencode-kimchi/recordings/`, or a
+    file path; see `kimchi-plugin record` and `replay`."""
 
     @field_validator("models", mode="before")
     @classmethod

@@ -14,14 +14,17 @@ import structlog
 
 from kimchi_plugin.brain import provision
 from kimchi_plugin.brain.economics import Economics, Reviewed
+from kimchi_plugin.brain.learning import Learning, scope_of
 from kimchi_plugin.brain.provision import BUNDLED, Provision
 from kimchi_plugin.brain.services import Services
+from kimchi_plugin.brain.why import REPEAT_INSTRUCTION, Explainer, Remembered
 from kimchi_plugin.opencode.vocabulary import ORCHESTRATOR_AGENT
 from kimchi_plugin.provider import autoconfig
 from kimchi_plugin.provider.credentials import KEY_SOURCES
 from kimchi_plugin.routing import budget, classifier, context_window, delegation, fallback
 from kimchi_plugin.routing.classifier import Classification
 from kimchi_plugin.routing.conversation import Message, decide
+from kimchi_plugin.routing.explanation import excerpt, explain, is_why, revised
 from kimchi_plugin.routing.prompts import PROFILE_PROMPTS, PROFILE_TEMPERATURE
 from kimchi_plugin.routing.router import PROFILE_LABEL, Decision, Request
 from kimchi_plugin.routing.sessions import SessionState, SessionStore
@@ -35,6 +38,7 @@ log = structlog.get_logger("kimchi")
 
 FALLBACK_TOAST_MS = 6000
 NO_KEY_TOAST_MS = 12000
+WHY_TOAST_MS = 15000
 NO_KEY_MESSAGE = "No Kimchi API key found: Kimchi models cannot answer. Set one of: " + "; ".join(KEY_SOURCES) + "."
 
 
@@ -80,7 +84,9 @@ class Brain:
         self.conversation_tokens = ConversationTokens(self.tokens)
         self.usage = UsageRecorder(clock=services.clock)  # in memory until `start` knows the options
         self.configured = asyncio.Event()  # set once the first `config` has built the registry
-        self._setup: Provision = provision.empty(self.settings, services.clock())
+        self.learning = Learning(services.corrections, services.clock)
+        self.explainer = Explainer()
+        self._setup: Provision = provision.empty(self.settings, services.clock(), self.learning.adjust)
         self._refresh: asyncio.Future[None] | None = None
         self._warned_no_key = False
         self.economics = Economics(services.clock)
@@ -96,15 +102,16 @@ class Brain:
         """Registry, router and what the config said, as of the latest config."""
         return self._setup
 
-    def start(self, options: Mapping[str, Any]) -> None:
-        """Apply the plugin options (`initialize`)."""
+    def start(self, options: Mapping[str, Any], directory: str = "") -> None:
+        """Apply the plugin options (`initialize`); `directory` is the project (the scope of learned corrections)."""
         self.settings, problems = Settings.from_options(options)
+        self.learning.configure(self.settings.learn, scope_of(directory, self.settings.learnScope))
         self.services.configure_logs(self.settings)
         for problem in problems:
             log.warning(problem)
         if self.services.make_usage is not None:
             self.usage = self.services.make_usage(self.settings)
-        self._setup = provision.empty(self.settings, self.services.clock())
+        self._setup = provision.empty(self.settings, self.services.clock(), self.learning.adjust)
 
     async def configure(self, config: Mapping[str, Any]) -> ConfigAnswer:
         """Build the registry from OpenCode's config and the catalogue; answer the patch that completes the config.
@@ -116,7 +123,9 @@ class Brain:
         models, source = catalog.models, str(getattr(catalog.source, "value", catalog.source))
         if not models and not view.provider_models:  # nothing else to serve from: the snapshot shipped with us
             models, source = self.services.bundled_models(), BUNDLED
-        self._install(provision.build(view, models, source, self.settings, self.services, self._setup))
+        self._install(
+            provision.build(view, models, source, self.settings, self.services, self._setup, self.learning.adjust)
+        )
         log.info("models loaded", key_source=view.key_source, catalog=source, models=self.model_ids())
         if catalog.refresh is not None:
             self._refresh = asyncio.ensure_future(self._apply_refresh(catalog.refresh))
@@ -155,7 +164,11 @@ class Brain:
         if result is not None and result.models:
             source = str(getattr(result.source, "value", result.source))
             setup = self._setup
-            self._install(provision.build(setup.view, result.models, source, self.settings, self.services, setup))
+            self._install(
+                provision.build(
+                    setup.view, result.models, source, self.settings, self.services, setup, self.learning.adjust
+                )
+            )
             log.info("model catalog refreshed", models=len(result.models))
 
     def _no_key_actions(self) -> tuple[Action, ...]:
@@ -187,6 +200,8 @@ class Brain:
         return state
 
     async def route(self, turn: UserTurn) -> Routed:
+        if is_why(turn.text):
+            return self._answer_why(turn)
         state = self.state(turn.session_id)
         lock_before = state.lock
         budget_command = budget.parse_command(turn.text)
@@ -206,10 +221,14 @@ class Brain:
         staying = self._current(state) if budget_command is not None else None
         if staying is not None:  # `/budget` changes no routing: the session stays where it is
             decision, reviewed = staying, Reviewed(staying)
+            routed = decision
         else:
-            decision = await self._setup.router.route(request, state)
-            reviewed = self.economics.review(decision, state, request, self._setup.router, self.settings, spent, stuck)
+            routed = await self._setup.router.route(request, state)
+            reviewed = self.economics.review(routed, state, request, self._setup.router, self.settings, spent, stuck)
             decision = reviewed.decision
+            if decision is not routed:  # a rule after the router changed its decision: that rule decided
+                added = decision.notes[len(routed.notes) :]
+                decision = replace(decision, why=revised(routed.why, decision.source, added))
         actions: list[Action] = list(reviewed.actions)
         if budget_command is not None:
             told, toast = self.economics.budget_command(budget_command, state, self.settings, spent)
@@ -217,20 +236,8 @@ class Brain:
             actions.append(toast)
         if state.lock is not lock_before and self.services.locks is not None:
             self.services.locks.put(turn.session_id, state.lock)
-        log.debug(
-            "decision",
-            session=turn.session_id,
-            agent=turn.agent,
-            requested=turn.requested,
-            model=decision.model.id if decision.model else None,
-            tier=decision.tier.value,
-            profile=decision.profile.value,
-            source=decision.source,
-            confidence=round(decision.confidence, 3),
-            signals=list(decision.signals),
-            notes=list(decision.notes),
-            tokens=request.estimated_tokens,
-        )
+        if budget_command is None:
+            actions.extend(self._explained(turn, decision, request.estimated_tokens))
         if decision.model is not None:
             if turn.message_id:
                 tag = replace(_tag(decision, turn.agent), cache_saved_usd=reviewed.cache_saved_usd)
@@ -240,6 +247,65 @@ class Brain:
                 state.toast_key = key
                 actions.append(_routing_toast(decision))
         return Routed(decision, tuple(actions))
+
+    def _explained(self, turn: UserTurn, decision: Decision, tokens: int) -> list[Action]:
+        """Keep the decision for `/why`, learn from it if it corrects the one before, and log it in words."""
+        words = decision.text if decision.text is not None else turn.text
+        self.explainer.note(turn.session_id, Remembered(decision, words, tokens, turn.message_id))
+        correction = self.learning.observe(turn.session_id, words, decision, decision.text is not None)
+        self._log_decision(turn, decision, tokens)
+        if correction is None or not self.settings.toasts:
+            return []
+        return [Action.toast("Kimchi: correction noted", f"{correction.words()} (/why; kimchi-plugin learn --reset)")]
+
+    def why(self, session_id: str) -> str:
+        """The answer to `/why` for the session's last routed message."""
+        return self.explainer.answer(session_id, self._setup.registry)
+
+    def _answer_why(self, turn: UserTurn) -> Routed:
+        """`/why` is answered, not routed: the answer goes in a toast and, since OpenCode runs a model turn for every
+        message, in the message itself for the cheapest model to repeat. Routing state is left as it was."""
+        answer = self.why(turn.session_id)
+        state = self.state(turn.session_id)
+        model, _notes = self._setup.router.pick_model(Tier.QUICK, state, self.services.clock(), 0)
+        decision = Decision(
+            model=model,
+            tier=Tier.QUICK,
+            profile=Profile.ASSISTANT,
+            source="why",
+            reason="answering /why",
+            confidence=1.0,
+            text=REPEAT_INSTRUCTION.format(answer=answer),
+            why=explain("why", ()),
+        )
+        if model is not None and turn.message_id:
+            self.usage.on_route(turn.message_id, _tag(decision, turn.agent))
+        log.info("why", session=turn.session_id, message=turn.message_id, model=model.id if model else None)
+        actions = [Action.toast("Kimchi: why", answer, "info", WHY_TOAST_MS)] if self.settings.toasts else []
+        return Routed(decision, tuple(actions))
+
+    def _log_decision(self, turn: UserTurn, decision: Decision, tokens: int) -> None:
+        """One readable line per routed message; the message's first words only when `verbose`."""
+        why = decision.why or explain(decision.source, decision.signals, decision.notes)
+        words = decision.text if decision.text is not None else turn.text
+        log.info(
+            "decision",
+            session=turn.session_id,
+            message=turn.message_id,
+            excerpt=excerpt(words) if self.settings.verbose else None,
+            agent=turn.agent,
+            requested=turn.requested,
+            model=decision.model.id if decision.model else None,
+            tier=decision.tier.value,
+            mode=PROFILE_LABEL[decision.profile].lower(),
+            step=why.words,
+            reason=decision.reason,
+            correction=why.correction,
+            signals=list(why.signals),
+            confidence=round(decision.confidence, 3),
+            notes=list(decision.notes),
+            tokens=tokens,
+        )
 
     def _routed_state(self, session_id: str | None, model_id: str | None) -> SessionState | None:
         """The session's state when this request is the session's routed turn (not an internal or foreign call)."""

@@ -13,7 +13,7 @@ from kimchi_plugin.brain.services import LlmClient, LlmSpec, Services
 from kimchi_plugin.opencode.vocabulary import BUILTIN_SUBAGENTS, SUBAGENT_MODE
 from kimchi_plugin.provider.credentials import find_api_key
 from kimchi_plugin.routing.registry import VIRTUAL_IDS, Registry
-from kimchi_plugin.routing.router import Policy, Router
+from kimchi_plugin.routing.router import Learned, Policy, Router
 from kimchi_plugin.routing.tiers import Tier
 from kimchi_plugin.settings import DEFAULT_BASE_URL, Settings
 from kimchi_plugin.usage.prices import Prices, prices_from
@@ -63,10 +63,10 @@ def policy(settings: Settings) -> Policy:
     return Policy(floor_primary=settings.primaryFloor, llm_threshold=settings.llmClassifierThreshold)
 
 
-def empty(settings: Settings, now: float) -> Provision:
+def empty(settings: Settings, now: float, learned: Learned | None = None) -> Provision:
     """Before the first config: no models, nothing routed."""
     registry = Registry.build(provider_models=None, api_models=None, pins=None, priorities=None, now=_utc(now))
-    return Provision(ConfigView(), registry, Router(registry, policy(settings)))
+    return Provision(ConfigView(), registry, Router(registry, policy(settings), learned=learned))
 
 
 def read_config(config: Mapping[str, Any], settings: Settings, env: Mapping[str, str]) -> ConfigView:
@@ -95,6 +95,7 @@ def build(
     settings: Settings,
     services: Services,
     current: Provision,
+    learned: Learned | None = None,
 ) -> Provision:
     """The registry from the declared models and `api_models`, the router over it, and the LLM client (the current
     one is kept when it would be built the same)."""
@@ -110,7 +111,7 @@ def build(
     if settings.llmClassifier and view.api_key and cheapest is not None:
         spec = LlmSpec(view.base_url, view.api_key, cheapest.id, settings.llmClassifierTimeoutMs / 1000)
     llm = current.llm if spec is not None and spec == current.llm_spec else (services.make_llm(spec) if spec else None)
-    return Provision(view, registry, Router(registry, policy(settings), llm), catalog, llm, spec)
+    return Provision(view, registry, Router(registry, policy(settings), llm, learned), catalog, llm, spec)
 
 
 def with_agent_modes(provision: Provision, added: Mapping[str, Any]) -> Provision:

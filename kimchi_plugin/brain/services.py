@@ -14,6 +14,7 @@ from kimchi_plugin.settings import Settings
 from kimchi_plugin.usage.recorder import UsageRecorder
 
 if TYPE_CHECKING:
+    from kimchi_plugin.brain.corrections_store import CorrectionStore
     from kimchi_plugin.brain.locks import LockStore
 
 
@@ -71,6 +72,8 @@ class Services:
     make_usage: Callable[[Settings], UsageRecorder] | None = None
     """Usage recorder for the options given at `initialize` (stats database, telemetry); None: in memory only."""
     locks: LockStore | None = None
+    corrections: CorrectionStore | None = None
+    """Where the user's routing corrections are kept; None: learned in memory for this process only."""
     push_actions: Callable[[list[Action]], None] = _no_actions
     """Send actions outside any hook call (a toast when a model fails, the missing-key message)."""
     configure_logs: Callable[[Settings], None] = _no_logs

@@ -14,6 +14,10 @@ import sys
 TOOLS = {
     "route": ("kimchi_plugin.cli.route", "show the routing decision for a message"),
     "stats": ("kimchi_plugin.cli.stats", "spend by tier and model, and savings versus the top models"),
+    "explain": ("kimchi_plugin.cli.explain", "why a message is routed where it is (what /why answers in a session)"),
+    "learn": ("kimchi_plugin.cli.learn", "the routing corrections learned from you; --reset forgets them"),
+    "record": ("kimchi_plugin.cli.record", "write a recorded session, keys removed, to a file for a bug report"),
+    "replay": ("kimchi_plugin.cli.replay", "re-run a recording's decisions with this brain and show differences"),
     "doctor": ("kimchi_plugin.cli.doctor", "check Python, the key, the catalogue and the config the plugin produces"),
 }
 

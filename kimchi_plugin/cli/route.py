@@ -49,7 +49,7 @@ def decision_json(decision: Decision) -> dict[str, Any]:
 async def configured_brain(args: argparse.Namespace) -> Brain:
     """The plugin's Brain with the plugin's options (the floor off with `--raw`) and OpenCode's config for them."""
     brain = Brain(command_services(env=os.environ, llm=args.llm))
-    brain.start({"primaryFloor": not args.raw, "llmClassifier": args.llm, "toasts": False})
+    brain.start({"primaryFloor": not args.raw, "llmClassifier": args.llm, "toasts": False, "learn": False})
     models = [m.strip() for m in (args.models or "").split(",") if m.strip()]
     config: dict[str, Any] = {"provider": {brain.provider_id: {"models": {m: {} for m in models}}}} if models else {}
     await brain.configure(config)

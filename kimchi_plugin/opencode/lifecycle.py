@@ -32,7 +32,7 @@ async def initialize(brain: Brain, hooks: Sequence[str], params: InitializeParam
         # Answer with our version and nothing to forward: the shim sees the mismatch and passes through at once.
         log.warning("protocol version mismatch", shim=params.protocolVersion, brain=PROTOCOL_VERSION)
         return InitializeResult(serverVersion=__version__, tools=[], hooks=[], events=[])
-    brain.start(params.options)
+    brain.start(params.options, params.directory)
     log.info("initialized", directory=params.directory, options=sorted(params.options))
     return InitializeResult(
         serverVersion=__version__, tools=tool_specs(), hooks=list(hooks), events=list(FORWARDED_EVENTS)

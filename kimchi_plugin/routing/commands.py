@@ -40,6 +40,7 @@ REGISTERED: dict[str, str] = {
     "lock": "Lock routing to a mode or tier until /auto (e.g. /lock reasoning)",
     "auto": "Clear every routing lock and return to automatic routing",
     "budget": "Show or change this session's spend limits (e.g. /budget 5, /budget day 20, /budget off)",
+    "why": "Explain how the last message was routed: tier, mode, model, deciding step, signals, cost by tier",
 }
 
 _COMMAND = re.compile(r"^\s*/(plan|debug|review|code|refactor|quick|lock|auto)\b[ \t]*", re.IGNORECASE)

@@ -14,6 +14,7 @@ from kimchi_plugin.opencode.vocabulary import EXPLORE_AGENT, GENERAL_AGENT
 from kimchi_plugin.routing import commands
 from kimchi_plugin.routing.classifier import Classification
 from kimchi_plugin.routing.conversation import decide
+from kimchi_plugin.routing.explanation import Explanation, explain
 from kimchi_plugin.routing.registry import VIRTUAL_IDS, Lifecycle, ModelSpec, Registry
 from kimchi_plugin.routing.sessions import RoutedTurn, SessionState
 from kimchi_plugin.routing.tiers import PROFILE_TIER, TIER_DEFAULT_PROFILE, Profile, Tier
@@ -39,6 +40,8 @@ PROFILE_LABEL: Mapping[Profile, str] = {
 }
 
 LlmClassifier = Callable[[str, str], Awaitable[Tier | None]]
+# The user's corrections, consulted on automatic decisions: (message, classification) → a moved one, or None.
+Learned = Callable[[str, Classification], Classification | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,13 +76,17 @@ class Decision:
     signals: tuple[str, ...] = ()
     text: str | None = None  # the message without its slash command (None: unchanged)
     notes: tuple[str, ...] = field(default=())  # model substitutions: fallback, larger window
+    why: Explanation | None = None  # the deciding step and the signals in words
 
 
 class Router:
-    def __init__(self, registry: Registry, policy: Policy, llm: LlmClassifier | None = None) -> None:
+    def __init__(
+        self, registry: Registry, policy: Policy, llm: LlmClassifier | None = None, learned: Learned | None = None
+    ) -> None:
         self.registry = registry
         self.policy = policy
         self.llm = llm
+        self.learned = learned
 
     async def route(self, req: Request, state: SessionState) -> Decision:
         """Decide the tier, profile and model for one message and record it in `state`."""
@@ -101,6 +108,7 @@ class Router:
             signals=choice.signals,
             text=command.rest if command else None,
             notes=(*choice.notes, *notes),
+            why=explain(choice.source, choice.signals, notes),
         )
         state.conversation.note_decision(
             text, Classification(decision.profile, decision.confidence, decision.signals, decision.source)
@@ -147,6 +155,8 @@ class Router:
                 found = Classification(
                     profile, max(found.confidence, 0.7), (f"llm:{tier.value}", *found.signals), "llm"
                 )
+        if self.learned is not None:
+            found = self.learned(text, found) or found
         choice = _Choice(found.tier, found.profile, found.source, _explain(found), found.confidence, found.signals)
         if self.policy.floor_primary and req.primary and choice.tier is Tier.QUICK:
             return _Choice(  # a Coding model serves, in the mode of the question it answers
@@ -259,5 +269,6 @@ def _explain(found: Classification) -> str:
         "phase": "conversation phase",
         "sticky": "continuing",
         "llm": "classified",
+        "learned": "as you corrected",
     }.get(found.source, found.source)
     return f"{kind}: {PROFILE_LABEL[found.profile].lower()} ({evidence}; {found.confidence:.0%})"

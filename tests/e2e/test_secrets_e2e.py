@@ -1,7 +1,7 @@
 """A full session through the real opencode binary with a recognisable API key, verbose logging, stats and telemetry
 on: the brain is handed the key, and it never shows up in anything the plugin writes — the brain's
 stdout frames (which carry every patch, toast and log action), its stderr, its log file, the plugin's lines in the
-OpenCode log, the telemetry it exports, or the stats database."""
+OpenCode log, the telemetry it exports, the stats database, the learned corrections, or a session recording."""
 
 from __future__ import annotations
 
@@ -66,6 +66,7 @@ def _plugin_lines(opencode_log: str) -> str:
 def test_api_key_never_leaves_the_plugin(sandbox: OpencodeSandbox, otlp: OtlpSink, tmp_path: Path):
     received, frames = tmp_path / "stdin.jsonl", tmp_path / "frames.jsonl"
     stderr, log_file = tmp_path / "stderr.log", tmp_path / "brain.log"
+    recording = tmp_path / "recording.jsonl"
     python = str(PYTHON if PYTHON.exists() else Path(sys.executable))
     options = {
         "verbose": True,
@@ -74,6 +75,7 @@ def test_api_key_never_leaves_the_plugin(sandbox: OpencodeSandbox, otlp: OtlpSin
         "telemetry": True,
         "logsEndpoint": f"{otlp.url}/v1/logs",
         "metricsEndpoint": f"{otlp.url}/v1/metrics",
+        "record": str(recording),
         "command": [python, str(TEE), str(received), str(frames), str(stderr), "--", python, "-m", "kimchi_plugin"],
     }
     sandbox.configure(api_key=SECRET, plugins=[shim_plugin(options)])
@@ -92,6 +94,9 @@ def test_api_key_never_leaves_the_plugin(sandbox: OpencodeSandbox, otlp: OtlpSin
     stats = b"".join(p.read_bytes() for p in sorted(db.glob("usage.db*")))
     assert stats, f"no stats database under {db}"
     assert otlp.received, "telemetry exported nothing"
+    recorded = recording.read_text(errors="replace")
+    assert '"method": "chat.message"' in recorded and '"method": "config"' in recorded  # the session was recorded
+    learned = b"".join(p.read_bytes() for p in sorted(db.glob("corrections.db*")))
 
     places = {
         "brain stdout frames": written,
@@ -99,9 +104,11 @@ def test_api_key_never_leaves_the_plugin(sandbox: OpencodeSandbox, otlp: OtlpSin
         "brain log file": log_file.read_text(errors="replace"),
         "plugin lines and toasts in the OpenCode log": _plugin_lines(sandbox.opencode_log()),
         "opencode stdout/stderr": "".join(t.stdout + t.stderr for t in turns),
+        "session recording": recorded,
     }
     leaks = [where for where, text in places.items() if SECRET in text]
     leaks += ["telemetry export"] if any(SECRET.encode() in body for body in otlp.received) else []
     leaks += ["stats database"] if SECRET.encode() in stats else []
+    leaks += ["corrections database"] if SECRET.encode() in learned else []
     assert leaks == []
     assert all(turn.leftover_pids == [] for turn in turns)

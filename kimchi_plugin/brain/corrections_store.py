@@ -1,0 +1,143 @@
+"""The user's routing corrections, kept in a small SQLite database beside the usage data so that what one session
+taught the router holds in the next. Scoped: a project directory, or "global". Every I/O problem is logged and
+ignored: learning is never a reason for a hook to fail."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Mapping
+from pathlib import Path
+
+import structlog
+
+from kimchi_plugin.routing.corrections import Correction
+from kimchi_plugin.routing.tiers import Profile
+from kimchi_plugin.settings import home
+
+log = structlog.get_logger("kimchi.learning")
+
+FILE_NAME = "corrections.db"
+MAX_PER_SCOPE = 500  # older corrections of a scope are dropped: the newest describe the user best
+GLOBAL_SCOPE = "global"
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS corrections (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    scope TEXT NOT NULL,
+    at REAL NOT NULL,
+    excerpt TEXT NOT NULL,
+    features TEXT NOT NULL,
+    detected TEXT NOT NULL,
+    automatic TEXT NOT NULL,
+    target TEXT NOT NULL,
+    kind TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS corrections_scope ON corrections(scope, at);
+"""
+
+
+def default_corrections_path(env: Mapping[str, str]) -> Path:
+    """`$XDG_DATA_HOME/opencode-kimchi/corrections.db` (`~/.local/share` when unset), beside the usage database."""
+    data = env.get("XDG_DATA_HOME") or os.path.join(home(env), ".local", "share")
+    return Path(data) / "opencode-kimchi" / FILE_NAME
+
+
+class CorrectionStore:
+    def __init__(self, path: Path, *, create: bool = True) -> None:
+        self.path = path
+        self._create = create
+        self._conn: sqlite3.Connection | None = None
+
+    def _connection(self) -> sqlite3.Connection | None:
+        if self._conn is None:
+            if not self._create and not self.path.exists():
+                return None
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self._conn = sqlite3.connect(self.path, timeout=1.0, isolation_level=None, check_same_thread=False)
+            self._conn.executescript(_SCHEMA)
+        return self._conn
+
+    def version(self) -> int:
+        """Changes when another process wrote (PRAGMA data_version), so a reader reloads only then."""
+        try:
+            conn = self._connection()
+            return int(conn.execute("PRAGMA data_version").fetchone()[0]) if conn is not None else 0
+        except sqlite3.Error:
+            return 0
+
+    def load(self, scope: str) -> list[Correction]:
+        try:
+            conn = self._connection()
+            if conn is None:
+                return []
+            rows = conn.execute(
+                "SELECT at, excerpt, features, detected, automatic, target, kind FROM corrections WHERE scope = ? "
+                "ORDER BY at DESC LIMIT ?",
+                (scope, MAX_PER_SCOPE),
+            ).fetchall()
+        except sqlite3.Error as exc:
+            log.warning("corrections unreadable", error=str(exc))
+            return []
+        found = []
+        for at, text, features, detected, automatic, target, kind in reversed(rows):
+            try:
+                profiles = Profile(detected), Profile(automatic), Profile(target)
+                found.append(Correction(at, text, frozenset(json.loads(features)), *profiles, kind))
+            except (ValueError, TypeError):
+                continue
+        return found
+
+    def add(self, scope: str, correction: Correction) -> None:
+        try:
+            conn = self._connection()
+            if conn is None:
+                return
+            conn.execute(
+                "INSERT INTO corrections (scope, at, excerpt, features, detected, automatic, target, kind) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    scope,
+                    correction.at,
+                    correction.excerpt,
+                    json.dumps(sorted(correction.features)),
+                    correction.detected.value,
+                    correction.automatic.value,
+                    correction.target.value,
+                    correction.kind,
+                ),
+            )
+            conn.execute(
+                "DELETE FROM corrections WHERE scope = ? AND id NOT IN "
+                "(SELECT id FROM corrections WHERE scope = ? ORDER BY at DESC LIMIT ?)",
+                (scope, scope, MAX_PER_SCOPE),
+            )
+        except sqlite3.Error as exc:
+            log.warning("correction not saved", error=str(exc))
+
+    def reset(self, scope: str | None = None) -> int:
+        """Forget the corrections of `scope` (every scope when None); returns how many were forgotten."""
+        try:
+            conn = self._connection()
+            if conn is None:
+                return 0
+            if scope is None:
+                return conn.execute("DELETE FROM corrections").rowcount
+            return conn.execute("DELETE FROM corrections WHERE scope = ?", (scope,)).rowcount
+        except sqlite3.Error as exc:
+            log.warning("corrections not reset", error=str(exc))
+            return 0
+
+    def scopes(self) -> dict[str, int]:
+        try:
+            conn = self._connection()
+            if conn is None:
+                return {}
+            return dict(conn.execute("SELECT scope, COUNT(*) FROM corrections GROUP BY scope").fetchall())
+        except sqlite3.Error:
+            return {}
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None

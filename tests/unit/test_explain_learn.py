@@ -1,0 +1,146 @@
+"""`/why` and the structured explanation every decision carries, and learning from the user's corrections: what
+counts as a correction, that it moves only similar messages, names itself, survives a restart and is undone by a
+reset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from session_support import Clock, calls, registry, routed_model, runtime, send
+
+from kimchi_plugin.brain.corrections_store import CorrectionStore
+from kimchi_plugin.routing import corrections
+from kimchi_plugin.routing.classifier import classify
+from kimchi_plugin.routing.corrections import AutoTurn
+from kimchi_plugin.routing.explanation import explain, is_why, signal_words
+from kimchi_plugin.routing.tiers import Profile
+
+OPUS, SONNET, MINIMAX = "claude-opus-4-6", "claude-sonnet-4", "minimax-m2.7"
+MODELS = (OPUS, SONNET, MINIMAX)
+REFACTORS = (
+    "refactor the auth module to use dependency injection",
+    "refactor the billing service into smaller classes",
+    "refactor the parser module to remove the global state",
+    "refactor the user repository to use the new query builder",
+)
+
+
+def _brain(tmp_path: Path | None = None, clock: Clock | None = None, **options: object):
+    brain, _ = runtime(registry(*MODELS), clock, **options)
+    if tmp_path is not None:
+        brain.learning.store = CorrectionStore(tmp_path / "corrections.db")
+        brain.learning.configure(True, "global")
+    return brain
+
+
+def _text(result: dict) -> str:
+    return result["output"]["parts"][0]["text"]
+
+
+# -- explanation ------------------------------------------------------------------------------------------------------
+
+
+def test_every_decision_carries_its_deciding_step_and_signals_in_words() -> None:
+    brain = _brain()
+    send(brain, "s", "Why does the login test fail with a KeyError?")
+    last = brain.explainer.last("s")
+    assert last is not None and last.decision.why is not None
+    assert last.decision.why.step == "heuristic"
+    assert "debugging: something fails" in last.decision.why.signals
+    send(brain, "s", "/lock coding")
+    assert brain.explainer.last("s").decision.why.step == "lock"
+    send(brain, "s", "what is a mutex?", model=OPUS)
+    assert brain.explainer.last("s").decision.why.words.startswith("your choice")
+
+
+def test_substituted_models_are_explained_by_the_substitution() -> None:
+    assert explain("heuristic", (), ("conversation ~120K tokens: a (128K) → b (200K)",)).step == "context"
+    assert explain("heuristic", (), ("a failed recently: b serves instead",)).step == "fallback"
+    assert explain("cache", ()).words == "the cache rule"  # a rule this module does not know is still named
+
+
+def test_signal_words_read_as_words() -> None:
+    assert signal_words("w:module") == 'the word "module"'
+    assert signal_words("llm:reasoning") == "the LLM judged it reasoning work"
+    assert signal_words("refactor:verb") == "refactoring: verb"
+
+
+def test_why_answers_for_the_last_routed_message_on_the_cheapest_tier_without_routing_it() -> None:
+    brain = _brain()
+    assert is_why("/why") and is_why(" /why please") and not is_why("/whyever") and not is_why("why?")
+    first = send(brain, "s", "Plan the architecture for the new billing service")
+    answer = send(brain, "s", "/why")
+    assert routed_model(first) == OPUS and routed_model(answer) == MINIMAX
+    text = _text(answer)
+    assert brain.why("s") in text  # the model is asked to repeat exactly this
+    assert "Routed to: reasoning tier, planning mode, model claude-opus-4-6" in text
+    assert "Deciding step: the classifier" in text and "← routed" in text
+    assert all(model in text for model in MODELS)  # what the other tiers would have cost
+    toast = calls([a for a in answer["actions"]], "tui.showToast")
+    assert toast and toast[0]["args"]["body"]["message"] == brain.why("s")
+    send(brain, "s", "/why")  # asking twice explains the same message, not the /why turn
+    assert "claude-opus-4-6" in brain.why("s").splitlines()[1]
+
+
+def test_why_before_any_message() -> None:
+    brain = _brain()
+    assert "No message of this session has been routed yet" in _text(send(brain, "new", "/why"))
+
+
+# -- corrections ------------------------------------------------------------------------------------------------------
+
+
+def test_what_counts_as_a_correction() -> None:
+    auto = AutoTurn(REFACTORS[0], Profile.REFACTORER, 100.0)
+    resent = corrections.detect(auto, REFACTORS[0], "command", Profile.PLANNER, True, 130.0)
+    assert resent is not None and resent.target is Profile.PLANNER and resent.detected is Profile.REFACTORER
+    assert corrections.detect(auto, "", "lock", Profile.PLANNER, True, 130.0) is not None
+    assert corrections.detect(auto, "", "lock", Profile.PLANNER, False, 130.0) is None  # a lock held, not set
+    assert corrections.detect(auto, "design the cache layer", "command", Profile.PLANNER, True, 130.0) is None
+    assert corrections.detect(auto, "", "command", Profile.CODER, True, 130.0) is None  # same tier
+    assert corrections.detect(auto, "", "command", Profile.PLANNER, True, 100.0 + 3600) is None  # too late
+    assert corrections.detect(None, "", "command", Profile.PLANNER, True, 130.0) is None
+
+
+def _correct(brain, session: str, text: str) -> None:
+    assert routed_model(send(brain, session, text)) == SONNET
+    send(brain, session, f"/plan {text}")
+
+
+def test_corrections_move_similar_messages_only_and_name_themselves(tmp_path: Path) -> None:
+    brain = _brain(tmp_path)
+    _correct(brain, "a", REFACTORS[0])
+    assert routed_model(send(brain, "b", REFACTORS[2])) == SONNET  # one correction is not a preference yet
+    _correct(brain, "c", REFACTORS[1])
+    moved = send(brain, "d", REFACTORS[3])
+    assert routed_model(moved) == OPUS
+    why = brain.why("d")
+    assert "Deciding step: your earlier correction" in why and "Moved by your correction: 2 like" in why
+    for other in ("Write a unit test for the date parser", "Implement the CSV export endpoint"):
+        assert routed_model(send(brain, "e", other)) == SONNET
+    assert len(CorrectionStore(tmp_path / "corrections.db").load("global")) == 2  # kept for the next process
+
+
+def test_reset_from_another_process_and_the_off_switch(tmp_path: Path) -> None:
+    brain = _brain(tmp_path)
+    for text in REFACTORS[:2]:
+        _correct(brain, text, text)
+    assert routed_model(send(brain, "x", REFACTORS[3])) == OPUS
+    assert CorrectionStore(tmp_path / "corrections.db").reset() == 2  # `kimchi-plugin learn --reset`
+    assert routed_model(send(brain, "y", REFACTORS[3])) == SONNET
+    off = _brain(tmp_path, learn=False)
+    off.learning.configure(False, "global")
+    for text in REFACTORS[:2]:
+        _correct(off, text, text)
+    assert off.learning.known == [] and routed_model(send(off, "z", REFACTORS[3])) == SONNET
+
+
+def test_scopes_keep_projects_apart(tmp_path: Path) -> None:
+    store = CorrectionStore(tmp_path / "c.db")
+    found = corrections.detect(
+        AutoTurn(REFACTORS[0], Profile.REFACTORER, 0.0), "", "command", Profile.PLANNER, True, 1.0
+    )
+    assert found is not None
+    store.add("project:/a", found)
+    assert store.load("project:/b") == [] and store.load("project:/a")[0].target is Profile.PLANNER
+    assert classify(REFACTORS[0]).profile is Profile.REFACTORER
