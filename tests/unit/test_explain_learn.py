@@ -12,7 +12,7 @@ from kimchi_plugin.brain.corrections_store import CorrectionStore
 from kimchi_plugin.routing import corrections
 from kimchi_plugin.routing.classifier import classify
 from kimchi_plugin.routing.corrections import AutoTurn
-from kimchi_plugin.routing.explanation import explain, is_why, signal_words
+from kimchi_plugin.routing.explanation import explain, is_why, revised, signal_words
 from kimchi_plugin.routing.tiers import Profile
 
 OPUS, SONNET, MINIMAX = "claude-opus-4-6", "claude-sonnet-4", "minimax-m2.7"
@@ -56,7 +56,15 @@ def test_every_decision_carries_its_deciding_step_and_signals_in_words() -> None
 def test_substituted_models_are_explained_by_the_substitution() -> None:
     assert explain("heuristic", (), ("conversation ~120K tokens: a (128K) → b (200K)",)).step == "context"
     assert explain("heuristic", (), ("a failed recently: b serves instead",)).step == "fallback"
-    assert explain("cache", ()).words == "the cache rule"  # a rule this module does not know is still named
+    assert explain("surge", ()).words == "the surge rule"  # a rule this module does not know is still named
+
+
+def test_rules_after_the_router_are_named_when_they_change_the_decision() -> None:
+    before = explain("heuristic", ("refactor:verb",))
+    assert revised(before, "stall", ()).step == "stall"
+    assert revised(before, "heuristic", ("session budget spent: coding → quick",)).step == "budget"
+    kept = revised(before, "heuristic", ())
+    assert kept.step == "cache" and kept.signals == before.signals
 
 
 def test_signal_words_read_as_words() -> None:
