@@ -55,8 +55,9 @@ class Settings(BaseModel):
     """Spend limit per session in USD: a toast at 80 %; past it, automatic decisions step down a tier."""
     dailyBudget: float | None = Field(default=None, gt=0)
     """Spend limit per day (local time) in USD, over this OpenCode process's sessions and today's recorded usage."""
-    stallEscalation: bool = True
-    """Move a stuck turn (the same call failing, the same error, edits undone) to the Reasoning tier."""
+    stallEscalation: bool | Literal["next"] = True
+    """A stuck turn (the same call failing, the same error, edits undone) moves to the Reasoning tier: true within
+    the turn (stopped and continued there), "next" at the next message, false never."""
     learn: bool = True
     """Learn from your corrections (a mode or tier chosen right after an automatic decision); `kimchi-plugin learn`."""
     learnScope: Literal["project", "global"] = "project"

@@ -12,7 +12,13 @@ export const DEFAULT_BUDGET_MS = 300;
 export const TOOL_TIMEOUT_MS = 5000;
 
 /** The only client calls a brain answer may make (PROTOCOL.md, "actions"). */
-export const ACTION_CALLS = Object.freeze(["tui.showToast", "app.log", "session.summarize"]);
+export const ACTION_CALLS = Object.freeze([
+  "tui.showToast",
+  "app.log",
+  "session.summarize",
+  "session.abort",
+  "session.promptAsync",
+]);
 
 /** The budget of `hook`, the user's override first. @param {string} hook  @param {Record<string, number>} overrides */
 export function budgetOf(hook, overrides) {

@@ -388,11 +388,8 @@ class Brain:
             reminder = delegation.reminder(state)
         actions = self._compaction_actions(state)
         stuck = self.economics.observe_tool(state, tool, args, output, failed)
-        if stuck is not None and self.settings.stallEscalation:
-            log.info("turn stuck", session=session_id, reason=stuck)
-            if self.settings.toasts:
-                note = f"{stuck[0].upper()}{stuck[1:]}: the next message goes to the Reasoning tier"
-                actions.append(Action.toast("Kimchi: stuck", note, "warning"))
+        if stuck is not None:
+            actions += self.economics.escalate(state, stuck, self.settings, self.provider_id)
         return reminder, actions
 
     def task_description(self, description: str) -> str | None:

@@ -27,6 +27,11 @@ from kimchi_plugin.usage.payload import parse_assistant
 log = structlog.get_logger("kimchi")
 
 STALL_SOURCE = "stall"
+AUTO_MODEL = "auto"
+CONTINUE_TEXT = (
+    "(Kimchi routing: the previous attempt was stopped because it was stuck: {reason}. Step back, find the root "
+    "cause, then continue the task.)"
+)
 BUDGET_TOAST_MS = 8000
 
 
@@ -208,6 +213,34 @@ class Economics:
             cache_read=usage.cache_read,
             cache_write=usage.cache_write,
         )
+
+    def escalate(self, state: SessionState, reason: str, settings: Settings, provider_id: str) -> list[Action]:
+        """A stuck turn: unless the user chose the model or the session is on Reasoning already, tell the user and
+        move the work to Reasoning — within the turn (stop it, continue through automatic routing, which the pending
+        reason sends to Reasoning) or at the next message."""
+        last = state.last
+        mode = settings.stallEscalation
+        if (
+            not mode
+            or last is None
+            or last.tier is Tier.REASONING
+            or last.source in cache_policy.EXPLICIT_SOURCES
+            or state.lock is not None
+        ):
+            state.stall.pending = None
+            log.info("turn stuck", session=state.session_id, reason=reason, escalated=False)
+            return []
+        in_turn = mode is True
+        log.info("turn stuck", session=state.session_id, reason=reason, escalated="turn" if in_turn else "next")
+        actions = []
+        if settings.toasts:
+            then = "continuing on the Reasoning tier" if in_turn else "the next message goes to the Reasoning tier"
+            actions.append(Action.toast("Kimchi: stuck", f"{reason[0].upper()}{reason[1:]}: {then}", "warning"))
+        if in_turn:
+            text = CONTINUE_TEXT.format(reason=reason)
+            actions.append(Action.abort(state.session_id))
+            actions.append(Action.prompt_async(state.session_id, text, provider_id, AUTO_MODEL, state.agent))
+        return actions
 
     def observe_tool(
         self, state: SessionState, tool: str, args: Mapping[str, Any], output: object, failed: bool

@@ -15,7 +15,7 @@ MAX_FRAME_BYTES = 16 * 1024 * 1024  # one JSON-RPC frame (= one line); larger li
 TOAST_MS = 4000
 
 # OpenCode SDK client calls the shim may make for the brain: the whole whitelist.
-ActionCall = Literal["tui.showToast", "app.log", "session.summarize"]
+ActionCall = Literal["tui.showToast", "app.log", "session.summarize", "session.abort", "session.promptAsync"]
 ToastVariant = Literal["info", "success", "warning", "error"]
 LogLevel = Literal["debug", "info", "warn", "error"]
 
@@ -102,6 +102,22 @@ class Action(BaseModel):
             call="session.summarize",
             args={"path": {"id": session_id}, "body": {"providerID": provider_id, "modelID": model_id}},
         )
+
+    @classmethod
+    def abort(cls, session_id: str) -> Action:
+        """Stop the session's running turn (a stuck turn, continued on a stronger model by `prompt_async`)."""
+        return cls(call="session.abort", args={"path": {"id": session_id}})
+
+    @classmethod
+    def prompt_async(cls, session_id: str, text: str, provider_id: str, model_id: str, agent: str | None) -> Action:
+        """Send the session a user message without waiting for the answer (v1 client shape)."""
+        body: dict[str, Any] = {
+            "parts": [{"type": "text", "text": text}],
+            "model": {"providerID": provider_id, "modelID": model_id},
+        }
+        if agent:
+            body["agent"] = agent
+        return cls(call="session.promptAsync", args={"path": {"id": session_id}, "body": body})
 
 
 class HookResult(BaseModel):

@@ -74,7 +74,13 @@ def test_every_forwarded_hook_answers_with_a_patch(ready_brain: RpcProcess) -> N
         result = ready_brain.result(hook, fixture_params(HOOK_FIXTURE[hook]))
         assert isinstance(result.get("output"), dict), (hook, result)
         for action in result.get("actions", []):
-            assert action["call"] in ("tui.showToast", "app.log", "session.summarize"), (hook, action)
+            assert action["call"] in (
+                "tui.showToast",
+                "app.log",
+                "session.summarize",
+                "session.abort",
+                "session.promptAsync",
+            ), (hook, action)
 
 
 def test_chat_message_routes_a_kimchi_message(ready_brain: RpcProcess) -> None:

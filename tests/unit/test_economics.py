@@ -251,19 +251,45 @@ def test_budget_options_are_validated(value: Any, ok: bool) -> None:
 # -- stall escalation --------------------------------------------------------------------------------------------
 
 
-def test_a_stuck_tool_loop_moves_the_next_message_to_reasoning() -> None:
+def test_a_stuck_tool_loop_is_stopped_and_continued_on_reasoning() -> None:
     brain, _ = _brain()
     send(brain, S, CODE)
     results = [tool_after(brain, S, "bash", "Error: exit 1 no such file", command="make test") for _ in range(3)]
-    assert not _toasts(results[0]) and not _toasts(results[1])
-    assert _toasts(results[2]) == ["The same bash call failed 3 times: the next message goes to the Reasoning tier"]
-    assert not _toasts(tool_after(brain, S, "bash", "Error: exit 1 no such file", command="make test"))  # said once
+    assert not results[0]["actions"] and not results[1]["actions"]
+    assert _toasts(results[2]) == ["The same bash call failed 3 times: continuing on the Reasoning tier"]
+    assert calls(results[2]["actions"], "session.abort") == [{"call": "session.abort", "args": {"path": {"id": S}}}]
+    (prompt,) = calls(results[2]["actions"], "session.promptAsync")
+    body = prompt["args"]["body"]
+    assert (prompt["args"]["path"], body["model"], body["agent"]) == (
+        {"id": S},
+        {"providerID": "kimchi", "modelID": "auto"},
+        "build",
+    )
+    assert "stuck: the same bash call failed 3 times" in body["parts"][0]["text"]
+    assert not tool_after(brain, S, "bash", "Error: exit 1 no such file", command="make test")["actions"]  # once
 
-    escalated = send(brain, S, CODE)
-    assert routed_model(escalated) == OPUS
-    state = brain.sessions.peek(S)
-    assert (state.last.source, state.last.profile.value) == ("stall", "debugger")
+    continued = send(brain, S, body["parts"][0]["text"])  # what OpenCode sends back through chat.message
+    assert routed_model(continued) == OPUS and brain.sessions.peek(S).last.profile.value == "debugger"
     assert routed_model(send(brain, S, CODE)) == SONNET  # one message only
+
+
+def test_next_message_escalation_only() -> None:
+    brain, _ = _brain(stallEscalation="next")
+    send(brain, S, CODE)
+    results = [tool_after(brain, S, "bash", "Error: exit 1", command="make test") for _ in range(3)]
+    assert results[2]["actions"] == [a for a in results[2]["actions"] if a["call"] == "tui.showToast"] and _toasts(
+        results[2]
+    ) == ["The same bash call failed 3 times: the next message goes to the Reasoning tier"]
+    assert routed_model(send(brain, S, CODE)) == OPUS
+
+
+def test_no_escalation_on_reasoning_already_or_under_a_lock() -> None:
+    brain, _ = _brain()
+    send(brain, S, PLAN)
+    assert not [tool_after(brain, S, "bash", "Error: exit 1", command="make") for _ in range(3)][2]["actions"]
+    send(brain, "ses_2", "/lock coding " + CODE)
+    assert not [tool_after(brain, "ses_2", "bash", "Error: exit 1", command="make") for _ in range(3)][2]["actions"]
+    assert routed_model(send(brain, "ses_2", CODE)) == SONNET
 
 
 def test_stall_escalation_can_be_turned_off() -> None:
