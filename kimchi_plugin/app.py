@@ -26,7 +26,9 @@ from kimchi_plugin.rpc.dispatch import build_dispatcher, notification_frame
 from kimchi_plugin.rpc.protocol import MAX_FRAME_BYTES, Action
 from kimchi_plugin.rpc.transport import FrameWriter, serve
 from kimchi_plugin.settings import Settings, default_log_file
+from kimchi_plugin.usage import limits
 from kimchi_plugin.usage.recorder import UsageRecorder
+from kimchi_plugin.usage.store import default_db_path
 
 log = structlog.get_logger("kimchi")
 
@@ -82,12 +84,21 @@ def plugin_services(
         load_catalog=recording.catalog(load_catalog) if recording is not None else load_catalog,
         bundled_models=bundled,
         make_llm=recording.llm(make_llm) if recording is not None else make_llm,
-        make_usage=lambda settings: UsageRecorder.from_settings(settings, env=env, clock=clock),
+        make_usage=lambda settings: _usage(settings, env, clock),
         locks=LockStore(default_locks_path(env), clock),
         corrections=CorrectionStore(default_corrections_path(env)),
         push_actions=push_actions,
         configure_logs=configure_logs,
     )
+
+
+def _usage(settings: Settings, env: Mapping[str, str], clock: Clock) -> UsageRecorder:
+    """The usage recorder; the spend limits are saved beside its database for `kimchi-plugin stats`."""
+    wanted = limits.SpendLimits(settings.sessionBudget, settings.dailyBudget)
+    path = limits.limits_path(default_db_path(env))
+    if settings.stats and (wanted.any or os.path.exists(path)):
+        limits.save(path, wanted)
+    return UsageRecorder.from_settings(settings, env=env, clock=clock)
 
 
 def quiet_logs() -> None:

@@ -11,6 +11,7 @@ import sys
 import time
 from datetime import datetime
 
+from kimchi_plugin.usage import limits as spend_limits
 from kimchi_plugin.usage.report import Line, Report, build_report, render
 from kimchi_plugin.usage.store import connect, default_db_path
 
@@ -45,11 +46,15 @@ def run(args: argparse.Namespace) -> int:
         return 2
     parts = [f"session {args.session}" if args.session else "", f"since {args.since}" if args.since else ""]
     scope = ", ".join(filter(None, parts)) or "all time"
+    limits = spend_limits.load(spend_limits.limits_path(path))
+    today = 0.0
     if os.path.exists(path):
         try:
             conn = connect(path, readonly=True)
             try:
                 report = build_report(conn, session=args.session, since_ms=since_ms, scope=scope)
+                if limits.day is not None:
+                    today = build_report(conn, since_ms=_local_midnight_ms(time.time())).total.cost_usd
             finally:
                 conn.close()
         except sqlite3.Error as exc:
@@ -57,5 +62,17 @@ def run(args: argparse.Namespace) -> int:
             return 1
     else:
         report = Report(scope, Line("total"))
-    print(json.dumps(report.to_json(), indent=2) if args.json else render(report))
+    session_spent = report.total.cost_usd if args.session else None
+    if args.json:
+        out = report.to_json()
+        out["limits"] = {"session_usd": limits.session, "day_usd": limits.day, "spent_today_usd": today}
+        print(json.dumps(out, indent=2))
+    else:
+        shown = spend_limits.describe(limits, today, session_spent)
+        print(f"{render(report)}\n\n{shown}" if shown else render(report))
     return 0
+
+
+def _local_midnight_ms(now: float) -> int:
+    start = datetime.fromtimestamp(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    return int(start.timestamp() * 1000)

@@ -27,8 +27,10 @@ REDACTED = "<redacted>"
 REPLY_PREFIX = "served-by:"
 COMPLETION_TOKENS = 7
 DEFAULT_PROMPT_TOKENS_PER_MESSAGE = 10
-# ``CALL_TOOL:<name>:<json-without-spaces>`` in the last user message asks for a tool call.
+# ``CALL_TOOL:<name>:<json-without-spaces>`` in the last user message asks for a tool call; with ``REPEAT_TOOL:<n>``
+# beside it the call is made again after each result, n calls in all (a stuck agent loop).
 TOOL_CALL_RE = re.compile(r"CALL_TOOL:([A-Za-z0-9_\-]+):(\{\S*\})")
+TOOL_REPEAT_RE = re.compile(r"REPEAT_TOOL:(\d+)")
 
 ERROR_TYPES = {
     400: "invalid_request_error",
@@ -76,6 +78,8 @@ class _Behaviour:
         self.usage: dict[str, dict[str, float]] = {}
         self.delays: dict[str, float] = {}
         self.reply: str | None = None
+        self.caching = False
+        self.cached: tuple[str, int] | None = None  # (model, prompt tokens) of the last request with tools
 
     def take_failure(self, model: str) -> dict[str, Any] | None:
         rule = self.failures.get(model) or self.failures.get(ANY_MODEL)
@@ -96,12 +100,27 @@ class _Behaviour:
             return int(rule["fixed"])
         return int(rule["per_char"] * _message_chars(messages))
 
+    def cache_read(self, model: str, prompt_tokens: int, with_tools: bool) -> int:
+        """Prompt tokens served from the cache: the previous agent request's prompt when the same model served it
+        (requests without tools, e.g. titles, neither read nor replace it)."""
+        if not self.caching or not with_tools:
+            return 0
+        read = min(self.cached[1], prompt_tokens) if self.cached and self.cached[0] == model else 0
+        self.cached = (model, prompt_tokens)
+        return read
+
     def delay(self, model: str) -> float:
         return self.delays.get(model, self.delays.get(ANY_MODEL, 0.0))
 
     def snapshot(self) -> dict[str, Any]:
         return copy.deepcopy(
-            {"failures": self.failures, "usage": self.usage, "delays": self.delays, "reply": self.reply}
+            {
+                "failures": self.failures,
+                "usage": self.usage,
+                "delays": self.delays,
+                "reply": self.reply,
+                "caching": self.caching,
+            }
         )
 
 
@@ -203,6 +222,13 @@ class FakeModelServer:
         with self._lock:
             self._behaviour.usage[model] = rule
 
+    def set_caching(self, enabled: bool) -> None:
+        """Report prompt caching in usage (``prompt_tokens_details.cached_tokens``): a request on the model that
+        served the previous agent request reads that request's prompt from the cache."""
+        with self._lock:
+            self._behaviour.caching = bool(enabled)
+            self._behaviour.cached = None
+
     def set_delay(self, model: str, seconds: float) -> None:
         """Wait ``seconds`` before answering requests for ``model`` (``"*"`` = any)."""
         with self._lock:
@@ -235,6 +261,8 @@ class FakeModelServer:
             self.clear_failures()
         elif action == "usage":
             self.set_usage(model, prompt_tokens=command.get("prompt_tokens"), per_char=command.get("per_char"))
+        elif action == "caching":
+            self.set_caching(bool(command.get("enabled", True)))
         elif action == "delay":
             self.set_delay(model, command["seconds"])
         elif action == "reply":
@@ -261,8 +289,12 @@ class FakeModelServer:
         tools = [(t.get("function") or {}).get("name") for t in body.get("tools") or ()]
         tool_results = [text_of(m.get("content")) for m in messages if m.get("role") == "tool"]
         tool_call = None
-        if last.get("role") == "user" and tools:
-            match = TOOL_CALL_RE.search(text_of(last.get("content")))
+        user_at = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
+        results_since = sum(1 for m in messages[user_at + 1 :] if m.get("role") == "tool")
+        repeat = TOOL_REPEAT_RE.search(last_user)
+        again = repeat is not None and last.get("role") == "tool" and results_since < int(repeat.group(1))
+        if (last.get("role") == "user" or again) and tools:
+            match = TOOL_CALL_RE.search(last_user)
             if match:
                 tool_call = (match.group(1), match.group(2))
         with self._lock:
@@ -270,6 +302,7 @@ class FakeModelServer:
             n = self._counter
             failure = self._behaviour.take_failure(model)
             prompt_tokens = self._behaviour.prompt_tokens(model, messages)
+            cached = 0 if failure else self._behaviour.cache_read(model, prompt_tokens, bool(tools))
             delay = self._behaviour.delay(model)
             reply = self._behaviour.reply or served_by(model)
             record = {
@@ -293,6 +326,7 @@ class FakeModelServer:
                 "status": failure["status"] if failure else 200,
                 "reply_kind": "error" if failure else ("tool_call" if tool_call else "text"),
                 "prompt_tokens": None if failure else prompt_tokens,
+                "cached_tokens": None if failure else cached,
             }
             self._requests.append(record)
             if self.log_path is not None:
@@ -309,6 +343,7 @@ class FakeModelServer:
                 "prompt_tokens": prompt_tokens,
                 "completion_tokens": COMPLETION_TOKENS,
                 "total_tokens": prompt_tokens + COMPLETION_TOKENS,
+                **({"prompt_tokens_details": {"cached_tokens": cached}} if cached else {}),
             },
         }
 
