@@ -16,11 +16,9 @@ import sysconfig
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from kimchi_plugin.opencode import chat
 from kimchi_plugin.app import command_services
 from kimchi_plugin.brain import Brain
+from kimchi_plugin.opencode import chat
 from kimchi_plugin.opencode.payloads import TranscriptMessage
 from kimchi_plugin.routing.tokens import (
     MESSAGE_OVERHEAD_TOKENS,

@@ -1,6 +1,6 @@
 // Hook round trip through the real shim: `chat.message` OpenCode → shim → Python brain → shim, for 100 B, 5 KB and
 // 200 KB messages, against the floor measured in the same run: the same shim driving a child that only parses and
-// answers each frame (tests/perf/echo_brain.py). Calls to the two alternate, so both see the same machine noise.
+// answers each frame (scripts/echo_brain.py). Calls to the two alternate, so both see the same machine noise.
 //
 // Usage: node scripts/bench_hook_floor.mjs [-n 2000]      (also: node_modules/.bin/bun scripts/bench_hook_floor.mjs)
 import { mkdtempSync, rmSync } from "node:fs";
@@ -94,7 +94,7 @@ async function main() {
   process.chdir(REPO);
   const counter = { logs: 0, toasts: 0 };
   const brain = await startShim([PYTHON, "-m", "kimchi_plugin"], workdir, counter);
-  const echo = await startShim([PYTHON, join(REPO, "tests", "perf", "echo_brain.py")], workdir, counter);
+  const echo = await startShim([PYTHON, join(REPO, "scripts", "echo_brain.py")], workdir, counter);
   await brain.config(config());
   const runtime = typeof Bun !== "undefined" ? `bun ${Bun.version}` : `node ${process.version}`;
   console.log(`hook round trip, chat.message, ${runtime}; floor = same shim + echo child (${n} calls per size, p99 over all)`);

@@ -1,5 +1,5 @@
 """Hook latency, brain CPU and start-up of the real brain through one direct pipe client, each figure beside the same
-client driving the echo child (tests/perf/echo_brain.py: parses each frame, answers an empty patch) in the same run.
+client driving the echo child (scripts/echo_brain.py: parses each frame, answers an empty patch) in the same run.
 
 Phases, reported separately: start-up (spawn → `initialize` answered, spawn → `config` answered with a fresh cached
 model catalogue), the first seconds after `config` (background loads may run), and the steady state (brain and echo
@@ -26,7 +26,7 @@ from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PYTHON = REPO_ROOT / ".venv" / "bin" / "python"
-ECHO = REPO_ROOT / "tests" / "perf" / "echo_brain.py"
+ECHO = REPO_ROOT / "scripts" / "echo_brain.py"
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "hooks"
 CHEAP_HOOKS = ("chat.params", "experimental.chat.system.transform", "tool.execute.after", "tool.definition--task")
 BASE_URL = "http://127.0.0.1:9/v1"  # nothing listens: the cached catalogue must do

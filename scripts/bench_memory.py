@@ -1,7 +1,7 @@
 """Resident memory of the real brain process: idle (initialized and serving), after a short session (a few turns, no
 exact token count needed), once a long conversation made it load the o200k encoding, and while 100,000 messages are
 routed over 10,000 sessions (it must stay flat: session state is bounded). Baselines from the same run: a bare
-interpreter and the echo child (tests/perf/echo_brain.py). Targets (issue "the fast path"): idle ≤ 45 MB, short
+interpreter and the echo child (scripts/echo_brain.py). Targets (issue "the fast path"): idle ≤ 45 MB, short
 session ≤ 70 MB, with the encoding ≤ 100 MB, flat.
 
 Usage: .venv/bin/python scripts/bench_memory.py [--messages 100000] [--sessions 10000] [--root CHECKOUT]
@@ -21,7 +21,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PYTHON = REPO_ROOT / ".venv" / "bin" / "python"
-ECHO = REPO_ROOT / "tests" / "perf" / "echo_brain.py"
+ECHO = REPO_ROOT / "scripts" / "echo_brain.py"
 PROVIDER_MODELS = {m: {} for m in ("kimi-k2.5", "glm-5", "minimax-m2.7", "minimax-m2.5", "nemotron-3-super")}
 SAMPLES = 10  # RSS readings during the routing run
 SETTLE_S = 1.0  # RSS unchanged this long = the background load is done

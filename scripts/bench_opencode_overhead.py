@@ -14,11 +14,10 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
+from fake_model_server import FakeModelServer  # beside this script
+from opencode_sandbox import OpencodeSandbox, shim_plugin
 
-from tests.support.fake_model_server import FakeModelServer  # noqa: E402
-from tests.support.opencode_sandbox import OpencodeSandbox, shim_plugin  # noqa: E402
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def _epoch(stamp: str) -> float:

@@ -1,5 +1,5 @@
 """Brain start-up: spawn → ready (`initialize` answered) with the warm `.venv`, against bare interpreter start-up and a
-child that answers `initialize` without importing anything (tests/perf/echo_brain.py), interleaved in one run; then
+child that answers `initialize` without importing anything (scripts/echo_brain.py), interleaved in one run; then
 what the brain imports before it is ready (`python -X importtime`), largest first.
 
 Usage: .venv/bin/python scripts/bench_startup.py [-n 20] [--bootstrap]
@@ -21,7 +21,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PYTHON = REPO_ROOT / ".venv" / "bin" / "python"
-ECHO = REPO_ROOT / "tests" / "perf" / "echo_brain.py"
+ECHO = REPO_ROOT / "scripts" / "echo_brain.py"
 READY_GOAL_MS = 250.0
 TOP_IMPORTS = 15
 INIT_TIMEOUT_S = 10.0

@@ -16,8 +16,6 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from kimchi_plugin.routing.tokens import ConversationTokens, TokenCounter, estimate_tokens
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])

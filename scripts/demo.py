@@ -13,11 +13,10 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from fake_model_server import FakeModelServer  # beside this script
+from opencode_sandbox import OpencodeSandbox, shim_plugin
 
-from tests.support.fake_model_server import FakeModelServer  # noqa: E402
-from tests.support.opencode_sandbox import OpencodeSandbox, shim_plugin  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 # Stand-in catalogue: one model per tier, so the served model shows the tier.
 MODELS = {

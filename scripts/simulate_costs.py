@@ -20,28 +20,25 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from kimchi_plugin.routing.classify.table import labelled_sets  # noqa: E402
-from kimchi_plugin.routing.conversation import ConversationState, decide  # noqa: E402
-from kimchi_plugin.routing.registry import TOKENS_PER_PRICE_UNIT, ModelSpec, Registry  # noqa: E402
-from kimchi_plugin.routing.switch_cost import (  # noqa: E402
+from kimchi_plugin.routing.classify.table import labelled_sets
+from kimchi_plugin.routing.conversation import ConversationState, decide
+from kimchi_plugin.routing.registry import TOKENS_PER_PRICE_UNIT, ModelSpec, Registry
+from kimchi_plugin.routing.switch_cost import (
     CachePrices,
     Workload,
     decide_switch,
     expected_requests,
     return_probability,
 )
-from kimchi_plugin.routing.tiers import PROFILE_TIER, TIER_ORDER, Tier  # noqa: E402
+from kimchi_plugin.routing.tiers import PROFILE_TIER, TIER_ORDER, Tier
+
+ROOT = Path(__file__).resolve().parent.parent
 
 DATA = ROOT / "tests" / "routing_data"
 # Model line-ups: the models available and the tier pins (as the `models` option sets them).

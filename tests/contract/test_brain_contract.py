@@ -12,7 +12,7 @@ import pytest
 from tests.support.rpc_process import INIT_PARAMS, REPO_ROOT, RpcProcess
 
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "hooks"
-TEST_ROUTES_BRAIN = REPO_ROOT / "tests" / "servers" / "brain_with_test_routes.py"
+TEST_ROUTES_BRAIN = REPO_ROOT / "tests" / "support" / "brain_with_test_routes.py"
 FRAME_CAP = 16 * 1024 * 1024
 FORWARDED_HOOKS = [
     "config",
@@ -282,7 +282,7 @@ def test_prints_inside_the_brain_never_reach_stdout(test_routes_brain: RpcProces
 
 
 def test_internal_error_hides_message_and_traceback(test_routes_brain: RpcProcess) -> None:
-    from tests.servers.brain_with_test_routes import SECRET
+    from tests.support.brain_with_test_routes import SECRET
 
     test_routes_brain.result(
         "config", {"input": None, "output": {"provider": {"kimchi": {"options": {"apiKey": SECRET}}}}}

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
 
-from tests.support.fake_model_server import FakeModelServer
-from tests.support.opencode_sandbox import OpencodeSandbox, find_binary
+from scripts.fake_model_server import FakeModelServer
+from scripts.opencode_sandbox import OpencodeSandbox, find_binary
 
 E2E_DIR = Path(__file__).resolve().parent
 

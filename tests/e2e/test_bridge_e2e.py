@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.fake_model_server import FakeModelServer, served_by
-from tests.support.opencode_sandbox import FAKE_API_KEY, REPO_ROOT, OpencodeSandbox, shim_plugin
+from scripts.fake_model_server import FakeModelServer, served_by
+from scripts.opencode_sandbox import FAKE_API_KEY, REPO_ROOT, OpencodeSandbox, shim_plugin
 
 DYING_BRAIN = REPO_ROOT / "tests" / "support" / "dying_brain.py"
 # Hooks a turn with one tool call passes through the shim to Python.

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.fake_model_server import FakeModelServer
-from tests.support.opencode_sandbox import REPO_ROOT, OpencodeSandbox, shim_plugin
+from scripts.fake_model_server import FakeModelServer
+from scripts.opencode_sandbox import REPO_ROOT, OpencodeSandbox, shim_plugin
 
 MODELS = {
     "claude-opus-4-6": {"name": "Claude Opus 4.6"},  # reasoning

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.fake_model_server import FakeModelServer, served_by
-from tests.support.opencode_sandbox import OpencodeSandbox, message_text, plugin_entry
+from scripts.fake_model_server import FakeModelServer, served_by
+from scripts.opencode_sandbox import OpencodeSandbox, message_text, plugin_entry
 
 REQUESTED = "kimi-k2.5"
 ROUTED = "minimax-m2.7"

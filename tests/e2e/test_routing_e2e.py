@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.fake_model_server import FakeModelServer
-from tests.support.opencode_sandbox import OpencodeSandbox, shim_plugin
+from scripts.fake_model_server import FakeModelServer
+from scripts.opencode_sandbox import OpencodeSandbox, shim_plugin
 
 # One model per tier, so the model name a request carries tells which tier served it.
 MODELS = {

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.opencode_sandbox import REPO_ROOT, OpencodeSandbox, shim_plugin
+from scripts.opencode_sandbox import REPO_ROOT, OpencodeSandbox, shim_plugin
 
 SECRET = "sk-kimchi-e2e-SECRET-7c41d9a2b8f05e3a"
-TEE = REPO_ROOT / "tests" / "perf" / "tee_brain.py"
+TEE = REPO_ROOT / "tests" / "support" / "tee_brain.py"
 PYTHON = REPO_ROOT / ".venv" / "bin" / "python"
 TOOL_ARGS = json.dumps({"command": "echo secrets-tool-ok", "description": "echo"}).replace(" ", "\\u0020")
 PLUGIN_SERVICE = "opencode-kimchi"

@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.support.fake_model_server import FakeModelServer
-from tests.support.opencode_sandbox import OpencodeSandbox, shim_plugin
+from scripts.fake_model_server import FakeModelServer
+from scripts.opencode_sandbox import OpencodeSandbox, shim_plugin
 
 KIMI, SONNET, MINIMAX = "kimi-k2.5", "claude-sonnet-4", "minimax-m2.7"
 AUTO = "kimchi/auto"

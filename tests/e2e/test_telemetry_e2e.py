@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.fake_model_server import COMPLETION_TOKENS, FakeModelServer
-from tests.support.opencode_sandbox import FAKE_API_KEY, OpencodeSandbox, RunResult, shim_plugin
+from scripts.fake_model_server import COMPLETION_TOKENS, FakeModelServer
+from scripts.opencode_sandbox import FAKE_API_KEY, OpencodeSandbox, RunResult, shim_plugin
 from tests.support.otlp_receiver import LOGS_PATH, METRICS_PATH, OtlpReceiver
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 from kimchi_plugin.provider.catalog import MAX_MODELS
-from tests.perf.brain_child import BrainChild
-from tests.perf.misbehaving_server import answer, http, serve  # noqa: F401 (serve is a fixture)
+from tests.support.misbehaving_server import answer, http, serve  # noqa: F401 (serve is a fixture)
+from tests.support.rpc_process import RpcProcess
 
 API_KEY = "sk-test-huge-catalog-key"
 CONFIG_BUDGET_S = 3.0
@@ -32,15 +32,15 @@ def _config(base_url: str) -> dict:
     return {"model": "kimchi/kimi-k2.5", "provider": {"kimchi": {"options": options, "models": USER_MODELS}}}
 
 
-def _configure(home: Path, base_url: str) -> tuple[dict, int, float, BrainChild]:
-    brain = BrainChild(home)
+def _configure(home: Path, base_url: str) -> tuple[dict, int, float, RpcProcess]:
+    brain = RpcProcess(home=home)
     brain.initialize({"llmClassifier": False})
     started = time.monotonic()
-    brain.send(
+    brain.send_raw(
         json.dumps({"jsonrpc": "2.0", "id": 1, "method": "config", "params": {"output": _config(base_url)}}).encode()
         + b"\n"
     )
-    line = brain.lines.get(timeout=60)
+    line = brain.read_line(60)
     elapsed = time.monotonic() - started
     assert line is not None
     reply = json.loads(line)
@@ -58,7 +58,7 @@ def test_fifteen_thousand_models_from_the_endpoint(tmp_path: Path, serve):
     assert size < PATCH_LIMIT_BYTES, size
     assert elapsed < CONFIG_BUDGET_S, f"{elapsed:.2f}s"
     assert brain.close() == 0
-    assert b"only the first" in brain.stderr
+    assert "only the first" in brain.stderr
 
 
 def test_a_150k_model_cache_is_refused_not_parsed(tmp_path: Path):
@@ -74,4 +74,4 @@ def test_a_150k_model_cache_is_refused_not_parsed(tmp_path: Path):
     assert size < PATCH_LIMIT_BYTES, size
     assert elapsed < CONFIG_BUDGET_S, f"{elapsed:.2f}s"
     assert brain.close() == 0
-    assert b"cache larger than" in brain.stderr
+    assert "cache larger than" in brain.stderr

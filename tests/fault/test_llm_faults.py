@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 
 from kimchi_plugin.provider.llm_classifier import FAILURES_TO_OPEN
-from tests.perf.brain_child import BrainChild
-from tests.perf.misbehaving_server import serve, silent  # noqa: F401 (serve is a fixture)
+from tests.support.misbehaving_server import serve, silent  # noqa: F401 (serve is a fixture)
+from tests.support.rpc_process import RpcProcess
 
 API_KEY = "sk-test-dead-classifier-key"
 CHAT_BUDGET_S = 1.5
@@ -33,7 +33,7 @@ def _chat(rpc_id: int, text: str) -> dict:
 def test_dead_classifier_endpoint_is_paused_and_every_message_stays_in_budget(tmp_path: Path, serve):
     server = serve(silent)
     config = {"provider": {"kimchi": {"options": {"baseURL": server.base_url, "apiKey": API_KEY}, "models": MODELS}}}
-    brain = BrainChild(tmp_path, env={"KIMCHI_LOG_LEVEL": "DEBUG"})
+    brain = RpcProcess(home=tmp_path, env={"KIMCHI_LOG_LEVEL": "DEBUG"})
     try:
         brain.initialize({"llmClassifierThreshold": 1.0, "llmClassifierTimeoutMs": 1200, "toasts": False})
         brain.call(1, "config", {"input": None, "output": config}, timeout=30)
@@ -48,7 +48,7 @@ def test_dead_classifier_endpoint_is_paused_and_every_message_stays_in_budget(tm
         assert brain.close() == 0
     assert server.requests - catalog_requests == FAILURES_TO_OPEN, "the classifier was not paused"
     assert max(took) < CHAT_BUDGET_S, [round(t, 3) for t in took]
-    log = bytes(brain.stderr).decode(errors="replace")
+    log = brain.stderr
     assert "paused after repeated failures" in log
     assert API_KEY not in log
     assert json.dumps(API_KEY) not in log

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from kimchi_plugin.logs import LogFile
-from tests.perf.brain_child import BrainChild
+from tests.support.rpc_process import RpcProcess
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "hooks"
 HOOKS = ("config", "chat.message--auto", "chat.params", "tool.execute.after", "experimental.chat.system.transform")
@@ -25,7 +25,7 @@ def _fixture(name: str) -> dict:
     return json.loads((FIXTURES / f"{name}.json").read_text())
 
 
-def _drive_hooks(brain: BrainChild) -> None:
+def _drive_hooks(brain: RpcProcess) -> None:
     for rpc_id, name in enumerate(HOOKS, start=1):
         fx = _fixture(name)
         reply = brain.call(rpc_id, fx["method"], fx["params"], timeout=30)
@@ -34,7 +34,7 @@ def _drive_hooks(brain: BrainChild) -> None:
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full to inject ENOSPC")
 def test_a_full_disk_never_fails_a_hook(tmp_path: Path):
-    brain = BrainChild(tmp_path, env={"KIMCHI_LOG_LEVEL": "DEBUG"})
+    brain = RpcProcess(home=tmp_path, env={"KIMCHI_LOG_LEVEL": "DEBUG"})
     try:
         init = brain.initialize({"logFile": "/dev/full", "llmClassifier": False, "verbose": True})
         assert "result" in init, init
@@ -42,7 +42,7 @@ def test_a_full_disk_never_fails_a_hook(tmp_path: Path):
         assert brain.call(99, "shutdown", {})["result"] == {}
     finally:
         assert brain.close() == 0
-    stderr = bytes(brain.stderr).decode(errors="replace")
+    stderr = brain.stderr
     assert "Traceback" not in stderr
     assert stderr.count("file logging is off") == 1, stderr[-3000:]
 
@@ -75,7 +75,7 @@ def test_rotation_while_running_with_several_writers(tmp_path: Path):
 
 
 def test_the_default_log_is_private(tmp_path: Path):
-    brain = BrainChild(tmp_path)
+    brain = RpcProcess(home=tmp_path)
     try:
         brain.initialize({"llmClassifier": False})
     finally:
@@ -89,7 +89,7 @@ def test_log_file_naming_an_unrelated_file_leaves_it_alone(tmp_path: Path):
     thesis = tmp_path / "thesis.pdf"
     content = b"%PDF-1.7\n" + os.urandom(6 * 1024 * 1024)  # larger than the rotation size
     thesis.write_bytes(content)
-    brain = BrainChild(tmp_path)
+    brain = RpcProcess(home=tmp_path)
     try:
         assert "result" in brain.initialize({"logFile": str(thesis), "llmClassifier": False, "verbose": True})
         _drive_hooks(brain)
@@ -97,4 +97,4 @@ def test_log_file_naming_an_unrelated_file_leaves_it_alone(tmp_path: Path):
         assert brain.close() == 0
     assert thesis.read_bytes() == content
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("thesis")) == ["thesis.pdf"]
-    assert bytes(brain.stderr).count(b"not a log file this plugin wrote") == 1
+    assert brain.stderr.count("not a log file this plugin wrote") == 1

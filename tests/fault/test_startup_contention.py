@@ -8,7 +8,7 @@ import threading
 import time
 from pathlib import Path
 
-from tests.perf.brain_child import BrainChild
+from tests.support.rpc_process import RpcProcess
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "hooks"
 BRAINS = 6
@@ -21,7 +21,7 @@ def _fixture(name: str) -> dict:
 
 
 def _drive(home: Path, worst: dict[str, float], problems: list[str]) -> None:
-    brain = BrainChild(home)
+    brain = RpcProcess(home=home)
     try:
         brain.initialize({"llmClassifier": False, "toasts": False})
         brain.call(1, "config", _fixture("config")["params"], timeout=60)

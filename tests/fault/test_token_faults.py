@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.perf.brain_child import BrainChild
+from tests.support.rpc_process import RpcProcess
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "hooks"
 BUDGET_S = 0.3
@@ -35,7 +35,7 @@ CASES = {
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_pathological_input_is_counted_within_budget(tmp_path: Path, case: str):
-    brain = BrainChild(tmp_path)
+    brain = RpcProcess(home=tmp_path)
     try:
         brain.initialize({"llmClassifier": False})
         brain.call(1, "config", json.loads((FIXTURES / "config.json").read_text())["params"], timeout=30)
@@ -44,8 +44,8 @@ def test_pathological_input_is_counted_within_budget(tmp_path: Path, case: str):
         frame = _transform(2, CASES[case]())
         for attempt in range(2):  # the second time the brain knows the messages: counted from its cache
             started = time.monotonic()
-            brain.send(frame + behind)
-            first, second = brain.reply(timeout=60), brain.reply(timeout=60)
+            brain.send_raw(frame + behind)
+            first, second = brain.read_frame(timeout=60), brain.read_frame(timeout=60)
             took = time.monotonic() - started
             assert {first["id"], second["id"]} == {2, 3}
             assert "result" in first and "result" in second

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from kimchi_plugin.rpc.protocol import MAX_FRAME_BYTES
-from tests.perf.brain_child import BrainChild
+from tests.support.rpc_process import RpcProcess
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "hooks"
 CJK_PASTE_CHARS = 2_900_000
@@ -23,7 +23,7 @@ def _config() -> dict:
 
 
 def test_slash_command_before_a_huge_cjk_paste_is_answered_within_the_frame_cap(tmp_path: Path):
-    brain = BrainChild(tmp_path)
+    brain = RpcProcess(home=tmp_path)
     try:
         brain.initialize({"llmClassifier": False, "toasts": False})
         brain.call(1, "config", _config(), timeout=30)
@@ -32,8 +32,8 @@ def test_slash_command_before_a_huge_cjk_paste_is_answered_within_the_frame_cap(
         params["output"]["parts"][0]["text"] = "/plan " + paste
         # The shim writes JSON.stringify output: non-ASCII characters as they are, not escaped.
         request = {"jsonrpc": "2.0", "id": 2, "method": "chat.message", "params": params}
-        brain.send(json.dumps(request, ensure_ascii=False).encode() + b"\n")
-        line = brain.lines.get(timeout=60)
+        brain.send_raw(json.dumps(request, ensure_ascii=False).encode() + b"\n")
+        line = brain.read_line(60)
         assert line is not None
         assert len(line) <= MAX_FRAME_BYTES, f"reply of {len(line)} bytes is over the {MAX_FRAME_BYTES} cap"
         reply = json.loads(line)
@@ -45,12 +45,12 @@ def test_slash_command_before_a_huge_cjk_paste_is_answered_within_the_frame_cap(
 
 
 def test_nesting_too_deep_to_parse_is_answered_with_the_request_id(tmp_path: Path):
-    brain = BrainChild(tmp_path)
+    brain = RpcProcess(home=tmp_path)
     try:
         brain.initialize({"llmClassifier": False})
         head = '{"jsonrpc":"2.0","id":42,"method":"chat.params","params":{"input":'
-        brain.send((head + "[" * DEEP + "]" * DEEP + "}}\n").encode())
-        reply = brain.reply()
+        brain.send_raw((head + "[" * DEEP + "]" * DEEP + "}}\n").encode())
+        reply = brain.read_frame()
         assert reply["id"] == 42, reply
         assert reply["error"]["code"] == -32600
         assert "nested" in reply["error"]["message"]
@@ -60,12 +60,12 @@ def test_nesting_too_deep_to_parse_is_answered_with_the_request_id(tmp_path: Pat
 
 
 def test_error_replies_never_carry_exception_text(tmp_path: Path):
-    brain = BrainChild(tmp_path)
+    brain = RpcProcess(home=tmp_path)
     try:
         brain.initialize({"llmClassifier": False})
-        brain.send(b'{"jsonrpc": "2.0", "id": 7, "method": \n')
+        brain.send_raw(b'{"jsonrpc": "2.0", "id": 7, "method": \n')
         # The library put the parser's message ("Expecting value: line 1 column …") into `data`.
-        assert brain.reply()["error"] == {"code": -32700, "message": "Parse error"}
+        assert brain.read_frame()["error"] == {"code": -32700, "message": "Parse error"}
     finally:
         assert brain.close() == 0
 

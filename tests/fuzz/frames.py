@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.fuzz.payloads import METHODS, template
-from tests.perf.brain_child import BrainChild
+from tests.support.rpc_process import RpcProcess
 
 HUGE_CHARS = (256 * 1024, 2 * 1024 * 1024)
 DEEP_LEVELS = (200, 5000, 200_000)
@@ -282,6 +282,17 @@ class Report:
             found.append(f"RSS {self.rss_end_mb:.0f} MB after the run (limit {rss_limit_mb:.0f} MB)")
         return found
 
+    def account(self) -> str:
+        """One line: what went in, what came back, memory and exit code."""
+        return (
+            f"{self.frames} frames in {self.seconds:.1f} s -> {self.replies} replies; "
+            f"{self.requests} requests, {len(self.unanswered)} unanswered, {len(self.duplicated)} answered twice; "
+            f"{self.undecodable} undecodable frames, {self.null_id_replies} null-id/parse-error replies; "
+            f"internal errors {self.internal_errors} (+{self.exempt_internal_errors} exempt); "
+            f"RSS idle {self.rss_idle_mb:.0f} MB, peak {self.rss_peak_mb:.0f} MB, end {self.rss_end_mb:.0f} MB; "
+            f"exit {self.exit_code}"
+        )
+
 
 def _vm(pid: int, key: str) -> float:
     for row in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -304,7 +315,7 @@ def run(home: Path, frames: int, seed: int, *, oversized: int = 1, window: int =
     each closed by a sentinel request whose reply releases the next chunk (OpenCode, too, waits for its hooks);
     `window=0` sends everything at once."""
     maker = FrameMaker(seed, oversized=oversized)
-    brain = BrainChild(home, env={"KIMCHI_LOG_LEVEL": "ERROR"})
+    brain = RpcProcess(home=home, env={"KIMCHI_LOG_LEVEL": "ERROR"})
     brain.initialize({"llmClassifier": False})
     config = template("config")
     brain.call("cfg", "config", config)
@@ -322,7 +333,7 @@ def run(home: Path, frames: int, seed: int, *, oversized: int = 1, window: int =
     def write() -> None:
         for start in range(0, frames, chunk):
             released.acquire()
-            brain.send(b"".join(item.data + b"\n" for item in batch[start : start + chunk]) + _sentinel(start))
+            brain.send_raw(b"".join(item.data + b"\n" for item in batch[start : start + chunk]) + _sentinel(start))
 
     for item in batch:
         owed.update(i for i in item.ids if i is not None)
@@ -347,7 +358,7 @@ def run(home: Path, frames: int, seed: int, *, oversized: int = 1, window: int =
     while True:
         timeout = QUIET_S if sentinels == chunks else REPLY_TIMEOUT_S
         try:
-            reply = brain.reply(timeout=timeout)
+            reply = brain.read_frame(timeout=timeout)
         except Exception:  # queue.Empty after the quiet period, or the brain died
             break
         peak = max(peak, _vm(brain.proc.pid, "VmRSS:"))

@@ -15,7 +15,7 @@ from kimchi_plugin.routing.registry import Registry
 from kimchi_plugin.routing.router import Policy, Request, Router
 from kimchi_plugin.routing.sessions import SessionState
 from kimchi_plugin.routing.tiers import Tier
-from tests.perf.misbehaving_server import (
+from tests.support.misbehaving_server import (
     answer,
     closed_port,
     completion,

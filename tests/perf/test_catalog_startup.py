@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from kimchi_plugin.provider.catalog import START_BUDGET_S
-from tests.perf.brain_child import BrainChild
-from tests.perf.misbehaving_server import MisbehavingServer, answer, closed_port, http, serve, silent, trickle  # noqa: F401 (serve is a fixture)
+from tests.support.misbehaving_server import MisbehavingServer, answer, closed_port, http, serve, silent, trickle  # noqa: F401 (serve is a fixture)
+from tests.support.rpc_process import RpcProcess
 
 pytestmark = pytest.mark.subprocess
 
@@ -45,8 +43,8 @@ def _config(base_url: str) -> dict:
     }
 
 
-def _start(home: Path, base_url: str) -> tuple[set[str], float, BrainChild]:
-    brain = BrainChild(home)
+def _start(home: Path, base_url: str) -> tuple[set[str], float, RpcProcess]:
+    brain = RpcProcess(home=home)
     brain.initialize({"llmClassifier": False})
     started = time.monotonic()
     reply = brain.call(1, "config", {"input": None, "output": _config(base_url)}, timeout=START_BUDGET_S + 10)
@@ -80,7 +78,7 @@ def test_bad_answer_falls_back_to_the_cache_at_once(tmp_path: Path, serve, name:
     assert elapsed < FAST_S, f"{elapsed:.2f}s"
     assert server.requests == 1
     assert brain.close() == 0
-    assert API_KEY not in brain.stderr.decode()
+    assert API_KEY not in brain.stderr
 
 
 @pytest.mark.parametrize("name", sorted(SLOW_FAILURES))

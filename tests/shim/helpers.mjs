@@ -5,7 +5,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const REPO = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
-export const SERVERS = join(REPO, "tests", "servers");
+export const SERVERS = join(REPO, "tests", "support");
 export const FAKE_BRAIN = join(SERVERS, "fake_brain.py");
 const VENV_PYTHON = join(REPO, ".venv", "bin", "python");
 export const PYTHON = existsSync(VENV_PYTHON) ? VENV_PYTHON : "python3";
@@ -38,7 +38,7 @@ export function cleanup(dir) {
   rmSync(dir, { recursive: true, force: true });
 }
 
-/** The hooks the fake brain lists in its handshake (tests/servers/fake_brain.py). */
+/** The hooks the fake brain lists in its handshake (tests/support/fake_brain.py). */
 export const FAKE_BRAIN_HOOKS = [
   "config",
   "chat.message",

@@ -1,5 +1,7 @@
-"""A brain process driven over its stdio like the shim drives it: NDJSON requests and notifications, raw lines for
-malformed input, bounded waits for every reply, and stderr kept for assertions and failure messages."""
+"""The one harness for the real brain (`python -m kimchi_plugin`, or a stand-in's argv) as a child process, driven
+over its stdio like the shim drives it: NDJSON requests and notifications, raw bytes for malformed or pipelined input,
+bounded waits for every reply (read on a thread), stderr kept for assertions and failure messages, resident memory,
+and a clean end with its exit code."""
 
 from __future__ import annotations
 
@@ -23,14 +25,36 @@ class NoReply(AssertionError):
     """The brain did not answer in time (or closed stdout)."""
 
 
+def frame(rpc_id: Any, method: str, params: Any) -> bytes:
+    """One request as the bytes of an NDJSON line."""
+    return json.dumps({"jsonrpc": "2.0", "id": rpc_id, "method": method, "params": params}).encode() + b"\n"
+
+
+def home_env(home: Path) -> dict[str, str]:
+    """A home of its own: no user config, cache, state or API key from the developer's machine."""
+    return {
+        "HOME": str(home),
+        "XDG_CACHE_HOME": str(home / "cache"),
+        "XDG_CONFIG_HOME": str(home / "config"),
+        "XDG_STATE_HOME": str(home / "state"),
+        "KIMCHI_API_KEY": "",
+        "CASTAI_API_KEY": "",
+    }
+
+
 class RpcProcess:
-    """One child process speaking newline-delimited JSON-RPC on stdin/stdout."""
+    """One child process speaking newline-delimited JSON-RPC on stdin/stdout; `home` isolates it (see home_env)."""
 
     def __init__(
-        self, argv: Sequence[str] | None = None, *, env: dict[str, str] | None = None, cwd: Path | None = None
+        self,
+        argv: Sequence[str] | None = None,
+        *,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+        home: Path | None = None,
     ):
         self.argv = list(argv or [sys.executable, "-m", "kimchi_plugin"])
-        child_env = {**os.environ, **(env or {})}
+        child_env = {**os.environ, **(home_env(home) if home is not None else {}), **(env or {})}
         child_env.setdefault("PYTHONPATH", str(REPO_ROOT))
         self.proc = subprocess.Popen(
             self.argv,
@@ -93,6 +117,16 @@ class RpcProcess:
             if isinstance(frame, dict) and frame.get("id") == rpc_id:
                 return frame
 
+    def call(self, rpc_id: Any, method: str, params: Any, timeout: float = REPLY_TIMEOUT_S) -> dict[str, Any]:
+        """Send a request whose reply must be the next frame (nothing else pending): the reply."""
+        self.send_raw(frame(rpc_id, method, params))
+        reply = self.read_frame(timeout)
+        assert isinstance(reply, dict) and reply.get("id") == rpc_id, reply
+        return reply
+
+    def initialize(self, options: dict[str, Any] | None = None) -> dict[str, Any]:
+        return self.call("init", "initialize", {"protocolVersion": 1, "options": options or {}})
+
     def result(self, method: str, params: Any = None, *, timeout: float = REPLY_TIMEOUT_S) -> Any:
         """The `result` of a request; fails the test with the error and the brain's stderr otherwise."""
         reply = self.request(method, params, timeout=timeout)
@@ -125,6 +159,13 @@ class RpcProcess:
             return
         raise AssertionError(f"unexpected frame: {line[:400]!r}")
 
+    def rss_mb(self) -> float:
+        """Resident memory of the child, in MiB (Linux)."""
+        for row in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if row.startswith("VmRSS:"):
+                return int(row.split()[1]) / 1024
+        raise RuntimeError("no VmRSS")
+
     # -- ending ------------------------------------------------------------------------------------------------
 
     def close_stdin(self) -> None:
@@ -142,15 +183,23 @@ class RpcProcess:
             self.proc.kill()
             self.proc.wait(timeout=EXIT_TIMEOUT_S)
 
+    def close(self) -> int:
+        """End of input, then the exit code; a child still running after EXIT_TIMEOUT_S is killed and this raises."""
+        self.close_stdin()
+        try:
+            return self.wait()
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise
+
     def __enter__(self) -> RpcProcess:
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        self.close_stdin()
         try:
-            self.wait()
+            self.close()
         except subprocess.TimeoutExpired:
-            self.kill()
+            pass
         for stream in (self.proc.stdout, self.proc.stderr):
             if stream is not None:
                 stream.close()

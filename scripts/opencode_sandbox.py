@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 OPENCODE_VERSION = "1.18.33"
 SEED_DIR = REPO_ROOT / ".e2e-cache" / f"seed-{OPENCODE_VERSION}"
 SHIM_ENTRY = REPO_ROOT / "plugin_shim" / "index.js"
