@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.support.fake_model_server import FakeModelServer
-from tests.support.opencode_sandbox import OpencodeSandbox, shim_plugin
+from scripts.fake_model_server import FakeModelServer
+from scripts.opencode_sandbox import OpencodeSandbox, shim_plugin
 
 OPUS, SONNET, HAIKU = "claude-opus-4-6", "claude-sonnet-4-6", "claude-haiku-4-5"
 AUTO = "kimchi/auto"
