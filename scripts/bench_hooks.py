@@ -6,8 +6,10 @@ model catalogue), the first seconds after `config` (background loads may run), a
 calls alternate, so both see the same machine noise). Brain CPU per request is the brain's user+system time over a
 run of requests divided by their number.
 
-Usage: .venv/bin/python scripts/bench_hooks.py [-n 3000] [--starts 15] [--root CHECKOUT]
-  --root  run the brain from another checkout of this repository (same interpreter): before/after on one machine
+Usage: .venv/bin/python scripts/bench_hooks.py [-n 3000] [--starts 15] [--root CHECKOUT] [--baseline CHECKOUT]
+  --root      run the brain from another checkout of this repository (same interpreter)
+  --baseline  also run every phase with the brain from this checkout, interleaved with the measured one (before/after
+              in one run: both see the same machine load)
 """
 
 from __future__ import annotations
@@ -150,30 +152,35 @@ def verdict(ok: bool) -> str:
     return "met" if ok else "MISSED"
 
 
-def start_up(argv: list[str], echo: list[str], home: Path, root: Path | None, runs: int) -> None:
-    init, config, floor = [], [], []
+def start_up(argv: list[str], echo: list[str], home: Path, roots: list[Path | None], runs: int) -> None:
+    init: dict[Path | None, list[float]] = {root: [] for root in roots}
+    config: dict[Path | None, list[float]] = {root: [] for root in roots}
+    floor: list[float] = []
     for _ in range(runs):
-        brain = Child(argv, home, root)
-        brain.call(init_frame(home))
-        init.append((time.perf_counter() - brain.started) * 1000)
-        brain.call(frame(2, "config", config_params()))
-        config.append((time.perf_counter() - brain.started) * 1000)
-        brain.close()
+        for root in roots:
+            brain = Child(argv, home, root)
+            brain.call(init_frame(home))
+            init[root].append((time.perf_counter() - brain.started) * 1000)
+            brain.call(frame(2, "config", config_params()))
+            config[root].append((time.perf_counter() - brain.started) * 1000)
+            brain.close()
         child = Child(echo, home, None)
         child.call(init_frame(home))
         floor.append((time.perf_counter() - child.started) * 1000)
         child.close()
-    i50, f50 = statistics.median(init), statistics.median(floor)
-    c50 = statistics.median(config)
-    print(f"start-up ({runs} spawns each, medians)")
-    print(
-        f"  spawn → initialize answered : {i50:6.1f} ms  echo child {f50:5.1f} ms  ({i50 / f50:.1f}×)  "
-        f"goal ≤ {INIT_MS:.0f} ms: {verdict(i50 <= INIT_MS)}"
-    )
-    print(
-        f"  spawn → config answered     : {c50:6.1f} ms  (cached catalogue)          goal ≤ {CONFIG_MS:.0f} ms: "
-        f"{verdict(c50 <= CONFIG_MS)}"
-    )
+    f50 = statistics.median(floor)
+    print(f"start-up ({runs} spawns each, interleaved, medians; echo child spawn → answered {f50:.1f} ms)")
+    for root in roots:
+        i50, c50 = statistics.median(init[root]), statistics.median(config[root])
+        print(f"  brain from {root or REPO_ROOT}")
+        print(
+            f"    spawn → initialize answered : {i50:6.1f} ms  ({i50 / f50:.1f}× echo)  "
+            f"goal ≤ {INIT_MS:.0f} ms: {verdict(i50 <= INIT_MS)}"
+        )
+        print(
+            f"    spawn → config answered     : {c50:6.1f} ms  ({c50 / f50:.1f}× echo, cached catalogue)  "
+            f"goal ≤ {CONFIG_MS:.0f} ms: {verdict(c50 <= CONFIG_MS)}"
+        )
 
 
 def session(brain: Child, echo: Child, home: Path, n: int) -> None:
@@ -246,22 +253,27 @@ def main() -> int:
     parser.add_argument("-n", type=int, default=3000, help="steady-state calls per kind")
     parser.add_argument("--starts", type=int, default=15, help="spawns for the start-up figures")
     parser.add_argument("--root", type=Path, help="checkout to run the brain from (PYTHONPATH)")
+    parser.add_argument("--baseline", type=Path, help="checkout measured alongside, interleaved (before/after)")
     args = parser.parse_args()
+    roots = [args.baseline, args.root] if args.baseline else [args.root]
     with tempfile.TemporaryDirectory(prefix="kimchi-hooks-") as name:
         home = Path(name)
         seed_catalogue(home / "cache")
         brain_argv = [str(PYTHON), "-m", "kimchi_plugin"]
         echo_argv = [str(PYTHON), str(ECHO)]
-        print(f"brain from {args.root or REPO_ROOT}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-        Child(brain_argv, home, args.root).close()  # page cache and bytecode
-        start_up(brain_argv, echo_argv, home, args.root, args.starts)
-        brain, echo = Child(brain_argv, home, args.root), Child(echo_argv, home, None)
-        print(f"steady state ({args.n} calls per kind after {WARMUP} warm-up calls, brain and echo alternating)")
-        try:
-            session(brain, echo, home, args.n)
-        finally:
-            brain.close()
-            echo.close()
+        print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+        for root in roots:
+            Child(brain_argv, home, root).close()  # page cache and bytecode
+        start_up(brain_argv, echo_argv, home, roots, args.starts)
+        for root in roots:
+            brain, echo = Child(brain_argv, home, root), Child(echo_argv, home, None)
+            print(f"brain from {root or REPO_ROOT}, load average {os.getloadavg()[0]:.1f}")
+            print(f"steady state ({args.n} calls per kind after {WARMUP} warm-up calls, brain and echo alternating)")
+            try:
+                session(brain, echo, home, args.n)
+            finally:
+                brain.close()
+                echo.close()
     return 0
 
 

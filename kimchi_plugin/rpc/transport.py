@@ -24,7 +24,7 @@ log = structlog.get_logger("kimchi.transport")
 
 DRAIN_TIMEOUT_S = 2.0  # at end of input, how long in-flight requests may still finish
 MAX_IN_FLIGHT = 64  # requests waiting for their handler; beyond this reading pauses (memory stays bounded)
-READ_BYTES = 256 * 1024
+READ_BYTES = 64 * 1024  # a pipe holds 64 KiB; a larger buffer would be mmap-allocated on every read
 
 Start = Callable[[str], "str | Awaitable[str]"]
 
