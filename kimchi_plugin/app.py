@@ -10,25 +10,25 @@ import os
 import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from kimchi_plugin import __version__
-from kimchi_plugin.brain import Brain, LlmSpec, Services
-from kimchi_plugin.brain.corrections_store import CorrectionStore, default_corrections_path
-from kimchi_plugin.brain.locks import LockStore, default_locks_path
-from kimchi_plugin.brain.services import CatalogAnswer, LlmClient
 from kimchi_plugin.logs import claim_stdout, configure_logging
-from kimchi_plugin.opencode.recording import Recording
-from kimchi_plugin.opencode.routes import build_routes
-from kimchi_plugin.rpc.dispatch import build_dispatcher, notification_frame
-from kimchi_plugin.rpc.protocol import MAX_FRAME_BYTES, Action
+from kimchi_plugin.opencode import lifecycle
+from kimchi_plugin.opencode.vocabulary import BRAIN_HOOKS
+from kimchi_plugin.rpc.dispatch import Dispatcher, Route, notification_frame
+from kimchi_plugin.rpc.protocol import MAX_FRAME_BYTES, Action, InitializeParams, InitializeResult
 from kimchi_plugin.rpc.transport import FrameWriter, serve
 from kimchi_plugin.settings import Settings, default_log_file
-from kimchi_plugin.usage import limits
-from kimchi_plugin.usage.recorder import UsageRecorder
-from kimchi_plugin.usage.store import default_db_path
+
+# The Brain and everything under it are imported where they are used: the server answers `initialize` first.
+if TYPE_CHECKING:
+    from kimchi_plugin.brain import Brain, LlmSpec, Services
+    from kimchi_plugin.brain.services import CatalogAnswer, LlmClient
+    from kimchi_plugin.opencode.recording import Recording
+    from kimchi_plugin.usage.recorder import UsageRecorder
 
 log = structlog.get_logger("kimchi")
 
@@ -72,6 +72,10 @@ def plugin_services(
     recording: Recording | None = None,
 ) -> Services:
     """Everything the live plugin uses; with `recording`, what the brain reads from outside is recorded too."""
+    from kimchi_plugin.brain import Services
+    from kimchi_plugin.brain.corrections_store import CorrectionStore, default_corrections_path
+    from kimchi_plugin.brain.locks import LockStore, default_locks_path
+
     load_catalog = catalog_loader(env, clock)
 
     def configure_logs(settings: Settings) -> None:
@@ -94,6 +98,10 @@ def plugin_services(
 
 def _usage(settings: Settings, env: Mapping[str, str], clock: Clock) -> UsageRecorder:
     """The usage recorder; the spend limits are saved beside its database for `kimchi-plugin stats`."""
+    from kimchi_plugin.usage import limits
+    from kimchi_plugin.usage.recorder import UsageRecorder
+    from kimchi_plugin.usage.store import default_db_path
+
     wanted = limits.SpendLimits(settings.sessionBudget, settings.dailyBudget)
     path = limits.limits_path(default_db_path(env))
     if settings.stats and (wanted.any or os.path.exists(path)):
@@ -112,6 +120,9 @@ def quiet_logs() -> None:
 def command_services(*, env: Mapping[str, str] = os.environ, clock: Clock = time.time, llm: bool = False) -> Services:
     """What a CLI command routes with: the plugin's catalogue (disk copy, else the bundled one) without touching the
     network unless `llm`, the user's locks or the stats database; the user's learned corrections, read as they are."""
+    from kimchi_plugin.brain import Services
+    from kimchi_plugin.brain.corrections_store import CorrectionStore, default_corrections_path
+
     return Services(
         clock=clock,
         env=env,
@@ -123,28 +134,58 @@ def command_services(*, env: Mapping[str, str] = os.environ, clock: Clock = time
     )
 
 
+def build_routes(brain: Brain) -> dict[str, Route]:
+    """The method table (imported on first use)."""
+    from kimchi_plugin.opencode.routes import build_routes as method_table
+
+    return method_table(brain)
+
+
 def run_server(*, verbose: bool = False, log_file: str | None = None) -> int:
-    """Serve JSON-RPC on stdin/stdout until end of input; exit code 0 on a clean end."""
+    """Serve JSON-RPC on stdin/stdout until end of input; exit code 0 on a clean end.
+
+    `initialize` is answered before the Brain and the method table are imported (OpenCode waits for that answer);
+    they are built right after the answer is written, before the next frame is read."""
     protocol_out = claim_stdout()
     configure_logging(verbose=verbose, log_file=log_file)
     write = FrameWriter(protocol_out)
+    brains: list[Brain] = []
+    recordings: list[Recording] = []
 
     def push(actions: list[Action]) -> None:
         write(notification_frame("client.actions", {"actions": [a.model_dump(mode="json") for a in actions]}))
 
-    recording = Recording(os.environ, time.time)
-    brain = Brain(plugin_services(push_actions=push, verbose=verbose, log_file=log_file, recording=recording))
-    dispatch = build_dispatcher(recording.wrap(build_routes(brain), brain))
+    def compose() -> dict[str, Route]:
+        from kimchi_plugin.brain import Brain
+        from kimchi_plugin.opencode.recording import Recording
+
+        recordings.append(Recording(os.environ, time.time))
+        services = plugin_services(push_actions=push, verbose=verbose, log_file=log_file, recording=recordings[0])
+        brains.append(Brain(services))
+        return recordings[0].wrap(build_routes(brains[0]), brains[0])
+
+    async def first_initialize(params: InitializeParams) -> InitializeResult:
+        def then() -> None:
+            dispatcher.compose_now()
+            lifecycle.start(brains[0], params)
+            recordings[0].start(brains[0], params.directory)
+
+        dispatcher.defer(then)
+        return lifecycle.handshake(BRAIN_HOOKS, params)
+
+    dispatcher = Dispatcher({"initialize": Route(InitializeParams, first_initialize)})
+    dispatcher.compose_on_demand(compose)
     log.info("brain started", version=__version__, python=sys.version.split()[0])
     try:
-        asyncio.run(_serve(brain, dispatch, write))
+        asyncio.run(_serve(brains, dispatcher, write))
     except KeyboardInterrupt:
         pass
     return 0
 
 
-async def _serve(brain: Brain, dispatch: Callable[[str], Awaitable[str]], write: FrameWriter) -> None:
+async def _serve(brains: list[Brain], dispatch: Callable[[str], Awaitable[str]], write: FrameWriter) -> None:
     try:
         await serve(dispatch, sys.stdin.buffer, write, max_frame=MAX_FRAME_BYTES)
     finally:
-        await brain.close()
+        for brain in brains:
+            await brain.close()

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING
 
 import structlog
 
 from kimchi_plugin import __version__
-from kimchi_plugin.brain import Brain
 from kimchi_plugin.opencode.tools import tool_specs
 from kimchi_plugin.opencode.vocabulary import CONFIG_HOOK, FORWARDED_EVENTS
 from kimchi_plugin.rpc.protocol import (
@@ -21,22 +21,37 @@ from kimchi_plugin.rpc.protocol import (
     InitializeResult,
 )
 
+if TYPE_CHECKING:  # `handshake` answers `initialize` before the Brain is imported (app.py)
+    from kimchi_plugin.brain import Brain
+
 log = structlog.get_logger("kimchi.hooks")
 
 CONFIG_WAIT_S = 1.0  # how long a hook waits for the first config (inside chat.message's 1.5 s budget)
-HookHandler = Callable[[Brain, HookParams], Awaitable[HookResult]]
+HookHandler = Callable[["Brain", HookParams], Awaitable[HookResult]]
 
 
-async def initialize(brain: Brain, hooks: Sequence[str], params: InitializeParams) -> InitializeResult:
+def handshake(hooks: Sequence[str], params: InitializeParams) -> InitializeResult:
+    """The `initialize` answer; needs no Brain."""
     if params.protocolVersion != PROTOCOL_VERSION:
         # Answer with our version and nothing to forward: the shim sees the mismatch and passes through at once.
         log.warning("protocol version mismatch", shim=params.protocolVersion, brain=PROTOCOL_VERSION)
         return InitializeResult(serverVersion=__version__, tools=[], hooks=[], events=[])
-    brain.start(params.options, params.directory)
-    log.info("initialized", directory=params.directory, options=sorted(params.options))
     return InitializeResult(
         serverVersion=__version__, tools=tool_specs(), hooks=list(hooks), events=list(FORWARDED_EVENTS)
     )
+
+
+def start(brain: Brain, params: InitializeParams) -> None:
+    """Apply `initialize`'s options (when the protocol versions match)."""
+    if params.protocolVersion == PROTOCOL_VERSION:
+        brain.start(params.options, params.directory)
+        log.info("initialized", directory=params.directory, options=sorted(params.options))
+
+
+async def initialize(brain: Brain, hooks: Sequence[str], params: InitializeParams) -> InitializeResult:
+    answer = handshake(hooks, params)
+    start(brain, params)
+    return answer
 
 
 async def shutdown(brain: Brain, _params: EmptyParams) -> dict[str, object]:

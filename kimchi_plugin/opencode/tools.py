@@ -3,11 +3,15 @@
 
 from __future__ import annotations
 
-from kimchi_plugin.brain import Brain
+from typing import TYPE_CHECKING
+
 from kimchi_plugin.opencode import payloads as p
 from kimchi_plugin.opencode.vocabulary import DELEGATION_TOOL
 from kimchi_plugin.routing.tiers import Tier
 from kimchi_plugin.rpc.protocol import HookParams, HookResult, ToolExecuteParams, ToolExecuteResult, ToolSpec
+
+if TYPE_CHECKING:  # `initialize` reads the tool specs before the Brain is imported
+    from kimchi_plugin.brain import Brain
 
 SUGGEST_TOOLS = {
     "suggest_reasoning_mode": (

@@ -14,6 +14,16 @@ MESSAGES_TRANSFORM_HOOK = "experimental.chat.messages.transform"
 TOOL_AFTER_HOOK = "tool.execute.after"
 TOOL_DEFINITION_HOOK = "tool.definition"
 COMPACTING_HOOK = "experimental.session.compacting"
+BRAIN_HOOKS = (
+    CONFIG_HOOK,
+    CHAT_MESSAGE_HOOK,
+    CHAT_PARAMS_HOOK,
+    SYSTEM_TRANSFORM_HOOK,
+    MESSAGES_TRANSFORM_HOOK,
+    TOOL_AFTER_HOOK,
+    TOOL_DEFINITION_HOOK,
+    COMPACTING_HOOK,
+)  # in the order of the method table (opencode/routes.py), which a test holds to it
 
 # Tools that change files. `apply_patch`, `str_replace`, `create` and `notebookedit` are other agents' names for the
 # same work, seen in transcripts and in custom tools.

@@ -269,11 +269,22 @@ class Dispatcher:
     def __init__(self, routes: Mapping[str, Route]) -> None:
         self._methods: dict[str, Callable[..., Result]] = {}
         self._deferred: list[Callable[[], None]] = []
+        self._compose: Callable[[], Mapping[str, Route]] | None = None
         self.install(routes)
 
     def install(self, routes: Mapping[str, Route]) -> None:
         """Add (or replace) methods."""
         self._methods.update((name, _method(name, route)) for name, route in routes.items())
+
+    def compose_on_demand(self, compose: Callable[[], Mapping[str, Route]]) -> None:
+        """Install `compose()`'s methods once: through `compose_now`, or before the first call of a method not
+        installed yet."""
+        self._compose = compose
+
+    def compose_now(self) -> None:
+        compose, self._compose = self._compose, None
+        if compose is not None:
+            self.install(compose())
 
     def defer(self, work: Callable[[], None]) -> None:
         """Run `work` once the current reply is written, before any further frame is dispatched."""
@@ -309,6 +320,8 @@ class Dispatcher:
             return error_frame(INTERNAL_ERROR, "Internal error")
 
     def _one(self, document: Any) -> str | Awaitable[str]:
+        if self._compose is not None and not (isinstance(document, dict) and document.get("method") in self._methods):
+            self.compose_now()
         response: Any = dispatch_to_response_pure(
             deserializer=_parsed,
             validator=_check_request,
