@@ -11,7 +11,7 @@ import pytest
 
 from kimchi_plugin.opencode.routes import HOOK_HANDLERS
 from kimchi_plugin.opencode.vocabulary import BRAIN_HOOKS
-from tests.perf.brain_child import BrainChild
+from tests.support.rpc_process import RpcProcess
 
 SERVER = Path(__file__).resolve().parent / "start_order_brain.py"
 
@@ -22,7 +22,7 @@ def test_the_initialize_answer_offers_the_method_tables_hooks() -> None:
 
 @pytest.mark.subprocess
 def test_initialize_is_answered_before_the_brain_is_imported(tmp_path: Path) -> None:
-    brain = BrainChild(tmp_path, argv=[sys.executable, str(SERVER)])
+    brain = RpcProcess([sys.executable, str(SERVER)], home=tmp_path)
     try:
         answer = brain.initialize({"llmClassifier": False})["result"]
         assert answer["hooks"] == list(BRAIN_HOOKS)
@@ -30,7 +30,7 @@ def test_initialize_is_answered_before_the_brain_is_imported(tmp_path: Path) -> 
     finally:
         assert brain.close() == 0
     for _ in range(50):  # stderr is read on a thread
-        if b"brain imported at initialize" in brain.stderr:
+        if "brain imported at initialize" in brain.stderr:
             break
         time.sleep(0.1)
-    assert b"brain imported at initialize: False" in brain.stderr
+    assert "brain imported at initialize: False" in brain.stderr
