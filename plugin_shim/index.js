@@ -1,14 +1,16 @@
 // @ts-check
 // opencode-kimchi: the OpenCode plugin. Forwards hooks to the Python brain over stdio JSON-RPC and applies its
-// answers. Every hook catches everything and fails open: on any error or timeout OpenCode's output stays untouched.
-import { BrainProcess, PROTOCOL_VERSION } from "./brain_process.js";
+// answers. Every hook catches everything and fails open: on any error or timeout OpenCode's output stays untouched,
+// except that a virtual Kimchi model is sent as the model it stands for, so a prompt never leaves Kimchi.
+import { BrainProcess, BrainState, PROTOCOL_VERSION } from "./brain_process.js";
 import { createConfigHook } from "./config_hook.js";
-import { FIRST_START } from "./first_start.js";
+import { findApiKey, noKeyMessage, openCodeLogin } from "./credentials.js";
+import { FIRST_START, configHasModel, firstStartPatch, shippedProviderId, standInModel } from "./first_start.js";
 import { INPUT_SHAPERS, TOOL_TIMEOUT_MS, applyPatch, budgetOf } from "./hooks.js";
 import { makeNotifier } from "./notify.js";
 import { readOptions } from "./options.js";
 import { PACKAGE_VERSION } from "./package_info.js";
-import { forgetCachedVenv, resolveBrainCommand } from "./python_env.js";
+import { environmentReady, forgetCachedVenv, resolveBrainCommand } from "./python_env.js";
 
 /** @type {Set<BrainProcess>} */
 const live = new Set();
@@ -22,6 +24,9 @@ function installExitHook() {
     for (const brain of live) brain.killNow();
   });
 }
+
+/** `opencode run`: nobody sees toasts, so what the user must know goes to stderr (a TUI would be drawn over). */
+const HEADLESS_RUN = process.argv.slice(2).find((arg) => !arg.startsWith("-")) === "run";
 
 /**
  * The options the brain's config answer depends on: how the brain is run and the hook budgets do not change it.
@@ -38,12 +43,36 @@ async function server(input, rawOptions) {
   const { options, warnings } = readOptions(rawOptions);
   for (const warning of warnings) notifier.warn(warning);
   const budget = (/** @type {string} */ hook) => budgetOf(hook, options.timeouts);
+  const providerId = typeof options.brainOptions.provider === "string" ? options.brainOptions.provider : shippedProviderId() ?? "kimchi";
+
+  /** What the user is told once each: why routing is not active yet, the missing key. */
+  const told = new Set();
+  /** @param {string} topic  @param {string} message  @param {"info" | "warning"} variant */
+  const tellOnce = (topic, message, variant) => {
+    if (told.has(topic)) return;
+    told.add(topic);
+    notifier.log(variant === "warning" ? "warn" : "info", message);
+    notifier.toast(message, variant);
+    if (HEADLESS_RUN) process.stderr.write(`${message}\n`);
+  };
+  /** Why the brain is not routing right now, in words. */
+  let settingUp = "";
+  const notActiveReason = () => {
+    if (brain.state === BrainState.DEGRADED) return brain.degradedReason;
+    if (settingUp) return "its Python environment is being set up";
+    return "the routing process is still starting";
+  };
+  let announceActive = false; // whether the user was told routing is not active (or being set up) in this process
 
   const brain = new BrainProcess({
     resolveCommand: () =>
-      resolveBrainCommand(options.command, (msg) => {
-        notifier.log("info", msg);
-        notifier.toast(msg, "info");
+      resolveBrainCommand(options.command, ({ stage, message }) => {
+        if (stage === "building" || stage === "waiting") {
+          settingUp = message;
+          announceActive = true;
+        }
+        notifier.log(stage === "cache-dir" ? "warn" : "info", message);
+        if (stage !== "built") notifier.toast(message, stage === "cache-dir" ? "warning" : "info");
       }),
     warn: notifier.warn,
   });
@@ -56,6 +85,9 @@ async function server(input, rawOptions) {
   /** @type {Set<string>} */
   let events = new Set();
   const handles = (/** @type {string} */ hook) => handled === null || handled.has(hook);
+  /** The config OpenCode settled (our patch applied): the models a message may be sent to. */
+  /** @type {any} */
+  let settled = null;
 
   /** @param {string} hook */
   const forward = (hook) => async (/** @type {any} */ hookInput, /** @type {any} */ hookOutput) => {
@@ -69,6 +101,23 @@ async function server(input, rawOptions) {
     } catch (err) {
       notifier.warnHook(hook, err);
     }
+  };
+
+  const forwardChatMessage = forward("chat.message");
+  /** Routing by the brain; then a model OpenCode has, and a virtual model sent as the one it stands for. */
+  const chatMessage = async (/** @type {any} */ hookInput, /** @type {any} */ hookOutput) => {
+    const message = hookOutput?.message;
+    const asked = message?.model && typeof message.model === "object" ? { ...message.model } : null;
+    const routing = brain.state === BrainState.READY;
+    await forwardChatMessage(hookInput, hookOutput);
+    try {
+      if (!asked) return;
+      if (!configHasModel(settled, message.model)) message.model = asked; // never a model OpenCode does not have
+      const standIn = standInModel(settled, message.model);
+      if (!standIn) return;
+      message.model = { ...message.model, modelID: standIn };
+      if (!routing) tellOnce("inactive", `opencode-kimchi: routing is not active yet (${notActiveReason()}); ${asked.providerID}/${asked.modelID} is served by ${asked.providerID}/${standIn}.`, "info");
+    } catch {}
   };
 
   // OpenCode reads the plugin's tool map at its first model request, not when the factory returns: the factory returns
@@ -97,10 +146,18 @@ async function server(input, rawOptions) {
     config: createConfigHook({
       brain,
       budgetMs: budget("config"),
-      keyParts: [PACKAGE_VERSION, answerOptions(options.brainOptions)],
+      keyParts: (cfg) => [PACKAGE_VERSION, answerOptions(options.brainOptions), findApiKey(options.brainOptions, cfg, providerId)?.source ?? "no key"],
       notifier,
       handles,
+      environmentReady: () => environmentReady(options.command),
+      shippedAnswer: (cfg) => firstStartPatch(cfg, options.brainOptions, findApiKey(options.brainOptions, cfg, providerId)?.key ?? null),
+      onSettled: (cfg, source) => {
+        settled = cfg;
+        if (source === "shipped") announceActive = true;
+        if (!findApiKey(options.brainOptions, cfg, providerId) && !openCodeLogin(providerId)) tellOnce("key", noKeyMessage(providerId), "warning");
+      },
     }),
+    "chat.message": chatMessage,
     event: async (/** @type {any} */ arg) => {
       try {
         const event = arg?.event;
@@ -126,6 +183,12 @@ async function server(input, rawOptions) {
     for (const hook of handled) if (!(hook in hooks)) hooks[hook] = forward(hook);
     for (const spec of Array.isArray(result.tools) ? result.tools : []) {
       if (spec && typeof spec.name === "string") tools[spec.name] = toolFor(spec);
+    }
+    settingUp = "";
+    if (announceActive) {
+      announceActive = false;
+      notifier.log("info", "opencode-kimchi: routing is active.");
+      notifier.toast("Kimchi routing is active: each message now goes to the best model for it.", "success");
     }
   });
   brain.on("degraded", (reason) => {

@@ -1,21 +1,82 @@
 // @ts-check
 // Finding a Python that can run the brain. OpenCode installs npm plugins with install scripts disabled, so on first
-// start we build a virtualenv in the user cache (once per package version and Python version) and install the Python
-// package shipped inside this npm package. In the repository, `.venv` at the root is used as is.
+// start a virtualenv is built in the user cache (once per package version and Python version) with the Python package
+// shipped inside this npm package. In the repository, `.venv` at the root is used as is.
+//
+// The build cannot wedge: it runs in a detached process (plugin_shim/build_env.py) that outlives a short-lived
+// OpenCode command, in place (so the venv's scripts point at the venv itself), behind a lock that names its owner
+// (pid and start time, checked for liveness); a ready marker is written last. A venv whose base interpreter is gone is
+// rebuilt at once; leftovers and venvs of other versions are pruned; an unwritable cache directory is reported and
+// another writable one used.
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { homedir } from "node:os";
+import {
+  accessSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
+import { homedir, tmpdir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
 import { PACKAGE_ROOT, PACKAGE_VERSION } from "./package_info.js";
+
 // The Python package shipped inside this npm package, with the OTLP types telemetry needs when a user turns it on.
 const PACKAGE_SPEC = `${PACKAGE_ROOT}[telemetry]`;
-const MIN_PYTHON = [3, 10];
+const BUILDER = join(PACKAGE_ROOT, "plugin_shim", "build_env.py");
+export const MIN_PYTHON = [3, 10];
 const SETUP_TIMEOUT_MS = 10 * 60 * 1000; // a cold pip install on a slow link
-const LOCK_STALE_MS = 15 * 60 * 1000; // a lock older than this belongs to a dead setup
+const OWNERLESS_LOCK_MS = 30 * 1000; // a lock without owner.json this old was left by a parent that died at once
+const POLL_MS = 250;
+const PRUNE_UNUSED_MS = 24 * 60 * 60 * 1000; // another version's venv unused this long is removed
+const READY = ".kimchi-ready";
+const USED = ".kimchi-used";
 
+/** @typedef {import("./child.js").Command} Command */
+/** @typedef {{stage: "cache-dir" | "building" | "waiting" | "built", message: string}} Progress */
+
+/** Where the plugin keeps its environments and caches: KIMCHI_CACHE_DIR, else $XDG_CACHE_HOME/opencode-kimchi. */
 export function cacheRoot(env = process.env) {
   if (env.KIMCHI_CACHE_DIR) return env.KIMCHI_CACHE_DIR;
   return join(env.XDG_CACHE_HOME || join(homedir(), ".cache"), "opencode-kimchi");
+}
+
+/** @param {string} dir */
+function writable(dir) {
+  try {
+    mkdirSync(dir, { recursive: true });
+    accessSync(dir, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The fallback when the cache directory cannot be written: a private directory under the system's tmp. */
+function fallbackRoot() {
+  return join(tmpdir(), `opencode-kimchi-${process.getuid?.() ?? "user"}`);
+}
+
+/** @type {{preferred: string, root: string, problem: string} | null} */
+let chosen = null;
+
+/** The cache root to use, checked once per location: `problem` says why it is not the usual one. */
+export function usableCacheRoot() {
+  const preferred = cacheRoot();
+  if (chosen && chosen.preferred === preferred) return chosen;
+  if (writable(preferred)) chosen = { preferred, root: preferred, problem: "" };
+  else {
+    const other = fallbackRoot();
+    chosen = writable(other)
+      ? { preferred, root: other, problem: `the cache directory ${preferred} is not writable; using ${other}` }
+      : { preferred, root: preferred, problem: `neither ${preferred} nor ${other} is writable` };
+  }
+  return chosen;
 }
 
 /** @param {string} venv */
@@ -27,7 +88,7 @@ function venvPython(venv) {
  * Run a command; resolves {code, out}; never rejects.
  * @param {string} command  @param {string[]} args  @param {number} timeoutMs  @returns {Promise<{code: number, out: string}>}
  */
-function run(command, args, timeoutMs) {
+export function run(command, args, timeoutMs) {
   return new Promise((resolve) => {
     let out = "";
     let child;
@@ -60,7 +121,7 @@ function onPath(name) {
 }
 
 /** The base interpreter: KIMCHI_PYTHON, else python3, else python; must be >= 3.10. */
-async function findBasePython() {
+export async function findBasePython() {
   const candidates = process.env.KIMCHI_PYTHON ? [process.env.KIMCHI_PYTHON] : ["python3", "python"];
   const problems = [];
   for (const candidate of candidates) {
@@ -80,115 +141,220 @@ async function findBasePython() {
   );
 }
 
-/** @param {string} venv */
-function readyMarker(venv) {
-  return join(venv, ".kimchi-ready");
+/** Whether a venv is finished and its interpreter still runs from disk (its base Python may have been removed). @param {string} venv */
+function healthy(venv) {
+  return existsSync(join(venv, READY)) && existsSync(venvPython(venv)); // existsSync follows the symlink to the base
 }
 
-/** A finished venv for this package version, found without starting any interpreter (the warm path). */
-/** @param {string} root  @param {string} version */
-function existingVenv(root, version) {
-  if (!existsSync(root)) return null;
-  const wanted = process.env.KIMCHI_PYTHON ? null : `venv-${version}-py`;
-  for (const name of readdirSync(root)) {
+const VENV_NAME = /^venv-(.+)-py\d+\.\d+$/;
+/** A venv directory of this package version (any Python). @param {string} name */
+const ourVenvName = (name) => VENV_NAME.exec(name)?.[1] === PACKAGE_VERSION;
+
+/** A finished, healthy venv for this package version, found without starting any interpreter (the warm path). @param {string} root */
+function existingVenv(root) {
+  if (process.env.KIMCHI_PYTHON || !existsSync(root)) return null; // a chosen Python names its own venv
+  for (const name of safeList(root)) {
+    if (!ourVenvName(name)) continue;
     const venv = join(root, name);
-    if (wanted && name.startsWith(wanted) && !name.includes(".tmp") && existsSync(readyMarker(venv)) && existsSync(venvPython(venv))) {
-      return venv;
-    }
+    if (healthy(venv)) return venv;
+    // Finished but its base interpreter is gone: rebuild at once instead of failing to spawn it.
+    if (existsSync(join(venv, READY)) && !lockOwnerAlive(`${venv}.lock`)) rmSync(venv, { recursive: true, force: true });
   }
   return null;
+}
+
+/** @param {string} dir */
+function safeList(dir) {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Whether the plugin can start its brain without building anything first (decided without starting a process).
+ * @param {string[] | null} command  the plugin option `command`
+ */
+export function environmentReady(command) {
+  if (command) return true;
+  if (existsSync(venvPython(join(PACKAGE_ROOT, ".venv")))) return true;
+  const root = usableCacheRoot().root;
+  if (!process.env.KIMCHI_PYTHON) return existingVenv(root) !== null;
+  return safeList(root).some((name) => ourVenvName(name) && healthy(join(root, name)));
+}
+
+/** A process's state letter and start time as the kernel reports them (Linux), or null elsewhere. @param {number} pid */
+function procStat(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return { state: fields[0], start: fields[19] ?? null };
+  } catch {
+    return null;
+  }
+}
+
+/** The start time of a process, to tell a live owner from a reused pid. @param {number} pid */
+const startTime = (pid) => procStat(pid)?.start ?? null;
+
+/** Whether `pid` runs (a zombie does not: a killed builder whose reaper has not collected it). @param {number} pid */
+function pidAlive(pid) {
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    if (/** @type {NodeJS.ErrnoException} */ (err).code !== "EPERM") return false;
+  }
+  return procStat(pid)?.state !== "Z";
+}
+
+/** Whether the process that holds `lock` is still at work. @param {string} lock */
+export function lockOwnerAlive(lock) {
+  let owner;
+  try {
+    owner = JSON.parse(readFileSync(join(lock, "owner.json"), "utf8"));
+  } catch {
+    // No owner yet: its parent is between creating the lock and naming the builder, unless that was long ago.
+    try {
+      return Date.now() - statSync(lock).mtimeMs < OWNERLESS_LOCK_MS;
+    } catch {
+      return false;
+    }
+  }
+  if (!owner || typeof owner.pid !== "number" || !pidAlive(owner.pid)) return false;
+  const start = startTime(owner.pid);
+  if (owner.start && start && owner.start !== start) return false; // the pid now belongs to another process
+  return Date.now() - Number(owner.since || 0) < SETUP_TIMEOUT_MS;
 }
 
 /**
  * Forget the cached virtualenv that `command` runs from (its ready marker), so the next start rebuilds it: used when
  * the brain cannot even start from it. A development `.venv` or a user's own `command` is never touched.
+ * @param {unknown} command  @param {string} [root]
  */
-/** @param {unknown} command  @param {string} [root] */
-export function forgetCachedVenv(command, root = cacheRoot()) {
+export function forgetCachedVenv(command, root = usableCacheRoot().root) {
   if (typeof command !== "string" || !command.startsWith(root)) return false;
   const venv = dirname(dirname(command));
   try {
-    rmSync(readyMarker(venv), { force: true });
+    rmSync(join(venv, READY), { force: true });
     return true;
   } catch {
     return false;
   }
 }
 
-/** @param {string} lockDir */
-async function acquireLock(lockDir) {
-  const deadline = Date.now() + SETUP_TIMEOUT_MS;
-  while (Date.now() < deadline) {
-    try {
-      mkdirSync(lockDir);
-      return;
-    } catch {
-      try {
-        const since = Date.now() - Number(readFileSync(join(lockDir, "since"), "utf8"));
-        if (since > LOCK_STALE_MS) rmSync(lockDir, { recursive: true, force: true });
-      } catch {}
-      await new Promise((r) => setTimeout(r, 500));
-    }
+/**
+ * Start the detached builder for `venv` unless a live one holds its lock. Returns whether this call started it.
+ * @param {string} venv  @param {{python: string}} base
+ */
+function startBuilder(venv, base) {
+  const lock = `${venv}.lock`;
+  if (existsSync(lock) && lockOwnerAlive(lock)) return false;
+  rmSync(lock, { recursive: true, force: true }); // its owner is gone
+  try {
+    mkdirSync(lock);
+  } catch {
+    return false; // another start won the race
   }
-  throw new Error(`timed out waiting for another opencode-kimchi setup (${lockDir})`);
+  const log = openSync(`${venv}.build.log`, "w");
+  const child = spawn(base.python, [BUILDER, venv, PACKAGE_SPEC, lock, onPath("uv") || ""], {
+    detached: true, // its own session: it survives the OpenCode command that loaded the plugin
+    stdio: ["ignore", log, log],
+    windowsHide: true,
+  });
+  child.on("error", () => rmSync(lock, { recursive: true, force: true }));
+  child.unref();
+  if (child.pid) writeFileSync(join(lock, "owner.json"), JSON.stringify({ pid: child.pid, start: startTime(child.pid), since: Date.now() }));
+  return true;
 }
 
-/** @param {string} venv  @param {{python: string, version: string}} base  @param {(msg: string) => void} notify */
-async function buildVenv(venv, base, notify) {
-  const tmp = `${venv}.tmp-${process.pid}`;
-  rmSync(tmp, { recursive: true, force: true });
-  const uv = onPath("uv");
-  notify(`opencode-kimchi: first start, setting up its Python environment with ${uv ? "uv" : "pip"} (one time)...`);
-  /** @type {[string, string[]][]} */
-  const steps = uv
-    ? [
-        [uv, ["venv", "--quiet", "--python", base.python, tmp]],
-        [uv, ["pip", "install", "--quiet", "--compile-bytecode", "--python", venvPython(tmp), PACKAGE_SPEC]],
-      ]
-    : [
-        [base.python, ["-m", "venv", tmp]],
-        [venvPython(tmp), ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", PACKAGE_SPEC]],
-      ];
-  for (const [command, args] of steps) {
-    const result = await run(command, args, SETUP_TIMEOUT_MS);
-    if (result.code !== 0) {
-      rmSync(tmp, { recursive: true, force: true });
-      const hint = /ensurepip|venv/.test(result.out) ? " (on Debian/Ubuntu: apt install python3-venv)" : "";
-      throw new Error(`Python setup failed: ${command} ${args[0]}${hint}: ${result.out.trim().slice(-400)}`);
+/** Wait for `venv` to be built by whoever holds its lock; throws what the builder reported on failure. @param {string} venv */
+async function waitForBuild(venv) {
+  const deadline = Date.now() + SETUP_TIMEOUT_MS;
+  const lock = `${venv}.lock`;
+  while (Date.now() < deadline) {
+    if (healthy(venv)) return;
+    if (!existsSync(lock) || !lockOwnerAlive(lock)) {
+      if (healthy(venv)) return;
+      let why = "the setup process ended without finishing";
+      try {
+        why = readFileSync(`${venv}.failed`, "utf8");
+      } catch {}
+      throw new Error(`Python setup failed: ${why}`);
     }
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
-  writeFileSync(readyMarker(tmp), new Date().toISOString());
-  rmSync(venv, { recursive: true, force: true });
-  renameSync(tmp, venv);
+  throw new Error(`Python setup did not finish within ${SETUP_TIMEOUT_MS / 60000} minutes (${venv}.build.log)`);
+}
+
+/** Remove what earlier versions and interrupted builds left behind; never a venv in use or being built. @param {string} root  @param {string} keep */
+function prune(root, keep) {
+  for (const name of safeList(root)) {
+    const path = join(root, name);
+    try {
+      if (/\.tmp-\d+$/.test(name)) rmSync(path, { recursive: true, force: true }); // the old build-and-rename scheme
+      else if (name.endsWith(".lock") && !lockOwnerAlive(path)) rmSync(path, { recursive: true, force: true });
+      else if (VENV_NAME.test(name) && path !== keep && !lockOwnerAlive(`${path}.lock`)) {
+        const used = existsSync(join(path, USED)) ? statSync(join(path, USED)).mtimeMs : statSync(path).mtimeMs;
+        if (Date.now() - used > PRUNE_UNUSED_MS || !existsSync(join(path, READY))) rmSync(path, { recursive: true, force: true });
+      }
+    } catch {}
+  }
+}
+
+/** Mark a venv as used now (pruning spares recently used ones: another OpenCode may run an older version). @param {string} venv */
+function touchUsed(venv) {
+  try {
+    const stamp = join(venv, USED);
+    if (!existsSync(stamp)) writeFileSync(stamp, "");
+    const now = new Date();
+    utimesSync(stamp, now, now);
+  } catch {}
 }
 
 /**
- * The command that starts the brain.
- * @param {string[] | null} command  the plugin option `command` (replaces everything, for tests and custom setups)
- * @param {(msg: string) => void} notify  user-visible progress (toast + log)
+ * The environment variables the brain needs when the cache had to move.
+ * @param {{root: string, problem: string}} where  @returns {Record<string, string>}
  */
-export async function resolveBrainCommand(command, notify) {
+function brainEnv(where) {
+  return where.problem && where.root !== cacheRoot() ? { XDG_CACHE_HOME: join(where.root, "xdg-cache") } : {};
+}
+
+/**
+ * The command that starts the brain, building its environment first when needed.
+ * @param {string[] | null} command  the plugin option `command` (replaces everything, for tests and custom setups)
+ * @param {(progress: Progress) => void} onProgress  user-visible progress
+ * @returns {Promise<Command>}
+ */
+export async function resolveBrainCommand(command, onProgress) {
   if (command) return { command: command[0], args: command.slice(1) };
   const devPython = venvPython(join(PACKAGE_ROOT, ".venv"));
   if (existsSync(devPython)) return { command: devPython, args: ["-m", "kimchi_plugin"] };
 
-  const root = cacheRoot();
-  const version = PACKAGE_VERSION;
-  const found = existingVenv(root, version);
-  if (found) return { command: venvPython(found), args: ["-m", "kimchi_plugin"] };
+  const where = usableCacheRoot();
+  if (where.problem) onProgress({ stage: "cache-dir", message: `opencode-kimchi: ${where.problem}.` });
+  const env = brainEnv(where);
+  const found = existingVenv(where.root);
+  if (found) {
+    touchUsed(found);
+    return { command: venvPython(found), args: ["-m", "kimchi_plugin"], env };
+  }
 
   const base = await findBasePython();
-  const venv = join(root, `venv-${version}-py${base.version}`);
-  if (!existsSync(readyMarker(venv))) {
-    mkdirSync(root, { recursive: true });
-    const lock = `${venv}.lock`;
-    await acquireLock(lock);
-    try {
-      writeFileSync(join(lock, "since"), String(Date.now()));
-      if (!existsSync(readyMarker(venv))) await buildVenv(venv, base, notify);
-    } finally {
-      rmSync(lock, { recursive: true, force: true });
-    }
+  const venv = join(where.root, `venv-${PACKAGE_VERSION}-py${base.version}`);
+  if (!healthy(venv)) {
+    mkdirSync(where.root, { recursive: true });
+    const started = startBuilder(venv, base);
+    onProgress({
+      stage: started ? "building" : "waiting",
+      message: started
+        ? `opencode-kimchi: first start, setting up its Python environment with ${onPath("uv") ? "uv" : "pip"} (one time, about a minute)...`
+        : "opencode-kimchi: waiting for its Python environment being set up by another OpenCode process...",
+    });
+    await waitForBuild(venv);
+    onProgress({ stage: "built", message: "opencode-kimchi: Python environment ready." });
   }
-  return { command: venvPython(venv), args: ["-m", "kimchi_plugin"] };
+  touchUsed(venv);
+  prune(where.root, venv);
+  return { command: venvPython(venv), args: ["-m", "kimchi_plugin"], env };
 }

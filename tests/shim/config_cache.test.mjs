@@ -49,7 +49,7 @@ test("an unchanged config is patched from the cache while a slow brain starts, a
 test("an answer the brain marks as not cacheable (it holds a key) is never replayed", async () => {
   await withCache(async () => {
     const dir = stateDir();
-    const secret = { output: { model: "kimchi/auto" }, cacheable: false };
+    const secret = { output: { model: "kimchi/from-the-brain" }, cacheable: false };
     const hooks = await plugin.server({ client: fakeClient().client }, fakeBrain("ok", dir, { config: secret }));
     await hooks.config(userConfig());
     await hooks.dispose();
@@ -57,7 +57,7 @@ test("an answer the brain marks as not cacheable (it holds a key) is never repla
     const slow = await plugin.server({ client: fakeClient().client }, fakeBrain("slow-start", slowDir, { config: secret }));
     const cfg = userConfig();
     await slow.config(cfg);
-    assert.equal(cfg.model, undefined);
+    assert.notEqual(cfg.model, "kimchi/from-the-brain");
     await slow.dispose();
     cleanup(dir);
     cleanup(slowDir);
@@ -78,5 +78,48 @@ test("a brain restarted after a crash is sent the config again", async () => {
     assert.ok(receivedCalls(dir).filter((c) => c.method === "config").length >= 2);
     await hooks.dispose();
     cleanup(dir);
+  });
+});
+
+/** Two starts with the same config: the first asks a quick brain (answer `first`), the second a brain too slow for the
+ * config budget, so only a replayed answer or the shipped one can patch; returns the second config. */
+async function secondStart(first, env = {}) {
+  const dir = stateDir();
+  const hooks = await plugin.server({ client: fakeClient().client }, fakeBrain("ok", dir, { config: first }));
+  await hooks.config(userConfig());
+  await hooks.dispose();
+  const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, env);
+  const slowDir = stateDir();
+  try {
+    const slow = await plugin.server({ client: fakeClient().client }, fakeBrain("slow-start", slowDir, { config: first }, { timeouts: { config: 300 } }));
+    const cfg = userConfig();
+    await slow.config(cfg);
+    await slow.dispose();
+    return cfg;
+  } finally {
+    for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+    cleanup(dir);
+    cleanup(slowDir);
+  }
+}
+
+test("an answer cached at a start without a key is not replayed once a key exists", async () => {
+  await withCache(async () => {
+    const marked = { output: { small_model: "kimchi/cached-marker", provider: { kimchi: { models: { auto: { name: "Kimchi Auto" } } } } }, cacheable: true };
+    assert.equal((await secondStart(marked)).small_model, "kimchi/cached-marker", "replayed while nothing changed");
+    const withKey = await secondStart(marked, { KIMCHI_API_KEY: "sk-now-there-is-one" });
+    assert.notEqual(withKey.small_model, "kimchi/cached-marker");
+    assert.ok(withKey.provider.kimchi.models.auto, "the shipped answer filled in meanwhile");
+  });
+});
+
+test("an answer that adds no models (catalogue unreachable) is not cached", async () => {
+  await withCache(async () => {
+    const modelless = { output: { small_model: "kimchi/cached-marker" }, cacheable: true };
+    const cfg = await secondStart(modelless);
+    assert.notEqual(cfg.small_model, "kimchi/cached-marker");
+    assert.ok(cfg.provider.kimchi.models.auto, "the shipped answer filled in");
   });
 });
