@@ -4,7 +4,7 @@
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { cacheRoot } from "./python_env.js";
+import { usableCacheRoot } from "./python_env.js";
 
 const FILE = "config-answer.json";
 
@@ -14,7 +14,7 @@ export function answerKey(...parts) {
 }
 
 /** The saved patch for `key`, or null. @param {string} key  @returns {Record<string, unknown> | null} */
-export function readAnswer(key, root = cacheRoot()) {
+export function readAnswer(key, root = usableCacheRoot().root) {
   try {
     const saved = JSON.parse(readFileSync(join(root, FILE), "utf8"));
     return saved && saved.key === key && saved.patch && typeof saved.patch === "object" ? saved.patch : null;
@@ -24,7 +24,7 @@ export function readAnswer(key, root = cacheRoot()) {
 }
 
 /** @param {string} key  @param {unknown} patch */
-export function writeAnswer(key, patch, root = cacheRoot()) {
+export function writeAnswer(key, patch, root = usableCacheRoot().root) {
   try {
     mkdirSync(root, { recursive: true });
     const tmp = join(root, `${FILE}.${process.pid}.tmp`);

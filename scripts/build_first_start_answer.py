@@ -1,6 +1,6 @@
 """Write plugin_shim/first_start_answer.json: what the real brain of this checkout answers a new user, asked over
-JSON-RPC the way the plugin asks it, with the catalogue snapshot shipped in the package (plugin_shim/
-catalogue_snapshot.json) and no API key. The plugin applies it while its Python side is not running yet.
+JSON-RPC the way the plugin asks it, with no API key and no network (so from the catalogue shipped in the package,
+kimchi_plugin/data/catalog.json). The plugin applies it while its Python side is not running yet.
 
 Two config answers, for the two cases the brain tells apart: Kimchi is the main provider (no `model` set) and another
 provider is (`model` names another provider; only the provider and commands are added).
@@ -15,14 +15,11 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from kimchi_plugin.provider.catalog import cache_path, parse_models, _write_cache
 from kimchi_plugin.settings import DEFAULT_BASE_URL
 
 ROOT = Path(__file__).resolve().parents[1]
-SNAPSHOT = ROOT / "plugin_shim" / "catalogue_snapshot.json"
 TARGET = ROOT / "plugin_shim" / "first_start_answer.json"
 CONFIGS = {"kimchiMain": {}, "otherMain": {"model": "other-provider/other-model"}}
 
@@ -36,9 +33,6 @@ def ask_brain(home: Path) -> dict:
         "XDG_STATE_HOME": str(home / "state"),
         "XDG_DATA_HOME": str(home / "data"),
     }
-    kept, _ = parse_models(json.loads(SNAPSHOT.read_text()))
-    # A fresh disk copy of the catalogue: the brain reads it as it would after a fetch, and asks no network.
-    _write_cache(cache_path(DEFAULT_BASE_URL, home / "cache" / "opencode-kimchi"), kept, time.time())
     initialize = {"method": "initialize", "params": {"protocolVersion": 1, "options": {}, "directory": "", "worktree": ""}}
     # One brain per config: its answer may depend on what it was sent before.
     answers: dict = {"config": {}}
