@@ -47,12 +47,17 @@ async function server(input, rawOptions) {
 
   /** What the user is told once each: why routing is not active yet, the missing key. */
   const told = new Set();
-  /** @param {string} topic  @param {string} message  @param {"info" | "warning"} variant */
-  const tellOnce = (topic, message, variant) => {
+  /**
+   * @param {string} topic  @param {string} message  @param {"info" | "warning"} variant
+   * @param {boolean} [inApp]  false when the brain's own answer already told the user in the app (toast and log)
+   */
+  const tellOnce = (topic, message, variant, inApp = true) => {
     if (told.has(topic)) return;
     told.add(topic);
-    notifier.log(variant === "warning" ? "warn" : "info", message);
-    notifier.toast(message, variant);
+    if (inApp) {
+      notifier.log(variant === "warning" ? "warn" : "info", message);
+      notifier.toast(message, variant);
+    }
     if (HEADLESS_RUN) process.stderr.write(`${message}\n`);
   };
   /** Why the brain is not routing right now, in words. */
@@ -154,7 +159,9 @@ async function server(input, rawOptions) {
       onSettled: (cfg, source) => {
         settled = cfg;
         if (source === "shipped") announceActive = true;
-        if (!findApiKey(options.brainOptions, cfg, providerId) && !openCodeLogin(providerId)) tellOnce("key", noKeyMessage(providerId), "warning");
+        if (!findApiKey(options.brainOptions, cfg, providerId) && !openCodeLogin(providerId)) {
+          tellOnce("key", noKeyMessage(providerId), "warning", source !== "brain");
+        }
       },
     }),
     "chat.message": chatMessage,
