@@ -129,6 +129,10 @@ class FakeModelServer:
 
     def __init__(self, *, port: int = 0, log_path: str | Path | None = None, models: Iterable[str] = DEFAULT_MODELS):
         self.models = list(models)
+        # Kimchi's model-metadata route (`GET .../models/metadata`): entries to serve, or None for no such route;
+        # `metadata_status` other than 200 plays an endpoint that is down.
+        self.metadata: list[dict[str, Any]] | None = None
+        self.metadata_status = 200
         self.log_path = Path(log_path) if log_path else None
         self._lock = threading.Lock()
         self._requests: list[dict[str, Any]] = []
@@ -386,6 +390,11 @@ def _make_handler(server: FakeModelServer) -> type[BaseHTTPRequestHandler]:
                         "data": [{"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in server.models],
                     },
                 )
+            elif path.endswith("/models/metadata") and server.metadata is not None:
+                if server.metadata_status == 200:
+                    self._send_json(200, {"models": server.metadata})
+                else:
+                    self._send_json(server.metadata_status, _error_body(server.metadata_status, "metadata down"))
             elif path == CONTROL_PATH:
                 self._send_json(200, {**server.state(), "requests": server.requests})
             else:
