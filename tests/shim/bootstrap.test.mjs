@@ -148,3 +148,30 @@ describe("bootstrap", () => {
     }
   });
 });
+
+test("progress is visible: a toast when setup starts and one when routing is active; Kimchi is configured meanwhile", LONG, async () => {
+  const { root, cache } = await installed();
+  try {
+    await withEnv({ ...fakeEnv(cache, "ok"), KIMCHI_API_KEY: "sk-test" }, async () => {
+      const { default: copy } = await import(pathToFileURL(join(root, "pkg", "plugin_shim", "index.js")).href);
+      const toasts = [];
+      const client = { tui: { showToast: async (a) => toasts.push(a.body) }, app: { log: async () => {} } };
+      const hooks = await copy.server({ client }, {});
+      try {
+        const cfg = {};
+        await hooks.config(cfg);
+        assert.equal(cfg.model, "kimchi/auto", "configured before the environment exists");
+        assert.equal(cfg.provider.kimchi.options.apiKey, "sk-test", "with the key from the environment");
+        assert.ok(await waitFor(() => toasts.some((t) => t.variant === "success"), 30000), JSON.stringify(toasts));
+        const messages = toasts.map((t) => t.message);
+        assert.ok(messages.some((m) => /setting up its Python environment/.test(m)));
+        assert.ok(messages.some((m) => /routing is active/.test(m)));
+        assert.ok(messages.findIndex((m) => /setting up/.test(m)) < messages.findIndex((m) => /routing is active/.test(m)));
+      } finally {
+        await hooks.dispose();
+      }
+    });
+  } finally {
+    cleanup(root);
+  }
+});
