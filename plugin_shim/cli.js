@@ -8,12 +8,12 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { findApiKey, noKeyMessage, openCodeLogin } from "./credentials.js";
 import { PACKAGE_VERSION } from "./package_info.js";
-import { findBasePython, lockOwnerAlive, resolveBrainCommand, run, usableCacheRoot } from "./python_env.js";
+import { environmentReady, findBasePython, lockOwnerAlive, resolveBrainCommand, run, usableCacheRoot } from "./python_env.js";
 
 const USAGE = `opencode-kimchi ${PACKAGE_VERSION}: the routing plugin's commands
   stats [--session ID] [--since 7d] [--json]   spend by tier and model, and savings
   route "message" [--agent build] [--jsonl]    the routing decision for a message
-  doctor                                       check Python, the environment, the key and where logs are
+  doctor                                       check Python, the environment, the key, the catalogue and logs
 Any other arguments go to the brain's command line (python -m kimchi_plugin).`;
 
 /** @param {string} line */
@@ -51,43 +51,33 @@ async function doctor() {
   /** @param {boolean} ok  @param {string} what  @param {string} [fix] */
   const report = (ok, what, fix) => {
     if (!ok) problems++;
-    process.stdout.write(`${ok ? "ok  " : "FAIL"}  ${what}${!ok && fix ? `\n      fix: ${fix}` : ""}\n`);
+    process.stdout.write(`[${ok ? "ok  " : "FAIL"}] ${what}${!ok && fix ? `\n       fix: ${fix}` : ""}\n`);
   };
-  report(true, `opencode-kimchi ${PACKAGE_VERSION}`);
+  report(true, `plugin: opencode-kimchi ${PACKAGE_VERSION}`);
 
   let base = null;
   try {
     base = await findBasePython();
-    report(true, `Python ${base.version} (${base.python})`);
+    report(true, `base python: ${base.python} (Python ${base.version})`);
   } catch (err) {
-    report(false, err instanceof Error ? err.message : String(err), "install Python >= 3.10, or set KIMCHI_PYTHON=/path/to/python3");
+    report(false, `base python: ${err instanceof Error ? err.message : String(err)}`, "install Python >= 3.10, or set KIMCHI_PYTHON=/path/to/python3");
   }
 
   const where = usableCacheRoot();
-  report(!where.problem, where.problem ? `cache: ${where.problem}` : `cache directory ${where.root} is writable`, "make it writable, or set KIMCHI_CACHE_DIR to a writable directory");
-  if (base) {
+  report(!where.problem, `plugin cache: ${where.problem || `${where.root} (writable)`}`, "make it writable, or set KIMCHI_CACHE_DIR to a writable directory");
+  const ready = environmentReady(null);
+  if (base && !ready) {
     const venv = join(where.root, `venv-${PACKAGE_VERSION}-py${base.version}`);
     const lock = `${venv}.lock`;
-    if (existsSync(join(venv, ".kimchi-ready"))) report(true, `environment ready: ${venv}`);
-    else if (existsSync(lock) && lockOwnerAlive(lock)) report(true, `environment being set up by another process (${lock}); log: ${venv}.build.log`);
-    else {
-      let why = "not built yet (the plugin builds it at its next start; this command builds it too)";
-      try {
-        why = `last setup failed: ${readFileSync(`${venv}.failed`, "utf8").trim()}`;
-      } catch {}
-      report(!existsSync(`${venv}.failed`), `environment ${venv}: ${why}`, `see ${venv}.build.log; run \`npx @kimchi-dev/opencode-kimchi doctor\` again to retry`);
-    }
+    if (existsSync(lock) && lockOwnerAlive(lock)) report(true, `python environment: being set up by another process; its output: ${venv}.build.log`);
+    else if (existsSync(`${venv}.failed`)) {
+      report(false, `python environment: the last setup failed: ${readFileSync(`${venv}.failed`, "utf8").trim()}`, `see ${venv}.build.log; the next start (or this command's stats/route) tries again`);
+    } else report(true, `python environment: not built yet (${venv}); the plugin's next start builds it, as do this command's stats and route`);
   }
+  report(true, `opencode log: ${logLocations().opencode}`);
 
-  const key = findApiKey({}, null, "kimchi");
-  const login = openCodeLogin("kimchi");
-  report(Boolean(key || login), key ? `API key from ${key.source}` : login ? "API key: OpenCode's stored login for kimchi" : "no Kimchi API key", noKeyMessage("kimchi"));
-
-  const logs = logLocations();
-  report(true, `logs: OpenCode ${logs.opencode}; brain ${logs.brain}`);
-
-  // The brain's own checks (catalogue, the config the plugin would produce), when this version has them.
-  if (base && problems === 0) {
+  // The brain's own checks (key, catalogue, the config the plugin would produce, its files), when it can run.
+  if (ready) {
     const { command, args, env } = await brainCli([]);
     const help = await run(command, [...args, "--help"], 30000);
     if (/\bdoctor\b/.test(help.out)) {
@@ -96,9 +86,13 @@ async function doctor() {
         child.on("error", () => resolve(1));
         child.on("exit", (c) => resolve(c ?? 1));
       });
-      if (code !== 0) problems++;
+      return problems === 0 && code === 0 ? 0 : 1;
     }
   }
+  const key = findApiKey({}, null, "kimchi");
+  const login = openCodeLogin("kimchi");
+  report(Boolean(key || login), `api key: ${key ? `from ${key.source}` : login ? "OpenCode's stored login for kimchi" : "none found"}`, noKeyMessage("kimchi"));
+  report(true, `brain log: ${logLocations().brain}`);
   return problems === 0 ? 0 : 1;
 }
 

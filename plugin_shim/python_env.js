@@ -264,7 +264,9 @@ function startBuilder(venv, base) {
   });
   child.on("error", () => rmSync(lock, { recursive: true, force: true }));
   child.unref();
-  if (child.pid) writeFileSync(join(lock, "owner.json"), JSON.stringify({ pid: child.pid, start: startTime(child.pid), since: Date.now() }));
+  try {
+    if (child.pid) writeFileSync(join(lock, "owner.json"), JSON.stringify({ pid: child.pid, start: startTime(child.pid), since: Date.now() }));
+  } catch {} // a build that already finished has removed its lock
   return true;
 }
 
