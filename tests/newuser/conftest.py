@@ -43,8 +43,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(autouse=True)
 def _require_tools() -> None:
+    # Missing tools fail the layer instead of skipping it: CI must never pass without having run a new user's install.
     if find_binary() is None or shutil.which("npm") is None or shutil.which("node") is None:
-        pytest.skip("needs node, npm and the opencode binary (npm install)")
+        pytest.fail("needs node, npm and the opencode binary under node_modules (npm install)")
 
 
 def metadata_entry(slug: str) -> dict:
