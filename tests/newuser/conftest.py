@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tarfile
 import time
 from collections.abc import Callable, Iterator
@@ -17,12 +16,10 @@ from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
+from scripts.fake_model_server import FakeModelServer
+from scripts.opencode_sandbox import OpencodeSandbox, RunResult, find_binary
 
-from tests.support.fake_model_server import FakeModelServer  # noqa: E402
-from tests.support.opencode_sandbox import OpencodeSandbox, RunResult, find_binary  # noqa: E402
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 PACKAGE = "@kimchi-dev/opencode-kimchi"
 API_KEY = "sk-new-user-test"
