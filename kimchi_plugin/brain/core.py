@@ -111,6 +111,8 @@ class Brain:
             log.warning(problem)
         if self.services.make_usage is not None:
             self.usage = self.services.make_usage(self.settings)
+        if self.settings.dailyBudget is not None and self.usage.store is not None:
+            self.economics.seed_day(self.usage.store.path)
         self._setup = provision.empty(self.settings, self.services.clock(), self.learning.adjust)
 
     async def configure(self, config: Mapping[str, Any]) -> ConfigAnswer:

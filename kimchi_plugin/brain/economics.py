@@ -8,6 +8,9 @@ state, says why in logs and toasts, and keeps the day's spend.
 
 from __future__ import annotations
 
+import os
+import sqlite3
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -22,7 +25,10 @@ from kimchi_plugin.routing.sessions import PATH_ARGS, RoutedTurn, SessionState
 from kimchi_plugin.routing.tiers import Profile, Tier
 from kimchi_plugin.rpc.protocol import Action, ToastVariant
 from kimchi_plugin.settings import Settings
+from kimchi_plugin.usage.limits import day_start_ms
 from kimchi_plugin.usage.payload import parse_assistant
+from kimchi_plugin.usage.report import build_report
+from kimchi_plugin.usage.store import connect
 
 log = structlog.get_logger("kimchi")
 
@@ -33,6 +39,10 @@ CONTINUE_TEXT = (
     "cause, then continue the task.)"
 )
 BUDGET_TOAST_MS = 8000
+
+
+def _in_thread(work: Callable[[], None]) -> None:
+    threading.Thread(target=work, name="kimchi-day-spend", daemon=True).start()
 
 
 def local_day(now: float) -> str:
@@ -54,6 +64,7 @@ class Economics:
         self._clock = clock
         self._day_of = day_of
         self.day = budget.DaySpend()
+        self._day_lock = threading.Lock()  # the start-up read of the database adds from its own thread
 
     def limits(self, settings: Settings, state: SessionState) -> budget.Limits:
         return state.budget.limits(budget.Limits(settings.sessionBudget, settings.dailyBudget))
@@ -61,8 +72,32 @@ class Economics:
     def day_spent(self) -> float:
         return self.day.spent(self._day_of(self._clock()))
 
-    def add_day_spend(self, usd: float) -> None:
-        self.day.add(self._day_of(self._clock()), usd)
+    def add_day_spend(self, usd: float, day: str | None = None) -> None:
+        with self._day_lock:
+            self.day.add(day or self._day_of(self._clock()), usd)
+
+    def seed_day(self, db_path: str, spawn: Callable[[Callable[[], None]], None] = _in_thread) -> None:
+        """Start the day's spend from what the stats database recorded today before this process started (every
+        OpenCode process writes there), read off the event loop."""
+        now = self._clock()
+        day, since = self._day_of(now), day_start_ms(now)
+
+        def read() -> None:
+            try:
+                if not os.path.exists(db_path):
+                    return
+                conn = connect(db_path, readonly=True)
+                try:
+                    spent = build_report(conn, since_ms=since).total.cost_usd
+                finally:
+                    conn.close()
+            except (sqlite3.Error, OSError) as exc:
+                log.warning("today's spend unreadable", error=type(exc).__name__)
+                return
+            self.add_day_spend(spent, day)
+            log.info("today's spend", usd=round(spent, 4))
+
+        spawn(read)
 
     # -- the decision -----------------------------------------------------------------------------------------
 

@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
             try:
                 report = build_report(conn, session=args.session, since_ms=since_ms, scope=scope)
                 if limits.day is not None:
-                    today = build_report(conn, since_ms=_local_midnight_ms(time.time())).total.cost_usd
+                    today = build_report(conn, since_ms=spend_limits.day_start_ms(time.time())).total.cost_usd
             finally:
                 conn.close()
         except sqlite3.Error as exc:
@@ -71,8 +71,3 @@ def run(args: argparse.Namespace) -> int:
         shown = spend_limits.describe(limits, today, session_spent)
         print(f"{render(report)}\n\n{shown}" if shown else render(report))
     return 0
-
-
-def _local_midnight_ms(now: float) -> int:
-    start = datetime.fromtimestamp(now).replace(hour=0, minute=0, second=0, microsecond=0)
-    return int(start.timestamp() * 1000)

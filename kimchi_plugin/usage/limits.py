@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 LIMITS_NAME = "limits.json"
@@ -22,6 +23,12 @@ class SpendLimits:
     @property
     def any(self) -> bool:
         return self.session is not None or self.day is not None
+
+
+def day_start_ms(now: float) -> int:
+    """Local midnight before `now`, in epoch ms: where a per-day limit starts counting."""
+    start = datetime.fromtimestamp(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    return int(start.timestamp() * 1000)
 
 
 def limits_path(db_path: str) -> str:
