@@ -5,8 +5,10 @@
 Independently written sets A–U (tests/routing_data/<set>/messages.jsonl and sessions.jsonl, found by SETS),
 each by another author, are each split deterministically by id (sha1(id) % 10 < 7 → dev, else test). By
 default it prints one row per set, kind (messages, session turns) and split, the combined rows, and the
-confusion matrices of the combined test split. `--mistakes` lists misrouted dev items only: the test
-split is for reporting, never for tuning.
+confusion matrices of the combined test split. Then the real corpus's test split (real users' turns from
+repositories that never train, tests/routing_data/real/corpus.jsonl) as scripts/real_corpus/evaluate.py reports it:
+messages and session turns, by language, confusion, reliability table and calibration error. `--mistakes` lists
+misrouted dev items only: the test split is for reporting, never for tuning.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from real_corpus import evaluate as real_corpus
 
 from kimchi_plugin.routing.classifier import Classification
 from kimchi_plugin.routing.classify.table import labelled_sets
@@ -301,8 +305,13 @@ def main(argv: list[str] | None = None) -> int:
             if split == "dev" and name in SETS:
                 for m in scores.mistakes:
                     print(json.dumps({"set": name, **m}, ensure_ascii=False))
+    real = {split: real_corpus.evaluate(real_corpus.sessions(split))[0] for split in SPLITS}
+    print("\nreal users' turns (tests/routing_data/real), test split: repositories that never train")
+    print(real_corpus.report(real["test"]))
     if args.json:
-        print(json.dumps({"/".join(key): s.as_dict() for key, s in results.items()}, indent=2))
+        figures = {"/".join(key): s.as_dict() for key, s in results.items()}
+        figures.update({f"real/{row}/{split}": t.row() for split, rows in real.items() for row, t in rows.items()})
+        print(json.dumps(figures, indent=2, ensure_ascii=False))
     return 0
 
 

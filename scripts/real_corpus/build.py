@@ -2,14 +2,16 @@
 
     python scripts/real_corpus/build.py agreement          # how far the annotators agree, before adjudication
     python scripts/real_corpus/build.py build [--holdout FILE]   # write tests/routing_data/real/corpus.jsonl
+    python scripts/real_corpus/build.py check    # exit 1 when corpus.jsonl is not what the sources and labels give
 
 Inputs (tests/routing_data/real/): the collectors' session files (`specstory.jsonl`, `aider.jsonl`,
 `transcripts.jsonl`: ordered user turns with source repository, commit and path), two blind annotators' labels
 (`labels/annotator_1/<source>.jsonl`, `labels/annotator_2/<source>.jsonl`, one line per turn, ids
-`<session id>#<turn index>`) and an adjudicator's labels for the turns they disagree on (`labels/adjudicated/`). A turn keeps a label when the
-annotators agree on tier and profile, or when the adjudicator picked one of the two labels; otherwise it stays in its
-session as context with no label. Sessions are split by repository (a repository is all dev or all test), so the
-test split measures routing on people the router has never seen.
+`<session id>#<turn index>`) and an adjudicator's labels for the turns they disagree on (`labels/adjudicated/`). A
+turn keeps a label when the annotators agree on tier and profile, or when the adjudicator picked one of the two
+labels; otherwise it stays in its session as context with no label. Sessions are split by repository (a repository
+is all dev or all test), so the test split measures routing on people the router has never seen. The corpus is
+committed; `check` (run by the test suite) fails when it no longer matches its sources and labels.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 REAL = ROOT / "tests" / "routing_data" / "real"
+CORPUS = REAL / "corpus.jsonl"
 SOURCES = ("specstory.jsonl", "aider.jsonl", "transcripts.jsonl")
 ANNOTATORS = ("annotator_1", "annotator_2")
 TEST_BUCKETS = 4  # of 10: share of repositories held out for the test split
@@ -132,7 +135,8 @@ def consensus_label(turn_id: str, first: dict, second: dict, adjudicated: dict) 
     return None
 
 
-def build(holdout: frozenset[str]) -> dict:
+def corpus(holdout: frozenset[str] = frozenset()) -> tuple[list[dict], Counter]:
+    """The corpus's sessions, each turn with its consensus label or none, and the turn counts by split and kind."""
     first, second = (_labels(name) for name in ANNOTATORS)
     adjudicated = _labels("adjudicated")
     rows, counts = [], Counter()
@@ -155,9 +159,16 @@ def build(holdout: frozenset[str]) -> dict:
                 "turns": turns,
             }
         )
-    with (REAL / "corpus.jsonl").open("w", encoding="utf-8") as out:
-        for row in rows:
-            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return rows, counts
+
+
+def corpus_text(rows: list[dict]) -> str:
+    return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+
+
+def build(holdout: frozenset[str]) -> dict:
+    rows, counts = corpus(holdout)
+    CORPUS.write_text(corpus_text(rows), encoding="utf-8")
     return {
         "sessions": len(rows),
         "repositories": len({r["repo"].lower() for r in rows}),
@@ -168,9 +179,14 @@ def build(holdout: frozenset[str]) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=("agreement", "build"))
+    parser.add_argument("command", choices=("agreement", "build", "check"))
     parser.add_argument("--holdout", type=Path, help="list of held-out repositories (one owner/name per line)")
     args = parser.parse_args(argv)
+    if args.command == "check":
+        if not CORPUS.exists() or CORPUS.read_text(encoding="utf-8") != corpus_text(corpus()[0]):
+            print(f"{CORPUS.relative_to(ROOT)} differs from the sources and labels: run build", file=sys.stderr)
+            return 1
+        return 0
     if args.command == "agreement":
         result = agreement()
         result["disagreements"] = len(result["disagreements"])

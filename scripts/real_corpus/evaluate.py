@@ -20,11 +20,11 @@ import argparse
 import json
 import sys
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kimchi_plugin.routing.classifier import Classification
+from kimchi_plugin.routing.classifier import Classification, WeightTable
 from kimchi_plugin.routing.conversation import ConversationState, decide
 from kimchi_plugin.routing.tiers import TIER_ORDER, Profile, Tier
 
@@ -47,6 +47,7 @@ class Tally:
     n: int = 0
     tier_ok: int = 0
     profile_ok: int = 0
+    profiled: int = 0  # items scored on their profile too (session turns are scored on the floored tier alone)
     reasoning: int = 0
     reasoning_lower: int = 0
     confident_wrong: int = 0
@@ -59,6 +60,7 @@ class Tally:
         ok = got_tier is label
         self.n += 1
         self.tier_ok += ok
+        self.profiled += profile is not None
         self.profile_ok += profile is not None and got.profile is profile
         self.matrix[label, got_tier] += 1
         if label is Tier.REASONING:
@@ -74,6 +76,24 @@ class Tally:
         bucket[1] += ok
         bucket[2] += got.confidence
 
+    def merge(self, other: Tally) -> None:
+        """Add another tally's counts (the folds of a cross-validation)."""
+        for name in ("n", "tier_ok", "profile_ok", "profiled", "reasoning", "reasoning_lower", "confident_wrong"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.below_threshold += other.below_threshold
+        self.above_ok += other.above_ok
+        self.matrix.update(other.matrix)
+        for key, (n, ok, conf) in other.bins.items():
+            mine = self.bins[key]
+            mine[0] += n
+            mine[1] += ok
+            mine[2] += conf
+
+    def cost(self, reasoning_lower_cost: float) -> float:
+        """Mistakes per item, a Reasoning turn sent lower counting `reasoning_lower_cost`."""
+        misses = self.n - self.tier_ok + (reasoning_lower_cost - 1.0) * self.reasoning_lower
+        return misses / max(self.n, 1)
+
     def ece(self) -> float:
         """Expected calibration error: the gap between confidence and accuracy, weighted by bin size."""
         return sum(abs(ok - conf) for n, ok, conf in self.bins.values() if n) / max(self.n, 1)
@@ -83,7 +103,7 @@ class Tally:
         return {
             "n": self.n,
             "tier_accuracy": round(self.tier_ok / n, 4),
-            "profile_accuracy": round(self.profile_ok / n, 4),
+            "profile_accuracy": round(self.profile_ok / self.profiled, 4) if self.profiled else None,
             "reasoning_sent_lower": round(self.reasoning_lower / max(self.reasoning, 1), 4),
             "wrong_with_confidence_ge_0.8": round(self.confident_wrong / n, 4),
             "below_llm_threshold": round(self.below_threshold / n, 4),
@@ -92,22 +112,31 @@ class Tally:
         }
 
 
-def sessions(split: str) -> Iterator[dict]:
-    for line in CORPUS.read_text(encoding="utf-8").splitlines():
-        session = json.loads(line)
-        if split in ("all", session["split"]):
-            yield session
+def sessions(split: str) -> list[dict]:
+    """The corpus's sessions in a split ("dev", "test" or "all")."""
+    rows = (json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip())
+    return [session for session in rows if split in ("all", session["split"])]
+
+
+def with_table(table: WeightTable) -> DecideFn:
+    """`decide` scoring with this weight table instead of the shipped one."""
+
+    def decide_with(text: str, state: ConversationState) -> Classification:
+        return decide(text, state, table)
+
+    return decide_with
 
 
 def _labelled(profile: str) -> Classification:
     return Classification(Profile(profile), 1.0, ("label",), "label")
 
 
-def evaluate(split: str, decide_fn: DecideFn = decide) -> tuple[dict[str, Tally], list[dict]]:
-    """Tallies keyed by row name ("messages", "session turns", "messages · <lang>"), and the message mistakes."""
+def evaluate(chosen: list[dict], decide_fn: DecideFn = decide) -> tuple[dict[str, Tally], list[dict]]:
+    """Tallies of these sessions keyed by row name ("messages", "session turns (build, sure)", "messages · <lang>"),
+    and the message mistakes."""
     tallies: dict[str, Tally] = defaultdict(Tally)
     mistakes = []
-    for session in sessions(split):
+    for session in chosen:
         replay = ConversationState()
         previous: dict | None = None
         for index, turn in enumerate(session["turns"]):
@@ -146,7 +175,7 @@ def report(tallies: dict[str, Tally]) -> str:
     order = sorted(tallies, key=lambda k: (k.startswith("messages ·"), -tallies[k].n))
     for name in order:
         r = tallies[name].row()
-        profile = f"{r['profile_accuracy']:>8.1%}" if name != "session turns (build, sure)" else f"{'—':>8}"
+        profile = f"{r['profile_accuracy']:>8.1%}" if r["profile_accuracy"] is not None else f"{'—':>8}"
         lines.append(
             f"{name:<30} {r['n']:>5} {r['tier_accuracy']:>7.1%} {profile} "
             f"{r['reasoning_sent_lower']:>8.1%} {r['wrong_with_confidence_ge_0.8']:>9.1%} "
@@ -173,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--mistakes", type=int, default=0, help="list this many misrouted messages (dev only)")
     args = parser.parse_args(argv)
-    tallies, mistakes = evaluate(args.split)
+    tallies, mistakes = evaluate(sessions(args.split))
     if args.json:
         json.dump({name: t.row() for name, t in tallies.items()}, sys.stdout, indent=2, ensure_ascii=False)
         print()
