@@ -4,17 +4,22 @@
                                        [--word-sigma S] [--rule-sigma S] [--context-sigma S]
     python scripts/train_classifier.py --cross-author     # each author scored by a table trained without them
 
+Needs tests/routing_data/real/corpus.jsonl (scripts/real_corpus/build.py makes it).
+
 Multinomial logistic regression over the classifier's own features (rule features, words, word stems,
 and the conversation stage's context features), fitted by MAP: a Gaussian prior centred on the hand-set
 rule weights of scripts/classifier_prior.py (words centred on 0) keeps the rules as the starting belief and
 lets the labelled dev data move them. Examples are the dev messages and every dev session turn that is not a
 recognised short follow-up, each session turn carrying the context features of the turns before it (previous
-label, tool activity), so that how far a weak message sticks to the previous tier is learnt too.
+label, tool activity), so that how far a weak message sticks to the previous tier is learnt too. The labelled turns of
+the real corpus's dev split (real users' words, tests/routing_data/real/) train beside them, each counting REAL_WEIGHT.
 
 `--cv` runs a cross-validation inside dev over a grid of prior widths (the full 3×3×3 grid, or the settings
-given by `--grid`), scoring held-out folds with the real routing walk; the folds are the authors when several
-sets train (5 folds by id for one set); the temperature that calibrates the shipped
-probabilities is fitted on the out-of-fold scores of the chosen widths. The test splits are never read.
+given by `--grid`), scoring held-out folds with the real routing walk; a fold holds whole authors of the written
+sets and whole repositories of the real corpus, so a held-out fold is people the table has not seen. The widths with
+the lowest cost over both are chosen, and the temperature that calibrates the shipped probabilities is fitted on the
+out-of-fold real turns (confidence has to mean what it says for real users), as far as the written sets' held-out
+routing loses nothing by it. The test splits are never read.
 Pure Python, deterministic: the same data gives the same file, which records a fingerprint of the data it was
 trained on.
 """
@@ -28,11 +33,24 @@ from collections.abc import Iterable
 from multiprocessing import Pool
 
 from classifier_prior import RULE_WEIGHTS, evidence_features
-from eval_routing import DATA, ROOT, SETS, Scores, labelled, load_set, score_messages, score_sessions, tools_of
+from eval_routing import (
+    DATA,
+    REASONING_LOWER_COST,
+    ROOT,
+    SETS,
+    Scores,
+    labelled,
+    load_set,
+    score_messages,
+    score_sessions,
+    tools_of,
+)
+from real_corpus.evaluate import Tally, with_table
+from real_corpus.evaluate import evaluate as evaluate_real
+from real_corpus.evaluate import sessions as real_sessions
 
 from kimchi_plugin.routing.classifier import (
     PREV_PREFIX,
-    Classification,
     WeightTable,
     extract_features,
     load_weights,
@@ -40,7 +58,7 @@ from kimchi_plugin.routing.classifier import (
 )
 from kimchi_plugin.routing.classifier import score as table_score
 from kimchi_plugin.routing.classify.table import WEIGHTS_FILE, data_fingerprint, encode
-from kimchi_plugin.routing.conversation import ConversationState, decide, followup_intent
+from kimchi_plugin.routing.conversation import ConversationState, followup_intent
 from kimchi_plugin.routing.tiers import PROFILE_TIER, Profile, Tier
 
 OUT = ROOT / "kimchi_plugin" / "data" / WEIGHTS_FILE
@@ -58,8 +76,11 @@ KEEP_WEIGHT = 0.01  # smaller weights are dropped from the shipped table
 CONTEXT_PREFIXES = ("phase:", PREV_PREFIX)
 # Sets whose sessions never train: set C's conversations stay a measure of an author the model has not seen.
 MEASURE_ONLY_SESSIONS = frozenset({"C"})
+# How much a labelled real turn counts against a written one: chosen by the grouped cross-validation (1, 2, 3, 6,
+# 10 tried: 2 does best on held-out real repositories without costing the written sets).
+REAL_WEIGHT = 2.0
 
-Example = tuple[set[str], int]
+Example = tuple[set[str], int, float]
 Table = tuple[dict[str, dict[str, float]], list[float]]
 
 
@@ -76,29 +97,37 @@ def message_examples(items: Iterable[dict]) -> list[Example]:
             state = ConversationState()
             state.note_decision(prev["text"], labelled(prev["profile"]))
             features |= state.context_features(features)
-        data.append((features, PROFILES.index(Profile(item["profile"]))))
+        data.append((features, PROFILES.index(Profile(item["profile"])), 1.0))
     return data
 
 
-def session_examples(sessions: Iterable[dict]) -> list[Example]:
-    """Every turn with the context of the labelled turns and tool calls before it (follow-ups left out)."""
+def session_examples(sessions: Iterable[dict], weight: float = 1.0) -> list[Example]:
+    """Every labelled turn with the context of the labelled turns and tool calls before it (follow-ups left out).
+    A real session's turn without a consensus label (`"tier": null`) trains nothing and leaves the previous label
+    as the context; its tool calls still count."""
     data = []
     for session in sessions:
         state = ConversationState()
         for turn in session["turns"]:
             text = turn["text"]
-            if state.last_decision is None or followup_intent(text) is None:
-                features = extract_features(text)
-                features |= state.context_features(features)
-                data.append((features, PROFILES.index(Profile(turn["profile"]))))
-            state.note_decision(text, labelled(turn["profile"]))
+            profile = turn.get("profile")
+            if profile is not None:
+                if state.last_decision is None or followup_intent(text) is None:
+                    features = extract_features(text)
+                    features |= state.context_features(features)
+                    data.append((features, PROFILES.index(Profile(profile)), weight))
+                state.note_decision(text, labelled(profile))
             for tool, failed in tools_of(turn):
                 state.note_tool(tool, failed)
     return data
 
 
-def dev_items(sets: Iterable[str], by_author: bool = False) -> tuple[list[dict], list[dict]]:
-    """Dev messages and sessions of the sets; `by_author` tags each with its set, which is then its fold."""
+Items = tuple[list[dict], list[dict], list[dict]]  # written messages, written sessions, real sessions
+
+
+def dev_items(sets: Iterable[str], by_author: bool = False) -> Items:
+    """Dev messages and sessions of the sets and the real corpus's dev sessions; `by_author` tags each written item
+    with its set, whose author is then its fold (a real session's fold is its repository's)."""
     tag = (lambda name: {"set": name}) if by_author else (lambda name: {})
     messages = [{**m, **tag(name)} for name in sets for m in load_set(name, "messages", "dev")]
     sessions = [
@@ -107,11 +136,12 @@ def dev_items(sets: Iterable[str], by_author: bool = False) -> tuple[list[dict],
         if name not in MEASURE_ONLY_SESSIONS
         for s in load_set(name, "sessions", "dev")
     ]
-    return messages, sessions
+    return messages, sessions, real_sessions("dev")
 
 
-def examples(messages: list[dict], sessions: list[dict]) -> list[Example]:
-    return message_examples(messages) + session_examples(sessions)
+def examples(items: Items) -> list[Example]:
+    messages, sessions, real = items
+    return message_examples(messages) + session_examples(sessions) + session_examples(real, REAL_WEIGHT)
 
 
 def _is_rule(feature: str) -> bool:
@@ -120,7 +150,7 @@ def _is_rule(feature: str) -> bool:
 
 def vocabulary(data: list[Example]) -> list[str]:
     counts: dict[str, int] = {}
-    for features, _ in data:
+    for features, _, _ in data:
         for f in features:
             counts[f] = counts.get(f, 0) + 1
     # Every rule feature stays in the table, at its prior when the data never shows it.
@@ -136,7 +166,8 @@ def _sigma(feature: str, sigmas: tuple[float, float, float]) -> float:
 
 
 def train(data: list[Example], sigmas: tuple[float, float, float]) -> Table:
-    """MAP logistic regression by full-batch gradient descent with Adam steps."""
+    """MAP logistic regression by full-batch gradient descent with Adam steps; each example's log-loss counts its
+    weight."""
     vocab = vocabulary(data)
     index = {f: i for i, f in enumerate(vocab)}
     k = len(PROFILES)
@@ -144,8 +175,8 @@ def train(data: list[Example], sigmas: tuple[float, float, float]) -> Table:
     precision = [1.0 / _sigma(f, sigmas) ** 2 for f in vocab]
     w = [row[:] for row in prior]
     bias = [0.0] * k
-    rows = [([index[f] for f in features if f in index], y) for features, y in data]
-    n = len(rows)
+    rows = [([index[f] for f in features if f in index], y, weight) for features, y, weight in data]
+    n = sum(weight for _, _, weight in rows)
     m = [[0.0] * k for _ in vocab]
     v = [[0.0] * k for _ in vocab]
     mb, vb = [0.0] * k, [0.0] * k
@@ -153,13 +184,13 @@ def train(data: list[Example], sigmas: tuple[float, float, float]) -> Table:
     for step in range(1, EPOCHS + 1):
         grad = [[(wc - pc) * prec for wc, pc in zip(wi, pi)] for wi, pi, prec in zip(w, prior, precision)]
         gb = [0.0] * k
-        for idx, y in rows:
+        for idx, y, weight in rows:
             s = [sum(col) for col in zip(bias, *(w[i] for i in idx))]
             peak = max(s)
             e = [math.exp(x - peak) for x in s]
-            z = sum(e)
-            g = [x / z for x in e]
-            g[y] -= 1.0
+            z = weight / sum(e)
+            g = [x * z for x in e]
+            g[y] -= weight
             gb = [a + b for a, b in zip(gb, g)]
             for i in idx:
                 grad[i] = [a + b for a, b in zip(grad[i], g)]
@@ -190,64 +221,67 @@ def weight_table(table: Table, temperature: float = 1.0) -> WeightTable:
 
 def route_scores(table: Table, messages: list[dict], sessions: list[dict], temperature: float = 1.0) -> Scores:
     """The real routing (conversation stage included) over messages and session walks, with this table."""
-    candidate = weight_table(table, temperature)
-
-    def decide_with(text: str, state: ConversationState) -> Classification:
-        return decide(text, state, candidate)
-
+    decide_with = with_table(weight_table(table, temperature))
     scores = score_messages(messages, decide_with)
     scores.merge(score_sessions(sessions, decide_with))
     return scores
 
 
-def fold_of(item: dict) -> int:
-    """The fold of a message or session: its set when the folds are the authors, else a hash
-    of its id."""
+def real_scores(table: Table, real: list[dict], temperature: float = 1.0) -> dict[str, Tally]:
+    """The real corpus's report rows (messages, session turns, by language) for these sessions, with this table."""
+    return evaluate_real(real, with_table(weight_table(table, temperature)))[0]
+
+
+def fold_of(item: dict, folds: int) -> int:
+    """The fold of a message or session: its author's set when the folds are the authors, a real session's
+    repository, else a hash of its id."""
     if item.get("set") is not None:
-        return list(SETS).index(item["set"])
-    return int(hashlib.sha1(f"fold:{item['id']}".encode()).hexdigest(), 16) % FOLDS
+        return list(SETS).index(item["set"]) % folds
+    key = item["repo"].lower() if "repo" in item else item["id"]
+    return int(hashlib.sha1(f"fold:{key}".encode()).hexdigest(), 16) % folds
 
 
-def _fold_task(task: tuple[tuple[float, float, float], int, list[dict], list[dict]]) -> Table:
-    sigmas, fold, messages, sessions = task
-    train_m = [m for m in messages if fold_of(m) != fold]
-    train_s = [s for s in sessions if fold_of(s) != fold]
-    return train(examples(train_m, train_s), sigmas)
+def held_out(items: Items, fold: int, folds: int, keep: bool) -> Items:
+    """The items of a fold (`keep`), or every item but those."""
+    messages, sessions, real = ([x for x in part if (fold_of(x, folds) == fold) is keep] for part in items)
+    return messages, sessions, real
+
+
+def _fold_task(task: tuple[tuple[float, float, float], int, Items, int]) -> Table:
+    sigmas, fold, items, folds = task
+    return train(examples(held_out(items, fold, folds, keep=False)), sigmas)
 
 
 def cross_validate(
-    grid: list[tuple[float, float, float]], messages: list[dict], sessions: list[dict], folds: int
+    grid: list[tuple[float, float, float]], items: Items, folds: int
 ) -> dict[tuple[float, float, float], list[Table]]:
     """Fold tables for every setting of the grid (two worker processes)."""
-    tasks = [(sigmas, fold, messages, sessions) for sigmas in grid for fold in range(folds)]
+    tasks = [(sigmas, fold, items, folds) for sigmas in grid for fold in range(folds)]
     with Pool(2) as pool:
         tables = pool.map(_fold_task, tasks)
     return {sigmas: tables[i * folds : (i + 1) * folds] for i, sigmas in enumerate(grid)}
 
 
-def held_out_scores(
-    tables: list[Table], messages: list[dict], sessions: list[dict], temperature: float = 1.0
-) -> Scores:
-    total = Scores()
+def held_out_scores(tables: list[Table], items: Items, temperature: float = 1.0) -> tuple[Scores, Tally]:
+    """Every fold scored by the table trained without it: the written sets, and the real corpus's messages."""
+    total, real = Scores(), Tally()
     for fold, table in enumerate(tables):
-        total.merge(
-            route_scores(
-                table,
-                [m for m in messages if fold_of(m) == fold],
-                [s for s in sessions if fold_of(s) == fold],
-                temperature,
-            )
-        )
-    return total
+        messages, sessions, real_fold = held_out(items, fold, len(tables), keep=True)
+        total.merge(route_scores(table, messages, sessions, temperature))
+        real.merge(real_scores(table, real_fold, temperature)["messages"])
+    return total, real
 
 
-def fit_temperature(tables: list[Table], messages: list[dict], sessions: list[dict]) -> float:
-    """The temperature that minimises the tier log-loss of the out-of-fold examples."""
+def fit_temperature(tables: list[Table], items: Items) -> float:
+    """The temperature that minimises the tier log-loss of the out-of-fold real turns (written turns are near
+    separable and alone would leave real users' confidence too high), lowered until the written sets' held-out folds
+    are routed as accurately as without calibration: the temperature also sways near ties through the Reasoning
+    weighting."""
     raw: list[tuple[list[float], Tier]] = []
     for fold, table in enumerate(tables):
-        held = examples([m for m in messages if fold_of(m) == fold], [s for s in sessions if fold_of(s) == fold])
+        held = session_examples(held_out(items, fold, len(tables), keep=True)[2])
         candidate = weight_table(table)
-        raw.extend((table_score(features, candidate), PROFILE_TIER[PROFILES[y]]) for features, y in held)
+        raw.extend((table_score(features, candidate), PROFILE_TIER[PROFILES[y]]) for features, y, _ in held)
 
     def loss(t: float) -> float:
         total = 0.0
@@ -256,7 +290,15 @@ def fit_temperature(tables: list[Table], messages: list[dict], sessions: list[di
             total -= math.log(max(1e-12, sum(p for p, q in zip(probs, PROFILES) if PROFILE_TIER[q] is tier)))
         return total
 
-    return min(TEMPERATURES, key=loss)
+    def written_accuracy(t: float) -> float:
+        return held_out_scores(tables, items, t)[0].as_dict()["tier_accuracy"]
+
+    best = min(TEMPERATURES, key=loss)
+    uncalibrated = written_accuracy(1.0)
+    for t in sorted((t for t in TEMPERATURES if 1.0 < t <= best), reverse=True):
+        if written_accuracy(t) >= uncalibrated:
+            return t
+    return min(best, 1.0)
 
 
 def _line(label: str, s: Scores) -> str:
@@ -264,6 +306,15 @@ def _line(label: str, s: Scores) -> str:
     return (
         f"{label}: tier {d['tier_accuracy']:.1%}  profile {d['profile_accuracy']:.1%}  "
         f"reasoning→lower {d['reasoning_routed_lower']:.1%}  cost {d['cost']:.3f}  (n={d['n']})"
+    )
+
+
+def _real_line(label: str, tally: Tally) -> str:
+    r = tally.row()
+    return (
+        f"{label}: tier {r['tier_accuracy']:.1%}  profile {r['profile_accuracy']:.1%}  "
+        f"reasoning→lower {r['reasoning_sent_lower']:.1%}  conf≥0.8 wrong {r['wrong_with_confidence_ge_0.8']:.1%}  "
+        f"ECE {r['ece']:.3f}  cost {tally.cost(REASONING_LOWER_COST):.3f}  (n={r['n']})"
     )
 
 
@@ -303,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.cross_author:
         # Leave one author out: how the router does on a writer it has never seen, as a new user would be.
         # The author folds of the cross-validation: fold k is trained on every set but the k-th.
-        tables = cross_validate([sigmas], *dev_items(list(SETS), by_author=True), len(SETS))[sigmas]
+        tables = cross_validate([sigmas], dev_items(list(SETS), by_author=True), len(SETS))[sigmas]
         unseen = Scores()
         for held, table in zip(SETS, tables):
             scores = route_scores(
@@ -315,31 +366,38 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     sets = args.sets.split(",")
-    messages, sessions = dev_items(sets)
+    items = dev_items(sets)
     if args.cv:
-        # Folds are the authors when there are several sets: the widths that carry what one author's
-        # messages teach over to another author's are the ones a new user's messages need.
-        by_author = len(sets) > 1
-        cv_m, cv_s = dev_items(sets, by_author)
-        folds = len(sets) if by_author else FOLDS
-        print(f"cross-validation: {folds} folds ({'one per set' if by_author else 'by id'})", flush=True)
+        # A fold holds whole authors and whole repositories: the widths that carry what one person's messages
+        # teach over to another's are the ones a new user's messages need.
+        cv_items = dev_items(sets, by_author=len(sets) > 1)
+        print(f"cross-validation: {FOLDS} folds (authors and repositories)", flush=True)
         grid = (
             [tuple(float(x) for x in setting.split(",")) for setting in args.grid.split(";")]
             if args.grid
             else [(r, w, c) for r in CV_RULE_SIGMAS for w in CV_WORD_SIGMAS for c in CV_CONTEXT_SIGMAS]
         )
-        results = cross_validate(grid, cv_m, cv_s, folds)
-        held = {setting: held_out_scores(tables, cv_m, cv_s) for setting, tables in results.items()}
-        for setting, scores in held.items():
-            print(_line(f"rule={setting[0]} word={setting[1]} context={setting[2]}", scores))
-        sigmas = min(held, key=lambda setting: held[setting].cost)
-        temperature = fit_temperature(results[sigmas], cv_m, cv_s)
+        results = cross_validate(grid, cv_items, FOLDS)
+        held = {setting: held_out_scores(tables, cv_items) for setting, tables in results.items()}
+        for setting, (written, real) in held.items():
+            name = f"rule={setting[0]} word={setting[1]} context={setting[2]}"
+            print(_line(f"{name} written", written))
+            print(_real_line(f"{name} real", real))
+        sigmas = min(held, key=lambda k: held[k][0].cost + held[k][1].cost(REASONING_LOWER_COST))
+        temperature = fit_temperature(results[sigmas], cv_items)
         print(f"chosen: rule={sigmas[0]} word={sigmas[1]} context={sigmas[2]}, temperature {temperature}")
-        print(_line("held out with that temperature", held_out_scores(results[sigmas], cv_m, cv_s, temperature)))
-    data = examples(messages, sessions)
-    print(f"training examples: {len(data)} ({len(messages)} dev messages, {len(sessions)} dev sessions)")
+        written, real = held_out_scores(results[sigmas], cv_items, temperature)
+        print(_line("held out with that temperature, written", written))
+        print(_real_line("held out with that temperature, real", real))
+    data = examples(items)
+    messages, sessions, real_dev = items
+    print(
+        f"training examples: {len(data)} ({len(messages)} dev messages, {len(sessions)} dev sessions, "
+        f"{len(real_dev)} real dev sessions)"
+    )
     table = train(data, sigmas)
     print(_line("train (routing walk)", route_scores(table, messages, sessions, temperature)))
+    print(_real_line("train (real dev messages)", real_scores(table, real_dev, temperature)["messages"]))
     write_model(table, sigmas, temperature)
     return 0
 

@@ -30,6 +30,15 @@ def test_the_fingerprint_follows_every_set_file(tmp_path: Path) -> None:
     assert data_fingerprint(tmp_path) != before
 
 
+def test_the_fingerprint_follows_the_real_corpus(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "messages.jsonl").write_text('{"id": "x"}\n')
+    before = data_fingerprint(tmp_path)
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "corpus.jsonl").write_text('{"id": "r"}\n')
+    assert data_fingerprint(tmp_path) != before
+
+
 def test_a_table_survives_its_file_format() -> None:
     weights = {"debug:verb": (0.5, 1.25, -0.001, 0.0, 2.837, -1.958), "w 原因": (0.0, 0.0, 0.0, 0.0, 0.0, 0.01)}
     table = WeightTable(weights, (-1.214, -0.084, -1.281, 0.047, -1.166, 1.391), 1.15, frozenset({"debug:verb"}))

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from kimchi_plugin.routing.classifier import Classification, classify, extract_features, probabilities, score
+from kimchi_plugin.routing.classifier import (
+    Classification,
+    classify,
+    extract_features,
+    load_weights,
+    probabilities,
+    score,
+)
 from kimchi_plugin.routing.conversation import (
     KEPT_TEXT_CHARS,
     TURN_WINDOW,
@@ -133,7 +140,9 @@ def test_failing_commands_pull_a_weak_message_towards_debugging() -> None:
     debugger = list(Profile).index(Profile.DEBUGGER)
 
     def p_debugger(state: ConversationState) -> float:
-        return probabilities(score(features | state.context_features(features)))[debugger]
+        # The table's own evidence: the calibration temperature softens every probability alike.
+        scores = score(features | state.context_features(features))
+        return probabilities([s * load_weights().temperature for s in scores])[debugger]
 
     assert p_debugger(failing) > 2 * p_debugger(calm)
 

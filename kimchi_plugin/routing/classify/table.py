@@ -23,6 +23,8 @@ from typing import Any
 from kimchi_plugin.routing.tiers import Profile
 
 WEIGHTS_FILE = "classifier_weights.bin"
+# The labelled corpus of real users' turns, under the routing data (scripts/real_corpus/build.py writes it).
+REAL_CORPUS = "real/corpus.jsonl"
 MAGIC = b"kimchi classifier weights 1\n"
 # Weights are stored as integers in thousandths: the trainer rounds them to three decimals.
 SCALE = 1000
@@ -128,11 +130,11 @@ def labelled_sets(root: Path) -> dict[str, Path]:
 
 
 def data_fingerprint(root: Path) -> str:
-    """sha256 over the labelled sets' messages and sessions (relative path and bytes of each file, in path order):
-    the data a table was trained on."""
+    """sha256 over the labelled sets' messages and sessions and the real corpus (relative path and bytes of each
+    file, in path order): the data a table was trained on."""
     digest = hashlib.sha256()
-    for folder in labelled_sets(root).values():
-        for path in (folder / "messages.jsonl", folder / "sessions.jsonl"):
-            if path.exists():
-                digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    paths = [folder / f"{kind}.jsonl" for folder in labelled_sets(root).values() for kind in ("messages", "sessions")]
+    for path in (*paths, root / REAL_CORPUS):
+        if path.exists():
+            digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
