@@ -14,7 +14,6 @@ import os
 import re
 import stat
 import sys
-from collections.abc import MutableMapping
 from typing import Any, BinaryIO, TextIO, cast
 
 import structlog
@@ -30,10 +29,15 @@ REDACTED = "[redacted]"
 LOG_ROTATE_BYTES = 5 * 1024 * 1024  # a log file growing past this is moved to "<name>.1" (at most ~2x on disk)
 
 
+# A rendered line holds JSON-escaped text: whitespace after "Bearer" may be an escaped newline or tab.
+_BEARER_RENDERED = re.compile(r"(?i)(bearer(?:\s|\\[nrt])+)[A-Za-z0-9._~+/=-]{6,}")
+
+
 def register_secret(value: str | None) -> None:
-    """Remember a secret so that it is scrubbed from every log line from now on."""
+    """Remember a secret so that it is scrubbed from every log line from now on (also as JSON-escaped text)."""
     if value and len(value) >= 6:
         _secrets.add(value)
+        _secrets.add(json.dumps(value)[1:-1])
 
 
 def redact(text: str) -> str:
@@ -44,18 +48,13 @@ def redact(text: str) -> str:
     return _BEARER.sub(r"\1" + REDACTED, text)
 
 
-def _redact_value(value: Any) -> Any:
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, dict):
-        return {k: _redact_value(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_redact_value(v) for v in value]
-    return value
-
-
-def _redact_processor(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> dict[str, Any]:
-    return {k: _redact_value(v) for k, v in event.items()}
+def _redact_line(_logger: Any, _name: str, rendered: Any) -> str:
+    """The last step: the rendered line is scrubbed once (cheaper than every value of the event, keys included)."""
+    line = str(rendered)
+    for secret in _secrets:
+        if secret in line:
+            line = line.replace(secret, REDACTED)
+    return _BEARER_RENDERED.sub(r"\1" + REDACTED, line)
 
 
 def claim_stdout() -> BinaryIO:
@@ -209,7 +208,7 @@ def configure_logging(*, verbose: bool = False, log_file: str | None = None) -> 
         structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
     )
     structlog.configure(
-        processors=[*shared, exceptions, _redact_processor, structlog.processors.JSONRenderer()],
+        processors=[*shared, exceptions, structlog.processors.JSONRenderer(), _redact_line],
         wrapper_class=structlog.make_filtering_bound_logger(level),
         logger_factory=structlog.WriteLoggerFactory(file=stream),
         cache_logger_on_first_use=False,
@@ -221,8 +220,8 @@ def configure_logging(*, verbose: bool = False, log_file: str | None = None) -> 
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 exceptions,
-                _redact_processor,
                 structlog.processors.JSONRenderer(),
+                _redact_line,
             ],
         )
     )
