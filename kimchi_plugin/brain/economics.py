@@ -58,7 +58,8 @@ class Reviewed:
 
 
 class Economics:
-    """Owned by the Brain: the day's spend across this process's sessions, and the per-decision review."""
+    """Owned by the Brain: the day's spend (the database's figure at start, then this process's sessions), and the
+    review of each decision."""
 
     def __init__(self, clock: Callable[[], float], day_of: Callable[[float], str] = local_day) -> None:
         self._clock = clock
