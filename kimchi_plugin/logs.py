@@ -66,9 +66,20 @@ def claim_stdout() -> BinaryIO:
     return os.fdopen(proto_fd, "wb", buffering=0)
 
 
+TRACE = 5  # below DEBUG: every per-step hook call (KIMCHI_LOG_LEVEL=trace)
+_tracing = False
+
+
+def tracing() -> bool:
+    """Whether per-step hook calls are logged (`KIMCHI_LOG_LEVEL=trace`); they are written at debug level."""
+    return _tracing
+
+
 def level_from(verbose: bool) -> int:
-    """`KIMCHI_LOG_LEVEL` wins; otherwise DEBUG when verbose, INFO when not."""
+    """`KIMCHI_LOG_LEVEL` wins (`trace` is TRACE); otherwise DEBUG when verbose, INFO when not."""
     name = os.environ.get("KIMCHI_LOG_LEVEL", "").strip().upper()
+    if name == "TRACE":
+        return TRACE
     if name and isinstance(getattr(logging, name, None), int):
         return int(getattr(logging, name))
     return logging.DEBUG if verbose else logging.INFO
@@ -190,8 +201,10 @@ _current: LogFile | None = None
 
 def configure_logging(*, verbose: bool = False, log_file: str | None = None) -> None:
     """(Re)configure structlog and stdlib logging; safe to call again when `initialize` brings options."""
-    global _current
+    global _current, _tracing
     level = level_from(verbose)
+    _tracing = level <= TRACE
+    level = max(level, logging.DEBUG)
     if _current is not None and (log_file is None or os.path.abspath(log_file) != os.path.abspath(_current.path)):
         _current.close()
         _current = None

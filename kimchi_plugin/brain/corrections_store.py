@@ -12,14 +12,14 @@ from pathlib import Path
 
 import structlog
 
-from kimchi_plugin.routing.corrections import Correction
+from kimchi_plugin.routing.corrections import ACCEPTED, Correction
 from kimchi_plugin.routing.tiers import Profile
 from kimchi_plugin.settings import home
 
 log = structlog.get_logger("kimchi.learning")
 
 FILE_NAME = "corrections.db"
-MAX_PER_SCOPE = 500  # older corrections of a scope are dropped: the newest describe the user best
+MAX_PER_SCOPE = 500  # per scope, of corrections and of accepted decisions each: the newest describe the user best
 GLOBAL_SCOPE = "global"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS corrections (
@@ -55,6 +55,8 @@ class CorrectionStore:
                 return None
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             self._conn = sqlite3.connect(self.path, timeout=1.0, isolation_level=None, check_same_thread=False)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.executescript(_SCHEMA)
         return self._conn
 
@@ -74,7 +76,7 @@ class CorrectionStore:
             rows = conn.execute(
                 "SELECT at, excerpt, features, detected, automatic, target, kind FROM corrections WHERE scope = ? "
                 "ORDER BY at DESC LIMIT ?",
-                (scope, MAX_PER_SCOPE),
+                (scope, 2 * MAX_PER_SCOPE),
             ).fetchall()
         except sqlite3.Error as exc:
             log.warning("corrections unreadable", error=str(exc))
@@ -107,9 +109,10 @@ class CorrectionStore:
                     correction.kind,
                 ),
             )
+            same_kind = "kind = 'accepted'" if correction.kind == ACCEPTED else "kind != 'accepted'"
             conn.execute(
-                "DELETE FROM corrections WHERE scope = ? AND id NOT IN "
-                "(SELECT id FROM corrections WHERE scope = ? ORDER BY at DESC LIMIT ?)",
+                f"DELETE FROM corrections WHERE scope = ? AND {same_kind} AND id NOT IN "
+                f"(SELECT id FROM corrections WHERE scope = ? AND {same_kind} ORDER BY at DESC LIMIT ?)",
                 (scope, scope, MAX_PER_SCOPE),
             )
         except sqlite3.Error as exc:
@@ -133,7 +136,8 @@ class CorrectionStore:
             conn = self._connection()
             if conn is None:
                 return {}
-            return dict(conn.execute("SELECT scope, COUNT(*) FROM corrections GROUP BY scope").fetchall())
+            rows = conn.execute("SELECT scope, COUNT(*) FROM corrections WHERE kind != 'accepted' GROUP BY scope")
+            return dict(rows.fetchall())
         except sqlite3.Error:
             return {}
 

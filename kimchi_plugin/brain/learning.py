@@ -8,11 +8,11 @@ from collections.abc import Callable
 
 import structlog
 
-from kimchi_plugin.brain.corrections_store import GLOBAL_SCOPE, CorrectionStore
+from kimchi_plugin.brain.corrections_store import GLOBAL_SCOPE, MAX_PER_SCOPE, CorrectionStore
 from kimchi_plugin.lru import Lru
 from kimchi_plugin.routing import corrections
 from kimchi_plugin.routing.classifier import Classification
-from kimchi_plugin.routing.corrections import AUTOMATIC, AutoTurn, Correction
+from kimchi_plugin.routing.corrections import ACCEPTED, AUTOMATIC, AutoTurn, Correction
 from kimchi_plugin.routing.router import Decision
 
 log = structlog.get_logger("kimchi.learning")
@@ -65,22 +65,35 @@ class Learning:
             return None
         return corrections.adjust(self.known, text, found)
 
+    @property
+    def corrections(self) -> list[Correction]:
+        return [c for c in self.known if c.kind != ACCEPTED]
+
     def observe(self, session_id: str, text: str, decision: Decision, command: bool) -> Correction | None:
-        """Remember an automatic decision; record the correction an explicit one makes of the one before it."""
+        """Remember an automatic decision (the one before it stood: kept as evidence once the user has corrected
+        anything); record the correction an explicit decision makes of the one before it."""
         if not self.enabled:
             return None
         now = self._clock()
+        previous = self._last.pop(session_id)
         if decision.source in AUTOMATIC:
             self._last.put(session_id, AutoTurn(text, decision.profile, now))
+            if previous is not None and any(c.kind != ACCEPTED for c in self.known):
+                self._keep(corrections.accepted(previous))
             return None
-        previous = self._last.pop(session_id)
         found = corrections.detect(previous, text, decision.source, decision.profile, command, now)
         if found is None:
             return None
-        self._refresh()
-        self._known.append(found)
-        if self.store is not None:
-            self.store.add(self.scope, found)
-            self._version = self.store.version()
+        self._keep(found)
         log.info("correction recorded", session=session_id, correction=found.words(), automatic=found.automatic.value)
         return found
+
+    def _keep(self, example: Correction) -> None:
+        self._refresh()
+        self._known.append(example)
+        same = [c for c in self._known if (c.kind == ACCEPTED) == (example.kind == ACCEPTED)]
+        if len(same) > MAX_PER_SCOPE:
+            self._known.remove(same[0])
+        if self.store is not None:
+            self.store.add(self.scope, example)
+            self._version = self.store.version()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from kimchi_plugin.brain.corrections_store import GLOBAL_SCOPE, CorrectionStore, default_corrections_path
 from kimchi_plugin.brain.learning import scope_of
+from kimchi_plugin.routing.corrections import ACCEPTED
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,10 +24,14 @@ def run(args: argparse.Namespace) -> int:
     scope = scope_of(str(Path(args.project).resolve()), GLOBAL_SCOPE if args.global_scope else "project")
     if args.reset:
         forgotten = store.reset(None if args.all else scope)
-        print(f"forgot {forgotten} correction(s) ({'every scope' if args.all else scope})")
+        print(f"forgot {forgotten} learned example(s) ({'every scope' if args.all else scope})")
         return 0
-    known = store.load(scope)
-    print(f"{len(known)} correction(s) for {scope}" + ("" if known else "; none learned yet"))
+    examples = store.load(scope)
+    known = [c for c in examples if c.kind != ACCEPTED]
+    kept = len(examples) - len(known)
+    print(
+        f"{len(known)} correction(s) for {scope}" + (f", {kept} accepted decision(s) kept as evidence" if kept else "")
+    )
     for correction in known:
         print(f"  {correction.words()} — was {correction.automatic.value}, detected {correction.detected.value}")
     others = {name: count for name, count in store.scopes().items() if name != scope}

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 import structlog
 
 from kimchi_plugin import __version__
+from kimchi_plugin.logs import tracing
+from kimchi_plugin.opencode import vocabulary as v
 from kimchi_plugin.opencode.tools import tool_specs
 from kimchi_plugin.opencode.vocabulary import CONFIG_HOOK, FORWARDED_EVENTS
 from kimchi_plugin.rpc.protocol import (
@@ -28,6 +30,10 @@ log = structlog.get_logger("kimchi.hooks")
 
 CONFIG_WAIT_S = 1.0  # how long a hook waits for the first config (inside chat.message's 1.5 s budget)
 HookHandler = Callable[["Brain", HookParams], Awaitable[HookResult]]
+# Hooks OpenCode calls on every step of a turn (13 tool definitions, params, transforms): logged at trace level only.
+PER_STEP_HOOKS = frozenset(
+    {v.TOOL_DEFINITION_HOOK, v.CHAT_PARAMS_HOOK, v.SYSTEM_TRANSFORM_HOOK, v.MESSAGES_TRANSFORM_HOOK, v.TOOL_AFTER_HOOK}
+)
 
 
 def handshake(hooks: Sequence[str], params: InitializeParams) -> InitializeResult:
@@ -60,7 +66,7 @@ async def shutdown(brain: Brain, _params: EmptyParams) -> dict[str, object]:
 
 
 async def logged(hook: str, handler: HookHandler, brain: Brain, params: HookParams) -> HookResult:
-    """Run a hook handler and log the call (method and duration) at debug level.
+    """Run a hook handler and log the call (method and duration) at debug level; per-step hooks only when tracing.
 
     Hooks that arrive while the first `config` is still being processed (the shim may answer `config` from its cache
     and send it on concurrently) wait for it briefly: routing needs the model registry it builds."""
@@ -71,5 +77,8 @@ async def logged(hook: str, handler: HookHandler, brain: Brain, params: HookPara
         except asyncio.TimeoutError:
             pass
     result = await handler(brain, params)
-    log.debug("hook", method=hook, ms=round((time.perf_counter() - started) * 1000, 3), patched=sorted(result.output))
+    if hook not in PER_STEP_HOOKS or tracing():
+        log.debug(
+            "hook", method=hook, ms=round((time.perf_counter() - started) * 1000, 3), patched=sorted(result.output)
+        )
     return result

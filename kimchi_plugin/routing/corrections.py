@@ -5,29 +5,36 @@ decision about the same request — the same words re-sent in another mode, or t
 tier. It is kept with the corrected message's evidence: the classifier's named features (single words left out) and
 the mode the classifier detected.
 
-A later automatic decision moves only when it looks like the corrected messages: same detected mode and at least
-MIN_SIMILARITY overlap (Jaccard) of evidence with at least MIN_SUPPORT corrections that agree, outvoting any that
-disagree. Nothing else moves, and every move names the correction behind it.
+Once the user has corrected something, the automatic decisions they let stand are kept too (`accepted`, the newest
+few hundred): they are the evidence against moving. A later automatic decision is a vote among its neighbours — kept
+examples with the same detected mode, at least MIN_SHARED evidence features in common and at least MIN_SIMILARITY
+overlap (Jaccard) — each voting for the tier it ended on. It moves only when at least MIN_SUPPORT corrections back
+another tier and that tier outvotes the classifier's. A kind of message the router usually gets right for this user
+never moves, and every move names the correction behind it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kimchi_plugin.routing import classifier
 from kimchi_plugin.routing.classifier import Classification
 from kimchi_plugin.routing.explanation import LEARNED_PREFIX, excerpt
-from kimchi_plugin.routing.tiers import PROFILE_TIER, Profile
+from kimchi_plugin.routing.tiers import PROFILE_TIER, Profile, Tier
 
 # How soon after an automatic decision an explicit choice counts as correcting it.
 WINDOW_S = 600.0
 # Evidence overlap (Jaccard) for a correction to speak about a message.
-MIN_SIMILARITY = 0.25
+MIN_SIMILARITY = 0.2
+# Evidence features a message must share with an example to be its neighbour: a message with little evidence (a
+# follow-up, a greeting) is like nothing in particular and never moves.
+MIN_SHARED = 2
 # Corrections that must agree before a decision moves.
 MIN_SUPPORT = 2
 # Whole-message overlap (features with words) for "the same request re-sent".
 SAME_REQUEST = 0.5
+ACCEPTED = "accepted"
 # Sources of automatic decisions (the ones a correction can correct and learning can move).
 AUTOMATIC = frozenset({"heuristic", "followup", "phase", "sticky", "llm", "floor", "learned"})
 # Sources of explicit choices; `lock` counts only on the message that carries `/lock`.
@@ -43,7 +50,7 @@ class Correction:
     detected: Profile  # the mode the classifier detected in it
     automatic: Profile  # the mode the automatic decision gave
     target: Profile  # the mode the user chose
-    kind: str  # command | lock | tier | pick
+    kind: str  # command | lock | tier | pick, or ACCEPTED: an automatic decision the user let stand
 
     def words(self) -> str:
         return f'"{self.excerpt}" → {self.target.value} ({self.kind})'
@@ -66,9 +73,9 @@ def evidence(text: str) -> tuple[Profile, frozenset[str]]:
 
 
 def similarity(a: frozenset[str], b: frozenset[str]) -> float:
-    if not a or not b:
-        return 0.0
-    return len(a & b) / len(a | b)
+    """Jaccard overlap, 0 when fewer than MIN_SHARED features are shared."""
+    shared = len(a & b)
+    return shared / len(a | b) if shared >= MIN_SHARED else 0.0
 
 
 def detect(
@@ -88,32 +95,43 @@ def detect(
     return Correction(now, excerpt(previous.text, 60), features, detected, previous.profile, profile, source)
 
 
+def accepted(previous: AutoTurn) -> Correction:
+    """An automatic decision the user let stand: a vote for its tier among similar messages."""
+    detected, features = evidence(previous.text)
+    return Correction(
+        previous.at, excerpt(previous.text, 60), features, detected, previous.profile, previous.profile, ACCEPTED
+    )
+
+
 def _overlap(a: str, b: str) -> float:
     return similarity(frozenset(classifier.extract_features(a)), frozenset(classifier.extract_features(b)))
 
 
-def adjust(corrections: Sequence[Correction], text: str, found: Classification) -> Classification | None:
-    """`found` moved as the user's corrections of similar messages say, or None when they say nothing."""
-    if not corrections:
+def adjust(examples: Sequence[Correction], text: str, found: Classification) -> Classification | None:
+    """`found` moved as the user's kept examples of similar messages say, or None when they say to leave it."""
+    if not any(e.kind != ACCEPTED for e in examples):
         return None
     detected, features = evidence(text)
-    votes: dict[Profile, list[tuple[float, Correction]]] = {}
-    for correction in corrections:
-        if correction.detected is not detected:
+    votes: dict[Tier, float] = {}
+    backing: dict[Tier, list[tuple[float, Correction]]] = {}
+    for example in examples:
+        if example.detected is not detected:
             continue
-        score = similarity(features, correction.features)
-        if score >= MIN_SIMILARITY:
-            votes.setdefault(correction.target, []).append((score, correction))
-    if not votes:
+        score = similarity(features, example.features)
+        if score < MIN_SIMILARITY:
+            continue
+        tier = PROFILE_TIER[example.target]
+        votes[tier] = votes.get(tier, 0.0) + score
+        if example.kind != ACCEPTED:
+            backing.setdefault(tier, []).append((score, example))
+    moved = [t for t, support in backing.items() if t is not found.tier and len(support) >= MIN_SUPPORT]
+    if not moved:
         return None
-    target, support = max(votes.items(), key=lambda item: (sum(s for s, _ in item[1]), max(c.at for _, c in item[1])))
-    if len(support) < MIN_SUPPORT or PROFILE_TIER[target] is found.tier:
+    tier = max(moved, key=lambda t: votes[t])
+    if votes[tier] <= votes.get(found.tier, 0.0):
         return None
+    support = backing[tier]
     closest = max(support, key=lambda pair: (pair[0], pair[1].at))[1]
     label = f"{len(support)} like {closest.words()}"
-    confidence = max(found.confidence, max(s for s, _ in support))
-    return Classification(target, round(confidence, 3), (LEARNED_PREFIX + label, *found.signals), "learned")
-
-
-def newest(corrections: Iterable[Correction], limit: int) -> list[Correction]:
-    return sorted(corrections, key=lambda c: c.at)[-limit:]
+    confidence = max(found.confidence, max(score for score, _ in support))
+    return Classification(closest.target, round(confidence, 3), (LEARNED_PREFIX + label, *found.signals), "learned")

@@ -30,7 +30,7 @@ def isolated_env(tmp_path: Path) -> dict[str, str]:
         "XDG_STATE_HOME": str(tmp_path / "state"),
         "KIMCHI_API_KEY": "",
         "CASTAI_API_KEY": "",
-        "KIMCHI_LOG_LEVEL": "DEBUG",
+        "KIMCHI_LOG_LEVEL": "TRACE",  # debug, and every per-step hook call
     }
 
 

@@ -42,6 +42,7 @@ def test_turn_reaches_python_for_every_forwarded_hook(
     sandbox: OpencodeSandbox, fake_server: FakeModelServer, brain_log: Path
 ):
     sandbox.configure(plugins=[shim_plugin({"verbose": True, "logFile": str(brain_log)})])
+    sandbox.env["KIMCHI_LOG_LEVEL"] = "trace"  # per-step hooks (tool.definition, transforms) are logged at trace level
 
     result = sandbox.run("run", f"CALL_TOOL:bash:{TOOL_ARGS}")
 
@@ -58,6 +59,7 @@ def test_turn_reaches_python_for_every_forwarded_hook(
 def test_turn_completes_when_the_brain_dies(sandbox: OpencodeSandbox, fake_server: FakeModelServer, brain_log: Path):
     command = [sys.executable, str(DYING_BRAIN)]
     sandbox.configure(plugins=[shim_plugin({"verbose": True, "logFile": str(brain_log), "command": command})])
+    sandbox.env["KIMCHI_LOG_LEVEL"] = "trace"  # chat.params, a per-step hook, is logged at trace level
 
     result = sandbox.run("hello", "after", "a", "crash")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -130,7 +131,8 @@ def test_corrections_adapt_routing_and_the_reset_undoes_it(
         listed = _cli(sandbox, "learn")
         assert listed.returncode == 0 and "2 correction(s)" in listed.stdout, listed.stdout + listed.stderr
         reset = _cli(sandbox, "learn", "--reset")
-        assert reset.returncode == 0 and "forgot 2" in reset.stdout, reset.stdout + reset.stderr
+        forgot = re.search(r"forgot (\d+)", reset.stdout)  # the corrections and the decisions kept as evidence
+        assert reset.returncode == 0 and forgot and int(forgot.group(1)) >= 2, reset.stdout + reset.stderr
         assert _send(client, session, fake_server, REFACTORS[3])["model"] == CODING
 
 

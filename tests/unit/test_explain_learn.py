@@ -11,7 +11,7 @@ from session_support import Clock, calls, registry, routed_model, runtime, send
 from kimchi_plugin.brain.corrections_store import CorrectionStore
 from kimchi_plugin.routing import corrections
 from kimchi_plugin.routing.classifier import classify
-from kimchi_plugin.routing.corrections import AutoTurn
+from kimchi_plugin.routing.corrections import ACCEPTED, AutoTurn
 from kimchi_plugin.routing.explanation import explain, is_why, revised, signal_words
 from kimchi_plugin.routing.tiers import Profile
 
@@ -126,7 +126,8 @@ def test_corrections_move_similar_messages_only_and_name_themselves(tmp_path: Pa
     assert "Deciding step: your earlier correction" in why and "Moved by your correction: 2 like" in why
     for other in ("Write a unit test for the date parser", "Implement the CSV export endpoint"):
         assert routed_model(send(brain, "e", other)) == SONNET
-    assert len(CorrectionStore(tmp_path / "corrections.db").load("global")) == 2  # kept for the next process
+    kept = CorrectionStore(tmp_path / "corrections.db").load("global")  # for the next process
+    assert [c.kind for c in kept].count("command") == 2 and {c.kind for c in kept} == {"command", ACCEPTED}
 
 
 def test_reset_from_another_process_and_the_off_switch(tmp_path: Path) -> None:
@@ -134,7 +135,7 @@ def test_reset_from_another_process_and_the_off_switch(tmp_path: Path) -> None:
     for text in REFACTORS[:2]:
         _correct(brain, text, text)
     assert routed_model(send(brain, "x", REFACTORS[3])) == OPUS
-    assert CorrectionStore(tmp_path / "corrections.db").reset() == 2  # `kimchi-plugin learn --reset`
+    assert CorrectionStore(tmp_path / "corrections.db").reset() >= 2  # `kimchi-plugin learn --reset`
     assert routed_model(send(brain, "y", REFACTORS[3])) == SONNET
     off = _brain(tmp_path, learn=False)
     off.learning.configure(False, "global")
@@ -152,3 +153,23 @@ def test_scopes_keep_projects_apart(tmp_path: Path) -> None:
     store.add("project:/a", found)
     assert store.load("project:/b") == [] and store.load("project:/a")[0].target is Profile.PLANNER
     assert classify(REFACTORS[0]).profile is Profile.REFACTORER
+
+
+def test_decisions_the_user_lets_stand_outvote_a_few_corrections() -> None:
+    """Two corrections of coding requests to Quick do not move coding requests the user usually accepts."""
+    coding = [
+        "implement the csv export endpoint",
+        "implement the retry helper for the http client",
+        "implement pagination for the orders endpoint",
+        "implement the login form validation",
+    ]
+    examples = [corrections.accepted(AutoTurn(text, Profile.CODER, float(i))) for i, text in enumerate(coding)]
+    for at, text in enumerate(("implement a tiny slugify helper", "implement a one-line getter")):
+        found = corrections.detect(
+            AutoTurn(text, Profile.CODER, 10.0 + at), "", "command", Profile.ASSISTANT, True, 11.0
+        )
+        assert found is not None
+        examples.append(found)
+    probe = "implement the webhook signature check"
+    assert corrections.adjust(examples, probe, classify(probe)) is None
+    assert corrections.adjust(examples[4:], probe, classify(probe)) is not None  # without them, it would move
