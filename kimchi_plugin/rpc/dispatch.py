@@ -138,7 +138,9 @@ def run_eagerly(coro: Coroutine[Any, Any, Any]) -> tuple[bool, Any]:
     """Run `coro` until it first waits: (True, its result) when it never did, else (False, a task finishing it).
 
     Python 3.12+ does it with an eager task (the handler sees a current task at once); older versions step the
-    coroutine by hand and wrap what is left in a task. Exceptions of the eager part propagate."""
+    coroutine by hand and wrap what is left in a task, so there the part before the first wait runs outside any task
+    and must not need one (`asyncio.timeout`, `TaskGroup`; `wait_for` is fine). Exceptions of the eager part
+    propagate."""
     if sys.version_info >= (3, 12):
         task = asyncio.Task(coro, eager_start=True)  # type: ignore[call-arg,unused-ignore]
         if task.done():
