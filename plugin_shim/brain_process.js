@@ -19,7 +19,7 @@ export const BrainState = Object.freeze({
 
 /** @typedef {typeof BrainState[keyof typeof BrainState]} BrainStateValue */
 
-export class BrainGone extends Error {}
+class BrainGone extends Error {}
 
 /**
  * @typedef {import("./child.js").Command} Command

@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 
-export const KEY_ENV = ["KIMCHI_API_KEY", "CASTAI_API_KEY"];
+const KEY_ENV = ["KIMCHI_API_KEY", "CASTAI_API_KEY"];
 
 /** @param {NodeJS.ProcessEnv} env */
 function kimchiCliConfig(env) {

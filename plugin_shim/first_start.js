@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { PACKAGE_ROOT } from "./package_info.js";
 
-export const FIRST_START_FILE = join(PACKAGE_ROOT, "plugin_shim", "first_start_answer.json");
+const FIRST_START_FILE = join(PACKAGE_ROOT, "plugin_shim", "first_start_answer.json");
 
 /**
  * @typedef {{

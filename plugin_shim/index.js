@@ -6,11 +6,13 @@ import { BrainProcess, BrainState, PROTOCOL_VERSION } from "./brain_process.js";
 import { createConfigHook } from "./config_hook.js";
 import { findApiKey, noKeyMessage, openCodeLogin } from "./credentials.js";
 import { FIRST_START, configHasModel, firstStartPatch, shippedProviderId, standInModel } from "./first_start.js";
-import { INPUT_SHAPERS, TOOL_TIMEOUT_MS, applyPatch, budgetOf } from "./hooks.js";
+import { INPUT_SHAPERS, applyPatch, budgetOf } from "./hooks.js";
 import { makeNotifier } from "./notify.js";
 import { readOptions } from "./options.js";
 import { PACKAGE_VERSION } from "./package_info.js";
 import { environmentReady, forgetCachedVenv, resolveBrainCommand } from "./python_env.js";
+import { createStatus } from "./status.js";
+import { createTools } from "./tools.js";
 
 /** @type {Set<BrainProcess>} */
 const live = new Set();
@@ -24,9 +26,6 @@ function installExitHook() {
     for (const brain of live) brain.killNow();
   });
 }
-
-/** `opencode run`: nobody sees toasts, so what the user must know goes to stderr (a TUI would be drawn over). */
-const HEADLESS_RUN = process.argv.slice(2).find((arg) => !arg.startsWith("-")) === "run";
 
 /**
  * The options the brain's config answer depends on: how the brain is run and the hook budgets do not change it.
@@ -45,42 +44,11 @@ async function server(input, rawOptions) {
   const budget = (/** @type {string} */ hook) => budgetOf(hook, options.timeouts);
   const providerId = typeof options.brainOptions.provider === "string" ? options.brainOptions.provider : shippedProviderId() ?? "kimchi";
 
-  /** What the user is told once each: why routing is not active yet, the missing key. */
-  const told = new Set();
-  /**
-   * @param {string} topic  @param {string} message  @param {"info" | "warning"} variant
-   * @param {boolean} [inApp]  false when the brain's own answer already told the user in the app (toast and log)
-   */
-  const tellOnce = (topic, message, variant, inApp = true) => {
-    if (told.has(topic)) return;
-    told.add(topic);
-    if (inApp) {
-      notifier.log(variant === "warning" ? "warn" : "info", message);
-      notifier.toast(message, variant);
-    }
-    if (HEADLESS_RUN) process.stderr.write(`${message}\n`);
-  };
-  /** Why the brain is not routing right now, in words. */
-  let settingUp = "";
-  const notActiveReason = () => {
-    if (brain.state === BrainState.DEGRADED) return brain.degradedReason;
-    if (settingUp) return "its Python environment is being set up";
-    return "the routing process is still starting";
-  };
-  let announceActive = false; // whether the user was told routing is not active (or being set up) in this process
-
   const brain = new BrainProcess({
-    resolveCommand: () =>
-      resolveBrainCommand(options.command, ({ stage, message }) => {
-        if (stage === "building" || stage === "waiting") {
-          settingUp = message;
-          announceActive = true;
-        }
-        notifier.log(stage === "cache-dir" ? "warn" : "info", message);
-        if (stage !== "built") notifier.toast(message, stage === "cache-dir" ? "warning" : "info");
-      }),
+    resolveCommand: () => resolveBrainCommand(options.command, (progress) => status.progress(progress)),
     warn: notifier.warn,
   });
+  const status = createStatus(notifier, brain);
   live.add(brain);
   installExitHook();
 
@@ -121,29 +89,11 @@ async function server(input, rawOptions) {
       const standIn = standInModel(settled, message.model);
       if (!standIn) return;
       message.model = { ...message.model, modelID: standIn };
-      if (!routing) tellOnce("inactive", `opencode-kimchi: routing is not active yet (${notActiveReason()}); ${asked.providerID}/${asked.modelID} is served by ${asked.providerID}/${standIn}.`, "info");
+      if (!routing) status.notActive(asked, standIn);
     } catch {}
   };
 
-  // OpenCode reads the plugin's tool map at its first model request, not when the factory returns: the factory returns
-  // at once (no wait for the brain) and the brain's tools are filled in when its handshake arrives.
-  /** @type {Record<string, any>} */
-  const tools = {};
-  /** @param {{name: string, description?: unknown, args?: any}} spec */
-  const toolFor = (spec) => ({
-    description: String(spec.description || ""),
-    args: (spec.args && spec.args.properties) || {},
-    execute: async (/** @type {any} */ args, /** @type {any} */ ctx) => {
-      try {
-        const context = { sessionID: ctx?.sessionID, messageID: ctx?.messageID, agent: ctx?.agent };
-        const result = await brain.request("tool.execute", { name: spec.name, args, context }, TOOL_TIMEOUT_MS);
-        if (result) notifier.runActions(result.actions);
-        return String(result?.output ?? "");
-      } catch (err) {
-        return `opencode-kimchi is unavailable right now (${err instanceof Error ? err.message : err}).`;
-      }
-    },
-  });
+  const { tools, register: registerTools } = createTools(brain, notifier);
 
   /** @type {Record<string, any>} */
   const hooks = {
@@ -158,9 +108,9 @@ async function server(input, rawOptions) {
       shippedAnswer: (cfg) => firstStartPatch(cfg, options.brainOptions, findApiKey(options.brainOptions, cfg, providerId)?.key ?? null),
       onSettled: (cfg, source) => {
         settled = cfg;
-        if (source === "shipped") announceActive = true;
+        if (source === "shipped") status.shippedAnswerUsed();
         if (!findApiKey(options.brainOptions, cfg, providerId) && !openCodeLogin(providerId)) {
-          tellOnce("key", noKeyMessage(providerId), "warning", source !== "brain");
+          status.noKey(noKeyMessage(providerId), source !== "brain");
         }
       },
     }),
@@ -188,15 +138,8 @@ async function server(input, rawOptions) {
     handled = new Set(Array.isArray(result.hooks) ? result.hooks.filter((/** @type {unknown} */ h) => typeof h === "string") : []);
     events = new Set(Array.isArray(result.events) ? result.events : []);
     for (const hook of handled) if (!(hook in hooks)) hooks[hook] = forward(hook);
-    for (const spec of Array.isArray(result.tools) ? result.tools : []) {
-      if (spec && typeof spec.name === "string") tools[spec.name] = toolFor(spec);
-    }
-    settingUp = "";
-    if (announceActive) {
-      announceActive = false;
-      notifier.log("info", "opencode-kimchi: routing is active.");
-      notifier.toast("Kimchi routing is active: each message now goes to the best model for it.", "success");
-    }
+    registerTools(result.tools);
+    status.ready();
   });
   brain.on("degraded", (reason) => {
     // A brain that never got through its handshake from a cached environment: the environment is likely broken.

@@ -3,7 +3,7 @@
 // with one warning naming the option, never half-used (a budget given as the string "2000" would otherwise make a
 // hook time out at once). Every other option goes to the brain as is; it validates its own.
 
-export const MIN_BUDGET_MS = 1;
+const MIN_BUDGET_MS = 1;
 export const MAX_BUDGET_MS = 10 * 60 * 1000;
 
 /**

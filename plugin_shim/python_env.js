@@ -29,7 +29,7 @@ import { PACKAGE_ROOT, PACKAGE_VERSION } from "./package_info.js";
 // The Python package shipped inside this npm package, with the OTLP types telemetry needs when a user turns it on.
 const PACKAGE_SPEC = `${PACKAGE_ROOT}[telemetry]`;
 const BUILDER = join(PACKAGE_ROOT, "plugin_shim", "build_env.py");
-export const MIN_PYTHON = [3, 10];
+const MIN_PYTHON = [3, 10];
 const SETUP_TIMEOUT_MS = 10 * 60 * 1000; // a cold pip install on a slow link
 const OWNERLESS_LOCK_MS = 30 * 1000; // a lock without owner.json this old was left by a parent that died at once
 const POLL_MS = 250;
@@ -41,7 +41,7 @@ const USED = ".kimchi-used";
 /** @typedef {{stage: "cache-dir" | "building" | "waiting" | "built", message: string}} Progress */
 
 /** Where the plugin keeps its environments and caches: KIMCHI_CACHE_DIR, else $XDG_CACHE_HOME/opencode-kimchi. */
-export function cacheRoot(env = process.env) {
+function cacheRoot(env = process.env) {
   if (env.KIMCHI_CACHE_DIR) return env.KIMCHI_CACHE_DIR;
   return join(env.XDG_CACHE_HOME || join(homedir(), ".cache"), "opencode-kimchi");
 }

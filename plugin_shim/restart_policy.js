@@ -4,7 +4,7 @@
 
 /** @typedef {{limit: number, windowMs: number, backoffMs: number[], now: () => number}} RestartSettings */
 
-export const DEFAULT_RESTART = Object.freeze({
+const DEFAULT_RESTART = Object.freeze({
   limit: 3, // restarts allowed ...
   windowMs: 3 * 60 * 1000, // ... within this window; then pass-through for good
   backoffMs: [0, 500, 2000], // wait before the 1st, 2nd, 3rd restart
