@@ -94,10 +94,12 @@ def main(argv: list[str] | None = None) -> int:
     counted = rt.sessions.peek(SESSION).transcript_tokens - MESSAGE_OVERHEAD_TOKENS * len(messages)
     estimated = sum(estimate_tokens(s) for s in sent)
     print(
-        f"conversation: {len(messages)} messages, {reference:,} o200k tokens (tiktoken), {len(payload) / 1e6:.2f} MB JSON"
+        f"conversation: {len(messages)} messages, {reference:,} o200k tokens (tiktoken), "
+        f"{len(payload) / 1e6:.2f} MB JSON"
     )
     print(
-        f"brain count (exact path):    {counted:,} tokens, error {counted - reference:+,} ({(counted - reference) / reference:+.3%})"
+        f"brain count (exact path):    {counted:,} tokens, error {counted - reference:+,} "
+        f"({(counted - reference) / reference:+.3%})"
     )
     print(f"estimate (while loading):    {estimated:,} tokens, error {(estimated - reference) / reference:+.2%}")
 

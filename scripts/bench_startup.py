@@ -163,7 +163,8 @@ def main() -> int:
         overhead = statistics.median(ready) - statistics.median(floor)
         verdict = "met" if statistics.median(ready) <= READY_GOAL_MS else "MISSED"
         print(
-            f"brain's own start-up (median over echo floor): {overhead:+.1f} ms; goal ≤ {READY_GOAL_MS:.0f} ms: {verdict}"
+            f"brain's own start-up (median over echo floor): {overhead:+.1f} ms; "
+            f"goal ≤ {READY_GOAL_MS:.0f} ms: {verdict}"
         )
         _, stderr = spawn_to_ready(brain, tmp, extra=("-X", "importtime"))
         top, total = import_profile(stderr)

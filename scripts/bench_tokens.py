@@ -134,7 +134,8 @@ def report_load(runs: int) -> None:
     before = statistics.median(r["rss_before"] for r in results)
     after = statistics.median(r["rss_after"] for r in results)
     print(
-        f"load time (incl. import tiktoken) median {load * 1000:.0f} ms (min {min(r['load_s'] for r in results) * 1000:.0f}, "
+        f"load time (incl. import tiktoken) median {load * 1000:.0f} ms "
+        f"(min {min(r['load_s'] for r in results) * 1000:.0f}, "
         f"max {max(r['load_s'] for r in results) * 1000:.0f})"
     )
     print(f"VmRSS before load {before:.1f} MB, after {after:.1f} MB (+{after - before:.1f} MB)\n")
@@ -152,10 +153,11 @@ def report_estimates(counter: TokenCounter, texts: dict[str, str]) -> None:
         ours = (estimate_tokens(text) - exact) / exact
         by_bytes = (size / 4 - exact) / exact
         by_chars = (len(text) / 4 - exact) / exact
-        t_est = median_seconds(lambda: estimate_tokens(text)) * 1e6
-        t_exact = median_seconds(lambda: counter.count(text)) * 1e6
+        t_est = median_seconds(lambda text=text: estimate_tokens(text)) * 1e6
+        t_exact = median_seconds(lambda text=text: counter.count(text)) * 1e6
         print(
-            f"{name:22} {size / 1000:6.1f} {exact:7d} {len(text) / exact:9.2f} {ours:+7.1%} {by_bytes:+8.1%} {by_chars:+8.1%}"
+            f"{name:22} {size / 1000:6.1f} {exact:7d} {len(text) / exact:9.2f} {ours:+7.1%} {by_bytes:+8.1%} "
+            f"{by_chars:+8.1%}"
             f" {t_est:8.0f} {t_exact:8.0f}"
         )
     chunk_errors = []
@@ -168,7 +170,8 @@ def report_estimates(counter: TokenCounter, texts: dict[str, str]) -> None:
     chunk_errors.sort()
     print(
         f"per 2,000-char chunk |error| of ours: median {statistics.median(chunk_errors):.1%}, "
-        f"p90 {chunk_errors[int(len(chunk_errors) * 0.9)]:.1%}, max {chunk_errors[-1]:.1%} over {len(chunk_errors)} chunks\n"
+        f"p90 {chunk_errors[int(len(chunk_errors) * 0.9)]:.1%}, max {chunk_errors[-1]:.1%} "
+        f"over {len(chunk_errors)} chunks\n"
     )
 
 
@@ -187,7 +190,7 @@ def conversation(counter: TokenCounter, texts: dict[str, str]) -> list[tuple[str
 
 def report_conversation(counter: TokenCounter, texts: dict[str, str]) -> None:
     messages = conversation(counter, texts)
-    history, new = messages[:-1], messages[-1]
+    history = messages[:-1]
     total = ConversationTokens(counter).total(messages)
     size = sum(len(t.encode()) for _, t in messages)
     print(f"== 2. conversation of {len(messages)} messages, {size / 1000:.0f} KB, {total} tokens incl. overhead")
