@@ -9,8 +9,8 @@ Once the user has corrected something, the automatic decisions they let stand ar
 few hundred): they are the evidence against moving. A later automatic decision is a vote among its neighbours — kept
 examples with the same detected mode, at least MIN_SHARED evidence features in common and at least MIN_SIMILARITY
 overlap (Jaccard) — each voting for the tier it ended on. It moves only when at least MIN_SUPPORT corrections back
-another tier and that tier outvotes the classifier's. A kind of message the router usually gets right for this user
-never moves, and every move names the correction behind it.
+another tier and that tier has more than MAJORITY times the votes of the classifier's tier. A kind of message the
+router usually gets right for this user never moves, and every move names the correction behind it.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ MIN_SIMILARITY = 0.2
 MIN_SHARED = 2
 # Corrections that must agree before a decision moves.
 MIN_SUPPORT = 2
+# How many times the classifier's tier's votes the corrections' tier needs: a clear majority of the neighbours.
+MAJORITY = 2.0
 # Whole-message overlap (features with words) for "the same request re-sent".
 SAME_REQUEST = 0.5
 ACCEPTED = "accepted"
@@ -128,7 +130,7 @@ def adjust(examples: Sequence[Correction], text: str, found: Classification) -> 
     if not moved:
         return None
     tier = max(moved, key=lambda t: votes[t])
-    if votes[tier] <= votes.get(found.tier, 0.0):
+    if votes[tier] <= MAJORITY * votes.get(found.tier, 0.0):
         return None
     support = backing[tier]
     closest = max(support, key=lambda pair: (pair[0], pair[1].at))[1]

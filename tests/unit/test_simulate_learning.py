@@ -13,7 +13,7 @@ import pytest
 from kimchi_plugin.routing.tiers import Profile, Tier
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "simulate_learning.py"
-FEW = 5  # corrections of the preferred mode after which it must be mostly followed
+FEW = 8  # corrections of the preferred mode after which it must be mostly followed
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +32,6 @@ def test_a_systematic_preference_is_followed_and_nothing_else_drops(sim) -> None
     before, *_ = result.curve
     after_few = next(followed for count, followed, _ in result.curve if count >= FEW)
     assert result.held_out > 0 and before[1] < 0.1  # the router alone sends refactoring to Coding
-    assert after_few >= 0.5
+    assert after_few >= 0.6
     assert all(others >= result.others_before - 0.002 for _, _, others in result.curve)
     assert result.moved_wrong <= result.moved_others - result.moved_wrong  # learning fixes more than it breaks
