@@ -17,8 +17,8 @@ from tests.support.rpc_process import RpcProcess
 pytestmark = pytest.mark.subprocess
 
 API_KEY = "sk-test-catalog-startup-key"
-SLACK_S = 1.0  # process scheduling on a loaded machine
-FAST_S = 1.0  # a refused or malformed answer must not use up the budget
+SLACK_S = 3.0  # process scheduling on a loaded 2-CPU machine (a silent or trickling endpoint would hold far longer)
+BUDGET_SPENT = "network slower than"  # the brain's log line when the start-up budget ran out
 CACHED_MODEL = "nemotron-3-super"  # only the cache knows it
 NETWORK_MODEL = "glm-5"  # only the network knows it
 USER_MODELS = {"kimi-k2.5": {"name": "Kimi K2.5"}}
@@ -78,9 +78,10 @@ def test_bad_answer_falls_back_to_the_cache_at_once(tmp_path: Path, serve, name:
     models, elapsed, brain = _start(tmp_path, server.base_url)
 
     assert CACHED_MODEL in models
-    assert elapsed < FAST_S, f"{elapsed:.2f}s"
-    assert server.requests == 1
+    assert elapsed < START_BUDGET_S + SLACK_S, f"{elapsed:.2f}s"
+    assert server.wait_for_requests(1) == 1
     assert brain.close() == 0
+    assert BUDGET_SPENT not in brain.stderr  # the bad answer ended the wait, not the budget
     assert API_KEY not in brain.stderr
 
 
@@ -94,6 +95,7 @@ def test_slow_endpoint_costs_at_most_the_budget(tmp_path: Path, serve, name: str
     assert CACHED_MODEL in models and NETWORK_MODEL not in models
     assert elapsed < START_BUDGET_S + SLACK_S, f"{elapsed:.2f}s"
     assert brain.close() == 0  # the background refresh does not hold up the exit
+    assert BUDGET_SPENT in brain.stderr
 
 
 def test_endpoint_down_without_any_cache_starts_with_the_configured_models(tmp_path: Path):
@@ -103,8 +105,9 @@ def test_endpoint_down_without_any_cache_starts_with_the_configured_models(tmp_p
 
     assert CACHED_MODEL not in models and NETWORK_MODEL not in models
     assert {"auto", "coding"} <= models  # the routed entries are still provisioned from the user's models
-    assert elapsed < FAST_S
+    assert elapsed < START_BUDGET_S + SLACK_S, f"{elapsed:.2f}s"
     assert brain.close() == 0
+    assert BUDGET_SPENT not in brain.stderr  # the refused connection ended the wait, not the budget
 
 
 def test_good_endpoint_replaces_the_stale_copy(tmp_path: Path, serve):

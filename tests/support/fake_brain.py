@@ -56,7 +56,7 @@ def main() -> int:
     calls = None
     if state_dir:
         open(os.path.join(state_dir, f"pid-{os.getpid()}"), "w").close()
-        calls = open(os.path.join(state_dir, "calls.jsonl"), "a", buffering=1)
+        calls = open(os.path.join(state_dir, "calls.jsonl"), "a", buffering=1)  # noqa: SIM115 - open for the life of the process
     if mode == "crash-at-start":
         sys.stderr.write("fatal: cannot import the routing brain\n")
         return 3

@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterator
 import pytest
 
 TRICKLE_EVERY_S = 0.05
-SILENT_S = 5.0
+TRICKLE_LEAD_BYTES = 400  # whitespace before the body (valid JSON): 20 s of bytes before any content arrives
+SILENT_MAX_S = 60.0  # a silent endpoint holds the connection until the client hangs up, or this long
 
 
 def completion(content: object) -> bytes:
@@ -31,6 +32,7 @@ class MisbehavingServer:
         self.behave = behave
         self.requests = 0
         self.bodies: list[bytes] = []
+        self._received = threading.Condition()
         self._sock = socket.socket()
         self._sock.bind(("127.0.0.1", 0))
         self._sock.listen(16)
@@ -69,12 +71,21 @@ class MisbehavingServer:
             )
             while len(body) < length:
                 body += conn.recv(65536)
-            self.requests += 1
-            self.bodies.append(head + b"\r\n\r\n" + body)
+            with self._received:
+                self.requests += 1
+                self.bodies.append(head + b"\r\n\r\n" + body)
+                self._received.notify_all()
             try:
                 self.behave(conn)
             except OSError:
                 pass
+
+    def wait_for_requests(self, count: int, timeout: float = 10.0) -> int:
+        """The request count once it reaches `count` (or after `timeout`): a client may give up before this server's
+        thread has read what it sent, so a count taken at once can lag on a loaded machine."""
+        with self._received:
+            self._received.wait_for(lambda: self.requests >= count, timeout)
+            return self.requests
 
     def close(self) -> None:
         self._stop.set()
@@ -86,12 +97,19 @@ def answer(payload: bytes) -> Callable[[socket.socket], None]:
 
 
 def silent(conn: socket.socket) -> None:
-    time.sleep(SILENT_S)
+    """Never answers: holds the connection until the client hangs up (so only the client's own limits end a call)."""
+    conn.settimeout(SILENT_MAX_S)
+    try:
+        while conn.recv(65536):
+            pass
+    except OSError:
+        pass
 
 
 def trickle(conn: socket.socket, body: bytes | None = None) -> None:
-    """A 200 whose body arrives one byte at a time: every read succeeds, the request never ends in time."""
-    body = completion("coding") if body is None else body
+    """A 200 whose body arrives one byte at a time, after a long run of leading whitespace: every read succeeds, and
+    the content comes far too late for any deadline under test."""
+    body = b" " * TRICKLE_LEAD_BYTES + (completion("coding") if body is None else body)
     conn.sendall(http("200 OK", body)[: -len(body)])
     for byte in body:
         conn.sendall(bytes([byte]))
