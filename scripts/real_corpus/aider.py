@@ -35,9 +35,9 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-MAX_TURNS = 14          # first N user turns of a session
-MAX_SESSIONS = 3        # sessions per repository
-TRIM_AT, HEAD, TAIL = 1500, 1000, 300
+from text_rules import EMAIL_RE, MAX_TURNS, redact_names, redact_tokens, trim  # this folder: run as a script
+
+MAX_SESSIONS = 3  # sessions per repository
 
 SESSION_RE = re.compile(r"^# aider chat started at (.+?)\s*$")
 MODE_CMDS = {"/ask": "ask", "/code": "code", "/architect": "architect"}
@@ -45,22 +45,16 @@ MODE_CMDS = {"/ask": "ask", "/code": "code", "/architect": "architect"}
 CONFIRM_RE = re.compile(r"\(Y\)es/\(N\)o.*\[[^\]]*\]:")
 
 # --- redaction ---------------------------------------------------------------
-_SECRET_PATTERNS = [
-    r"sk-(?:ant-|proj-|or-v1-)?[A-Za-z0-9_\-]{16,}",
-    r"gh[pousr]_[A-Za-z0-9]{20,}", r"github_pat_[A-Za-z0-9_]{20,}",
-    r"AKIA[0-9A-Z]{16}", r"AIza[0-9A-Za-z_\-]{30,}",
-    r"xox[abprs]-[A-Za-z0-9\-]{10,}", r"glpat-[A-Za-z0-9_\-]{16,}",
-    r"eyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}",
-    r"(?<=Bearer )[A-Za-z0-9._\-]{16,}",
-    r"hf_[A-Za-z0-9]{30,}", r"gsk_[A-Za-z0-9]{30,}", r"r8_[A-Za-z0-9]{30,}",
-]
-SECRET_RE = re.compile("|".join(_SECRET_PATTERNS))
+# A bearer token goes, the word "Bearer" stays.
+BEARER_RE = re.compile(r"(?<=Bearer )[A-Za-z0-9._\-]{16,}")
 KV_SECRET_RE = re.compile(
     r"(?i)\b((?:api[_-]?key|secret(?:[_-]?key)?|password|passwd|pwd|token|access[_-]?key)"
-    r"[\"']?\s*[:=]\s*[\"']?)([^\s\"',;]{6,})")
-EMAIL_RE = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
-PHONE_RE = re.compile(r"(?<![\w.])\+\d{1,3}[ \-]?\(?\d{1,4}\)?(?:[ \-]?\d{2,4}){2,4}(?![\w.])"
-                      r"|(?<![\w.])\(\d{3}\) ?\d{3}-\d{4}(?![\w.])")
+    r"[\"']?\s*[:=]\s*[\"']?)([^\s\"',;]{6,})"
+)
+PHONE_RE = re.compile(
+    r"(?<![\w.])\+\d{1,3}[ \-]?\(?\d{1,4}\)?(?:[ \-]?\d{2,4}){2,4}(?![\w.])"
+    r"|(?<![\w.])\(\d{3}\) ?\d{3}-\d{4}(?![\w.])"
+)
 # Account names in home paths and shell prompts often are people's names.
 HOME_RE = re.compile(r"((?<![\w.\-])(?:/Users/|/home/)|[A-Za-z]:(?:\\+|/)Users(?:\\+|/))([^/\\\s]+)")
 PROMPT_RE = re.compile(r"\b[\w.\-]+@([\w\-]*(?:MacBook|MBP|iMac|Mac-mini|PC|Laptop|DESKTOP)[\w.\-]*)")
@@ -68,29 +62,20 @@ PROMPT_RE = re.compile(r"\b[\w.\-]+@([\w\-]*(?:MacBook|MBP|iMac|Mac-mini|PC|Lapt
 PRIVATE_NAMES: list[str] = ["Antoine Estarellas"]
 
 
-LONE_PASSWORD_RE = re.compile(
-    r"(?=\S*[a-z])(?=\S*[A-Z0-9])(?=\S*\d)(?=\S*[!@#$%^&*?+=~])(?:(?![/\\.:])[!-~]){8,64}")
+LONE_PASSWORD_RE = re.compile(r"(?=\S*[a-z])(?=\S*[A-Z0-9])(?=\S*\d)(?=\S*[!@#$%^&*?+=~])(?:(?![/\\.:])[!-~]){8,64}")
 
 
 def redact(text: str) -> str:
     if LONE_PASSWORD_RE.fullmatch(text.strip()):
-        return "<secret>"                     # a password typed at the prompt
-    text = SECRET_RE.sub("<secret>", text)
+        return "<secret>"  # a password typed at the prompt
+    text = redact_tokens(text)
+    text = BEARER_RE.sub("<secret>", text)
     text = KV_SECRET_RE.sub(lambda m: m.group(1) + "<secret>", text)
     text = EMAIL_RE.sub("<email>", text)
     text = PHONE_RE.sub("<phone>", text)
     text = HOME_RE.sub(lambda m: m.group(1) + "<name>", text)
     text = PROMPT_RE.sub("<name>@<host>", text)
-    for name in PRIVATE_NAMES:
-        text = re.sub(re.escape(name), "<name>", text, flags=re.I)
-    return text
-
-
-def trim(text: str) -> str:
-    if len(text) <= TRIM_AT:
-        return text
-    cut = len(text) - HEAD - TAIL
-    return f"{text[:HEAD]}[…{cut} chars cut…]{text[-TAIL:]}"
+    return redact_names(text, PRIVATE_NAMES)
 
 
 # --- tools -------------------------------------------------------------------
@@ -98,7 +83,8 @@ FAIL_RE = re.compile(
     r"\bFAILED\b|\bFAIL\b|Traceback \(most recent call last\)|\b[1-9]\d* (?:failed|errors?)\b"
     r"|command not found|npm ERR!|\bERR_|(?:exit|return) (?:code|status):? [1-9]"
     r"|ModuleNotFoundError|SyntaxError|No such file or directory|is not recognized as"
-    r"|\berror(?:\[\w+\])?:|\bError:|Exception:|cannot find|not found:")
+    r"|\berror(?:\[\w+\])?:|\bError:|Exception:|cannot find|not found:"
+)
 YES = re.compile(r"\[[^\]]*\]:?\s*(y|yes|a|all)\s*$", re.I)
 # aider's own lint/test runs: it offers a fix only when the command failed
 FAILED_CHECK_RE = re.compile(r"> (?:Fix lint errors in|Attempt to fix (?:lint|test) errors)")
@@ -133,10 +119,13 @@ def tools_of(block: list[str]) -> list[str]:
             # output follows as "> " lines until the next prompt/turn
             out = []
             j = i + 1
-            while (j < len(block) and block[j].startswith(">")
-                   and not re.match(r"> (Run shell|Add command output)", block[j])):
+            while (
+                j < len(block)
+                and block[j].startswith(">")
+                and not re.match(r"> (Run shell|Add command output)", block[j])
+            ):
                 if not block[j].startswith("> Running "):
-                    out.append(block[j])      # output lines, not the command itself
+                    out.append(block[j])  # output lines, not the command itself
                 j += 1
             failed = bool(FAIL_RE.search("\n".join(out)))
             name = "bash!" if failed else "bash"
@@ -153,7 +142,7 @@ def _turn_text(lines: list[str]) -> str:
     out = []
     for ln in lines:
         ln = ln[5:] if ln.startswith("#### ") else ln[4:]
-        ln = ln.rstrip()               # aider adds two trailing spaces
+        ln = ln.rstrip()  # aider adds two trailing spaces
         out.append("" if ln == "<blank>" else ln)
     return "\n".join(out).strip("\n")
 
@@ -164,11 +153,14 @@ def _is_hash(line: str) -> bool:
 
 def _is_editor_handoff(prev: list[str], text: str) -> bool:
     """Architect mode: the architect's answer is fed back as a '####' turn."""
-    before = [l for l in prev if l.strip()]
+    before = [line for line in prev if line.strip()]
     if before and before[-1].startswith("> Edit the files?"):
         return True
-    squash = lambda t: re.sub(r"\s+", " ", t).strip()
-    answer = squash(" ".join(l for l in prev if not l.startswith(">")))
+
+    def squash(t: str) -> str:
+        return re.sub(r"\s+", " ", t).strip()
+
+    answer = squash(" ".join(line for line in prev if not line.startswith(">")))
     head = squash(text)[:150]
     return len(head) > 60 and head in answer
 
@@ -196,8 +188,8 @@ def _user_blocks(lines: list[str]) -> list[tuple[list[str], list[str], list[str]
     status lines / the session header rather than model prose. Consecutive
     '#### ' lines, even split by blank lines, form one message.
     """
-    hashes = [l for l in lines if _is_hash(l)]
-    strict = bool(hashes) and sum(l.endswith("  ") for l in hashes) >= 0.6 * len(hashes)
+    hashes = [line for line in lines if _is_hash(line)]
+    strict = bool(hashes) and sum(line.endswith("  ") for line in hashes) >= 0.6 * len(hashes)
 
     def opens(i: int) -> bool:
         if strict:
@@ -226,7 +218,7 @@ def _user_blocks(lines: list[str]) -> list[tuple[list[str], list[str], list[str]
                 while j < len(lines) and not lines[j].strip():
                     j += 1
                 if j < len(lines) and _is_hash(lines[j]) and (not strict or lines[j].endswith("  ")):
-                    user.append("####")        # keep the paragraph break
+                    user.append("####")  # keep the paragraph break
                     i = j
                 else:
                     break
@@ -251,20 +243,19 @@ def _turns(lines: list[str]) -> list[dict]:
             word = stripped.split(None, 1)[0].lower()
             if word in MODE_CMDS:
                 mode = MODE_CMDS[word]
-                text = stripped[len(word):].strip()
+                text = stripped[len(word) :].strip()
                 if text.startswith("/"):
-                    continue                  # '/ask /drop ...': a command after all
+                    continue  # '/ask /drop ...': a command after all
             else:
-                continue                      # /add, /run, /undo, ... (and unknown /cmds)
+                continue  # /add, /run, /undo, ... (and unknown /cmds)
         if not text.strip():
             continue
         if _is_editor_handoff(prev, text):
-            if out:                           # the editor's edits serve the previous request
+            if out:  # the editor's edits serve the previous request
                 out[-1]["tools"] += [x for x in tools_of(after) if x not in out[-1]["tools"]]
             continue
         turn = {"text": trim(redact(text)), "tools": tools_of(after)}
-        if (not mode and out and out[-1]["text"].strip() == turn["text"].strip()
-                and not out[-1]["tools"]):
+        if not mode and out and out[-1]["text"].strip() == turn["text"].strip() and not out[-1]["tools"]:
             # '/ask X' is logged, then X again as the message actually sent; aider
             # also re-logs a message it re-sends (e.g. after adding files)
             out[-1]["tools"] = turn["tools"]
@@ -290,7 +281,7 @@ def extract(markdown: str) -> list[dict]:
         turns = _turns(lines)
         key = tuple(t["text"] for t in turns)
         if not turns or looks_scripted(turns) or key in seen:
-            continue                          # empty, templated, or a re-run of the same inputs
+            continue  # empty, templated, or a re-run of the same inputs
         seen.add(key)
         sessions.append({"started": started, "turns": turns[:MAX_TURNS]})
     return sessions
@@ -299,7 +290,8 @@ def extract(markdown: str) -> list[dict]:
 # --- language (rough, stdlib only) --------------------------------------------
 _STOP = {
     "en": "the and to is it this that of in for with you can be not what how please add make",
-    "ca": "amb els això vull està tinc fes aquest aquesta també perquè mateix però teva llegit per comprovar atura dades correctament executa aquí fitxer",
+    "ca": "amb els això vull està tinc fes aquest aquesta també perquè mateix però teva llegit per comprovar atura "
+    "dades correctament executa aquí fitxer",
     "es": "el la de que en los las por para con una un es del se no lo pero haz agrega",
     "pt": "de que do da em um uma para com não os as no na por isso você faça",
     "fr": "le la les de des et est un une pour que dans pas sur avec il ce qui ajoute",
@@ -314,8 +306,17 @@ _STOP = {
     "da": "og er det at en til på med ikke for den som jeg har",
 }
 _STOP_SETS = {k: set(v.split()) for k, v in _STOP.items()}
-_HINTS = {"cs": "řěůťď", "pl": "łąęśźż", "tr": "ğış", "de": "äöüß", "es": "ñ¿¡",
-          "pt": "ãõ", "fr": "èêëœ", "vi": "ơưđạảấầậệ", "da": "øæå"}
+_HINTS = {
+    "cs": "řěůťď",
+    "pl": "łąęśźż",
+    "tr": "ğış",
+    "de": "äöüß",
+    "es": "ñ¿¡",
+    "pt": "ãõ",
+    "fr": "èêëœ",
+    "vi": "ơưđạảấầậệ",
+    "da": "øæå",
+}
 
 
 def lang_of(text: str) -> str:
@@ -344,7 +345,7 @@ def lang_of(text: str) -> str:
             return best
     words = re.findall(r"[a-zà-ÿğışčřžěůąęłńśźżőű]+", text.lower())
     uniq = set(words)
-    score = {k: len(uniq & s) for k, s in _STOP_SETS.items()}   # ties go to the earlier list
+    score = {k: len(uniq & s) for k, s in _STOP_SETS.items()}  # ties go to the earlier list
     low = text.lower()
     for k, chars in _HINTS.items():
         score[k] += 2 * min(3, sum(low.count(c) for c in chars))
@@ -365,15 +366,22 @@ def read_blob(mirrors: Path, repo: str, commit: str, path: str) -> str:
     owner, name = repo.split("/", 1)
     gitdir = mirrors / f"{owner}+{name}" / "repo"
     if gitdir.is_dir():
-        return subprocess.run(["git", "--git-dir", str(gitdir), "show", f"{commit}:{path}"],
-                              check=True, capture_output=True).stdout.decode("utf-8", "replace")
+        return subprocess.run(
+            ["git", "--git-dir", str(gitdir), "show", f"{commit}:{path}"], check=True, capture_output=True
+        ).stdout.decode("utf-8", "replace")
     return (mirrors / owner / name / path).read_text("utf-8", errors="replace")
 
 
 def entry(repo: str, commit: str, path: str, session: dict) -> dict:
-    return {"source": "aider", "repo": repo, "commit": commit, "path": path,
-            "started": session["started"], "lang": session_lang(session["turns"]),
-            "turns": session["turns"]}
+    return {
+        "source": "aider",
+        "repo": repo,
+        "commit": commit,
+        "path": path,
+        "started": session["started"],
+        "lang": session_lang(session["turns"]),
+        "turns": session["turns"],
+    }
 
 
 def rebuild(mirrors: Path, repo: str, commit: str, path: str, started: str) -> dict | None:
@@ -386,19 +394,19 @@ def rebuild(mirrors: Path, repo: str, commit: str, path: str, started: str) -> d
 _SAMPLE = """
 # aider chat started at 2025-01-01 10:00:00
 
-> Aider v0.80.0  
+> Aider v0.80.0|
 
-#### /add app.py  
-> Added app.py to the chat  
+#### /add app.py|
+> Added app.py to the chat|
 
-#### /ask why does the login fail?  
+#### /ask why does the login fail?|
 
-#### why does the login fail?  
+#### why does the login fail?|
 
 Because the token expires.
 
-#### fix it, my key is sk-abcdefghijklmnopqrstuvwx  
-#### and run the tests  
+#### fix it, my key is sk-abcdefghijklmnopqrstuvwx|
+#### and run the tests|
 
 #### Fixes
 
@@ -409,21 +417,19 @@ a
 b
 >>>>>>> REPLACE
 
-> Applied edit to app.py  
-> pytest  
-> Run shell command? (Y)es/(N)o [Yes]: y  
-> Running pytest  
-> FAILED test_app.py::test_login  
-"""
+> Applied edit to app.py|
+> pytest|
+> Run shell command? (Y)es/(N)o [Yes]: y|
+> Running pytest|
+> FAILED test_app.py::test_login|
+""".replace("|\n", "  \n")  # aider ends user and status lines with two spaces
 
 
 def selftest() -> None:
     [s] = extract(_SAMPLE)
     assert s["started"] == "2025-01-01 10:00:00"
     t = s["turns"]
-    assert [x["text"] for x in t] == [
-        "why does the login fail?",
-        "fix it, my key is <secret>\nand run the tests"], t
+    assert [x["text"] for x in t] == ["why does the login fail?", "fix it, my key is <secret>\nand run the tests"], t
     assert t[0]["mode"] == "ask" and t[0]["tools"] == []
     assert t[1]["tools"] == ["edit", "bash!"], t[1]
     assert trim("x" * 2000).count("[…700 chars cut…]") == 1
@@ -433,15 +439,28 @@ def selftest() -> None:
 def history_files(gitdir: Path) -> dict[str, str]:
     """{path: newest commit} for every aider history file ever added or changed."""
     log = subprocess.run(
-        ["git", "--git-dir", str(gitdir), "log", "--all", "--no-renames", "--diff-filter=AM",
-         "--format=C %H", "--name-only"], capture_output=True, text=True, errors="replace").stdout
+        [
+            "git",
+            "--git-dir",
+            str(gitdir),
+            "log",
+            "--all",
+            "--no-renames",
+            "--diff-filter=AM",
+            "--format=C %H",
+            "--name-only",
+        ],
+        capture_output=True,
+        text=True,
+        errors="replace",
+    ).stdout
     found: dict[str, str] = {}
     commit = ""
     for line in log.splitlines():
         if line.startswith("C "):
             commit = line[2:]
         elif "aider.chat.history" in line and line not in found:
-            found[line] = commit                  # log is newest first
+            found[line] = commit  # log is newest first
     return found
 
 
@@ -451,24 +470,32 @@ def pick(mirrors: Path, holdout: set[str], exclude: set[str]) -> list[tuple[str,
     for d in sorted(mirrors.iterdir()):
         repo = d.name.replace("+", "/", 1)
         owner, name = repo.split("/", 1) if "/" in repo else (repo, "")
-        if (not (d / "repo").is_dir() or repo in exclude or repo.lower() in holdout
-                or owner.lower() in {h.split("/")[0] for h in holdout}
-                or name.lower() in {h.split("/")[-1] for h in holdout}):
-            continue                              # hold-out repos, their owners' and namesakes
+        if (
+            not (d / "repo").is_dir()
+            or repo in exclude
+            or repo.lower() in holdout
+            or owner.lower() in {h.split("/")[0] for h in holdout}
+            or name.lower() in {h.split("/")[-1] for h in holdout}
+        ):
+            continue  # hold-out repos, their owners' and namesakes
         cands, starts = [], set()
         for path, commit in history_files(d / "repo").items():
             try:
                 markdown = read_blob(mirrors, repo, commit, path)
             except subprocess.CalledProcessError:
-                continue                          # blob missing from the snapshot
+                continue  # blob missing from the snapshot
             for s in extract(markdown):
                 if s["started"] in starts or f"{repo}\t{s['started']}" in exclude:
-                    continue                      # a backup copy repeats sessions
+                    continue  # a backup copy repeats sessions
                 starts.add(s["started"])
                 cands.append((len(s["turns"]), repo, commit, path, s["started"]))
         cands.sort(key=lambda c: -c[0])
         picks += [c[1:] for c in sorted(cands[:MAX_SESSIONS], key=lambda c: c[4])]
     return picks
+
+
+def _lines(path: str) -> list[str]:
+    return Path(path).read_text(encoding="utf-8").splitlines()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -491,15 +518,15 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
 
     if a.cmd == "pick":
-        hold = {l.split("#")[0].strip().lower() for l in open(a.holdout, encoding="utf-8")}
-        excl = {l.rstrip("\n") for l in open(a.exclude, encoding="utf-8")} if a.exclude else set()
+        hold = {line.split("#")[0].strip().lower() for line in _lines(a.holdout)}
+        excl = set(_lines(a.exclude)) if a.exclude else set()
         for row in pick(a.mirrors, {h for h in hold if "/" in h}, excl):
             print("\t".join(row))
         return 0
 
     if a.cmd == "verify":
         bad = 0
-        for line in open(a.manifest, encoding="utf-8"):
+        for line in _lines(a.manifest):
             e = json.loads(line)
             got = rebuild(a.mirrors, e["repo"], e["commit"], e["path"], e["started"])
             want = {k: v for k, v in e.items() if k != "id"}
@@ -510,10 +537,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if bad else 0
 
     rows, n = [], 0
-    for line in open(a.picks, encoding="utf-8"):
+    for line in _lines(a.picks):
         if not line.strip() or line.startswith("#"):
             continue
-        repo, commit, path, started = line.rstrip("\n").split("\t")
+        repo, commit, path, started = line.split("\t")
         e = rebuild(a.mirrors, repo, commit, path, started)
         if e is None:
             print("missing session", repo, started, file=sys.stderr)

@@ -53,10 +53,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-MAX_TURNS = 14
-TRIM_OVER = 1500
-KEEP_HEAD = 1000
-KEEP_TAIL = 300
+from text_rules import EMAIL_RE, MAX_TURNS, redact_tokens, trim  # this folder: run as a script
 
 # Block headers: "_**User**_", "_**User (2025-10-22 10:00Z)**_",
 # "_**Assistant**_", "_**Agent (model x, mode Agent)**_". "_****_" is a
@@ -66,18 +63,8 @@ COMMENT_RE = re.compile(r"<!--.*?-->", re.S)
 
 # --- redaction -------------------------------------------------------------
 
-EMAIL_RE = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-SECRET_RES = [
-    re.compile(r"\bsk-(?:proj-|ant-)?[A-Za-z0-9_-]{16,}"),
-    re.compile(r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{20,}"),
-    re.compile(r"\bgithub_pat_[A-Za-z0-9_]{20,}"),
-    re.compile(r"\bAKIA[0-9A-Z]{16}\b"),
-    re.compile(r"\bAIza[0-9A-Za-z_-]{30,}"),
-    re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}"),
-    re.compile(r"\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{5,}"),
-    re.compile(r"(?i)\bBearer\s+[A-Za-z0-9._~+/-]{16,}=*"),
-    re.compile(r"\b(?:r8|hf|pk|rk|sk)_(?:live_|test_)?[A-Za-z0-9]{20,}"),
-]
+# A bearer token goes together with the word "Bearer".
+BEARER_RE = re.compile(r"(?i)\bBearer\s+[A-Za-z0-9._~+/-]{16,}=*")
 # key = value / key: value where the key names a secret; keep the key.
 KV_SECRET_RE = re.compile(
     r"(?i)\b([A-Z0-9_]*(?:api[_-]?key|secret|token|passw(?:or)?d|passwd|pwd|access[_-]?key)[A-Z0-9_]*"
@@ -97,7 +84,9 @@ PHONE_RES = [
 
 PEM_RE = re.compile(r"-----BEGIN [A-Z ]+-----.*?(?:-----END [A-Z ]+-{2,5}|$)", re.S)
 # an email turned into an identifier, e.g. "jane_doe_gmail_com"
-EMAIL_ID_RE = re.compile(r"\b[A-Za-z0-9._-]+_(?:gmail|googlemail|yahoo|hotmail|outlook|icloud|live|qq|163|126)_com\b", re.I)
+EMAIL_ID_RE = re.compile(
+    r"\b[A-Za-z0-9._-]+_(?:gmail|googlemail|yahoo|hotmail|outlook|icloud|live|qq|163|126)_com\b", re.I
+)
 # long random-looking token (mixed case and digits, no path characters)
 RANDOM_TOKEN_RE = re.compile(
     r"(?<![\w/.\\-])(?=[A-Za-z0-9_-]*\d)(?=[A-Za-z0-9_-]*[A-Z])(?=[A-Za-z0-9_-]*[a-z])[A-Za-z0-9_-]{32,}(?![\w/.\\-])"
@@ -132,8 +121,8 @@ def redact(text: str) -> str:
     text = PEM_RE.sub("<secret>", text)
     text = EMAIL_RE.sub("<email>", text)
     text = EMAIL_ID_RE.sub("<email>", text)
-    for rx in SECRET_RES:
-        text = rx.sub("<secret>", text)
+    text = redact_tokens(text)
+    text = BEARER_RE.sub("<secret>", text)
 
     def _kv(m: re.Match) -> str:
         val = m.group(3)
@@ -153,13 +142,6 @@ def redact(text: str) -> str:
     return text
 
 
-def trim(text: str) -> str:
-    if len(text) <= TRIM_OVER:
-        return text
-    cut = len(text) - KEEP_HEAD - KEEP_TAIL
-    return f"{text[:KEEP_HEAD]}[…{cut} chars cut…]{text[-KEEP_TAIL:]}"
-
-
 # --- user text ---------------------------------------------------------------
 
 MACHINE_LINE_RES = [
@@ -172,13 +154,20 @@ MACHINE_LINE_RES = [
 # Turns the IDE writes when a button is clicked (not typed by the person).
 TEMPLATED_RES = [
     re.compile(r'^@agent Continue: "Continue to iterate\?"$'),
-    re.compile(r"^Implement the plan as specified, it is attached for your reference\. Do NOT edit the plan file itself\.", re.S),
+    re.compile(
+        r"^Implement the plan as specified, it is attached for your reference\. Do NOT edit the plan file itself\.",
+        re.S,
+    ),
     re.compile(r"^Base directory for this skill:"),  # Claude Code skill text injected as a turn
     re.compile(r"^<task-notification>"),  # Claude Code background-task notice
     re.compile(r"^This session is being continued from a previous conversation"),
     re.compile(r"^Briefly inform the user about the task result"),  # agent follow-up prompt
     re.compile(r"^Generate a file named AGENTS\.md that serves as a contributor guide"),  # /init template
-    re.compile(r"^For the code present, we get this error:.*How can I resolve this\? If you propose a fix, please make it concise\.$", re.S),
+    re.compile(
+        r"^For the code present, we get this error:.*"
+        r"How can I resolve this\? If you propose a fix, please make it concise\.$",
+        re.S,
+    ),
 ]
 USER_QUERY_RE = re.compile(r"<user_query>\s*(.*?)\s*</user_query>", re.S)
 

@@ -28,10 +28,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-MAX_TURNS = 14
-MAX_CHARS = 1500
-HEAD_CHARS = 1000
-TAIL_CHARS = 300
+from text_rules import EMAIL_RE, MAX_TURNS, redact_names, redact_tokens, trim  # this folder: run as a script
 
 # ---------------------------------------------------------------- cleaning
 
@@ -54,20 +51,10 @@ _MACHINE = [
     )
 ]
 
-_SECRETS = [
-    re.compile(r"\b(sk-(?:ant-|proj-)?[A-Za-z0-9_\-]{16,})"),
-    re.compile(r"\b(gh[pousr]_[A-Za-z0-9]{20,})"),
-    re.compile(r"\b(github_pat_[A-Za-z0-9_]{20,})"),
-    re.compile(r"\b(AKIA[0-9A-Z]{16})\b"),
-    re.compile(r"\b(AIza[0-9A-Za-z_\-]{30,})"),
-    re.compile(r"\b(xox[abpr]-[A-Za-z0-9\-]{10,})"),
-    re.compile(r"\b(eyJ[A-Za-z0-9_\-]{20,}\.[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,})"),
-    re.compile(
-        r"(?i)((?:api[_-]?key|secret|token|password|passwd|pwd|пароль|密码)\s*[:=]\s*[\"']?)"
-        r"([^\s\"',;]{6,})"
-    ),
-]
-_EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
+# Secrets written as key = value keep their key.
+_KV_SECRET = re.compile(
+    r"(?i)((?:api[_-]?key|secret|token|password|passwd|pwd|пароль|密码)\s*[:=]\s*[\"']?)([^\s\"',;]{6,})"
+)
 _PHONE = re.compile(r"(?<![\w/.:-])\+?\d{1,3}[ \-]?\(?\d{2,4}\)?[ \-]\d{3,4}[ \-]?\d{3,4}(?![\w/.-])")
 
 # Full names of private people seen in the collected turns (added by hand).
@@ -80,23 +67,11 @@ PRIVATE_NAMES: list[str] = [
 
 
 def redact(text: str) -> str:
-    text = _EMAIL.sub("<email>", text)
-    for pat in _SECRETS:
-        if pat.groups == 2:
-            text = pat.sub(lambda m: m.group(1) + "<secret>", text)
-        else:
-            text = pat.sub("<secret>", text)
+    text = EMAIL_RE.sub("<email>", text)
+    text = redact_tokens(text)
+    text = _KV_SECRET.sub(lambda m: m.group(1) + "<secret>", text)
     text = _PHONE.sub("<phone>", text)
-    for name in PRIVATE_NAMES:
-        text = re.sub(re.escape(name), "<name>", text, flags=re.I)
-    return text
-
-
-def trim(text: str) -> str:
-    if len(text) <= MAX_CHARS:
-        return text
-    cut = len(text) - HEAD_CHARS - TAIL_CHARS
-    return f"{text[:HEAD_CHARS]}[…{cut} chars cut…]{text[-TAIL_CHARS:]}"
+    return redact_names(text, PRIVATE_NAMES)
 
 
 def clean(text: str) -> str | None:
@@ -243,10 +218,18 @@ def extract_claude_jsonl(text: str) -> list[dict]:
 
 
 _AG_TOOLS = {
-    "VIEW_FILE": "read", "VIEW_FILE_OUTLINE": "read", "VIEW_CODE_ITEM": "read",
-    "CODE_ACTION": "edit", "WRITE_TO_FILE": "write", "RUN_COMMAND": "bash",
-    "GREP_SEARCH": "grep", "LIST_DIRECTORY": "glob", "FIND": "glob",
-    "SEARCH_WEB": "webfetch", "READ_URL_CONTENT": "webfetch", "BROWSER_SUBAGENT": "task",
+    "VIEW_FILE": "read",
+    "VIEW_FILE_OUTLINE": "read",
+    "VIEW_CODE_ITEM": "read",
+    "CODE_ACTION": "edit",
+    "WRITE_TO_FILE": "write",
+    "RUN_COMMAND": "bash",
+    "GREP_SEARCH": "grep",
+    "LIST_DIRECTORY": "glob",
+    "FIND": "glob",
+    "SEARCH_WEB": "webfetch",
+    "READ_URL_CONTENT": "webfetch",
+    "BROWSER_SUBAGENT": "task",
 }
 
 
@@ -269,9 +252,15 @@ def extract_antigravity_jsonl(text: str) -> list[dict]:
 
 
 _CLINE_TOOLS = {
-    "readFile": "read", "listFilesTopLevel": "glob", "listFilesRecursive": "glob",
-    "listCodeDefinitionNames": "grep", "searchFiles": "grep", "editedExistingFile": "edit",
-    "appliedDiff": "edit", "newFileCreated": "write", "webFetch": "webfetch",
+    "readFile": "read",
+    "listFilesTopLevel": "glob",
+    "listFilesRecursive": "glob",
+    "listCodeDefinitionNames": "grep",
+    "searchFiles": "grep",
+    "editedExistingFile": "edit",
+    "appliedDiff": "edit",
+    "newFileCreated": "write",
+    "webFetch": "webfetch",
 }
 
 
@@ -302,7 +291,8 @@ def extract_cline(text: str) -> list[dict]:
 # marker, a heading or a horizontal rule.
 _PL_USER = re.compile(
     r"^(?:#{1,6} *(?:👤|🧑|🙋)? *(?:User|USER|Human|You|Me|Usuario|Usuário|Utilisateur|用户|사용자|Пользователь|Prompt)"
-    r"(?: *\d+| *\(?[\d:\- ]+\)?)? *[:：]? *(?:\*\*)?\s*$|\*\*(?:用户|User|USER|Prompt|Me|Human|Я|Usuario|Usuário|Utilisateur)\*\*\s*[:：]|"
+    r"(?: *\d+| *\(?[\d:\- ]+\)?)? *[:：]? *(?:\*\*)?\s*$|"
+    r"\*\*(?:用户|User|USER|Prompt|Me|Human|Я|Usuario|Usuário|Utilisateur)\*\*\s*[:：]|"
     r"\*\*(?:用户|User|Prompt|Human|Usuario|Usuário|Prompt enviado|Prompt used|Prompt utilizado|Mi prompt|My prompt|"
     r"Request|Pedido|Промпт|Запрос|Пользователь|Kullanıcı|Benutzer|Utilisateur|ユーザー|사용자|提示词|프롬프트|질문|"
     r"Nội dung Prompt)[:：]\*\*|"
@@ -313,7 +303,8 @@ _PL_USER = re.compile(
     re.M,
 )
 _PL_STOP = re.compile(
-    r"^(?:#{1,6} |-{3,}\s*$|\*\*(?:助手|Assistant|AI|Claude|Cursor|Copilot|Response|Answer|Codex|Gemini|Result|Outcome|回答|助手操作)[^\n]*\*\*|"
+    r"^(?:#{1,6} |-{3,}\s*$|"
+    r"\*\*(?:助手|Assistant|AI|Claude|Cursor|Copilot|Response|Answer|Codex|Gemini|Result|Outcome|回答|助手操作)[^\n]*\*\*|"
     r"(?:Assistant|AI|Claude|Response|Respuesta(?: IA)?|Resposta|Réponse|Antwort|Ответ|回答|助手)\s*[:：]|"
     r"(?:[*-] +)?\*\*[^*\n]{2,40}[:：]\*\*|\*\*[^*\n]{2,40}\*\*\s*[:：]|【(?!用户|用戶)[^】\n]{1,20}】)",
     re.M,
@@ -430,7 +421,7 @@ def detect_format(text: str) -> str:
 
 _LATIN_WORDS = {
     "en": "the and to is of in it this that with for you not be on are can add from"
-          " file make use should all if do we my me please now what why how it's don't",
+    " file make use should all if do we my me please now what why how it's don't",
     "es": "el la de que en los las por para una con es del se lo",
     "pt": "de que do da em para não um uma com os no na é você",
     "fr": "le la les de des et est pour une dans que pas un avec sur",
@@ -553,6 +544,8 @@ def check(args) -> None:
             bad += 1
             print(f"mismatch: {row['id']} {row['repo']} {row['path']}")
     print("ok" if not bad else f"{bad} mismatches")
+    if bad:
+        sys.exit(1)
 
 
 def main(argv: list[str] | None = None) -> None:
