@@ -10,7 +10,9 @@ Token model of a turn (constants below): the session starts with the system prom
 text joins the context; the agent makes one request, then one more after each tool call, each tool result and each
 answer joining the context. A request on the model that served the previous one reads that request's prompt from
 its cache; everything else in the prompt is uncached (billed as cache writes where the model prices them). A switch
-starts cold. Prices are the registry's (data/models.json families).
+starts cold. Prices are the registry's (data/models.json families), applied by usage.prices as the stats apply them;
+the cache is the product's own routing.cache_policy.CacheState, fed each request's usage as OpenCode reports it, and
+the cache-aware policy asks cache_policy.weigh, as the brain does.
 
     .venv/bin/python scripts/simulate_costs.py                 # every set, both model line-ups
     .venv/bin/python scripts/simulate_costs.py --sets A --limit 10 --lineup frontier
@@ -23,20 +25,16 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from itertools import count
 from pathlib import Path
 from typing import Any
 
+from kimchi_plugin.routing.cache_policy import CacheState, weigh
 from kimchi_plugin.routing.classify.table import labelled_sets
 from kimchi_plugin.routing.conversation import ConversationState, decide
-from kimchi_plugin.routing.registry import TOKENS_PER_PRICE_UNIT, ModelSpec, Registry
-from kimchi_plugin.routing.switch_cost import (
-    CachePrices,
-    Workload,
-    decide_switch,
-    expected_requests,
-    return_probability,
-)
+from kimchi_plugin.routing.registry import ModelSpec, Registry
 from kimchi_plugin.routing.tiers import PROFILE_TIER, TIER_ORDER, Tier
+from kimchi_plugin.usage.prices import Prices, Usage, prices_from
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -93,39 +91,33 @@ class Tally:
 
 
 @dataclass(slots=True)
-class Cache:
-    """The session's context and which model holds it warm."""
+class Session:
+    """The session's context, and its prompt cache as the brain tracks it."""
 
+    prices: Prices
     context: int = BASE_PROMPT_TOKENS
-    warm_model: str | None = None
-    warm_tier: Tier | None = None
-    cached: int = 0  # prompt tokens the warm model holds
-    stays: list[int] = field(default_factory=list)  # requests served per stay on one model, finished stays
-    current_stay: int = 0
-    moves_up: int = 0
-    new_tokens: list[int] = field(default_factory=list)
+    cache: CacheState = field(default_factory=CacheState)
+    ids: count[int] = field(default_factory=count)
 
 
-def _request(cache: Cache, spec: ModelSpec, tier: Tier, added: int, output: int, tally: Tally) -> None:
+def _request(session: Session, spec: ModelSpec, tier: Tier, added: int, output: int, tally: Tally) -> None:
     """One request of `added` new context tokens on `spec`; bills it and leaves its prompt in that model's cache."""
-    cache.context += added
-    read = cache.cached if cache.warm_model == spec.id else 0
-    prices = CachePrices.of(spec)
-    uncached = cache.context - read
-    tally.usd += (read * prices.cached + uncached * prices.uncached + output * prices.output) / TOKENS_PER_PRICE_UNIT
-    if cache.warm_model != spec.id:
-        if cache.warm_model is not None and cache.warm_tier is not None:
-            cache.stays.append(cache.current_stay)
-            cache.moves_up += TIER_ORDER.index(tier) < TIER_ORDER.index(cache.warm_tier)
-            tally.switches += 1
-        cache.current_stay = 0
-    cache.warm_model, cache.warm_tier, cache.cached = spec.id, tier, cache.context
-    cache.current_stay += 1
-    cache.new_tokens.append(uncached if read else added)
-    cache.context += output
+    session.context += added
+    cache, price = session.cache, session.prices.get(spec.id)
+    assert price is not None, f"{spec.id} has no price"
+    read = cache.prefix_tokens if cache.warm_model == spec.id else 0
+    uncached = session.context - read
+    written = uncached if price.cache_write > 0 else 0  # where the model bills cache writes, a cold prompt is one
+    usage = Usage(input=uncached - written, output=output, cache_read=read, cache_write=written)
+    tally.usd += price.cost(usage)
+    message_id = f"m{next(session.ids)}"
+    cache.observe(
+        message_id, spec.id, tier, input_tokens=usage.input, cache_read=usage.cache_read, cache_write=usage.cache_write
+    )
+    session.context += output
 
 
-Choose = Callable[[Tier, Cache, Tally], tuple[ModelSpec, Tier]]
+Choose = Callable[[Tier, CacheState, Tally], tuple[ModelSpec, Tier]]
 
 
 def replay(
@@ -135,11 +127,12 @@ def replay(
     choose: Choose,
 ) -> Tally:
     tally = Tally()
+    prices = prices_from(registry.models(), None, None)
     for session in sessions:
-        state, cache = ConversationState(), Cache()
+        state, sim = ConversationState(), Session(prices)
         for turn in session["turns"]:
             wanted = choose_tier(turn["text"], state)
-            spec, tier = choose(wanted, cache, tally)
+            spec, tier = choose(wanted, sim.cache, tally)
             label = Tier(turn["tier"])
             tally.turns += 1
             tally.on_tier += tier is label
@@ -147,12 +140,13 @@ def replay(
             tools = [(t.rstrip("!"), t.endswith("!")) for t in turn.get("tools") or ()]
             added = max(len(turn["text"]) // CHARS_PER_TOKEN, 1)
             for tool, failed in tools:
-                _request(cache, spec, tier, added, TOOL_CALL_OUTPUT_TOKENS, tally)
+                _request(sim, spec, tier, added, TOOL_CALL_OUTPUT_TOKENS, tally)
                 added = TOOL_RESULT_TOKENS.get(tool, OTHER_TOOL_TOKENS) + FAILED_TOOL_EXTRA_TOKENS * failed
-            _request(cache, spec, tier, added, ANSWER_OUTPUT_TOKENS[label], tally)
+            _request(sim, spec, tier, added, ANSWER_OUTPUT_TOKENS[label], tally)
             state.note_decision(turn["text"], decide(turn["text"], state))
             for tool, failed in tools:
                 state.note_tool(tool, failed)
+        tally.switches += sim.cache.switches
     return tally
 
 
@@ -165,31 +159,15 @@ def simulate(sessions: Sequence[dict[str, Any]], lineup: str) -> dict[str, Tally
         assert spec is not None, f"no {tier.value} model in the {lineup} line-up"
         return lambda wanted, cache, tally: (spec, tier)
 
-    def routed(wanted: Tier, cache: Cache, tally: Tally) -> tuple[ModelSpec, Tier]:
+    def routed(wanted: Tier, cache: CacheState, tally: Tally) -> tuple[ModelSpec, Tier]:
         spec = top[wanted]
         assert spec is not None
         return spec, wanted
 
-    def cache_aware(wanted: Tier, cache: Cache, tally: Tally) -> tuple[ModelSpec, Tier]:
+    def cache_aware(wanted: Tier, cache: CacheState, tally: Tally) -> tuple[ModelSpec, Tier]:
         spec, tier = routed(wanted, cache, tally)
         warm = registry.get(cache.warm_model) if cache.warm_model else None
-        recent = cache.new_tokens[-20:]
-        workload = Workload(
-            requests=expected_requests(cache.stays, cache.current_stay),
-            new_tokens=sum(recent) // len(recent) if recent else Workload().new_tokens,
-            return_probability=return_probability(cache.moves_up, len(cache.stays)),
-        )
-        decision = decide_switch(
-            warm_model=cache.warm_model,
-            warm_tier=cache.warm_tier,
-            prefix_tokens=cache.cached,
-            target_model=spec.id,
-            target_tier=tier,
-            warm_prices=CachePrices.of(warm) if warm else None,
-            target_prices=CachePrices.of(spec),
-            workload=workload,
-        )
-        if decision.switch or warm is None or cache.warm_tier is None:
+        if weigh(cache, warm, spec, tier).switch or warm is None or cache.warm_tier is None:
             return spec, tier
         tally.kept_warm += 1
         return warm, cache.warm_tier
