@@ -26,9 +26,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-PYTHON = REPO_ROOT / ".venv" / "bin" / "python"
-ECHO = REPO_ROOT / "scripts" / "echo_brain.py"
+from bench_child import ECHO, PYTHON, REPO_ROOT, child_env, frame, rss_mb
+
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "hooks"
 CHEAP_HOOKS = ("chat.params", "experimental.chat.system.transform", "tool.execute.after", "tool.definition--task")
 BASE_URL = "http://127.0.0.1:9/v1"  # nothing listens: the cached catalogue must do
@@ -52,10 +51,6 @@ INIT_MS, CONFIG_MS = 150.0, 250.0
 
 def fixture(name: str) -> dict[str, Any]:
     return json.loads((FIXTURES / f"{name}.json").read_text())
-
-
-def frame(rpc_id: int, method: str, params: Any) -> bytes:
-    return json.dumps({"jsonrpc": "2.0", "id": rpc_id, "method": method, "params": params}).encode() + b"\n"
 
 
 def chat_message(rpc_id: int, size: int) -> bytes:
@@ -100,11 +95,8 @@ class Child:
     """One brain-like child on pipes; requests are written and answered one at a time."""
 
     def __init__(self, argv: list[str], home: Path, root: Path | None) -> None:
-        env = {k: v for k, v in os.environ.items() if k not in ("KIMCHI_API_KEY", "CASTAI_API_KEY")}
-        env.update(XDG_STATE_HOME=str(home / "state"), XDG_CACHE_HOME=str(home / "cache"), HOME=str(home))
+        env = child_env(root, XDG_STATE_HOME=str(home / "state"), XDG_CACHE_HOME=str(home / "cache"), HOME=str(home))
         env.pop("PYTHONDONTWRITEBYTECODE", None)
-        if root is not None:
-            env["PYTHONPATH"] = str(root)
         self.started = time.perf_counter()
         self.proc = subprocess.Popen(
             argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, cwd=home
@@ -128,10 +120,7 @@ class Child:
         return (int(fields[11]) + int(fields[12])) * TICK_S
 
     def rss_mb(self) -> float:
-        for row in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if row.startswith("VmRSS:"):
-                return int(row.split()[1]) / 1024
-        return float("nan")
+        return rss_mb(self.proc.pid)
 
     def close(self) -> None:
         self.stdin.close()
@@ -183,6 +172,15 @@ def start_up(argv: list[str], echo: list[str], home: Path, roots: list[Path | No
         )
 
 
+def cpu_us(child: Child, hooks: list[tuple[str, dict[str, Any]]], first_id: int, calls: int) -> float:
+    """The child's CPU time per request over `calls` requests cycling through `hooks`, in µs."""
+    before = child.cpu_s()
+    for rpc_id in range(first_id, first_id + calls):
+        fx = hooks[rpc_id % len(hooks)][1]
+        child.call(frame(rpc_id, fx["method"], fx["params"]))
+    return (child.cpu_s() - before) / calls * 1e6
+
+
 def session(brain: Child, echo: Child, home: Path, n: int) -> None:
     brain.call(init_frame(home))
     echo.call(init_frame(home))
@@ -229,18 +227,8 @@ def session(brain: Child, echo: Child, home: Path, n: int) -> None:
         print(line)
 
     calls = max(n, 3000)
-    before = brain.cpu_s()
-    for _ in range(calls):
-        rpc_id += 1
-        _name, fx = cheap[rpc_id % len(cheap)]
-        brain.call(frame(rpc_id, fx["method"], fx["params"]))
-    used_us = (brain.cpu_s() - before) / calls * 1e6
-    before = echo.cpu_s()
-    for _ in range(calls):
-        rpc_id += 1
-        _name, fx = cheap[rpc_id % len(cheap)]
-        echo.call(frame(rpc_id, fx["method"], fx["params"]))
-    echo_us = (echo.cpu_s() - before) / calls * 1e6
+    used_us = cpu_us(brain, cheap, rpc_id + 1, calls)
+    echo_us = cpu_us(echo, cheap, rpc_id + 1 + calls, calls)
     print(
         f"  brain CPU per cheap hook: {used_us:.0f} µs (echo child {echo_us:.0f} µs, {used_us / echo_us:.1f}×)  "
         f"goal ≤ {CPU_US_PER_REQUEST:.0f} µs: {verdict(used_us <= CPU_US_PER_REQUEST)}"

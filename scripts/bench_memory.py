@@ -19,9 +19,8 @@ import threading
 import time
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-PYTHON = REPO_ROOT / ".venv" / "bin" / "python"
-ECHO = REPO_ROOT / "scripts" / "echo_brain.py"
+from bench_child import ECHO, PYTHON, child_env, frame, rss_mb
+
 PROVIDER_MODELS = {m: {} for m in ("kimi-k2.5", "glm-5", "minimax-m2.7", "minimax-m2.5", "nemotron-3-super")}
 SAMPLES = 10  # RSS readings during the routing run
 SETTLE_S = 1.0  # RSS unchanged this long = the background load is done
@@ -39,17 +38,6 @@ TEXTS = (
     "refactor the session store into smaller functions",
     "plan the migration from celery to a plain queue: trade-offs?",
 )
-
-
-def rss_mb(pid: int) -> float:
-    for row in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if row.startswith("VmRSS:"):
-            return int(row.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
-
-
-def frame(rpc_id: int, method: str, params: dict) -> bytes:
-    return json.dumps({"jsonrpc": "2.0", "id": rpc_id, "method": method, "params": params}).encode() + b"\n"
 
 
 def chat(rpc_id: int, session: str, text: str) -> bytes:
@@ -97,10 +85,7 @@ def tool_after(rpc_id: int, session: str) -> bytes:
 
 class Brain:
     def __init__(self, argv: list[str], tmp: Path) -> None:
-        env = {k: v for k, v in os.environ.items() if k not in ("KIMCHI_API_KEY", "CASTAI_API_KEY")}
-        env.update(XDG_STATE_HOME=str(tmp), XDG_CACHE_HOME=str(tmp), KIMCHI_LOG_LEVEL="WARNING")
-        if ROOT is not None:
-            env["PYTHONPATH"] = str(ROOT)
+        env = child_env(ROOT, XDG_STATE_HOME=str(tmp), XDG_CACHE_HOME=str(tmp), KIMCHI_LOG_LEVEL="WARNING")
         self.proc = subprocess.Popen(
             argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, cwd=tmp
         )

@@ -33,15 +33,25 @@ def ask_brain(home: Path) -> dict:
         "XDG_STATE_HOME": str(home / "state"),
         "XDG_DATA_HOME": str(home / "data"),
     }
-    initialize = {"method": "initialize", "params": {"protocolVersion": 1, "options": {}, "directory": "", "worktree": ""}}
+    initialize = {
+        "method": "initialize",
+        "params": {"protocolVersion": 1, "options": {}, "directory": "", "worktree": ""},
+    }
     # One brain per config: its answer may depend on what it was sent before.
     answers: dict = {"config": {}}
     for name, config in CONFIGS.items():
-        frames = [{"jsonrpc": "2.0", "id": 1, **initialize}, {"jsonrpc": "2.0", "id": 2, "method": "config", "params": {"input": None, "output": config}}]
+        frames = [
+            {"jsonrpc": "2.0", "id": 1, **initialize},
+            {"jsonrpc": "2.0", "id": 2, "method": "config", "params": {"input": None, "output": config}},
+        ]
         done = subprocess.run(
             [sys.executable, "-m", "kimchi_plugin"],
             input="".join(json.dumps(f) + "\n" for f in frames),
-            capture_output=True, text=True, env=env, timeout=60, check=True,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=True,
         )
         replies = {r["id"]: r for r in map(json.loads, done.stdout.splitlines())}
         answers["initialize"] = {"hooks": replies[1]["result"]["hooks"]}
@@ -59,8 +69,12 @@ def main() -> int:
     text = render()
     if "--check" in sys.argv[1:]:
         same = TARGET.exists() and TARGET.read_text() == text
-        print("first_start_answer.json is up to date" if same else
-              "first_start_answer.json is stale: run .venv/bin/python scripts/build_first_start_answer.py", file=sys.stderr)
+        print(
+            "first_start_answer.json is up to date"
+            if same
+            else "first_start_answer.json is stale: run .venv/bin/python scripts/build_first_start_answer.py",
+            file=sys.stderr,
+        )
         return 0 if same else 1
     TARGET.write_text(text)
     print(f"wrote {TARGET}", file=sys.stderr)

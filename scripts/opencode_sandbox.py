@@ -79,9 +79,9 @@ def find_binary() -> Path | None:
     return candidates[0] if candidates else None
 
 
-def _base_env(home: Path) -> dict[str, str]:
-    """Only PATH, the isolated HOME/XDG dirs and OpenCode's offline switches."""
-    env = {
+def home_env(home: Path) -> dict[str, str]:
+    """Only PATH and HOME/XDG dirs under `home`: nothing of the machine's own user leaks in."""
+    return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(home),
         "XDG_CONFIG_HOME": str(home / ".config"),
@@ -89,8 +89,11 @@ def _base_env(home: Path) -> dict[str, str]:
         "XDG_CACHE_HOME": str(home / ".cache"),
         "XDG_STATE_HOME": str(home / ".local" / "state"),
     }
-    env.update({flag: "1" for flag in ISOLATION_FLAGS})
-    return env
+
+
+def _base_env(home: Path) -> dict[str, str]:
+    """The isolated home and OpenCode's offline switches."""
+    return home_env(home) | {flag: "1" for flag in ISOLATION_FLAGS}
 
 
 @functools.cache

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from scripts.fake_model_server import FakeModelServer
-from scripts.opencode_sandbox import OpencodeSandbox, RunResult, find_binary
+from scripts.opencode_sandbox import OpencodeSandbox, RunResult, find_binary, home_env
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,17 +47,29 @@ def _require_tools() -> None:
 
 def metadata_entry(slug: str) -> dict:
     """One model as Kimchi's metadata endpoint describes it."""
-    return {"slug": slug, "display_name": slug, "provider": "kimchi", "tool_call": True, "is_routable": True,
-            "limits": {"context_window": 200_000, "max_output_tokens": 32_768}, "reasoning": True,
-            "pricing": {"input_per_1m": 1.0, "output_per_1m": 3.0}}
+    return {
+        "slug": slug,
+        "display_name": slug,
+        "provider": "kimchi",
+        "tool_call": True,
+        "is_routable": True,
+        "limits": {"context_window": 200_000, "max_output_tokens": 32_768},
+        "reasoning": True,
+        "pricing": {"input_per_1m": 1.0, "output_per_1m": 3.0},
+    }
 
 
 @pytest.fixture(scope="session")
 def packed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The package as npm would publish it."""
     out = tmp_path_factory.mktemp("pack")
-    done = subprocess.run(["npm", "pack", "--silent", "--pack-destination", str(out)], cwd=REPO_ROOT,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        ["npm", "pack", "--silent", "--pack-destination", str(out)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     return next(out.glob("*.tgz"))
 
@@ -72,14 +84,7 @@ def unpacked(packed: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def user_env(home: Path, **extra: str) -> dict[str, str]:
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(home),
-        "XDG_CONFIG_HOME": str(home / ".config"),
-        "XDG_DATA_HOME": str(home / ".local" / "share"),
-        "XDG_CACHE_HOME": str(home / ".cache"),
-        "XDG_STATE_HOME": str(home / ".local" / "state"),
-    }
+    env = home_env(home)
     for name in ("NODE_EXTRA_CA_CERTS", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS", "PIP_CONFIG_FILE"):
         if name in os.environ:
             env[name] = os.environ[name]
@@ -103,9 +108,14 @@ def shared_env(unpacked: Path, tmp_path_factory: pytest.TempPathFactory) -> Shar
     cache = tmpdir / f"opencode-kimchi-{os.getuid()}"
     home = tmp_path_factory.mktemp("builder-home")
     started = time.monotonic()
-    done = subprocess.run(["node", str(unpacked / "plugin_shim" / "cli.js"), "route", "hello"], cwd=home,
-                          env=user_env(home, KIMCHI_CACHE_DIR=str(cache)), capture_output=True, text=True,
-                          timeout=BUILD_TIMEOUT_S)
+    done = subprocess.run(
+        ["node", str(unpacked / "plugin_shim" / "cli.js"), "route", "hello"],
+        cwd=home,
+        env=user_env(home, KIMCHI_CACHE_DIR=str(cache)),
+        capture_output=True,
+        text=True,
+        timeout=BUILD_TIMEOUT_S,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return SharedEnvironment(cache, tmpdir, time.monotonic() - started)
 
@@ -117,8 +127,9 @@ class NewUser:
     def __init__(self, root: Path, server: FakeModelServer, tgz: Path):
         self.server = server
         self.sandbox = OpencodeSandbox(root, server.api_base, git=True)
-        self.sandbox.config_path.write_text(json.dumps({"$schema": "https://opencode.ai/config.json", "autoupdate": False,
-                                                         "share": "disabled"}) + "\n")
+        self.sandbox.config_path.write_text(
+            json.dumps({"$schema": "https://opencode.ai/config.json", "autoupdate": False, "share": "disabled"}) + "\n"
+        )
         self.home = self.sandbox.home
         self.env = self.sandbox.env
         self.env.update(user_env(self.home))
@@ -133,8 +144,15 @@ class NewUser:
     def install(self, **options: object) -> float:
         """`opencode plugin` as the README says; returns its wall time."""
         started = time.monotonic()
-        done = subprocess.run([str(self.sandbox.binary), "plugin", f"{PACKAGE}@file:{self.tgz}"], cwd=self.sandbox.project,
-                              env=self.env, capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL)
+        done = subprocess.run(
+            [str(self.sandbox.binary), "plugin", f"{PACKAGE}@file:{self.tgz}"],
+            cwd=self.sandbox.project,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            stdin=subprocess.DEVNULL,
+        )
         elapsed = time.monotonic() - started
         assert done.returncode == 0, done.stdout + done.stderr
         path = self.project_config_dir / "opencode.json"
@@ -166,7 +184,9 @@ class NewUser:
         """Wait for the environment's ready marker; returns the wait."""
         started = time.monotonic()
         while not self.venvs():
-            assert time.monotonic() - started < timeout, f"environment not ready after {timeout}s: {list(self.cache.glob('*'))}"
+            assert time.monotonic() - started < timeout, (
+                f"environment not ready after {timeout}s: {list(self.cache.glob('*'))}"
+            )
             time.sleep(0.5)
         return time.monotonic() - started
 

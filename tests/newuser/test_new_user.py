@@ -47,8 +47,10 @@ def test_first_run_without_environment_is_answered_by_kimchi_and_the_next_is_rou
     third_start = time.monotonic()
     third = user.run("hello")
     served_ok(user, third, len(user.server.requests) - 1)
-    print(f"\nnew user timeline: install {install_s:.1f}s, first answer at {first_answer_s:.1f}s, routing active at "
-          f"{ready_s:.1f}s (environment ready); a later start's run took {time.monotonic() - third_start:.1f}s")
+    print(
+        f"\nnew user timeline: install {install_s:.1f}s, first answer at {first_answer_s:.1f}s, routing active at "
+        f"{ready_s:.1f}s (environment ready); a later start's run took {time.monotonic() - third_start:.1f}s"
+    )
 
 
 def test_metadata_endpoint_down_at_first_start(make_user, shared_env: SharedEnvironment) -> None:
@@ -69,8 +71,13 @@ def test_python_missing(make_user) -> None:
     assert {r["model"] for r in answered} == {STAND_IN}
     lines = [line for line in result.stderr.splitlines() if "opencode-kimchi" in line]
     assert len(lines) == 1 and "Python >= 3.10" in lines[0] and "KIMCHI_PYTHON" in lines[0], lines
-    doctor = subprocess.run(["node", str(user.installed_package() / "plugin_shim" / "cli.js"), "doctor"],
-                            env=user.env, capture_output=True, text=True, timeout=60)
+    doctor = subprocess.run(
+        ["node", str(user.installed_package() / "plugin_shim" / "cli.js"), "doctor"],
+        env=user.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert doctor.returncode == 1
     assert "FAIL" in doctor.stdout and "KIMCHI_PYTHON" in doctor.stdout, doctor.stdout
 
@@ -99,8 +106,15 @@ def test_bootstrap_killed_halfway_then_a_normal_start(make_user) -> None:
     user.env["KIMCHI_API_KEY"] = API_KEY
     user.install()
     # A short-lived command loads the plugin and starts the setup, which is then killed halfway.
-    subprocess.run([str(user.sandbox.binary), "models", "kimchi"], cwd=user.sandbox.project, env=user.env,
-                   capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    subprocess.run(
+        [str(user.sandbox.binary), "models", "kimchi"],
+        cwd=user.sandbox.project,
+        env=user.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
     owner_files = list(user.cache.glob("venv-*.lock/owner.json"))
     assert owner_files, f"no setup running after `opencode models`: {list(user.cache.glob('*'))}"
     owner = json.loads(owner_files[0].read_text())
@@ -136,16 +150,28 @@ def test_user_command_runs_stats_and_route_from_the_installed_package(make_user,
     user.install()
     served_ok(user, user.run(*PROMPT), 0)
     cli = user.installed_package() / "plugin_shim" / "cli.js"
-    stats = subprocess.run(["node", str(cli), "stats", "--json"], env=user.env, capture_output=True, text=True, timeout=120)
+    stats = subprocess.run(
+        ["node", str(cli), "stats", "--json"], env=user.env, capture_output=True, text=True, timeout=120
+    )
     assert stats.returncode == 0, stats.stderr
     assert json.loads(stats.stdout), stats.stdout
-    route = subprocess.run(["node", str(cli), "route", "why does this test fail?"], env=user.env, capture_output=True,
-                           text=True, timeout=120)
+    route = subprocess.run(
+        ["node", str(cli), "route", "why does this test fail?"],
+        env=user.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert route.returncode == 0, route.stderr
     assert json.loads(route.stdout.strip().splitlines()[-1])["tier"] == "reasoning"
     # The npm way: `npx <package> <command>` runs the same bin.
-    npx = subprocess.run(["npm", "exec", "--yes", f"--package={user.tgz}", "--", "opencode-kimchi", "route", "hi"],
-                         cwd=user.home, env=user_env(user.home, KIMCHI_CACHE_DIR=str(shared_env.cache)),
-                         capture_output=True, text=True, timeout=300)
+    npx = subprocess.run(
+        ["npm", "exec", "--yes", f"--package={user.tgz}", "--", "opencode-kimchi", "route", "hi"],
+        cwd=user.home,
+        env=user_env(user.home, KIMCHI_CACHE_DIR=str(shared_env.cache)),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert npx.returncode == 0, npx.stderr[-2000:]
     assert "tier" in npx.stdout
