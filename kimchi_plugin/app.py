@@ -129,7 +129,7 @@ def command_services(*, env: Mapping[str, str] = os.environ, clock: Clock = time
         load_catalog=catalog_loader(env, clock, network=False),
         bundled_models=bundled,
         make_llm=make_llm if llm else lambda _spec: None,
-        corrections=CorrectionStore(default_corrections_path(env), create=False),
+        corrections=CorrectionStore(default_corrections_path(env), create=False, keep_answers=False),
         background_loads=False,
     )
 

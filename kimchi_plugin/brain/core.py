@@ -85,7 +85,7 @@ class Brain:
         self.usage = UsageRecorder(clock=services.clock)  # in memory until `start` knows the options
         self.configured = asyncio.Event()  # set once the first `config` has built the registry
         self.learning = Learning(services.corrections, services.clock)
-        self.explainer = Explainer()
+        self.explainer = Explainer(services.corrections)
         self._setup: Provision = provision.empty(self.settings, services.clock(), self.learning.adjust)
         self._refresh: asyncio.Future[None] | None = None
         self._warned_no_key = False
@@ -253,7 +253,8 @@ class Brain:
     def _explained(self, turn: UserTurn, decision: Decision, tokens: int) -> list[Action]:
         """Keep the decision for `/why`, learn from it if it corrects the one before, and log it in words."""
         words = decision.text if decision.text is not None else turn.text
-        self.explainer.note(turn.session_id, Remembered(decision, words, tokens, turn.message_id))
+        remembered = Remembered(decision, words, tokens, turn.message_id)
+        self.explainer.note(turn.session_id, remembered, self._setup.registry, self.services.clock())
         correction = self.learning.observe(turn.session_id, words, decision, decision.text is not None)
         self._log_decision(turn, decision, tokens)
         if correction is None or not self.settings.toasts:

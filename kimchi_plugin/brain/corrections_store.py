@@ -1,6 +1,7 @@
 """The user's routing corrections, kept in a small SQLite database beside the usage data so that what one session
-taught the router holds in the next. Scoped: a project directory, or "global". Every I/O problem is logged and
-ignored: learning is never a reason for a hook to fail."""
+taught the router holds in the next (scoped: a project directory, or "global"); beside them, each recent session's
+`/why` answer for its last routed message, so that a later process (`opencode run -c`) can still give it. Every I/O
+problem is logged and ignored: learning is never a reason for a hook to fail."""
 
 from __future__ import annotations
 
@@ -34,7 +35,9 @@ CREATE TABLE IF NOT EXISTS corrections (
     kind TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS corrections_scope ON corrections(scope, at);
+CREATE TABLE IF NOT EXISTS answers (session TEXT PRIMARY KEY, at REAL NOT NULL, answer TEXT NOT NULL);
 """
+MAX_ANSWERS = 500  # sessions whose last `/why` answer is kept for a later process (`opencode run -c`)
 
 
 def default_corrections_path(env: Mapping[str, str]) -> Path:
@@ -44,9 +47,10 @@ def default_corrections_path(env: Mapping[str, str]) -> Path:
 
 
 class CorrectionStore:
-    def __init__(self, path: Path, *, create: bool = True) -> None:
+    def __init__(self, path: Path, *, create: bool = True, keep_answers: bool = True) -> None:
         self.path = path
         self._create = create
+        self._keep_answers = keep_answers  # off for commands: `explain` must not overwrite a session's answer
         self._conn: sqlite3.Connection | None = None
 
     def _connection(self) -> sqlite3.Connection | None:
@@ -117,6 +121,29 @@ class CorrectionStore:
             )
         except sqlite3.Error as exc:
             log.warning("correction not saved", error=str(exc))
+
+    def keep_answer(self, session: str, at: float, answer: str) -> None:
+        if not self._keep_answers:
+            return
+        try:
+            conn = self._connection()
+            if conn is None:
+                return
+            conn.execute("INSERT OR REPLACE INTO answers (session, at, answer) VALUES (?, ?, ?)", (session, at, answer))
+            conn.execute(
+                "DELETE FROM answers WHERE session NOT IN (SELECT session FROM answers ORDER BY at DESC LIMIT ?)",
+                (MAX_ANSWERS,),
+            )
+        except sqlite3.Error as exc:
+            log.warning("why answer not saved", error=str(exc))
+
+    def answer(self, session: str) -> str | None:
+        try:
+            conn = self._connection()
+            row = conn.execute("SELECT answer FROM answers WHERE session = ?", (session,)).fetchone() if conn else None
+        except sqlite3.Error:
+            return None
+        return str(row[0]) if row else None
 
     def reset(self, scope: str | None = None) -> int:
         """Forget the corrections of `scope` (every scope when None); returns how many were forgotten."""

@@ -4,6 +4,7 @@ it. The answer is the same text `kimchi-plugin explain` prints, since both come 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from kimchi_plugin.lru import Lru
 from kimchi_plugin.routing.explanation import (
@@ -60,14 +61,22 @@ def account(decision: Decision, registry: Registry, text: str, input_tokens: int
     )
 
 
+class AnswerStore(Protocol):
+    def keep_answer(self, session: str, at: float, answer: str) -> None: ...
+    def answer(self, session: str) -> str | None: ...
+
+
 class Explainer:
-    """The last routed decision per session (bounded)."""
+    """The last routed decision per session (bounded); with a store, its answer is also kept for a later process."""
 
-    def __init__(self) -> None:
+    def __init__(self, store: AnswerStore | None = None) -> None:
         self._last: Lru[str, Remembered] = Lru(MAX_SESSIONS)
+        self._store = store
 
-    def note(self, session_id: str, remembered: Remembered) -> None:
+    def note(self, session_id: str, remembered: Remembered, registry: Registry, at: float) -> None:
         self._last.put(session_id, remembered)
+        if self._store is not None:
+            self._store.keep_answer(session_id, at, render(account(remembered.decision, registry, *_said(remembered))))
 
     def last(self, session_id: str) -> Remembered | None:
         return self._last.get(session_id)
@@ -75,5 +84,10 @@ class Explainer:
     def answer(self, session_id: str, registry: Registry) -> str:
         last = self.last(session_id)
         if last is None:
-            return NOTHING_YET
-        return render(account(last.decision, registry, last.text, last.input_tokens))
+            kept = self._store.answer(session_id) if self._store is not None else None
+            return kept or NOTHING_YET
+        return render(account(last.decision, registry, *_said(last)))
+
+
+def _said(remembered: Remembered) -> tuple[str, int]:
+    return remembered.text, remembered.input_tokens

@@ -5,13 +5,10 @@ shows its differences; corrections move later decisions in the session and `lear
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
 from pathlib import Path
-
-import pytest
 
 from scripts.fake_model_server import FakeModelServer
 from scripts.opencode_sandbox import REPO_ROOT, OpencodeSandbox, shim_plugin
@@ -136,11 +133,15 @@ def test_corrections_adapt_routing_and_the_reset_undoes_it(
         assert _send(client, session, fake_server, REFACTORS[3])["model"] == CODING
 
 
-@pytest.mark.skipif(not os.environ.get("KIMCHI_E2E_PROBE"), reason="measurement, not a test: KIMCHI_E2E_PROBE=1")
-def test_probe_command_path(sandbox: OpencodeSandbox, fake_server: FakeModelServer, tmp_path: Path) -> None:
-    """How OpenCode runs a registered command (`run --command why`): the model requests it makes."""
+def test_why_as_a_registered_command_in_opencode_run(
+    sandbox: OpencodeSandbox, fake_server: FakeModelServer, tmp_path: Path
+) -> None:
+    """`opencode run --command why` (the TUI's path: the registered command's template) answers for the last message
+    of the continued session, in one Quick turn."""
     _configure(sandbox, tmp_path)
-    first = sandbox.run(PLAN)
-    second = sandbox.run("--command", "why", continue_=True)
-    print(first.rc, second.rc, [r["model"] for r in fake_server.chat_requests(with_tools=True)])
-    print(second.stdout[-2000:], second.stderr[-2000:])
+    first = sandbox.run(*PLAN.split())
+    why = sandbox.run("--command", "why", continue_=True)
+    assert first.rc == 0 and why.rc == 0, why.stderr[-1500:]
+    served, asked = fake_server.chat_requests(with_tools=True)[-2:]
+    assert served["model"] == REASONING and asked["model"] == QUICK
+    assert f"Routed to: reasoning tier, planning mode, model {REASONING}" in _answer(asked)

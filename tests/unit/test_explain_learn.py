@@ -4,10 +4,12 @@ reset."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
-from session_support import Clock, calls, registry, routed_model, runtime, send
+from session_support import Clock, calls, configured, routed_model, send, services
 
+from kimchi_plugin.brain import Brain
 from kimchi_plugin.brain.corrections_store import CorrectionStore
 from kimchi_plugin.routing import corrections
 from kimchi_plugin.routing.classifier import classify
@@ -25,12 +27,11 @@ REFACTORS = (
 )
 
 
-def _brain(tmp_path: Path | None = None, clock: Clock | None = None, **options: object):
-    brain, _ = runtime(registry(*MODELS), clock, **options)
-    if tmp_path is not None:
-        brain.learning.store = CorrectionStore(tmp_path / "corrections.db")
-        brain.learning.configure(True, "global")
-    return brain
+def _brain(tmp_path: Path | None = None, clock: Clock | None = None, **options: object) -> Brain:
+    """A Brain on MODELS; with `tmp_path`, keeping corrections (global scope) and answers in a store there."""
+    store = CorrectionStore(tmp_path / "corrections.db") if tmp_path is not None else None
+    brain = Brain(replace(services(clock, env={"KIMCHI_API_KEY": "sk-test-key"}), corrections=store))
+    return configured(brain, {m: {} for m in MODELS}, {"learnScope": "global", **options})
 
 
 def _text(result: dict) -> str:
@@ -138,7 +139,6 @@ def test_reset_from_another_process_and_the_off_switch(tmp_path: Path) -> None:
     assert CorrectionStore(tmp_path / "corrections.db").reset() >= 2  # `kimchi-plugin learn --reset`
     assert routed_model(send(brain, "y", REFACTORS[3])) == SONNET
     off = _brain(tmp_path, learn=False)
-    off.learning.configure(False, "global")
     for text in REFACTORS[:2]:
         _correct(off, text, text)
     assert off.learning.known == [] and routed_model(send(off, "z", REFACTORS[3])) == SONNET
@@ -173,3 +173,15 @@ def test_decisions_the_user_lets_stand_outvote_a_few_corrections() -> None:
     probe = "implement the webhook signature check"
     assert corrections.adjust(examples, probe, classify(probe)) is None
     assert corrections.adjust(examples[4:], probe, classify(probe)) is not None  # without them, it would move
+
+
+def test_a_later_process_still_answers_why_for_the_session(tmp_path: Path) -> None:
+    """`opencode run -c` starts a new brain: the last answer of the session is kept in the store."""
+    first = _brain(tmp_path)
+    send(first, "s", "Plan the architecture for the new billing service")
+    later = _brain(tmp_path)
+    assert _text(send(later, "s", "/why")).count("Routed to: reasoning tier, planning mode") == 1
+    assert "No message of this session" in _text(send(later, "other", "/why"))
+    reader = CorrectionStore(tmp_path / "corrections.db", create=False, keep_answers=False)
+    reader.keep_answer("s", 0.0, "overwritten")
+    assert reader.answer("s") == first.why("s")
