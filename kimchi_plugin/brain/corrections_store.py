@@ -69,7 +69,7 @@ class CorrectionStore:
         try:
             conn = self._connection()
             return int(conn.execute("PRAGMA data_version").fetchone()[0]) if conn is not None else 0
-        except sqlite3.Error:
+        except (sqlite3.Error, ValueError):
             return 0
 
     def load(self, scope: str) -> list[Correction]:
@@ -80,9 +80,9 @@ class CorrectionStore:
             rows = conn.execute(
                 "SELECT at, excerpt, features, detected, automatic, target, kind FROM corrections WHERE scope = ? "
                 "ORDER BY at DESC LIMIT ?",
-                (scope, 2 * MAX_PER_SCOPE),
+                (_text(scope), 2 * MAX_PER_SCOPE),
             ).fetchall()
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, ValueError) as exc:
             log.warning("corrections unreadable", error=str(exc))
             return []
         found = []
@@ -103,9 +103,9 @@ class CorrectionStore:
                 "INSERT INTO corrections (scope, at, excerpt, features, detected, automatic, target, kind) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    scope,
+                    _text(scope),
                     correction.at,
-                    correction.excerpt,
+                    _text(correction.excerpt),
                     json.dumps(sorted(correction.features)),
                     correction.detected.value,
                     correction.automatic.value,
@@ -117,9 +117,9 @@ class CorrectionStore:
             conn.execute(
                 f"DELETE FROM corrections WHERE scope = ? AND {same_kind} AND id NOT IN "
                 f"(SELECT id FROM corrections WHERE scope = ? AND {same_kind} ORDER BY at DESC LIMIT ?)",
-                (scope, scope, MAX_PER_SCOPE),
+                (_text(scope), _text(scope), MAX_PER_SCOPE),
             )
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, ValueError) as exc:
             log.warning("correction not saved", error=str(exc))
 
     def keep_answer(self, session: str, at: float, answer: str) -> None:
@@ -129,19 +129,21 @@ class CorrectionStore:
             conn = self._connection()
             if conn is None:
                 return
-            conn.execute("INSERT OR REPLACE INTO answers (session, at, answer) VALUES (?, ?, ?)", (session, at, answer))
+            row = (_text(session), at, _text(answer))
+            conn.execute("INSERT OR REPLACE INTO answers (session, at, answer) VALUES (?, ?, ?)", row)
             conn.execute(
                 "DELETE FROM answers WHERE session NOT IN (SELECT session FROM answers ORDER BY at DESC LIMIT ?)",
                 (MAX_ANSWERS,),
             )
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, ValueError) as exc:
             log.warning("why answer not saved", error=str(exc))
 
     def answer(self, session: str) -> str | None:
         try:
             conn = self._connection()
-            row = conn.execute("SELECT answer FROM answers WHERE session = ?", (session,)).fetchone() if conn else None
-        except sqlite3.Error:
+            query = "SELECT answer FROM answers WHERE session = ?"
+            row = conn.execute(query, (_text(session),)).fetchone() if conn else None
+        except (sqlite3.Error, ValueError):
             return None
         return str(row[0]) if row else None
 
@@ -153,8 +155,8 @@ class CorrectionStore:
                 return 0
             if scope is None:
                 return conn.execute("DELETE FROM corrections").rowcount
-            return conn.execute("DELETE FROM corrections WHERE scope = ?", (scope,)).rowcount
-        except sqlite3.Error as exc:
+            return conn.execute("DELETE FROM corrections WHERE scope = ?", (_text(scope),)).rowcount
+        except (sqlite3.Error, ValueError) as exc:
             log.warning("corrections not reset", error=str(exc))
             return 0
 
@@ -165,10 +167,15 @@ class CorrectionStore:
                 return {}
             rows = conn.execute("SELECT scope, COUNT(*) FROM corrections WHERE kind != 'accepted' GROUP BY scope")
             return dict(rows.fetchall())
-        except sqlite3.Error:
+        except (sqlite3.Error, ValueError):
             return {}
 
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+
+def _text(value: str) -> str:
+    """`value` as SQLite can store it: lone surrogates (possible in JSON input) replaced."""
+    return value.encode("utf-8", "replace").decode("utf-8")
