@@ -38,6 +38,7 @@ CREATE INDEX IF NOT EXISTS corrections_scope ON corrections(scope, at);
 CREATE TABLE IF NOT EXISTS answers (session TEXT PRIMARY KEY, at REAL NOT NULL, answer TEXT NOT NULL);
 """
 MAX_ANSWERS = 500  # sessions whose last `/why` answer is kept for a later process (`opencode run -c`)
+PRUNE_EVERY = 64  # answers written between two trims to MAX_ANSWERS (a trim costs more than the write)
 
 
 def default_corrections_path(env: Mapping[str, str]) -> Path:
@@ -51,6 +52,7 @@ class CorrectionStore:
         self.path = path
         self._create = create
         self._keep_answers = keep_answers  # off for commands: `explain` must not overwrite a session's answer
+        self._answers_kept = 0
         self._conn: sqlite3.Connection | None = None
 
     def _connection(self) -> sqlite3.Connection | None:
@@ -131,6 +133,9 @@ class CorrectionStore:
                 return
             row = (_text(session), at, _text(answer))
             conn.execute("INSERT OR REPLACE INTO answers (session, at, answer) VALUES (?, ?, ?)", row)
+            self._answers_kept += 1
+            if self._answers_kept % PRUNE_EVERY:
+                return
             conn.execute(
                 "DELETE FROM answers WHERE session NOT IN (SELECT session FROM answers ORDER BY at DESC LIMIT ?)",
                 (MAX_ANSWERS,),

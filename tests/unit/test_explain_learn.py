@@ -10,7 +10,7 @@ from pathlib import Path
 from session_support import Clock, calls, configured, routed_model, send, services
 
 from kimchi_plugin.brain import Brain
-from kimchi_plugin.brain.corrections_store import CorrectionStore
+from kimchi_plugin.brain.corrections_store import MAX_ANSWERS, PRUNE_EVERY, CorrectionStore
 from kimchi_plugin.routing import corrections
 from kimchi_plugin.routing.classifier import classify
 from kimchi_plugin.routing.corrections import ACCEPTED, AutoTurn
@@ -185,3 +185,11 @@ def test_a_later_process_still_answers_why_for_the_session(tmp_path: Path) -> No
     reader = CorrectionStore(tmp_path / "corrections.db", create=False, keep_answers=False)
     reader.keep_answer("s", 0.0, "overwritten")
     assert reader.answer("s") == first.why("s")
+
+
+def test_kept_answers_stay_bounded(tmp_path: Path) -> None:
+    store = CorrectionStore(tmp_path / "c.db")
+    for i in range(MAX_ANSWERS + 3 * PRUNE_EVERY):
+        store.keep_answer(f"s{i}", float(i), "answer")
+    kept = [i for i in range(MAX_ANSWERS + 3 * PRUNE_EVERY) if store.answer(f"s{i}") is not None]
+    assert MAX_ANSWERS <= len(kept) <= MAX_ANSWERS + PRUNE_EVERY and kept[-1] == MAX_ANSWERS + 3 * PRUNE_EVERY - 1
