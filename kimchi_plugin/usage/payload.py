@@ -5,6 +5,7 @@ mistyped or negative).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -13,15 +14,15 @@ from kimchi_plugin.usage.prices import Usage
 
 
 def as_count(value: Any) -> int:
-    """A non-negative integer count; anything that is not a number counts as 0."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    """A non-negative integer count; anything that is not a finite number counts as 0."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         return 0
     return max(int(value), 0)
 
 
 def as_amount(value: Any) -> float:
-    """A non-negative USD amount; NaN and non-numbers count as 0."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:  # NaN
+    """A non-negative USD amount; NaN, infinities and non-numbers count as 0."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         return 0.0
     return max(float(value), 0.0)
 

@@ -160,3 +160,12 @@ def test_a_database_without_its_table_yet_reads_as_empty(tmp_path, capsys):
     add_arguments(parser)
     assert run(parser.parse_args(["--db", str(db)])) == 0
     assert "No routed model calls recorded." in capsys.readouterr().out
+
+
+def test_infinite_and_nan_counts_and_amounts_read_as_zero() -> None:
+    from kimchi_plugin.usage.payload import as_amount, as_count
+
+    for hostile in (float("inf"), float("-inf"), float("nan")):
+        assert as_count(hostile) == 0
+        assert as_amount(hostile) == 0.0
+    assert as_count(12.9) == 12 and as_amount(0.25) == 0.25
