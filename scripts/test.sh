@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every test layer: Python (unit, integration, contract, snapshots, fuzz, fault, perf, e2e with the real opencode
-# binary) and the JS shim (type check, then its tests under Node and under Bun). Assumes scripts/setup.sh has run (npm
+# binary), static checks (ruff, ruff format, mypy; tsc --checkJs on the shim) and the JS shim's tests under Node and
+# under Bun. Assumes scripts/setup.sh has run (npm
 # test does both). Arguments go to pytest (`npm test -- tests/unit`).
 #
 # The Python suite and the two shim suites run at the same time, and pytest spreads its tests over
@@ -32,6 +33,7 @@ start() { # NAME COMMAND...: run in the background, output and time into $logs/N
 
 start pytest .venv/bin/python -m pytest -q -n "$workers" "$@"
 start tsc node_modules/.bin/tsc -p tsconfig.json
+start lint bash -c '.venv/bin/ruff check kimchi_plugin scripts tests && .venv/bin/ruff format --check kimchi_plugin scripts tests && .venv/bin/mypy'
 if compgen -G "tests/shim/*.test.mjs" >/dev/null; then
   start shim-node node --test tests/shim/
   start shim-bun node_modules/.bin/bun test tests/shim/
