@@ -178,4 +178,20 @@ describe("the real brain", () => {
       await hooks.dispose();
     }
   });
+
+  test("a slash command before a huge non-ASCII paste is stripped and routed", LONG, async () => {
+    // 2.9 M CJK characters (8.7 MB of UTF-8): escaped as \uXXXX the echoed parts would pass the 16 MiB frame limit.
+    const fake = fakeClient();
+    const hooks = await plugin.server({ client: fake.client, directory: "/tmp/p", worktree: "/" }, realBrain({ timeouts: { config: 10000, "chat.message": 20000 } }));
+    try {
+      await hooks.config(fixture("config").output);
+      const [input, output] = chatMessagePayload("/plan " + "迁移计划".repeat(725000));
+      await hooks["chat.message"](input, output);
+      assert.notEqual(output.message.model.modelID, "auto", "routed to a concrete model");
+      assert.ok(output.parts[0].text.startsWith("迁移计划"), "the command word is stripped");
+      assert.equal(output.parts[0].text.length, 2900000, "the paste itself is untouched");
+    } finally {
+      await hooks.dispose();
+    }
+  });
 });
