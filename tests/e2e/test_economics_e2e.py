@@ -74,6 +74,9 @@ def test_a_switch_that_would_cost_more_is_vetoed_and_said(
         assert veto.startswith(f"stayed on {OPUS}: switching to {SONNET} would cost $")
         assert "80K tokens cached" in veto
         assert client.send(session, PLAN, model=AUTO)["info"]["modelID"] == OPUS
+        # The third call's usage arrives with a later message.updated event: wait for it while the brain still runs
+        # (leaving `serve` at once can end the brain before that event reaches it).
+        _wait(lambda: "3 model calls" in _stats(sandbox, session), "the third call's usage")
 
     report = _stats(sandbox, session)
     print(f"\n{report}")
