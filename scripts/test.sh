@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Every test layer: Python (unit, integration, contract, snapshots, fuzz, fault, perf, e2e with the real opencode
-# binary), static checks (ruff, ruff format, mypy; tsc --checkJs on the shim) and the JS shim's tests under Node and
-# under Bun. Assumes scripts/setup.sh has run (npm
-# test does both). Arguments go to pytest (`npm test -- tests/unit`).
+# Every test layer: Python (unit, integration, contract, snapshots, fuzz, fault, perf, e2e and newuser with the real
+# opencode binary), static checks (ruff, ruff format, mypy; tsc --checkJs on the shim) and the JS shim's tests under
+# Node and under Bun. Assumes scripts/setup.sh has run (npm test does both). Arguments go to pytest
+# (`npm test -- tests/unit`).
 #
 # The Python suite and the two shim suites run at the same time, and pytest spreads its tests over
 # KIMCHI_TEST_WORKERS pytest-xdist workers (default: one per CPU; the e2e layer's opencode runs are CPU-bound, and more
