@@ -25,6 +25,8 @@ import {
 const LONG = { timeout: 30000 };
 const PATCHED = { "chat.params": { output: { temperature: 0.3 } } };
 const STARTUP_WAIT_MS = 2500; // how long plugin creation waits for the handshake (index.js)
+// Where a test asserts that the brain answers (not how fast), a budget a loaded machine cannot miss.
+const PATIENT = { timeouts: { "chat.params": 5000 } };
 
 /** Start the plugin on a fake brain; `fn(hooks, fake, dir)`; always disposes and cleans up. */
 async function withPlugin(mode, fn, extra = {}, patches = PATCHED) {
@@ -69,7 +71,7 @@ describe("a brain that dies mid-call", () => {
       const pids = brainPids(dir);
       assert.equal(pids.length, 2, "one restart");
       assert.ok(await waitFor(() => fake.calls.some((c) => c.name === "app.log" && /restart/.test(c.args.body.message)), 1000));
-    });
+    }, PATIENT);
   });
 });
 
@@ -86,7 +88,7 @@ describe("a hung brain", () => {
         assert.ok(ms >= 400 * 0.75 && ms < 400 + SLACK_MS, `returned after ${ms} ms (budget 400)`);
         await assertPatched(hooks); // a timeout is not a crash: the same brain keeps serving
       },
-      { timeouts: { "chat.message": 400 } },
+      { timeouts: { "chat.message": 400, "chat.params": 5000 } },
     );
   });
 
@@ -153,7 +155,7 @@ describe("a brain that talks nonsense", () => {
       await sleep(50);
       const junkWarnings = fake.named("app.log").filter((c) => /non-JSON/.test(c.args.body.message));
       assert.ok(junkWarnings.length <= 1, `junk is logged once, not per line (${junkWarnings.length})`);
-    });
+    }, PATIENT);
   });
 });
 
