@@ -22,6 +22,7 @@ from kimchi_plugin.app import command_services
 from kimchi_plugin.brain import Brain
 from kimchi_plugin.brain.locks import default_locks_path
 from kimchi_plugin.provider.credentials import KEY_SOURCES, find_api_key
+from kimchi_plugin.routing.registry import VIRTUAL_IDS
 from kimchi_plugin.settings import DEFAULT_BASE_URL, default_log_file
 
 MIN_PYTHON = (3, 10)
@@ -111,7 +112,7 @@ async def check_config(env: Mapping[str, str], clock: Callable[[], float]) -> Ch
     models = sorted((answer.patch.get("provider") or {}).get(brain.provider_id, {}).get("models", {}))
     if not models:
         return Check("config", "fail", "the plugin would add no models", "refresh the catalogue (see above)")
-    virtual = [m for m in models if m in ("auto", "reasoning", "coding", "quick")]
+    virtual = [m for m in models if m in VIRTUAL_IDS]
     real = [m for m in models if m not in virtual]
     source = brain.setup.catalog
     detail = f"{len(real)} models ({', '.join(real)}) and {', '.join(virtual)} from the {source} catalogue"

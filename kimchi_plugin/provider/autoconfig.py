@@ -11,12 +11,11 @@ from typing import Any
 from kimchi_plugin.opencode.vocabulary import ORCHESTRATOR_AGENT, SUBAGENT_MODE, SYSTEM_AGENTS
 from kimchi_plugin.routing import commands
 from kimchi_plugin.routing.prompts import ORCHESTRATOR_DESCRIPTION, orchestrator_prompt
-from kimchi_plugin.routing.registry import ModelSpec, Registry
+from kimchi_plugin.routing.registry import AUTO_ID, ModelSpec, Registry
 from kimchi_plugin.routing.router import SUBAGENT_TIERS
 from kimchi_plugin.routing.tiers import Tier
 
 SDK_PACKAGE = "@ai-sdk/openai-compatible"
-AUTO = "auto"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +53,7 @@ def virtual_entries(registry: Registry) -> dict[str, dict[str, Any]]:
     entries: dict[str, dict[str, Any]] = {}
     coding = registry.best(Tier.CODING) or registry.best(Tier.REASONING) or registry.best(Tier.QUICK)
     if coding is not None:
-        entries[AUTO] = model_entry(coding, name="Kimchi Auto (routed)", api_id=coding.id)
+        entries[AUTO_ID] = model_entry(coding, name="Kimchi Auto (routed)", api_id=coding.id)
     for tier in Tier:
         best = registry.best(tier)
         if best is not None:
@@ -104,8 +103,8 @@ def configure(config: Mapping[str, Any], registry: Registry, setup: Provisioning
 
     if not _uses_kimchi(config, pid):
         return patch  # Kimchi is available, but the user's main provider is another one: leave their agents alone
-    if not isinstance(config.get("model"), str) and AUTO in served:
-        patch["model"] = f"{pid}/{AUTO}"
+    if not isinstance(config.get("model"), str) and AUTO_ID in served:
+        patch["model"] = f"{pid}/{AUTO_ID}"
     quick = registry.best(Tier.QUICK) or registry.best(Tier.CODING)
     if not isinstance(config.get("small_model"), str) and quick is not None:
         patch["small_model"] = f"{pid}/{quick.id}"
@@ -118,11 +117,11 @@ def configure(config: Mapping[str, Any], registry: Registry, setup: Provisioning
     for name, model_id in defaults.items():
         if model_id in served and not isinstance(_mapping(agents.get(name)).get("model"), str):
             agent_patch[name] = {"model": f"{pid}/{model_id}"}
-    if setup.orchestrator and ORCHESTRATOR_AGENT not in agents and AUTO in served:
+    if setup.orchestrator and ORCHESTRATOR_AGENT not in agents and AUTO_ID in served:
         by_tier = {tier: [m.id for m in registry.ranked(tier)] for tier in Tier}
         agent_patch[ORCHESTRATOR_AGENT] = {
             "mode": "primary",
-            "model": f"{pid}/{AUTO}",
+            "model": f"{pid}/{AUTO_ID}",
             "description": ORCHESTRATOR_DESCRIPTION,
             "prompt": orchestrator_prompt(by_tier, _subagents(agents)),
         }

@@ -49,7 +49,8 @@ QUICK_MAX_BLENDED_COST = 2.0
 # Tier for ids nothing is known about (and for the `auto` virtual id).
 DEFAULT_TIER = Tier.CODING
 # Ids the plugin itself offers as routing targets; they never name a real model.
-VIRTUAL_IDS = frozenset({"auto", *(tier.value for tier in Tier)})
+AUTO_ID = "auto"  # the routed virtual model; each tier is a virtual model too
+VIRTUAL_IDS = frozenset({AUTO_ID, *(tier.value for tier in Tier)})
 
 # Where to look for a larger context window once the requested tier has none: the nearest tier
 # by capability first, the more capable one on a tie.
@@ -242,7 +243,7 @@ class Registry:
         """The tier a concrete pick of `model_id` works in: its best-ranked (or pinned) tier."""
         if model_id in self._primary:
             return self._primary[model_id]
-        if model_id in VIRTUAL_IDS and model_id != "auto":
+        if model_id in VIRTUAL_IDS and model_id != AUTO_ID:
             return Tier(model_id)
         family = self._families.match(model_id)
         return _best_tier_of(family.ranks, {}, "") if family else DEFAULT_TIER
