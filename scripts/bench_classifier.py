@@ -1,7 +1,8 @@
-"""Latency of the message classifier and the conversation decision (p50/p99 in microseconds), and the cost of the
-weight table (load time, memory).
+"""Latency of the message classifier and the conversation decision (p50/p99 in microseconds, and CPU time per call,
+the stable figure on a busy machine), and the cost of the weight table (load time, memory).
 
     python scripts/bench_classifier.py [--rounds N]
+    PYTHONPATH=<checkout> python scripts/bench_classifier.py   # another checkout's classifier, for a same-run baseline
 
 Short, medium and long prose, a pasted traceback, a 5 KB message of varied prose (consecutive messages of set A),
 and a 200 KB paste (only a bounded head and tail of which is read).
@@ -66,16 +67,19 @@ CASES = {
 }
 
 
-def measure(fn: Callable[[str], object], text: str, rounds: int) -> tuple[float, float]:
+def measure(fn: Callable[[str], object], text: str, rounds: int) -> tuple[float, float, float]:
+    """p50 and p99 of the wall time of a call, and the CPU time per call (µs)."""
     for _ in range(min(rounds, 200)):
         fn(text)
     samples = []
+    cpu = time.process_time()
     for _ in range(rounds):
         start = time.perf_counter_ns()
         fn(text)
         samples.append((time.perf_counter_ns() - start) / 1000)
+    cpu_us = (time.process_time() - cpu) / rounds * 1e6
     samples.sort()
-    return statistics.median(samples), samples[int(len(samples) * 0.99) - 1]
+    return statistics.median(samples), samples[int(len(samples) * 0.99) - 1], cpu_us
 
 
 def table_cost() -> tuple[float, float, float]:
@@ -112,12 +116,16 @@ def main(argv: list[str] | None = None) -> int:
     def in_session(text: str) -> object:
         return decide(text, state)
 
-    print(f"{'case':<10} {'chars':>8} {'classify p50':>13} {'p99':>8} {'decide p50':>11} {'p99':>8}  (µs)")
+    print(
+        f"{'case':<10} {'chars':>8} {'classify p50':>13} {'p99':>8} {'CPU':>7} {'decide p50':>11} {'p99':>8} {'CPU':>7}"
+        "  (µs)"
+    )
     for name, text in CASES.items():
         rounds = args.rounds if len(text) < 10_000 else max(200, args.rounds // 10)
-        c50, c99 = measure(classify, text, rounds)
-        d50, d99 = measure(in_session, text, rounds)
-        print(f"{name:<10} {len(text):>8} {c50:>13.1f} {c99:>8.1f} {d50:>11.1f} {d99:>8.1f}")
+        c50, c99, c_cpu = measure(classify, text, rounds)
+        d50, d99, d_cpu = measure(in_session, text, rounds)
+        row = f"{c50:>13.1f} {c99:>8.1f} {c_cpu:>7.1f} {d50:>11.1f} {d99:>8.1f} {d_cpu:>7.1f}"
+        print(f"{name:<10} {len(text):>8} {row}")
     return 0
 
 

@@ -1,58 +1,62 @@
-"""Proof that a change to the classifier left it unchanged: the classifier of a git revision and the current one,
-compared on every text of the routing data: the features, and the decisions both make with the shipped weight table
-(alone and with conversation context).
+"""Proof that a change to the classifier left it unchanged: the package at a git revision and the working tree,
+compared on every text of the routing data: the features, and the decisions both make with their shipped weight
+tables (alone and with conversation context).
 
-    python scripts/compare_features.py [--base REV]   # default REV: the classifier as one module, before the split
+    python scripts/compare_features.py [--base REV]   # default REV: HEAD (the last commit)
 
-Texts: every "text" field under tests/routing_data/ (messages, their `prev` turns, session turns, any other corpus
-there), each also upper-cased, and long messages made by joining consecutive texts up to 2, 5 and 20 KB (they reach
-the bounded head-and-tail reading and the long-prose paths). Exit status 1 and the first differences when any
-text's features or decisions differ.
+The revision's `kimchi_plugin` is unpacked from git into a temporary folder and run in a child process, so the two
+never share a module. Texts: every "text" field under tests/routing_data/ (messages, their `prev` turns, session
+turns, the real corpus, any other corpus there), each also upper-cased and with typographic quotes and a control
+character (to reach the non-ASCII paths), and long messages made by joining consecutive texts up to 2, 5 and 20 KB
+(they reach the bounded head-and-tail reading and the long-prose paths). Exit status 1 and the first differences when
+any text's features or decisions differ.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import pickle
 import subprocess
 import sys
-import types
-from collections.abc import Callable, Iterator
+import tarfile
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from kimchi_plugin.routing.classifier import classify, decide_in_context, extract_features, load_weights
-
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "routing_data"
-BASE_PATH = "kimchi_plugin/routing/classifier.py"
-DEFAULT_BASE = "37ef560"  # the extractor before it became data and small modules
+PACKAGE = "kimchi_plugin"
 LONG_SIZES = (2_000, 5_000, 20_000)
 SHOWN_DIFFERENCES = 5
+# Both sides iterate feature sets in the same order: the scorer sums floats in set order, so with different string
+# hashes a near-tie can round the other way (that happens between any two processes, changed code or not).
+HASH_SEED = "0"
 
 # Conversation context a decision may add.
-CONTEXTS = ({"prev:debugger"}, {"prev:coder", "prev:coding+order", "phase:failing", "phase:editing"})
+CONTEXTS = (["prev:debugger"], ["prev:coder", "prev:coding+order", "phase:failing", "phase:editing"])
 
-Extractor = Callable[[str], set[str]]
+# Run in the child (and in this process for the working tree): texts on stdin (JSON), for each text its sorted
+# features and the decisions alone and in each context, pickled to stdout.
+REPORT = """
+import json, pickle, sys
+from kimchi_plugin.routing.classifier import classify, decide_in_context, extract_features
 
+def fields(decision):
+    return (decision.profile.value, decision.confidence, decision.signals, decision.source)
 
-def base_module(rev: str) -> types.ModuleType:
-    """The single-module classifier at `rev`, loaded from git without touching the tree, scoring with the current
-    shipped table."""
-    source = subprocess.run(
-        ["git", "-C", str(ROOT), "show", f"{rev}:{BASE_PATH}"], capture_output=True, text=True, check=True
-    ).stdout
-    module = types.ModuleType("classifier_at_base")
-    sys.modules[module.__name__] = module  # dataclasses look their module up while building the class
-    exec(compile(source, f"{rev}:{BASE_PATH}", "exec"), module.__dict__)
-    table = load_weights()
-    module.set_weights(dict(table.weights), table.bias, table.temperature)
-    return module
-
-
-def _fields(decision: Any) -> tuple[Any, ...]:
-    """A decision's fields (the two revisions' classes differ)."""
-    return (decision.profile, decision.confidence, decision.signals, decision.source)
+rows = []
+for text in json.load(sys.stdin):
+    features = extract_features(text)
+    decisions = [fields(classify(text))]
+    for context in json.loads(sys.argv[1]):
+        found, alone = decide_in_context(features, set(context))
+        decisions.append((fields(found), alone.value))
+    rows.append((sorted(features), decisions))
+sys.stdout.buffer.write(pickle.dumps(rows))
+"""
 
 
 def _strings(node: object) -> Iterator[str]:
@@ -69,7 +73,7 @@ def _strings(node: object) -> Iterator[str]:
 
 def labelled_texts() -> list[str]:
     """Every text of the routing data, in file order."""
-    texts = []
+    texts: list[str] = []
     for path in sorted(DATA.rglob("*.jsonl")):
         for line in path.read_text(encoding="utf-8").splitlines():
             if line.strip():
@@ -89,34 +93,65 @@ def joined(texts: list[str], size: int) -> Iterator[str]:
             parts, length = [], 0
 
 
+def cases(texts: list[str]) -> list[str]:
+    """The texts, their variants and the long joins."""
+    variants = [
+        *(t.upper() for t in texts),
+        *(t.replace("'", "\u2019").replace('"', "\u201c") for t in texts if "'" in t or '"' in t),
+        *(t.replace(" ", "\x1f", 1) for t in texts),
+    ]
+    return [*texts, *variants, *(m for size in LONG_SIZES for m in joined(texts, size))]
+
+
+def report(root: Path, texts: list[str]) -> list[Any]:
+    """The features and decisions of the package under `root` for each text."""
+    done = subprocess.run(
+        [sys.executable, "-c", REPORT, json.dumps(CONTEXTS)],
+        input=json.dumps(texts).encode(),
+        capture_output=True,
+        cwd=root,
+        env={"PYTHONPATH": str(root), "PYTHONHASHSEED": HASH_SEED},
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"the classifier under {root} failed:\n{done.stderr.decode(errors='replace')}")
+    rows: list[Any] = pickle.loads(done.stdout)
+    return rows
+
+
+def unpack(rev: str, into: Path) -> None:
+    """The package as committed at `rev`, written under `into`."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, PACKAGE], capture_output=True, check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data") if sys.version_info >= (3, 12) else tar.extractall(into)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--base", default=DEFAULT_BASE, help="git revision of the reference extractor")
+    parser.add_argument("--base", default="HEAD", help="git revision of the reference classifier")
     args = parser.parse_args(argv)
-    old = base_module(args.base)
     texts = labelled_texts()
-    cases = [*texts, *(t.upper() for t in texts), *(m for size in LONG_SIZES for m in joined(texts, size))]
+    messages = cases(texts)
+    with tempfile.TemporaryDirectory(prefix="kimchi-base-") as folder:
+        unpack(args.base, Path(folder))
+        before = report(Path(folder), messages)
+    after = report(ROOT, messages)
     differing = decided_otherwise = 0
-    for text in cases:
-        before, after = old.extract_features(text), extract_features(text)
-        if before != after:
+    for text, (was, decided_was), (now, decided_now) in zip(messages, before, after):
+        if was != now:
             differing += 1
             if differing <= SHOWN_DIFFERENCES:
-                print(f"differs: {text[:80]!r}\n  only before: {sorted(before - after)[:10]}")
-                print(f"  only after: {sorted(after - before)[:10]}")
-        decisions = [(_fields(old.classify(text)), _fields(classify(text)))]
-        for context in CONTEXTS:
-            (was, alone_was), (now, alone_now) = (
-                old.decide_in_context(after, context),
-                decide_in_context(after, context),
-            )
-            decisions.append(((_fields(was), alone_was), (_fields(now), alone_now)))
-        if any(a != b for a, b in decisions):
+                print(f"differs: {text[:80]!r}\n  only before: {sorted(set(was) - set(now))[:10]}")
+                print(f"  only after: {sorted(set(now) - set(was))[:10]}")
+        if decided_was != decided_now:
             decided_otherwise += 1
             if decided_otherwise <= SHOWN_DIFFERENCES:
-                print(f"decided otherwise: {text[:80]!r}: {next(d for d in decisions if d[0] != d[1])}")
-    print(f"{len(cases)} texts ({len(texts)} labelled texts, their upper-case forms, long joins): features differ on")
-    print(f"{differing}, decisions (alone and in {len(CONTEXTS)} contexts) on {decided_otherwise}")
+                first = next(pair for pair in zip(decided_was, decided_now) if pair[0] != pair[1])
+                print(f"decided otherwise: {text[:80]!r}: {first}")
+    print(
+        f"{len(messages)} texts ({len(texts)} labelled texts, their variants, long joins) against {args.base}: "
+        f"features differ on {differing}, decisions (alone and in {len(CONTEXTS)} contexts) on {decided_otherwise}"
+    )
     return 1 if differing or decided_otherwise else 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
 
@@ -15,6 +16,8 @@ from kimchi_plugin.routing.classifier import (
     decide_features,
     extract_features,
 )
+from kimchi_plugin.routing.classify import features
+from kimchi_plugin.routing.classify import patterns as rx
 from kimchi_plugin.routing.classify import table as table_file
 from kimchi_plugin.routing.tiers import Profile, Tier
 
@@ -249,3 +252,47 @@ def test_the_weight_table_is_read_on_first_use(monkeypatch: pytest.MonkeyPatch) 
     table = table_file._shipped
     assert table is not None and result.profile is Profile.CODER
     assert classifier.load_weights() is table  # read once
+
+
+SAMPLES = (
+    "why does the build fail with exit code 2 after `make install`? It’s the same on CI — see plan.md",
+    "Is this “safe” to merge… or should we split the migration into two steps?",
+    "Traceback (most recent call last):\n  File \"app.py\", line 3, in <module>\nKeyError: 'x'\nwhat broke?",
+    "fix the failing test in src/db/user_repo.py, the eror is ECONNRESET when the pool is full → 300ms timeouts",
+    "please review this diff\n```diff\n@@ -1,2 +1,2 @@\n-a = 1\n+a = 2\n```\nany issues?",
+)
+
+
+@pytest.mark.parametrize("text", SAMPLES)
+def test_plain_text_reads_the_same_through_the_faster_patterns(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert rx.is_plain(text)
+    fast = extract_features(text)
+    monkeypatch.setattr(rx, "is_plain", lambda _text: False)
+    assert extract_features(text) == fast
+
+
+@pytest.mark.parametrize("text", ["café crashes", "wait\x1cwhy", "no\u00a0space", "日本語のエラー", "ok\u2028next"])
+def test_text_the_ascii_patterns_would_read_otherwise_is_not_plain(text: str) -> None:
+    assert not rx.is_plain(text)
+
+
+def test_plain_marks_are_neither_word_characters_nor_spaces() -> None:
+    assert all(re.fullmatch(r"[^\w\s]", mark) for mark in rx.PLAIN_MARKS)
+
+
+def test_token_lookups_stay_bounded_and_change_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    texts = [
+        " ".join(f"word{i}x{j} refactr" for j in range(10)) + " " + "z" * (features.TOKEN_CACHE_MAX_CHARS + i)
+        for i in range(40)
+    ]
+    fresh = []
+    for text in texts:
+        features._SPELLED.clear()
+        features._WORDS.clear()
+        fresh.append(extract_features(text))
+    monkeypatch.setattr(features, "TOKEN_CACHE_SIZE", 50)
+    for text, expected in zip(texts, fresh):
+        assert extract_features(text) == expected
+        # At most one message's distinct tokens (ten words, "refactr", the long one) past the limit.
+        assert len(features._SPELLED) <= 50 + 11 and len(features._WORDS) <= 50 + 12
+    assert {"refactor", "refactor:verb"} <= fresh[0]

@@ -7,6 +7,7 @@ Pure and bounded: a giant paste is read by its head and tail only, and every dis
 
 from __future__ import annotations
 
+from collections.abc import KeysView
 from itertools import compress, count
 from operator import itemgetter
 
@@ -20,6 +21,7 @@ from kimchi_plugin.routing.classify.lexicon import (
     OPENERS,
     ORDER_LEADS,
     PAIR_HEADS,
+    PHRASE_HEADS,
     PHRASES,
     STATEMENT_FOLLOWERS,
     families,
@@ -47,42 +49,44 @@ CONTEXT_FORMS = ("question", "order")
 TOKEN_CACHE_SIZE = 16384
 TOKEN_CACHE_MAX_CHARS = 64
 
-# Token → (its word, or "" for a name such as "plan.md" or "user_id"; the word itself and its stem; those and the
-# word's lexicon families; the families alone).
-TokenInfo = tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...]]
-_TOKENS: dict[str, TokenInfo] = {}
-_word_of = itemgetter(0)
-_own_of = itemgetter(1)
-_all_of = itemgetter(2)
-_families_of = itemgetter(3)
+# Token → its word ("" for a name such as "plan.md" or "user_id"), and word → (the word itself and its stem; those and
+# the word's lexicon families; the families alone). A token's entries stay while the token does.
+WordInfo = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]
+_SPELLED: dict[str, str] = {}
+_WORDS: dict[str, WordInfo] = {}
+_own_of = itemgetter(0)
+_all_of = itemgetter(1)
+_families_of = itemgetter(2)
 
 
-def _token_info(token: str) -> TokenInfo:
-    if "." in token or "/" in token or "_" in token:
-        return "", (), (), ()
-    word = spelled(token)
+def _word_info(word: str) -> WordInfo:
     stem = (word[:STEM_CHARS] + STEM_MARK,) if STEM_CHARS < len(word) <= STEM_MAX_WORD_CHARS else ()
     word_families = families(word)
-    return word, (word, *stem), (word, *stem, *word_families), word_families
+    return (word, *stem), (word, *stem, *word_families), word_families
 
 
-def _infos(tokens: list[str]) -> list[TokenInfo]:
-    """One lookup per token; a token seen for the first time is worked out once."""
-    known = _TOKENS
+def _words(tokens: list[str]) -> list[str]:
+    """The word of each token ("" for a name): one lookup per token; a token seen for the first time is worked out
+    once (its spelling repaired, its word's families and stem found)."""
+    spelled_as = _SPELLED
     try:
-        return list(map(known.__getitem__, tokens))
+        return list(map(spelled_as.__getitem__, tokens))
     except KeyError:
         pass
-    if len(known) >= TOKEN_CACHE_SIZE:
+    known = _WORDS
+    if len(spelled_as) >= TOKEN_CACHE_SIZE or len(known) >= TOKEN_CACHE_SIZE:
+        spelled_as.clear()
         known.clear()
     local = {}
     for token in set(tokens):
-        info = known.get(token)
-        if info is None:
-            info = _token_info(token)
+        word = spelled_as.get(token)
+        if word is None:
+            word = "" if "." in token or "/" in token or "_" in token else spelled(token)
+            if word and word not in known:
+                known[word] = _word_info(word)
             if len(token) <= TOKEN_CACHE_MAX_CHARS:
-                known[token] = info
-        local[token] = info
+                spelled_as[token] = word
+        local[token] = word
     return list(map(local.__getitem__, tokens))
 
 
@@ -92,7 +96,7 @@ def _bounded(text: str) -> str:
     return text[:HEAD_CHARS] + "\n" + text[-TAIL_CHARS:]
 
 
-def _split_paste(text: str) -> tuple[str, set[str]]:
+def _split_paste(text: str, plain: bool) -> tuple[str, set[str]]:
     """Separate the user's prose from pasted code, traces, logs and diffs; report what was pasted."""
     pasted: set[str] = set()
     if "```" in text:
@@ -101,12 +105,12 @@ def _split_paste(text: str) -> tuple[str, set[str]]:
         text = "\n".join(parts[0::2])
         if fenced.strip():
             pasted.add("paste:code")
-            _scan_paste(fenced, pasted)
+            _scan_paste(fenced, pasted, plain)
     if "\n" not in text:
         return text, pasted
+    lines = text.splitlines()
     prose_lines = []
-    for line in text.splitlines():
-        found = rx.paste_line(line)
+    for line, found in zip(lines, map(rx.paste_line(text, plain).match, lines)):
         if found is not None:
             pasted.add(rx.PASTE_KINDS[found.lastgroup or ""])
         elif line.rstrip().endswith((";", "{")):
@@ -116,12 +120,12 @@ def _split_paste(text: str) -> tuple[str, set[str]]:
     return "\n".join(prose_lines), pasted
 
 
-def _scan_paste(block: str, pasted: set[str]) -> None:
-    if rx.TRACEBACK_LINE.search(block):
+def _scan_paste(block: str, pasted: set[str], plain: bool) -> None:
+    if rx.TRACEBACK_LINE[plain].search(block):
         pasted.add("paste:traceback")
-    if rx.LOG_LINE.search(block):
+    if rx.LOG_LINE[plain].search(block):
         pasted.add("paste:log")
-    if rx.DIFF_LINE.search(block):
+    if rx.DIFF_LINE[plain].search(block):
         pasted.add("paste:diff")
 
 
@@ -150,15 +154,15 @@ def _lead_feature(tokens: list[str]) -> str | None:
     return None
 
 
-def _regex_features(lower: str, tokens: set[str], features: set[str]) -> None:
+def _regex_features(lower: str, words: KeysView[str], features: set[str], plain: bool) -> None:
     if len(lower) > rx.INTENT_HEAD_CHARS + rx.INTENT_TAIL_CHARS:
         lower = lower[: rx.INTENT_HEAD_CHARS] + "\n" + lower[-rx.INTENT_TAIL_CHARS :]
     for intent in rx.INTENTS:
-        if not intent.needs.isdisjoint(tokens) and rx.matches(intent, lower):
+        if not intent.needs.isdisjoint(words) and rx.matches(intent, lower, plain):
             features.add(intent.feature)
-    if "why" in tokens and "debug:fail" in features and rx.WHY_BROKEN.search(lower):
+    if "why" in words and "debug:fail" in features and rx.WHY_BROKEN[plain].search(lower):
         features.add("debug:why")
-    if rx.has_measure(lower):
+    if rx.has_measure(lower, plain):
         features.add("form:measure")
 
 
@@ -180,7 +184,17 @@ def _pairs(words: list[str]) -> tuple[list[str], list[int]]:
     return found, replaced
 
 
-def _word_features(prose: str, features: set[str]) -> set[str]:
+def _phrases(words: list[str], replaced: list[int]) -> list[str]:
+    """Features of the two-word phrases ("stack trace") among the words, but for words a pair replaced."""
+    found = []
+    for i in compress(count(), map(PHRASE_HEADS.__contains__, words[:-1])):
+        feature = PHRASES.get(words[i] + " " + words[i + 1])
+        if feature is not None and i not in replaced:
+            found.append(feature)
+    return found
+
+
+def _word_features(prose: str, features: set[str], plain: bool) -> KeysView[str]:
     """Features of the words of the prose (inline code and names such as paths, files and identifiers are left
     out and noted as `code:name`); returns the distinct words."""
     if "`" in prose:
@@ -188,54 +202,54 @@ def _word_features(prose: str, features: set[str]) -> set[str]:
         if len(parts) > 2:
             features.add("code:name")
             prose = " ".join(parts[0::2])
-    infos = _infos(rx.TOKEN.findall(prose.lower()))
-    known = list(filter(_word_of, infos))
-    if len(known) < len(infos):
+    words = _words(rx.TOKEN[plain].findall(prose.lower()))
+    if "" in words:
         features.add("code:name")
-    words = list(map(_word_of, known))
+        words = list(filter(None, words))
+    distinct = dict.fromkeys(words)
     if not words:
-        return set()
+        return distinct.keys()
     # Word pairs ("commit message", "is it", "write the") carry what single words lose; the first
     # BIGRAM_TOKENS words hold the ask in most messages and keep the count bounded.
-    pairs = list(map(" ".join, zip(words, words[1:])))
-    features.update(pairs[: BIGRAM_TOKENS - 1])
+    features.update(map(" ".join, zip(words[:BIGRAM_TOKENS], words[1:BIGRAM_TOKENS])))
+    infos = list(map(_WORDS.__getitem__, distinct))
     found, replaced = _pairs(words)
     if found:
         # A pair replaces its two words' families and phrases.
-        features.update(found, *map(_own_of, known))
-        word_families = list(map(_families_of, known))
+        features.update(found, *map(_own_of, infos))
+        left = words.copy()
         for i in replaced:
-            word_families[i] = ()
-            if i < len(pairs):
-                pairs[i] = ""
-        features.update(*word_families)
+            left[i] = ""
+        features.update(*map(_families_of, map(_WORDS.__getitem__, filter(None, dict.fromkeys(left)))))
     else:
-        features.update(*map(_all_of, known))
-    features.update(map(PHRASES.__getitem__, PHRASES.keys() & pairs))
-    return set(words)
+        features.update(*map(_all_of, infos))
+    features.update(_phrases(words, replaced))
+    return distinct.keys()
 
 
 def extract_features(text: str) -> set[str]:
     """The named features of a message (rule features and bare words); the trained table scores them."""
-    prose, features = _split_paste(_bounded(text))
+    bounded = _bounded(text)
+    plain = rx.is_plain(bounded)
+    prose, features = _split_paste(bounded, plain)
     pasted = bool(features)
-    correction = rx.CORRECTION.match(prose, 0, rx.CORRECTION_SCAN_CHARS)
+    correction = rx.CORRECTION[plain].match(prose, 0, rx.CORRECTION_SCAN_CHARS)
     if correction is not None and correction.end() < len(prose):
         prose = prose[correction.end() :]
         features.add("form:correction")
-    if rx.names_an_error(prose):
+    if rx.names_an_error(prose, plain):
         features.add("debug:error_name")
-    words = _word_features(prose, features)
+    words = _word_features(prose, features, plain)
     if not words:
         return features
     if "why" in words:
         features.add("reason:why")
     lower = prose.lower()
-    for sentence in rx.SENTENCE_SPLIT.split(lower[: rx.INTENT_HEAD_CHARS]):
-        lead = _lead_feature(rx.WORD.findall(sentence))
+    for sentence in rx.SENTENCE_SPLIT[plain].split(lower[: rx.INTENT_HEAD_CHARS]):
+        lead = _lead_feature(rx.WORD[plain].findall(sentence))
         if lead is not None:
             features.add(lead)
-    _regex_features(lower, words, features)
+    _regex_features(lower, words, features, plain)
     stripped = prose.strip()
     # Scripts without spaces pack a word into a character or two: such a character counts as several.
     length = len(stripped)

@@ -1,7 +1,10 @@
 """The classifier's patterns: pasted structure (tracebacks, logs, diffs, code), tokens, sentences, and the intent
 phrasings that single words miss ("is this correct", "how should we", "fix the failing test").
 
-Every pattern reads a bounded window, so its cost stays flat however long the message.
+Every pattern reads a bounded window, so its cost stays flat however long the message. The patterns the extractor
+runs are compiled twice (`Twin`): plain text (ASCII without the information separators \x1c-\x1f, which Unicode
+classes count as spaces) matches the same under `re.ASCII`, whose classes test faster; index a twin by
+`is_plain(text)`.
 """
 
 from __future__ import annotations
@@ -9,8 +12,33 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
+# A pattern for any text and the same pattern for plain text: `twin[is_plain(text)]`.
+Twin = tuple[re.Pattern[str], re.Pattern[str]]
+# ASCII characters that Unicode classes count as spaces (`re.ASCII` does not).
+_SEPARATORS = ("\x1c", "\x1d", "\x1e", "\x1f")
+# Punctuation common in typed text (curly quotes, dashes, ellipsis, bullet, arrow) that neither form counts as a word
+# character or a space: beyond ASCII, a plain text holds only these.
+PLAIN_MARKS = ("\u2019", "\u2018", "\u201c", "\u201d", "\u2014", "\u2013", "\u2026", "\u2022", "\u2192")
+
+
+def twin(source: str, flags: int = 0) -> Twin:
+    return re.compile(source, flags), re.compile(source, flags | re.ASCII)
+
+
+def is_plain(text: str) -> bool:
+    """Whether the plain-text twin of every pattern reads `text` as the general one does (string scans only: a
+    character-class search would cost what the twins save)."""
+    if not text.isascii():
+        for mark in PLAIN_MARKS:
+            if mark in text:
+                text = text.replace(mark, "")
+        if not text.isascii():
+            return False
+    return not any(separator in text for separator in _SEPARATORS)
+
+
 # Pasted structure: a bounded line-wise scan, each pattern anchored at a line start.
-TRACEBACK_LINE = re.compile(
+TRACEBACK_LINE = twin(
     r"^\s*(?:Traceback \(most recent call last\)|File \"[^\"\n]{1,300}\", line \d|at [\w$.<>\[\]/]{1,200}"
     r" ?\(|at [^\s()]{1,300}:\d+:\d+|goroutine \d+ \[|thread '[^'\n]{1,100}' panicked|panic: |Caused by: |"
     r"Exception in thread |[\w.$]{0,200}(?:Error|Exception)(?::|\s*$)|E\s{2,}\w|error\[E\d{4}\])",
@@ -23,79 +51,80 @@ _LOG_MARKS = (
 # Two log alternatives scan up to 200 characters; a line without their literal parts skips them.
 _LOG_SCANS = r"|\S{0,200}: command not found|.{0,200}\bexit (?:code|status) [1-9]"
 _LOG_SCAN_LITERALS = (": command not found", "exit ")
-LOG_LINE = re.compile(_LOG_MARKS + _LOG_SCANS + ")", re.MULTILINE)
-DIFF_LINE = re.compile(r"^(?:diff --git |@@ -\d|\+\+\+ [ab/]|--- [ab]/|index [0-9a-f]{6,}\.\.)", re.MULTILINE)
-CODE_LINE = re.compile(
+LOG_LINE = twin(_LOG_MARKS + _LOG_SCANS + ")", re.MULTILINE)
+DIFF_LINE = twin(r"^(?:diff --git |@@ -\d|\+\+\+ [ab/]|--- [ab]/|index [0-9a-f]{6,}\.\.)", re.MULTILINE)
+CODE_LINE = (
     r"^(?:\s{2,}|\t)\S|^\s*(?:def |class |import |from [\w.]+ import|function |const |let |var |return\b|"
     r"if \(|for \(|#include|public |private |func |fn |package |@\w+|[}\])];?\s*$)"
 )
 
 
-def _paste_line(log: str) -> re.Pattern[str]:
-    return re.compile(
-        f"(?P<traceback>{TRACEBACK_LINE.pattern})|(?P<log>{log})|(?P<diff>{DIFF_LINE.pattern})|"
-        f"(?P<code>{CODE_LINE.pattern})",
+def _paste_line(log: str) -> Twin:
+    return twin(
+        f"(?P<traceback>{TRACEBACK_LINE[0].pattern})|(?P<log>{log})|(?P<diff>{DIFF_LINE[0].pattern})|"
+        f"(?P<code>{CODE_LINE})",
         re.MULTILINE,
     )
 
 
 # A pasted line of any kind, tried in this order (a traceback line is not also a log line); the group that matched
 # names the kind.
-_PASTE_LINE = _paste_line(LOG_LINE.pattern)
+_PASTE_LINE = _paste_line(_LOG_MARKS + _LOG_SCANS + ")")
 _PASTE_LINE_SHORT = _paste_line(_LOG_MARKS + ")")
 
 
-def paste_line(line: str) -> re.Match[str] | None:
-    """The match of a pasted line (its group names the kind), or None for prose."""
-    if any(literal in line for literal in _LOG_SCAN_LITERALS):
-        return _PASTE_LINE.match(line)
-    return _PASTE_LINE_SHORT.match(line)
+def paste_line(text: str, plain: bool) -> re.Pattern[str]:
+    """The pattern whose match of a line of `text` (its group names the kind) tells a pasted line from prose: the short
+    form when no line can hold a literal of the long log alternatives."""
+    if any(literal in text for literal in _LOG_SCAN_LITERALS):
+        return _PASTE_LINE[plain]
+    return _PASTE_LINE_SHORT[plain]
 
 
 PASTE_KINDS = {"traceback": "paste:traceback", "log": "paste:log", "diff": "paste:diff", "code": "paste:code"}
-WORD = re.compile(r"[^\W\d_][\w']*|\d+")
+WORD = twin(r"[^\W\d_][\w']*|\d+")
 # Tokens with their dots and slashes: "plan.md", "src/db", "user_id" are names, not words.
-TOKEN = re.compile(r"[^\W\d][\w']*(?:[./][\w']+)*|\d+(?:\.\d+)*")
-SENTENCE_SPLIT = re.compile(r"[.!?\n;:]+\s*|\s[—–-]+\s|,\s+(?=(?:and|then|also|but|just|so|now|please)\b)")
+TOKEN = twin(r"[^\W\d][\w']*(?:[./][\w']+)*|\d+(?:\.\d+)*")
+SENTENCE_SPLIT = twin(r"[.!?\n;:]+\s*|\s[—–-]+\s|,\s+(?=(?:and|then|also|but|just|so|now|please)\b)")
 # An identifier naming an error: TypeError, OOMKilled, EXC_BAD_ACCESS, CERTIFICATE_VERIFY_FAILED.
 ERROR_WORDS = ("Error", "Exception", "Killed", "Fault", "Panic")
 # Each alternative runs only when the text holds its literal part.
-_ERROR_CODES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("_", re.compile(r"\b[A-Z][A-Z0-9]*_[A-Z0-9_]*(?:FAILED|ERROR|ACCESS|DENIED|REFUSED|TIMEOUT|NOT_FOUND)\b")),
-    ("E", re.compile(r"E(?<!\wE)[A-Z]{4,}\b")),  # \bE…: the literal first lets the search skip ahead
-    ("0x", re.compile(r"\b0x[0-9a-fA-F]{4,}")),
-    ("exit ", re.compile(r"\bexit (?:code|status) [1-9]")),
+_ERROR_CODES: tuple[tuple[str, Twin], ...] = (
+    ("_", twin(r"\b[A-Z][A-Z0-9]*_[A-Z0-9_]*(?:FAILED|ERROR|ACCESS|DENIED|REFUSED|TIMEOUT|NOT_FOUND)\b")),
+    ("E", twin(r"E(?<!\wE)[A-Z]{4,}\b")),  # \bE…: the literal first lets the search skip ahead
+    ("0x", twin(r"\b0x[0-9a-fA-F]{4,}")),
+    ("exit ", twin(r"\bexit (?:code|status) [1-9]")),
 )
 
 
-def names_an_error(text: str) -> bool:
+def names_an_error(text: str, plain: bool) -> bool:
     """Whether the text names an error: TypeError, OOMKilled, EXC_BAD_ACCESS, ECONNRESET, 0xdeadbeef, exit code 1."""
     if any(word in text for word in ERROR_WORDS):
         return True
-    return any(literal in text and pattern.search(text) for literal, pattern in _ERROR_CODES)
+    return any(literal in text and pattern[plain].search(text) for literal, pattern in _ERROR_CODES)
 
 
 # A self-correction ("plan the sprint? no, sorry — add …") voids what came before it; it sits near the start.
 CORRECTION_SCAN_CHARS = 200
-CORRECTION = re.compile(
+CORRECTION = twin(
     r"^.{0,120}?(?:\?\s*(?:no|nope|nah|not|actually|i don'?t)\b[^\w]*(?:wait|sorry|actually)?|"
     r"\b(?:no wait|scratch that|never ?mind|on second thought)\b)[\s,.!—–-]*",
     re.IGNORECASE,
 )
-IS_THIS_OK = re.compile(
+IS_THIS_OK = twin(
     r"\b(?:is|are|does|do) (?:this|that|it|my|the|our|these|those)\b[^.?!\n]{0,50}?\b(?:correct(?:ly)?|right|ok|"
     r"okay|safe|good|fine|idiomatic|reasonable|sound|secure|solid|acceptable|properly)\b|\bany (?:issues|problems|"
     r"bugs|concerns|gotchas|red flags)\b|\bhow (?:bad|serious|risky|dangerous|exploitable) is\b|\bwhat do you think\b|"
     r"\bwhat would you (?:change|improve)\b|\b(?:you'?d|you would) do differently\b|"
     r"\banything (?:wrong|off|missing)\b|\bdid i miss\b"
 )
-REVIEW_CHECK = re.compile(
+REVIEW_CHECK = twin(
     r"\b(?:check|verify|confirm|make sure|go over|go through|look over|look through|look for|scan|audit|"
     r"double[- ]check|tell me if|take a (?:critical |"
     r"close |hard |careful |second )?look)\b[^.?!\n]{0,90}?\b(?:correct(?:ly)?|secure|safe|permissive|vulnerab\w*|"
     r"risk\w*|break|leak\w*|sound|can|could|anything|properly|race|edge cases?|missing|bugs|issues|problems)\b"
 )
-PLAN_QUESTION = re.compile(
+PLAN_QUESTION = twin(
     r"\bwhat(?:'s| is| are| would be)? (?:the |a )?(?:best|better|right|cleanest|simplest|proper|recommended|ideal|"
     r"sensible|idiomatic|preferred|correct) (?:way|approach|pattern|strategy|design|architecture|granularity|"
     r"structure|setup|stack)|\bhow (?:should|would|could|do|can|might) (?:we|i|you) (?:best )?(?:design|"
@@ -110,24 +139,24 @@ PLAN_QUESTION = re.compile(
     r"\bwhich (?:database|db|stack|framework|library|approach|option|"
     r"queue|broker|orm|pattern|one should)\b"
 )
-ALTERNATIVES = re.compile(r", \w+,? or \w+\??| or \w+\?\s*(?:\w+ )?(?:query|we|our|it|the)\b")
-HOWTO = re.compile(
+ALTERNATIVES = twin(r", \w+,? or \w+\??| or \w+\?\s*(?:\w+ )?(?:query|we|our|it|the)\b")
+HOWTO = twin(
     r"\bhow (?:do|can|would) (?:i|you|one)\b|\bhow to\b|\bwhat'?s the (?:command|syntax|flag)\b|"
     r"\bis there a (?:way|command|flag|shortcut)\b"
 )
-MEASURE = re.compile(r"\b\d+(?:\.\d+)?\s?(?:ms|s|sec|secs|seconds|minutes|mins|mb|gb|tb|kb|mi|gi|%|x|rps|qps)(?!\w)")
-_DIGIT = re.compile(r"\d")
+MEASURE = twin(r"\b\d+(?:\.\d+)?\s?(?:ms|s|sec|secs|seconds|minutes|mins|mb|gb|tb|kb|mi|gi|%|x|rps|qps)(?!\w)")
+_DIGIT = twin(r"\d")
 
 
-def has_measure(text: str) -> bool:
+def has_measure(text: str, plain: bool) -> bool:
     """Whether the text gives a measurement ("300ms", "2 GB", "40%"); the scan starts at the first digit."""
-    digit = _DIGIT.search(text)
-    return digit is not None and MEASURE.search(text, digit.start()) is not None
+    digit = _DIGIT[plain].search(text)
+    return digit is not None and MEASURE[plain].search(text, digit.start()) is not None
 
 
 # A general concept question ("what's a stack trace?", "what does idempotent mean?") asks for an
 # explanation, whatever failure or design word it names.
-CONCEPT = re.compile(
+CONCEPT = twin(
     r"^(?:\W*(?:so|ok|quick question|q)\W+)?(?:what(?:'s| is| are) (?:a|an)\b|what(?:'s| is) the difference|"
     r"what(?:'s| is| are) [\w -]{1,30}\?$|what does [\w -]{1,30} (?:mean|stand for)\b|"
     r"(?:what's|what is) the meaning|difference between|is [\w -]{1,30} the same as|"
@@ -135,23 +164,21 @@ CONCEPT = re.compile(
     r"how does [\w -]{1,30} work in general|explain (?:what|the difference))"
 )
 # Reviewing failure output is diagnosis, not code review: "review this stack trace".
-INSPECT_FAILURE = re.compile(
+INSPECT_FAILURE = twin(
     r"\b(?:review|look at|check|go over|read|inspect|analy[sz]e)\b[^.?!\n]{0,30}?\b(?:stack ?traces?|tracebacks?|"
     r"logs?|errors?|crash(?:es)?|dumps?|exceptions?|core ?dumps?|panics?)\b"
 )
 # A thing that does not do what it should: "switching language doesn't update the page".
-INACTION = re.compile(
+INACTION = twin(
     r"\b(?:doesn'?t|does not|isn'?t|won'?t|didn'?t|don'?t|aren'?t|can'?t|cannot|never|no longer) (?:\w+ ){0,2}?"
     r"(?:work|update|load|render|show|fire|trigger|run|start|save|persist|apply|match|change|refresh|redirect|"
     r"connect|compile|build|return|get|respond|close|stop|finish|exit|happen|appear|reach|send|receive|"
     r"pick|clear|reset|release|resolve|find|read|write|sync|propagate)\w*\b"
 )
 # "Fix" of a failure whose cause the message does not give ("fix the red test in ci") is a diagnosis.
-FIX_FAILURE = re.compile(
-    r"\bfix (?:the |this |that |our |my |all )?(?:failing|red|broken|flaky|crashing|failed|hanging)\b"
-)
-KNOWN_CAUSE = re.compile(r"\b(?:is|was|are|were) (?:because|caused by|due to)\b|\bthe (?:fix|cause) is\b")
-WHY_BROKEN = re.compile(r"\bwhy (?:is|does|do|did|are|am|would|won't|doesn't|isn't|can't|it|the|this|my|our|we|i)\b")
+FIX_FAILURE = twin(r"\bfix (?:the |this |that |our |my |all )?(?:failing|red|broken|flaky|crashing|failed|hanging)\b")
+KNOWN_CAUSE = twin(r"\b(?:is|was|are|were) (?:because|caused by|due to)\b|\bthe (?:fix|cause) is\b")
+WHY_BROKEN = twin(r"\bwhy (?:is|does|do|did|are|am|would|won't|doesn't|isn't|can't|it|the|this|my|our|we|i)\b")
 
 # Chinese, Japanese (kana included) and Korean characters, each worth about a short word.
 WIDE = r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff]"
@@ -171,7 +198,7 @@ class Intent(NamedTuple):
     literal texts one of which starts every match (the search starts at the first of them)."""
 
     feature: str
-    pattern: re.Pattern[str]
+    pattern: Twin
     needs: frozenset[str]
     starts: tuple[str, ...] = ()
 
@@ -236,9 +263,10 @@ INTENTS: tuple[Intent, ...] = (
 )
 
 
-def matches(intent: Intent, text: str) -> bool:
+def matches(intent: Intent, text: str, plain: bool) -> bool:
     """Whether the intent's pattern matches the text, searched from the first place a match can start."""
+    pattern = intent.pattern[plain]
     if not intent.starts:
-        return intent.pattern.search(text) is not None
+        return pattern.search(text) is not None
     first = min((i for start in intent.starts if (i := text.find(start)) >= 0), default=-1)
-    return first >= 0 and intent.pattern.search(text, first) is not None
+    return first >= 0 and pattern.search(text, first) is not None
