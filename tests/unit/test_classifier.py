@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -296,3 +298,33 @@ def test_token_lookups_stay_bounded_and_change_nothing(monkeypatch: pytest.Monke
         # At most one message's distinct tokens (ten words, "refactr", the long one) past the limit.
         assert len(features._SPELLED) <= 50 + 11 and len(features._WORDS) <= 50 + 12
     assert {"refactor", "refactor:verb"} <= fresh[0]
+
+
+def test_every_intent_match_starts_at_one_of_its_literal_starts() -> None:
+    # `patterns.matches` tries an intent only where a start occurs: a match starting elsewhere would be missed.
+    path = Path(__file__).resolve().parents[1] / "routing_data" / "a" / "messages.jsonl"
+    texts = [json.loads(line)["text"].lower() for line in path.read_text(encoding="utf-8").splitlines()]
+    checked = 0
+    for intent in (*rx.INTENTS, rx.WHY_FAILS):
+        if not intent.starts:
+            continue
+        for text in (*texts, *(s.lower() for s in SAMPLES)):
+            for at in range(len(text)):
+                if intent.pattern[0].match(text, at):
+                    checked += 1
+                    assert text.startswith(intent.starts, at), (intent.feature, text[at : at + 40])
+    assert checked > 100
+
+
+@pytest.mark.parametrize("plain", [True, False])
+def test_fenced_blocks_show_the_kinds_of_their_lines(plain: bool) -> None:
+    assert rx.block_kinds("KeyError: 'x'\nx = 1", plain) == ["paste:traceback"]  # the first line counts
+    assert rx.block_kinds("x = 1\n  npm ERR! code 1\n@@ -1,2 +1,2 @@", plain) == ["paste:log", "paste:diff"]
+    assert rx.block_kinds("see the KeyError: here\nand the error: there", plain) == []  # mid-line is not a line
+
+
+def test_a_long_sentence_is_read_by_its_opening() -> None:
+    sentence = "please can you add " + "very " * 60 + "long"
+    assert rx.opening(sentence, True)[: rx.OPENING_WORDS] == rx.WORD[1].findall(sentence)[: rx.OPENING_WORDS]
+    assert len(rx.opening(sentence, True)) < 40
+    assert rx.opening("fix " + "x" * 300 + " now", False) == ["fix", "x" * 300, "now"]

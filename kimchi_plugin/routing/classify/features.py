@@ -105,7 +105,7 @@ def _split_paste(text: str, plain: bool) -> tuple[str, set[str]]:
         text = "\n".join(parts[0::2])
         if fenced.strip():
             pasted.add("paste:code")
-            _scan_paste(fenced, pasted, plain)
+            pasted.update(rx.block_kinds(fenced, plain))
     if "\n" not in text:
         return text, pasted
     lines = text.splitlines()
@@ -120,22 +120,13 @@ def _split_paste(text: str, plain: bool) -> tuple[str, set[str]]:
     return "\n".join(prose_lines), pasted
 
 
-def _scan_paste(block: str, pasted: set[str], plain: bool) -> None:
-    if rx.TRACEBACK_LINE[plain].search(block):
-        pasted.add("paste:traceback")
-    if rx.LOG_LINE[plain].search(block):
-        pasted.add("paste:log")
-    if rx.DIFF_LINE[plain].search(block):
-        pasted.add("paste:diff")
-
-
 def _lead_feature(tokens: list[str]) -> str | None:
     """The intent of one sentence: its first word after openers such as "please" or "can you".
 
     An order word that is the subject of a statement ("build is green", "test keeps failing") or follows
     a bare "I"/"we" ("we keep getting paged", "I think there's a race") states something instead.
     """
-    for i, token in enumerate(tokens[:6]):
+    for i, token in enumerate(tokens[: rx.OPENING_WORDS - 1]):
         following = tokens[i + 1] if i + 1 < len(tokens) else ""
         if token in MODAL_OPENERS and following in ("you", "u", "we", "i"):
             continue
@@ -160,8 +151,8 @@ def _regex_features(lower: str, words: KeysView[str], features: set[str], plain:
     for intent in rx.INTENTS:
         if not intent.needs.isdisjoint(words) and rx.matches(intent, lower, plain):
             features.add(intent.feature)
-    if "why" in words and "debug:fail" in features and rx.WHY_BROKEN[plain].search(lower):
-        features.add("debug:why")
+    if "why" in words and "debug:fail" in features and rx.matches(rx.WHY_FAILS, lower, plain):
+        features.add(rx.WHY_FAILS.feature)
     if rx.has_measure(lower, plain):
         features.add("form:measure")
 
@@ -233,9 +224,9 @@ def extract_features(text: str) -> set[str]:
     plain = rx.is_plain(bounded)
     prose, features = _split_paste(bounded, plain)
     pasted = bool(features)
-    correction = rx.CORRECTION[plain].match(prose, 0, rx.CORRECTION_SCAN_CHARS)
-    if correction is not None and correction.end() < len(prose):
-        prose = prose[correction.end() :]
+    correction = rx.correction_end(prose, plain)
+    if 0 < correction < len(prose):
+        prose = prose[correction:]
         features.add("form:correction")
     if rx.names_an_error(prose, plain):
         features.add("debug:error_name")
@@ -246,7 +237,7 @@ def extract_features(text: str) -> set[str]:
         features.add("reason:why")
     lower = prose.lower()
     for sentence in rx.SENTENCE_SPLIT[plain].split(lower[: rx.INTENT_HEAD_CHARS]):
-        lead = _lead_feature(rx.WORD[plain].findall(sentence))
+        lead = _lead_feature(rx.opening(sentence, plain))
         if lead is not None:
             features.add(lead)
     _regex_features(lower, words, features, plain)

@@ -38,11 +38,10 @@ def is_plain(text: str) -> bool:
 
 
 # Pasted structure: a bounded line-wise scan, each pattern anchored at a line start.
-TRACEBACK_LINE = twin(
+TRACEBACK_LINE = (
     r"^\s*(?:Traceback \(most recent call last\)|File \"[^\"\n]{1,300}\", line \d|at [\w$.<>\[\]/]{1,200}"
     r" ?\(|at [^\s()]{1,300}:\d+:\d+|goroutine \d+ \[|thread '[^'\n]{1,100}' panicked|panic: |Caused by: |"
-    r"Exception in thread |[\w.$]{0,200}(?:Error|Exception)(?::|\s*$)|E\s{2,}\w|error\[E\d{4}\])",
-    re.MULTILINE,
+    r"Exception in thread |[\w.$]{0,200}(?:Error|Exception)(?::|\s*$)|E\s{2,}\w|error\[E\d{4}\])"
 )
 _LOG_MARKS = (
     r"^\s*(?:\[?(?:ERROR|FATAL|CRITICAL|WARN(?:ING)?)\b|npm ERR!|FAILED\b|FAIL\b|fatal:|error:|"
@@ -51,8 +50,8 @@ _LOG_MARKS = (
 # Two log alternatives scan up to 200 characters; a line without their literal parts skips them.
 _LOG_SCANS = r"|\S{0,200}: command not found|.{0,200}\bexit (?:code|status) [1-9]"
 _LOG_SCAN_LITERALS = (": command not found", "exit ")
-LOG_LINE = twin(_LOG_MARKS + _LOG_SCANS + ")", re.MULTILINE)
-DIFF_LINE = twin(r"^(?:diff --git |@@ -\d|\+\+\+ [ab/]|--- [ab]/|index [0-9a-f]{6,}\.\.)", re.MULTILINE)
+LOG_LINE = _LOG_MARKS + _LOG_SCANS + ")"
+DIFF_LINE = r"^(?:diff --git |@@ -\d|\+\+\+ [ab/]|--- [ab]/|index [0-9a-f]{6,}\.\.)"
 CODE_LINE = (
     r"^(?:\s{2,}|\t)\S|^\s*(?:def |class |import |from [\w.]+ import|function |const |let |var |return\b|"
     r"if \(|for \(|#include|public |private |func |fn |package |@\w+|[}\])];?\s*$)"
@@ -61,10 +60,28 @@ CODE_LINE = (
 
 def _paste_line(log: str) -> Twin:
     return twin(
-        f"(?P<traceback>{TRACEBACK_LINE[0].pattern})|(?P<log>{log})|(?P<diff>{DIFF_LINE[0].pattern})|"
-        f"(?P<code>{CODE_LINE})",
-        re.MULTILINE,
+        f"(?P<traceback>{TRACEBACK_LINE})|(?P<log>{log})|(?P<diff>{DIFF_LINE})|(?P<code>{CODE_LINE})", re.MULTILINE
     )
+
+
+def _after_line_break(line_pattern: str) -> Twin:
+    """A line pattern (`^` first, no other line-start anchor) that starts with the line break instead, for searching
+    "\n" + text: the search jumps from line break to line break instead of trying every position."""
+    return twin("\n" + line_pattern.removeprefix("^"), re.MULTILINE)
+
+
+# What a fenced block holds: a line of each kind anywhere in it.
+_BLOCK_KINDS = (
+    ("paste:traceback", _after_line_break(TRACEBACK_LINE)),
+    ("paste:log", _after_line_break(LOG_LINE)),
+    ("paste:diff", _after_line_break(DIFF_LINE)),
+)
+
+
+def block_kinds(block: str, plain: bool) -> list[str]:
+    """The kinds of pasted material (traceback, log, diff) that lines of a fenced block show."""
+    lines = "\n" + block
+    return [kind for kind, pattern in _BLOCK_KINDS if pattern[plain].search(lines)]
 
 
 # A pasted line of any kind, tried in this order (a traceback line is not also a log line); the group that matched
@@ -85,7 +102,26 @@ PASTE_KINDS = {"traceback": "paste:traceback", "log": "paste:log", "diff": "past
 WORD = twin(r"[^\W\d_][\w']*|\d+")
 # Tokens with their dots and slashes: "plan.md", "src/db", "user_id" are names, not words.
 TOKEN = twin(r"[^\W\d][\w']*(?:[./][\w']+)*|\d+(?:\.\d+)*")
-SENTENCE_SPLIT = twin(r"[.!?\n;:]+\s*|\s[—–-]+\s|,\s+(?=(?:and|then|also|but|just|so|now|please)\b)")
+# Sentence ends: "[.!?\n;:]+\s*", a dash between spaces ("\s[—–-]+\s"), a comma before a new clause (",\s+(?=and|…)").
+# Written with the first character as one class so that the search skips to candidates instead of trying every position.
+SENTENCE_SPLIT = twin(
+    r"[.!?\n;:,\s](?:(?<=[.!?\n;:])[.!?\n;:]*\s*|(?<=\s)[—–-]+\s|"
+    r"(?<=,)\s+(?=(?:and|then|also|but|just|so|now|please)\b))"
+)
+# A sentence's lead is one of its first six words, read with the word after it: OPENING_WORDS words, found in the
+# first OPENING_SCAN_CHARS characters when those hold more (the last word found there may be cut short).
+OPENING_WORDS = 7
+OPENING_SCAN_CHARS = 120
+
+
+def opening(sentence: str, plain: bool) -> list[str]:
+    """The words of a sentence, or at least its first OPENING_WORDS."""
+    words: list[str] = WORD[plain].findall(sentence, 0, OPENING_SCAN_CHARS)
+    if len(words) > OPENING_WORDS or len(sentence) <= OPENING_SCAN_CHARS:
+        return words
+    return WORD[plain].findall(sentence)
+
+
 # An identifier naming an error: TypeError, OOMKilled, EXC_BAD_ACCESS, CERTIFICATE_VERIFY_FAILED.
 ERROR_WORDS = ("Error", "Exception", "Killed", "Fault", "Panic")
 # Each alternative runs only when the text holds its literal part.
@@ -111,6 +147,21 @@ CORRECTION = twin(
     r"\b(?:no wait|scratch that|never ?mind|on second thought)\b)[\s,.!—–-]*",
     re.IGNORECASE,
 )
+# One of these is in the lower-cased head of every text CORRECTION matches (for plain text, where lower() and
+# IGNORECASE agree).
+_CORRECTION_LITERALS = ("?", "no wait", "scratch that", "never", "on second thought")
+
+
+def correction_end(prose: str, plain: bool) -> int:
+    """Where a self-correction at the start of the prose ends (0: none)."""
+    if plain:
+        head = prose[:CORRECTION_SCAN_CHARS].lower()
+        if not any(literal in head for literal in _CORRECTION_LITERALS):
+            return 0
+    found = CORRECTION[plain].match(prose, 0, CORRECTION_SCAN_CHARS)
+    return 0 if found is None else found.end()
+
+
 IS_THIS_OK = twin(
     r"\b(?:is|are|does|do) (?:this|that|it|my|the|our|these|those)\b[^.?!\n]{0,50}?\b(?:correct(?:ly)?|right|ok|"
     r"okay|safe|good|fine|idiomatic|reasonable|sound|secure|solid|acceptable|properly)\b|\bany (?:issues|problems|"
@@ -195,7 +246,7 @@ INTENT_TAIL_CHARS = 300
 
 class Intent(NamedTuple):
     """An intent phrasing: the feature it gives, its pattern, the words without which it cannot match, and the
-    literal texts one of which starts every match (the search starts at the first of them)."""
+    literal texts one of which starts every match (exactly where the match starts: the pattern is tried there alone)."""
 
     feature: str
     pattern: Twin
@@ -263,10 +314,22 @@ INTENTS: tuple[Intent, ...] = (
 )
 
 
+# A failure asked about ("why does it crash"), tried when the message names a failure.
+WHY_FAILS = Intent("debug:why", WHY_BROKEN, frozenset(("why",)), ("why ",))
+
+
 def matches(intent: Intent, text: str, plain: bool) -> bool:
-    """Whether the intent's pattern matches the text, searched from the first place a match can start."""
+    """Whether the intent's pattern matches the text: tried only where one of its literal starts occurs (string
+    searches find them; a pattern search would try every position)."""
     pattern = intent.pattern[plain]
     if not intent.starts:
         return pattern.search(text) is not None
-    first = min((i for start in intent.starts if (i := text.find(start)) >= 0), default=-1)
-    return first >= 0 and pattern.search(text, first) is not None
+    match = pattern.match
+    find = text.find
+    for start in intent.starts:
+        at = find(start)
+        while at >= 0:
+            if match(text, at):
+                return True
+            at = find(start, at + 1)
+    return False
