@@ -4,33 +4,25 @@ Brain here too, so they route exactly as the plugin does."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import os
 import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-import structlog
-
 from kimchi_plugin import __version__
-from kimchi_plugin.logs import claim_stdout, configure_logging
-from kimchi_plugin.opencode import lifecycle
-from kimchi_plugin.opencode.vocabulary import BRAIN_HOOKS
-from kimchi_plugin.rpc.dispatch import Dispatcher, Route, notification_frame
-from kimchi_plugin.rpc.protocol import MAX_FRAME_BYTES, Action, InitializeParams, InitializeResult
-from kimchi_plugin.rpc.transport import FrameWriter, serve
-from kimchi_plugin.settings import Settings, default_log_file
+from kimchi_plugin.rpc.stdio import MAX_FRAME_BYTES, FrameWriter, answer_first_frame, claim_stdout, pollable
 
-# The Brain and everything under it are imported where they are used: the server answers `initialize` first.
+# Everything else is imported where it is used: the server answers the first `initialize` before pydantic, structlog,
+# asyncio and the Brain are imported (stdio.answer_first_frame).
 if TYPE_CHECKING:
     from kimchi_plugin.brain import Brain, LlmSpec, Services
     from kimchi_plugin.brain.services import CatalogAnswer, LlmClient
     from kimchi_plugin.opencode.recording import Recording
+    from kimchi_plugin.rpc.dispatch import Dispatcher, Route
+    from kimchi_plugin.rpc.protocol import Action, InitializeParams, InitializeResult
+    from kimchi_plugin.settings import Settings
     from kimchi_plugin.usage.recorder import UsageRecorder
-
-log = structlog.get_logger("kimchi")
 
 Clock = Callable[[], float]
 
@@ -75,6 +67,8 @@ def plugin_services(
     from kimchi_plugin.brain import Services
     from kimchi_plugin.brain.corrections_store import CorrectionStore, default_corrections_path
     from kimchi_plugin.brain.locks import LockStore, default_locks_path
+    from kimchi_plugin.logs import configure_logging
+    from kimchi_plugin.settings import default_log_file
 
     load_catalog = catalog_loader(env, clock)
 
@@ -111,6 +105,10 @@ def _usage(settings: Settings, env: Mapping[str, str], clock: Clock) -> UsageRec
 
 def quiet_logs() -> None:
     """A command's output is its own: the brain's logs go to stderr, errors only (set once by the command)."""
+    import logging
+
+    import structlog
+
     structlog.configure(
         wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR),
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
@@ -144,11 +142,39 @@ def build_routes(brain: Brain) -> dict[str, Route]:
 def run_server(*, verbose: bool = False, log_file: str | None = None) -> int:
     """Serve JSON-RPC on stdin/stdout until end of input; exit code 0 on a clean end.
 
-    `initialize` is answered before the Brain and the method table are imported (OpenCode waits for that answer);
-    they are built right after the answer is written, before the next frame is read."""
+    The first `initialize` is answered before anything heavy is imported (OpenCode waits for that answer); the Brain
+    and the method table are built right after the answer is written, before the next frame is read. A first frame
+    that is not such an `initialize` is answered by the full server, which builds the Brain on demand."""
+    from kimchi_plugin.opencode.handshake import answer_early
+
     protocol_out = claim_stdout()
-    configure_logging(verbose=verbose, log_file=log_file)
     write = FrameWriter(protocol_out)
+    stdin = pollable(sys.stdin.buffer)
+    try:
+        pending, early = answer_first_frame(stdin, write, answer_early) if stdin is not None else (b"", None)
+        dispatcher, brains = _server(write, verbose=verbose, log_file=log_file, early=early)
+        import asyncio
+
+        asyncio.run(_serve(brains, dispatcher, write, pending))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _server(
+    write: FrameWriter, *, verbose: bool, log_file: str | None, early: dict[str, Any] | None
+) -> tuple[Dispatcher, list[Brain]]:
+    """The dispatcher: `initialize` at first, the Brain's method table once it is built. With `early` (the params of an
+    `initialize` already answered), the Brain is built as soon as the server runs."""
+    import structlog
+
+    from kimchi_plugin.logs import configure_logging
+    from kimchi_plugin.opencode import lifecycle
+    from kimchi_plugin.opencode.vocabulary import BRAIN_HOOKS
+    from kimchi_plugin.rpc.dispatch import Dispatcher, Route, notification_frame
+    from kimchi_plugin.rpc.protocol import InitializeParams
+
+    configure_logging(verbose=verbose, log_file=log_file)
     brains: list[Brain] = []
     recordings: list[Recording] = []
 
@@ -164,28 +190,30 @@ def run_server(*, verbose: bool = False, log_file: str | None = None) -> int:
         brains.append(Brain(services))
         return recordings[0].wrap(build_routes(brains[0]), brains[0])
 
-    async def first_initialize(params: InitializeParams) -> InitializeResult:
-        def then() -> None:
-            dispatcher.compose_now()
-            lifecycle.start(brains[0], params)
-            recordings[0].start(brains[0], params.directory)
+    def start(params: InitializeParams) -> None:
+        dispatcher.compose_now()
+        lifecycle.start(brains[0], params)
+        recordings[0].start(brains[0], params.directory)
 
-        dispatcher.defer(then)
+    async def first_initialize(params: InitializeParams) -> InitializeResult:
+        dispatcher.defer(lambda: start(params))
         return lifecycle.handshake(BRAIN_HOOKS, params)
 
     dispatcher = Dispatcher({"initialize": Route(InitializeParams, first_initialize)})
     dispatcher.compose_on_demand(compose)
-    log.info("brain started", version=__version__, python=sys.version.split()[0])
-    try:
-        asyncio.run(_serve(brains, dispatcher, write))
-    except KeyboardInterrupt:
-        pass
-    return 0
+    structlog.get_logger("kimchi").info("brain started", version=__version__, python=sys.version.split()[0])
+    if early is not None:
+        answered = early
+        dispatcher.defer(lambda: start(InitializeParams.model_validate(answered)))
+    return dispatcher, brains
 
 
-async def _serve(brains: list[Brain], dispatch: Callable[[str], Awaitable[str]], write: FrameWriter) -> None:
+async def _serve(brains: list[Brain], dispatcher: Dispatcher, write: FrameWriter, pending: bytes) -> None:
+    from kimchi_plugin.rpc.transport import serve
+
+    dispatcher.run_deferred()  # the Brain, when `initialize` was answered before the server ran
     try:
-        await serve(dispatch, sys.stdin.buffer, write, max_frame=MAX_FRAME_BYTES)
+        await serve(dispatcher, sys.stdin.buffer, write, max_frame=MAX_FRAME_BYTES, pending=pending)
     finally:
         for brain in brains:
             await brain.close()

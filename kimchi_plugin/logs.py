@@ -1,7 +1,7 @@
 """Logging for a stdio server: structured JSON lines on stderr (and optionally a file), never on stdout.
 
-stdout belongs to the JSON-RPC protocol. `claim_stdout` moves the real stdout to a private handle and points fd 1 and
-`sys.stdout` at stderr, so a stray `print()` anywhere cannot corrupt a frame. Every log line passes through a redactor
+stdout belongs to the JSON-RPC protocol (`rpc.stdio.claim_stdout` moves it to a private handle and points fd 1 and
+`sys.stdout` at stderr, so a stray `print()` anywhere cannot corrupt a frame). Every log line passes through a redactor
 that removes registered secrets (API keys) and bearer tokens.
 """
 
@@ -14,7 +14,7 @@ import os
 import re
 import stat
 import sys
-from typing import Any, BinaryIO, TextIO, cast
+from typing import Any, TextIO, cast
 
 import structlog
 
@@ -55,15 +55,6 @@ def _redact_line(_logger: Any, _name: str, rendered: Any) -> str:
         if secret in line:
             line = line.replace(secret, REDACTED)
     return _BEARER_RENDERED.sub(r"\1" + REDACTED, line)
-
-
-def claim_stdout() -> BinaryIO:
-    """Return a private binary handle on the real stdout; fd 1 and `sys.stdout` now write to stderr."""
-    sys.stdout.flush()
-    proto_fd = os.dup(1)
-    os.dup2(2, 1)
-    sys.stdout = sys.stderr
-    return os.fdopen(proto_fd, "wb", buffering=0)
 
 
 TRACE = 5  # below DEBUG: every per-step hook call (KIMCHI_LOG_LEVEL=trace)

@@ -12,8 +12,8 @@ import structlog
 from kimchi_plugin import __version__
 from kimchi_plugin.logs import tracing
 from kimchi_plugin.opencode import vocabulary as v
-from kimchi_plugin.opencode.tools import tool_specs
-from kimchi_plugin.opencode.vocabulary import CONFIG_HOOK, FORWARDED_EVENTS
+from kimchi_plugin.opencode.handshake import offer
+from kimchi_plugin.opencode.vocabulary import CONFIG_HOOK
 from kimchi_plugin.rpc.protocol import (
     PROTOCOL_VERSION,
     EmptyParams,
@@ -42,9 +42,7 @@ def handshake(hooks: Sequence[str], params: InitializeParams) -> InitializeResul
         # Answer with our version and nothing to forward: the shim sees the mismatch and passes through at once.
         log.warning("protocol version mismatch", shim=params.protocolVersion, brain=PROTOCOL_VERSION)
         return InitializeResult(serverVersion=__version__, tools=[], hooks=[], events=[])
-    return InitializeResult(
-        serverVersion=__version__, tools=tool_specs(), hooks=list(hooks), events=list(FORWARDED_EVENTS)
-    )
+    return InitializeResult.model_validate(offer(hooks))
 
 
 def start(brain: Brain, params: InitializeParams) -> None:

@@ -6,48 +6,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from kimchi_plugin.opencode import payloads as p
+from kimchi_plugin.opencode.handshake import SUGGEST_TOOLS, USAGE_TOOL
 from kimchi_plugin.opencode.vocabulary import DELEGATION_TOOL
-from kimchi_plugin.routing.tiers import Tier
-from kimchi_plugin.rpc.protocol import HookParams, HookResult, ToolExecuteParams, ToolExecuteResult, ToolSpec
+from kimchi_plugin.rpc.protocol import HookParams, HookResult, ToolExecuteParams, ToolExecuteResult
 
-if TYPE_CHECKING:  # `initialize` reads the tool specs before the Brain is imported
+if TYPE_CHECKING:
     from kimchi_plugin.brain import Brain
 
-SUGGEST_TOOLS = {
-    "suggest_reasoning_mode": (
-        Tier.REASONING,
-        "Ask for the Reasoning tier on the next message: the work needs design, trade-offs, diagnosis of a failure "
-        "with unknown cause, a review or a security check.",
-    ),
-    "suggest_coding_mode": (
-        Tier.CODING,
-        "Ask for the Coding tier on the next message: the discussion is settled and the next step is writing, "
-        "changing, refactoring or testing code.",
-    ),
-    "suggest_quick_mode": (
-        Tier.QUICK,
-        "Ask for the Quick tier on the next message: what remains is a simple question, a lookup, a confirmation or "
-        "navigating the codebase.",
-    ),
-}
-REASON_ARG = {
-    "type": "object",
-    "properties": {"reason": {"type": "string", "description": "Why this tier fits the next step"}},
-    "required": ["reason"],
-}
-REASON_CHARS = 200
-USAGE_TOOL = "kimchi_usage"
-USAGE_DESCRIPTION = (
-    "Show this session's model spend by tier and model, and the savings versus sending everything to the top "
-    "Reasoning or Coding model. Use it when the user asks about cost, spend, tokens or savings."
-)
-NO_ARGS = {"type": "object", "properties": {}, "required": []}
-
-
-def tool_specs() -> list[ToolSpec]:
-    specs = [ToolSpec(name=name, description=text, args=REASON_ARG) for name, (_tier, text) in SUGGEST_TOOLS.items()]
-    specs.append(ToolSpec(name=USAGE_TOOL, description=USAGE_DESCRIPTION, args=NO_ARGS))
-    return specs
+REASON_CHARS = 200  # of the reason a suggest_*_mode call gives, echoed back
 
 
 async def tool_after(brain: Brain, params: HookParams) -> HookResult:

@@ -18,11 +18,12 @@ import re
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import structlog
 from pydantic import BaseModel, ValidationError
+
+from kimchi_plugin.rpc.stdio import REQUEST_KEYS, serialize
 
 
 def _jsonrpcserver_without_schema() -> None:
@@ -200,25 +201,22 @@ def _method(name: str, route: Route) -> Callable[..., Result]:
     return method
 
 
-_serialize = partial(json.dumps, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-
-
 def error_frame(code: int, message: str, rpc_id: Any = None, data: Any = None) -> str:
     """A JSON-RPC error response; `data` only for codes whose data is never an exception's text."""
     error: dict[str, Any] = {"code": code, "message": message}
     if data is not None and code in _DATA_KEPT:
         error["data"] = data
-    return _serialize({"jsonrpc": "2.0", "error": error, "id": rpc_id})
+    return serialize({"jsonrpc": "2.0", "error": error, "id": rpc_id})
 
 
 def notification_frame(method: str, params: dict[str, Any]) -> str:
     """A brain-initiated notification (no id), e.g. client actions outside any hook call."""
-    return _serialize({"jsonrpc": "2.0", "method": method, "params": params})
+    return serialize({"jsonrpc": "2.0", "method": method, "params": params})
 
 
 def _success_frame(result: Any, rpc_id: Any) -> str:
     try:
-        return _serialize({"jsonrpc": "2.0", "result": result, "id": rpc_id})
+        return serialize({"jsonrpc": "2.0", "result": result, "id": rpc_id})
     except (TypeError, ValueError, RecursionError):
         log.exception("unserializable response")
         return error_frame(INTERNAL_ERROR, "Internal error", rpc_id)
@@ -235,15 +233,12 @@ async def _reply_later(waiting: _Waiting, rpc_id: Any) -> str:
     return _success_frame(result._value.result, rpc_id)
 
 
-_REQUEST_KEYS = frozenset({"jsonrpc", "method", "params", "id"})
-
-
 def _check_request(request: Any) -> Any:
     """JSON-RPC 2.0 request shape, checked directly (the library's jsonschema pass costs ~0.25 ms a call).
     Any exception makes the dispatcher answer -32600."""
     if not isinstance(request, dict) or request.get("jsonrpc") != "2.0" or not isinstance(request.get("method"), str):
         raise ValueError("not a JSON-RPC 2.0 request")
-    if not _REQUEST_KEYS.issuperset(request):
+    if not REQUEST_KEYS.issuperset(request):
         raise ValueError("unexpected member")
     if "params" in request and not isinstance(request["params"], (dict, list)):
         raise ValueError("params must be structured")

@@ -1,7 +1,7 @@
 """Wire contract between the JS shim and the brain: method params and typed results (see PROTOCOL.md).
 
-The protocol version and the action whitelist are written here once; the shim reads the version from the
-`initialize` answer and refuses any other.
+The action whitelist is written here once, the protocol version and the frame cap in `stdio` (read before pydantic
+is imported); the shim reads the version from the `initialize` answer and refuses any other.
 """
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_serializer
 
-PROTOCOL_VERSION = 1
-MAX_FRAME_BYTES = 16 * 1024 * 1024  # one JSON-RPC frame (= one line); larger lines are refused, not parsed
+from kimchi_plugin.rpc.stdio import MAX_FRAME_BYTES as MAX_FRAME_BYTES
+from kimchi_plugin.rpc.stdio import PROTOCOL_VERSION as PROTOCOL_VERSION
+
 TOAST_MS = 4000
 
 # OpenCode SDK client calls the shim may make for the brain: the whole whitelist.

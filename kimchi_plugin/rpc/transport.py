@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import stat
 import threading
 from collections.abc import Awaitable, Callable
 from typing import BinaryIO
@@ -19,12 +18,12 @@ from typing import BinaryIO
 import structlog
 
 from kimchi_plugin.rpc.dispatch import INVALID_REQUEST, PARSE_ERROR, SNIFF_BYTES, Dispatcher, error_frame, sniff_id
+from kimchi_plugin.rpc.stdio import READ_BYTES, pollable
 
 log = structlog.get_logger("kimchi.transport")
 
 DRAIN_TIMEOUT_S = 2.0  # at end of input, how long in-flight requests may still finish
 MAX_IN_FLIGHT = 64  # requests waiting for their handler; beyond this reading pauses (memory stays bounded)
-READ_BYTES = 64 * 1024  # a pipe holds 64 KiB; a larger buffer would be mmap-allocated on every read
 
 Start = Callable[[str], "str | Awaitable[str]"]
 
@@ -101,47 +100,22 @@ def _read_lines(reader: BinaryIO, max_frame: int, post: Callable[[object], None]
         post(line)
 
 
-def _pollable(reader: BinaryIO) -> int | None:
-    """The descriptor to watch from the loop, when that works: POSIX pipes, sockets and terminals."""
-    if os.name != "posix":
-        return None
-    try:
-        fd = reader.fileno()
-        mode = os.fstat(fd).st_mode
-    except (AttributeError, OSError, ValueError):
-        return None
-    return fd if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISCHR(mode) else None
-
-
-class FrameWriter:
-    """Writes whole frames, one per line; used from the event-loop thread only."""
-
-    def __init__(self, stream: BinaryIO) -> None:
-        self._stream = stream
-
-    def __call__(self, frame: str) -> None:
-        # A lone surrogate can only sit inside a JSON string: written as its \\uXXXX escape it stays valid JSON.
-        data = frame.encode("utf-8", "backslashreplace") + b"\n"
-        try:
-            self._stream.write(data)
-        except (OSError, ValueError):
-            log.warning("stdout closed; dropping a frame")
-
-
 async def serve(
     dispatch: Dispatcher | Callable[[str], Awaitable[str]],
     reader: BinaryIO,
     write: Callable[[str], None],
     *,
     max_frame: int,
+    pending: bytes = b"",
 ) -> None:
-    """Serve frames from `reader` until end of input, then let in-flight requests finish briefly."""
+    """Serve frames from `reader` until end of input, then let in-flight requests finish briefly. `pending`: bytes
+    already read from a pollable `reader` (stdio.answer_first_frame), served first."""
     loop = asyncio.get_running_loop()
     start: Start = dispatch.start if isinstance(dispatch, Dispatcher) else dispatch
     after_reply: Callable[[], None] = dispatch.run_deferred if isinstance(dispatch, Dispatcher) else lambda: None
     ended: asyncio.Future[None] = loop.create_future()
     in_flight: set[asyncio.Future[str]] = set()
-    fd = _pollable(reader)
+    fd = pollable(reader)
     slots = threading.Semaphore(MAX_IN_FLIGHT)  # the thread reader's bound
     paused = False
 
@@ -217,6 +191,8 @@ async def serve(
             on_frame(item)  # type: ignore[arg-type]
 
     splitter = FrameSplitter(max_frame)
+    for item in splitter.feed(pending):
+        on_frame(item)
     was_blocking = True
     if fd is not None:
         try:

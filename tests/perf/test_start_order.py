@@ -1,5 +1,6 @@
-"""Start-up order: `initialize` is answered before the Brain and its method table are imported (OpenCode waits for
-that answer; only later calls need them), and the answer offers exactly the hooks of the method table."""
+"""Start-up order: `initialize` is answered before the Brain and its method table are imported, and before pydantic,
+structlog and asyncio (OpenCode waits for that answer; only later calls need them), and the answer offers exactly the
+hooks of the method table."""
 
 from __future__ import annotations
 
@@ -34,3 +35,4 @@ def test_initialize_is_answered_before_the_brain_is_imported(tmp_path: Path) -> 
             break
         time.sleep(0.1)
     assert "brain imported at initialize: False" in brain.stderr
+    assert "imported at initialize: []" in brain.stderr
