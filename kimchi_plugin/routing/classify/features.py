@@ -41,6 +41,8 @@ BIGRAM_TOKENS = 60
 STEM_CHARS = 6
 STEM_MAX_WORD_CHARS = 24
 STEM_MARK = "*"
+# Words that may start a word pair or a phrase.
+HEADS = frozenset(PAIR_HEADS) | PHRASE_HEADS
 # Context features the conversation stage adds: "prev:coder", and the previous tier crossed with the
 # message's form ("prev:coding+question").
 PREV_PREFIX = "prev:"
@@ -157,28 +159,27 @@ def _regex_features(lower: str, words: KeysView[str], features: set[str], plain:
         features.add("form:measure")
 
 
-def _pairs(words: list[str]) -> tuple[list[str], list[int]]:
+def _pairs(words: list[str], heads: list[int]) -> tuple[list[str], list[int]]:
     """Word pairs whose meaning differs from their head word ("error handling" is a coding object): their features
-    and the positions of the words they replace, read left to right (a pair's second word starts no pair)."""
-    if PAIR_HEADS.keys().isdisjoint(words):
-        return [], []
+    and the positions of the words they replace, read left to right (a pair's second word starts no pair). `heads`:
+    the positions of pair and phrase heads but the last."""
     found: list[str] = []
     replaced: list[int] = []
-    last = len(words) - 1
-    for i in compress(count(), map(PAIR_HEADS.__contains__, words)):
-        if i == last or (replaced and replaced[-1] == i):
+    for i in heads:
+        pair = PAIR_HEADS.get(words[i])
+        if pair is None or (replaced and replaced[-1] == i):
             continue
-        followers, feature = PAIR_HEADS[words[i]]
+        followers, feature = pair
         if words[i + 1] in followers:
             found.append(feature)
             replaced += (i, i + 1)
     return found, replaced
 
 
-def _phrases(words: list[str], replaced: list[int]) -> list[str]:
+def _phrases(words: list[str], heads: list[int], replaced: list[int]) -> list[str]:
     """Features of the two-word phrases ("stack trace") among the words, but for words a pair replaced."""
     found = []
-    for i in compress(count(), map(PHRASE_HEADS.__contains__, words[:-1])):
+    for i in heads:
         feature = PHRASES.get(words[i] + " " + words[i + 1])
         if feature is not None and i not in replaced:
             found.append(feature)
@@ -204,7 +205,8 @@ def _word_features(prose: str, features: set[str], plain: bool) -> KeysView[str]
     # BIGRAM_TOKENS words hold the ask in most messages and keep the count bounded.
     features.update(map(" ".join, zip(words[:BIGRAM_TOKENS], words[1:BIGRAM_TOKENS])))
     infos = list(map(_WORDS.__getitem__, distinct))
-    found, replaced = _pairs(words)
+    heads = [] if HEADS.isdisjoint(distinct) else list(compress(count(), map(HEADS.__contains__, words[:-1])))
+    found, replaced = _pairs(words, heads)
     if found:
         # A pair replaces its two words' families and phrases.
         features.update(found, *map(_own_of, infos))
@@ -214,7 +216,7 @@ def _word_features(prose: str, features: set[str], plain: bool) -> KeysView[str]
         features.update(*map(_families_of, map(_WORDS.__getitem__, filter(None, dict.fromkeys(left)))))
     else:
         features.update(*map(_all_of, infos))
-    features.update(_phrases(words, replaced))
+    features.update(_phrases(words, heads, replaced))
     return distinct.keys()
 
 
