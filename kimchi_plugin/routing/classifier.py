@@ -36,7 +36,7 @@ def load_weights() -> WeightTable:
 
 def classify(text: str, table: WeightTable | None = None) -> Classification:
     """Profile for one user message, from its own words alone."""
-    if not text or not text.strip():
+    if not text or text.isspace():
         return EMPTY
     return scoring.decide_features(extract_features(text), table or shipped_table())
 

@@ -286,7 +286,7 @@ def decide(text: str, state: ConversationState, table: WeightTable | None = None
     the current activity against what its own words say. `table` is the weight table to score with (default: the
     shipped one).
     """
-    if not text or not text.strip():
+    if not text or text.isspace():
         return classify(text, table)
     features = extract_features(text)
     prev = state.last_decision

@@ -4,6 +4,7 @@ cost. The router attaches an `Explanation` to each decision; `/why` and `kimchi-
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -16,6 +17,9 @@ LEARNED_PREFIX = "learned:"
 # Output tokens assumed for a turn whose reply is not known yet (the cost comparison's estimate).
 ASSUMED_OUTPUT_TOKENS = 800
 WHY_WORD = "why"
+_SPACES = re.compile(r"\s*")
+# An excerpt is looked for in the first EXCERPT_HEAD_TIMES × its limit characters.
+EXCERPT_HEAD_TIMES = 4
 
 # The deciding step of each router source, in words.
 STEPS: Mapping[str, str] = {
@@ -134,9 +138,14 @@ def revised(before: Explanation | None, source: str, added_notes: Sequence[str])
 
 
 def is_why(text: str) -> bool:
-    """`/why` (with nothing or anything after it): a question about the last decision, not a message to route."""
-    stripped = text.strip()
-    return stripped.lower().startswith("/" + WHY_WORD) and stripped[len(WHY_WORD) + 1 : len(WHY_WORD) + 2] in ("", " ")
+    """`/why` (with nothing or anything after it): a question about the last decision, not a message to route. Reads
+    the message's start only: a giant paste costs nothing here."""
+    leading = _SPACES.match(text)
+    start = leading.end() if leading is not None else 0
+    end = start + len(WHY_WORD) + 1
+    if text[start:end].lower() != "/" + WHY_WORD:
+        return False
+    return text[end : end + 1] in ("", " ") or _SPACES.fullmatch(text, end) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +200,15 @@ def render(account: Account) -> str:
 
 
 def excerpt(text: str, limit: int = 80) -> str:
-    """The message's first words on one line, cut at `limit` characters."""
-    flat = " ".join(text.split())
+    """The message's first words on one line, cut at `limit` characters. Its head is read first (a giant paste is not
+    split whole): when the head's complete words already run past the limit, the rest cannot change the excerpt."""
+    head = text[: limit * EXCERPT_HEAD_TIMES]
+    words = head.split()
+    if len(head) < len(text):
+        words = words[:-1]  # the last may be cut short
+        flat = " ".join(words)
+        if len(flat) <= limit:
+            flat = " ".join(text.split())
+    else:
+        flat = " ".join(words)
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"

@@ -14,7 +14,7 @@ from kimchi_plugin.brain.corrections_store import MAX_ANSWERS, PRUNE_EVERY, Corr
 from kimchi_plugin.routing import corrections
 from kimchi_plugin.routing.classifier import classify
 from kimchi_plugin.routing.corrections import ACCEPTED, AutoTurn
-from kimchi_plugin.routing.explanation import explain, is_why, revised, signal_words
+from kimchi_plugin.routing.explanation import excerpt, explain, is_why, revised, signal_words
 from kimchi_plugin.routing.tiers import Profile
 
 OPUS, SONNET, MINIMAX = "claude-opus-4-6", "claude-sonnet-4", "minimax-m2.7"
@@ -72,6 +72,22 @@ def test_signal_words_read_as_words() -> None:
     assert signal_words("w:module") == 'the word "module"'
     assert signal_words("llm:reasoning") == "the LLM judged it reasoning work"
     assert signal_words("refactor:verb") == "refactoring: verb"
+
+
+class _Whole(str):
+    """A message that fails when read whole (split, lowered or stripped)."""
+
+    def split(self, *args: object, **kwargs: object) -> list[str]:
+        raise AssertionError("read whole")
+
+    lower = strip = lstrip = split  # type: ignore[assignment]
+
+
+def test_why_and_the_excerpt_read_the_start_of_a_giant_paste_only() -> None:
+    paste = _Whole("please  look\nat " + "word " * 200_000)
+    assert excerpt(paste) == ("please look at " + "word " * 20)[:79].rstrip() + "…"
+    assert not is_why(paste) and is_why(_Whole("  /WHY\n" + " " * 1000)) and not is_why(_Whole("/why\tnow"))
+    assert excerpt("  short \n text  ") == "short text"  # a whole short message is still read
 
 
 def test_why_answers_for_the_last_routed_message_on_the_cheapest_tier_without_routing_it() -> None:
