@@ -1,23 +1,32 @@
 """Latency of the message classifier and the conversation decision (p50/p99 in microseconds, and CPU time per call,
-the stable figure on a busy machine), and the cost of the weight table (load time, memory).
+the stable figure on a busy machine), the cost of the weight table (load time, memory), and the CPU time of a whole
+`chat.message` through the dispatcher by message size (beside decoding and encoding the same frame, the part that
+must grow with the message).
 
     python scripts/bench_classifier.py [--rounds N]
     PYTHONPATH=<checkout> python scripts/bench_classifier.py   # another checkout's classifier, for a same-run baseline
 
 Short, medium and long prose, a pasted traceback, a 5 KB message of varied prose (consecutive messages of set A),
-and a 200 KB paste (only a bounded head and tail of which is read).
+and a 200 KB paste (only a bounded head and tail of which is read). The `chat.message` messages are bench_hooks.py's
+prose.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gc
 import json
 import statistics
+import tempfile
 import time
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import cast
+
+from bench_hooks import SENTENCES
+from bench_routing import chat_frame, make_brain
 
 from kimchi_plugin.routing.classifier import classify, load_weights
 from kimchi_plugin.routing.classify import table as table_file
@@ -26,6 +35,9 @@ from kimchi_plugin.routing.conversation import ConversationState, Message, decid
 SET_A = Path(__file__).resolve().parent.parent / "tests" / "routing_data" / "a" / "messages.jsonl"
 FIVE_KB = 5000
 LOAD_ROUNDS = 15
+HOOK_SIZES = (5_000, 100_000, 1_000_000)
+HOOK_CALLS = 4_000_000  # characters of messages per size (at least 20 calls)
+HOOK_WARMUP = 10
 TRACE = "\n".join(
     ["Traceback (most recent call last):"]
     + [
@@ -100,9 +112,36 @@ def table_cost() -> tuple[float, float, float]:
     return statistics.median(times), held / 2**20, len(data) / 2**20
 
 
+async def hook_cpu() -> None:
+    """CPU time per `chat.message` through the dispatcher, by message size, beside json.loads + json.dumps of the
+    frame."""
+    with tempfile.TemporaryDirectory(prefix="kimchi-bench-") as folder:
+        _, brain_dispatch = await make_brain(Path(folder))
+        dispatch = cast(Callable[[str], Awaitable[str]], brain_dispatch)
+        print(f"\n{'chat.message':<12} {'chars':>9} {'CPU per call':>13} {'frame JSON':>11}  (µs)")
+        for size in HOOK_SIZES:
+            calls = max(20, HOOK_CALLS // size)
+            frames = [
+                chat_frame(i, "".join(SENTENCES[(i + k) % len(SENTENCES)] for k in range(size // 60 + 1))[:size])
+                for i in range(HOOK_WARMUP + calls)
+            ]
+            for frame in frames[:HOOK_WARMUP]:
+                await dispatch(frame)
+            start = time.process_time()
+            for frame in frames[HOOK_WARMUP:]:
+                await dispatch(frame)
+            hook_us = (time.process_time() - start) / calls * 1e6
+            start = time.process_time()
+            for frame in frames[HOOK_WARMUP:]:
+                json.dumps(json.loads(frame))
+            json_us = (time.process_time() - start) / calls * 1e6
+            print(f"{'':<12} {size:>9} {hook_us:>13.0f} {json_us:>11.0f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3000)
+    parser.add_argument("--no-hook", action="store_true", help="leave out the whole chat.message figures")
     args = parser.parse_args(argv)
 
     load_ms, held_mib, file_mib = table_cost()
@@ -126,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
         d50, d99, d_cpu = measure(in_session, text, rounds)
         row = f"{c50:>13.1f} {c99:>8.1f} {c_cpu:>7.1f} {d50:>11.1f} {d99:>8.1f} {d_cpu:>7.1f}"
         print(f"{name:<10} {len(text):>8} {row}")
+    if not args.no_hook:
+        asyncio.run(hook_cpu())
     return 0
 
 
