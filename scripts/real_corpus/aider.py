@@ -35,9 +35,18 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from text_rules import EMAIL_RE, MAX_TURNS, redact_names, redact_tokens, trim  # this folder: run as a script
+from text_rules import (  # this folder: run as a script
+    BEARER_RE,
+    EMAIL_RE,
+    MAX_TURNS,
+    PROMPT_RE,
+    redact_home,
+    redact_names,
+    redact_tokens,
+    trim,
+)
 
-MAX_SESSIONS = 3  # sessions per repository
+MAX_SESSIONS = 8  # sessions per repository (3 for rs-aider-0001..0131)
 
 SESSION_RE = re.compile(r"^# aider chat started at (.+?)\s*$")
 MODE_CMDS = {"/ask": "ask", "/code": "code", "/architect": "architect"}
@@ -45,8 +54,6 @@ MODE_CMDS = {"/ask": "ask", "/code": "code", "/architect": "architect"}
 CONFIRM_RE = re.compile(r"\(Y\)es/\(N\)o.*\[[^\]]*\]:")
 
 # --- redaction ---------------------------------------------------------------
-# A bearer token goes, the word "Bearer" stays.
-BEARER_RE = re.compile(r"(?<=Bearer )[A-Za-z0-9._\-]{16,}")
 KV_SECRET_RE = re.compile(
     r"(?i)\b((?:api[_-]?key|secret(?:[_-]?key)?|password|passwd|pwd|token|access[_-]?key)"
     r"[\"']?\s*[:=]\s*[\"']?)([^\s\"',;]{6,})"
@@ -55,9 +62,6 @@ PHONE_RE = re.compile(
     r"(?<![\w.])\+\d{1,3}[ \-]?\(?\d{1,4}\)?(?:[ \-]?\d{2,4}){2,4}(?![\w.])"
     r"|(?<![\w.])\(\d{3}\) ?\d{3}-\d{4}(?![\w.])"
 )
-# Account names in home paths and shell prompts often are people's names.
-HOME_RE = re.compile(r"((?<![\w.\-])(?:/Users/|/home/)|[A-Za-z]:(?:\\+|/)Users(?:\\+|/))([^/\\\s]+)")
-PROMPT_RE = re.compile(r"\b[\w.\-]+@([\w\-]*(?:MacBook|MBP|iMac|Mac-mini|PC|Laptop|DESKTOP)[\w.\-]*)")
 # Full names of private people met while reviewing the corpus (manual list).
 PRIVATE_NAMES: list[str] = ["Antoine Estarellas"]
 
@@ -73,7 +77,7 @@ def redact(text: str) -> str:
     text = KV_SECRET_RE.sub(lambda m: m.group(1) + "<secret>", text)
     text = EMAIL_RE.sub("<email>", text)
     text = PHONE_RE.sub("<phone>", text)
-    text = HOME_RE.sub(lambda m: m.group(1) + "<name>", text)
+    text = redact_home(text)
     text = PROMPT_RE.sub("<name>@<host>", text)
     return redact_names(text, PRIVATE_NAMES)
 
@@ -510,6 +514,7 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("picks")
     b.add_argument("--out", required=True)
     b.add_argument("--prefix", default="rs-aider-")
+    b.add_argument("--append", action="store_true", help="keep the sessions already in --out")
     k = sub.add_parser("pick", help="choose sessions from every mirror -> picks TSV on stdout")
     k.add_argument("--holdout", default="/work/shared/data/routing-holdout-repos.txt")
     k.add_argument("--exclude", help="lines 'owner/name' or 'owner/name<TAB>started' to leave out")
@@ -536,11 +541,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"verify: {bad} mismatches")
         return 1 if bad else 0
 
-    rows, n = [], 0
+    # --append keeps the manifest's sessions as they are; new ones take the next ids
+    rows = [json.loads(x) for x in _lines(a.out)] if a.append else []
+    have = {(r["repo"], r["path"], r["started"]) for r in rows}
+    n = len(rows)
     for line in _lines(a.picks):
         if not line.strip() or line.startswith("#"):
             continue
         repo, commit, path, started = line.split("\t")
+        if (repo, path, started) in have:
+            continue
         e = rebuild(a.mirrors, repo, commit, path, started)
         if e is None:
             print("missing session", repo, started, file=sys.stderr)
@@ -550,7 +560,7 @@ def main(argv: list[str] | None = None) -> int:
     with open(a.out, "w", encoding="utf-8") as f:
         for r in rows:
             f.write(json.dumps(r, ensure_ascii=False) + "\n")
-    print(f"wrote {len(rows)} sessions, {sum(len(r['turns']) for r in rows)} turns")
+    print(f"wrote {len(rows)} sessions ({n - len(have)} new), {sum(len(r['turns']) for r in rows)} turns")
     return 0
 
 

@@ -33,6 +33,20 @@ TOKEN_RE = re.compile(
 )
 
 
+# A bearer token goes, the word "Bearer" stays.
+BEARER_RE = re.compile(r"(?<=Bearer )[A-Za-z0-9._\-]{16,}")
+# Account names in home paths are often people's names.
+HOME_RE = re.compile(r"((?<![\w.\-])(?:/Users/|/home/)|[A-Za-z]:(?:\\+|/)Users(?:\\+|/))([^/\\\s]+)")
+
+
+# ... and so are account names in shell prompts.
+PROMPT_RE = re.compile(r"\b[\w.\-]+@([\w\-]*(?:MacBook|MBP|iMac|Mac-mini|PC|Laptop|DESKTOP)[\w.\-]*)")
+
+
+def redact_home(text: str) -> str:
+    return HOME_RE.sub(lambda m: m.group(1) + "<name>", text)
+
+
 def redact_tokens(text: str) -> str:
     return TOKEN_RE.sub("<secret>", text)
 

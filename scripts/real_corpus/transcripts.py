@@ -28,7 +28,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-from text_rules import EMAIL_RE, MAX_TURNS, redact_names, redact_tokens, trim  # this folder: run as a script
+from text_rules import (  # this folder: run as a script
+    BEARER_RE,
+    EMAIL_RE,
+    MAX_TURNS,
+    PROMPT_RE,
+    redact_home,
+    redact_names,
+    redact_tokens,
+    trim,
+)
 
 # ---------------------------------------------------------------- cleaning
 
@@ -63,6 +72,8 @@ PRIVATE_NAMES: list[str] = [
     "Sri Vaishnavi",
     "Raviteja",
     "Gaurima Das",
+    "Dallenger",
+    "seiya-kawashima",
 ]
 
 
@@ -380,6 +391,98 @@ def extract_dated_bullets(text: str) -> list[dict]:
     return finish(list(reversed(turns)))
 
 
+# Claude Code and Codex CLI keep every prompt typed, in order, in a history.jsonl
+# (Claude Code: display / pastedContents / timestamp / sessionId; Codex CLI:
+# session_id / ts / text).  One file holds many sessions.
+_PASTE_REF = re.compile(r"\[Pasted text #(\d+)(?: \+\d+ lines)?\]")
+_SLASH_CMD = re.compile(r"^\s*[/!][\w:-]*(?:\s|$)")  # /clear, /model x, !ls: commands, not messages
+# Prompts a tool wrote into the history: a plan accepted in plan mode, command
+# files expanded (spec-kit's "## User Input" wrapper keeps the typed argument,
+# which is kept), orchestration templates, terminal replies.
+_HISTORY_MACHINE = re.compile(r"^\s*(?:Implement the following plan:|---\s*\ndescription:|🧠 HIVE MIND|\]\d+;rgb:)")
+_SPECKIT_INPUT = re.compile(r"^\s*## User Input\s*```text\n?(.*?)\n?```", re.S)
+# Typed at a prompt, secrets and account names come bare: "password is X", "my key : X",
+# "<ip> admin X", "?key=X" in a pasted URL, a home path right after CJK text.
+_TYPED_SECRET = re.compile(
+    r"(?i)(\b(?:password|passwd|pass|key|token|пароль|密码|admin|root)(?:\s+is\s+|\s*[:=：]\s*|\s+))"
+    r"(?=\S*\d)(?=\S*[^\W\d_])(?!<)[^\s\"',;]{6,}"
+)
+_BOT_TOKEN = re.compile(r"\b\d{8,10}:AA[A-Za-z0-9_-]{30,}")  # Telegram bot API token
+_URL_SECRET = re.compile(
+    r"(?i)([?&](?:key|token|access_token|secret|sig|signature|auth)=)(?!<)[^&\s'\"]+"
+    r"|([?&][\w-]+=)[0-9a-f]{24,}(?![\w-])"  # a long hex value in a URL is a personal link or a key
+)
+_HOME_AFTER_TEXT = re.compile(r"((?<![A-Za-z0-9_.\-])(?:/Users/|/home/))([^/\\\s<]+)")
+
+
+def redact_typed(text: str) -> str:
+    text = _TYPED_SECRET.sub(lambda m: m.group(1) + "<secret>", text)
+    text = _URL_SECRET.sub(lambda m: (m.group(1) or m.group(2)) + "<secret>", text)
+    text = _BOT_TOKEN.sub("<secret>", BEARER_RE.sub("<secret>", text))
+    text = _HOME_AFTER_TEXT.sub(lambda m: m.group(1) + "<name>", redact_home(text))
+    return PROMPT_RE.sub("<name>@<host>", text)
+
+
+HISTORY_GAP_MS = 30 * 60 * 1000  # no session id: a new session after 30 min of silence
+MAX_HISTORY_SESSIONS = 8  # per repository
+MIN_HISTORY_TURNS = 3  # shorter sessions say little about how a person works
+
+
+def _history_prompt(rec: dict) -> tuple[str, str | None, int] | None:
+    """(text, session id, time in ms) of one history record, or None."""
+    if "display" in rec:
+        pasted = rec.get("pastedContents") or {}
+
+        def paste(m: re.Match) -> str:
+            item = pasted.get(m.group(1)) if isinstance(pasted, dict) else None
+            content = item.get("content") if isinstance(item, dict) else None
+            return content if isinstance(content, str) and content.strip() else m.group(0)
+
+        text = _PASTE_REF.sub(paste, str(rec.get("display") or ""))
+        return text, rec.get("sessionId"), int(rec.get("timestamp") or 0)
+    if "text" in rec and "session_id" in rec:
+        return str(rec.get("text") or ""), rec.get("session_id"), int(rec.get("ts") or 0) * 1000
+    return None
+
+
+def history_sessions(text: str) -> dict[str, list[dict]]:
+    """Prompt history split into sessions, keyed by session id (or, for old files
+    without one, 't' + the first prompt's time).  Commands and prompts that are
+    only an unresolved paste reference are left out; a prompt repeated at once
+    (sent twice) counts once."""
+    sessions: dict[str, list[dict]] = {}
+    key, last_t = "", -HISTORY_GAP_MS
+    for line in text.splitlines():
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        got = _history_prompt(rec) if isinstance(rec, dict) else None
+        if got is None:
+            continue
+        prompt, sid, t = got
+        if sid:
+            key = str(sid)
+        elif not key or (key.startswith("t") and t - last_t > HISTORY_GAP_MS):
+            key = f"t{t}"
+        last_t = t
+        turns = sessions.setdefault(key, [])
+        wrapped = _SPECKIT_INPUT.match(prompt)
+        if wrapped:
+            prompt = wrapped.group(1).strip()
+        if _SLASH_CMD.match(prompt) or _HISTORY_MACHINE.match(prompt) or not _PASTE_REF.sub("", prompt).strip():
+            continue
+        typed = redact_typed(prompt)
+        if turns and turns[-1]["text"] == typed:
+            continue
+        turns.append({"text": typed, "tools": []})
+    return {k: finish(v) for k, v in sessions.items()}
+
+
+def is_history(text: str) -> bool:
+    return bool(re.match(r'\s*\{"(?:display|session_id)"', text))
+
+
 EXTRACTORS = {
     "cursor": extract_cursor,
     "copilot": extract_copilot,
@@ -501,20 +604,23 @@ def read_source(mirrors: Path, repo: str, path: str, commit: str | None) -> tupl
     return (base / path).read_text("utf-8", "replace"), commit or ""
 
 
-def derive(mirrors: Path, source: str, repo: str, path: str, commit: str | None) -> dict:
+def derive(mirrors: Path, source: str, repo: str, path: str, commit: str | None, session: str | None = None) -> dict:
     text, commit = read_source(mirrors, repo, path, commit)
-    turns = EXTRACTORS[detect_format(text)](text)
-    return {
-        "source": source,
-        "repo": repo,
-        "commit": commit,
-        "path": path,
-        "lang": session_lang(turns) if turns else "",
-        "turns": turns,
-    }
+    if session:
+        turns = history_sessions(text).get(session, [])
+    else:
+        turns = EXTRACTORS[detect_format(text)](text)
+    entry = {"source": source, "repo": repo, "commit": commit, "path": path}
+    if session:
+        entry["session"] = session
+    return {**entry, "lang": session_lang(turns) if turns else "", "turns": turns}
 
 
 def build(args) -> None:
+    """Sources list -> manifest.  With --append the manifest's rows stay as they are
+    and new sessions get the next ids."""
+    kept = [json.loads(x) for x in Path(args.out).read_text("utf-8").splitlines()] if args.append else []
+    have = {(r["repo"], r["path"], r["commit"], r.get("session")) for r in kept}
     rows = []
     for line in Path(args.list).read_text("utf-8").splitlines():
         if not line.strip() or line.startswith("#"):
@@ -522,16 +628,79 @@ def build(args) -> None:
         cols = line.split("\t")
         source, repo, path = cols[:3]
         commit = cols[3] if len(cols) > 3 and cols[3] else None
-        entry = derive(Path(args.mirrors), source, repo, path, commit)
+        session = cols[4] if len(cols) > 4 and cols[4] else None
+        entry = derive(Path(args.mirrors), source, repo, path, commit, session)
+        if (repo, path, entry["commit"], session) in have:
+            continue
         if entry["turns"]:
             rows.append(entry)
         else:
             print(f"no turns: {repo} {path}", file=sys.stderr)
     with open(args.out, "w", encoding="utf-8") as fh:
-        for n, row in enumerate(rows, 1):
+        for row in kept:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        for n, row in enumerate(rows, len(kept) + 1):
             row = {"id": f"rs-tx-{n:04d}", **row}
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    print(f"{len(rows)} sessions, {sum(len(r['turns']) for r in rows)} turns -> {args.out}")
+    print(f"{len(rows)} new sessions, {sum(len(r['turns']) for r in rows)} turns -> {args.out}")
+
+
+_HISTORY_PATH = re.compile(r"(?:^|/)(?:\.?(?:claude|codex)/)?history\.jsonl$")
+
+
+def find_history(args) -> None:
+    """Every mirror's prompt-history files, newest version of each path in the whole
+    history (so files deleted later count), as pick-history input.  Hold-out
+    repositories, their owners' other repositories and namesakes are left out."""
+    hold = {h.split("#")[0].strip().lower() for h in Path(args.holdout).read_text("utf-8").splitlines()}
+    hold = {h for h in hold if "/" in h}
+    owners, names = {h.split("/")[0] for h in hold}, {h.split("/")[1] for h in hold}
+    for d in sorted(Path(args.mirrors).iterdir()):
+        repo = d.name.replace("+", "/", 1)
+        if "/" not in repo or not (d / "repo").is_dir():
+            continue
+        owner, name = repo.lower().split("/", 1)
+        if repo.lower() in hold or owner in owners or name in names:
+            continue
+        log = subprocess.run(
+            ["git", "--git-dir", str(d / "repo"), "log", "--all", "--no-renames", "--diff-filter=AM"]
+            + ["--format=C %H", "--name-only"],
+            capture_output=True,
+            text=True,
+            errors="replace",
+        ).stdout
+        commit, found = "", {}
+        for line in log.splitlines():
+            if line.startswith("C "):
+                commit = line[2:]
+            elif _HISTORY_PATH.search(line) and line not in found:
+                found[line] = commit  # the log is newest first
+        for path, commit in found.items():
+            print("\t".join(("codex" if "codex" in path else "claude-code", repo, path, commit)))
+
+
+def pick_history(args) -> None:
+    """Prompt-history files -> sources list rows: per repository the MAX_HISTORY_SESSIONS
+    sessions with most turns (at least MIN_HISTORY_TURNS), taken from the newest version
+    of each history file; a session met before (same turns) is not taken twice."""
+    seen: set[tuple[str, ...]] = set()
+    by_repo: dict[str, list[tuple]] = {}
+    for line in Path(args.files).read_text("utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        source, repo, path, commit = line.split("\t")[:4]
+        text, commit = read_source(Path(args.mirrors), repo, path, commit)
+        if not is_history(text):
+            continue
+        cands = by_repo.setdefault(repo, [])
+        for key, turns in history_sessions(text).items():
+            sig = tuple(t["text"] for t in turns)
+            if len(turns) >= MIN_HISTORY_TURNS and sig not in seen:
+                seen.add(sig)
+                cands.append((-len(turns), len(cands), (source, repo, path, commit, key)))
+    for cands in by_repo.values():
+        for _, _, row in sorted(sorted(cands)[:MAX_HISTORY_SESSIONS], key=lambda c: c[1]):
+            print("\t".join(row))
 
 
 def check(args) -> None:
@@ -539,7 +708,7 @@ def check(args) -> None:
     for line in Path(args.manifest).read_text("utf-8").splitlines():
         row = json.loads(line)
         src = row["source"]
-        again = derive(Path(args.mirrors), src, row["repo"], row["path"], row["commit"])
+        again = derive(Path(args.mirrors), src, row["repo"], row["path"], row["commit"], row.get("session"))
         if again["turns"] != row["turns"]:
             bad += 1
             print(f"mismatch: {row['id']} {row['repo']} {row['path']}")
@@ -555,11 +724,18 @@ def main(argv: list[str] | None = None) -> None:
     b.add_argument("--mirrors", required=True)
     b.add_argument("--list", required=True)
     b.add_argument("--out", required=True)
+    b.add_argument("--append", action="store_true", help="keep the manifest's rows, add new ones after them")
+    f = sub.add_parser("find-history", help="mirrors -> history.jsonl files (source repo path commit)")
+    f.add_argument("--mirrors", required=True)
+    f.add_argument("--holdout", default="/work/shared/data/routing-holdout-repos.txt")
+    h = sub.add_parser("pick-history", help="history.jsonl files (source repo path commit) -> sources list")
+    h.add_argument("--mirrors", required=True)
+    h.add_argument("--files", required=True)
     c = sub.add_parser("check")
     c.add_argument("--mirrors", required=True)
     c.add_argument("--manifest", required=True)
     args = ap.parse_args(argv)
-    build(args) if args.cmd == "build" else check(args)
+    {"build": build, "check": check, "find-history": find_history, "pick-history": pick_history}[args.cmd](args)
 
 
 if __name__ == "__main__":
