@@ -398,8 +398,11 @@ _PASTE_REF = re.compile(r"\[Pasted text #(\d+)(?: \+\d+ lines)?\]")
 _SLASH_CMD = re.compile(r"^\s*[/!][\w:-]*(?:\s|$)")  # /clear, /model x, !ls: commands, not messages
 # Prompts a tool wrote into the history: a plan accepted in plan mode, command
 # files expanded (spec-kit's "## User Input" wrapper keeps the typed argument,
-# which is kept), orchestration templates, terminal replies.
-_HISTORY_MACHINE = re.compile(r"^\s*(?:Implement the following plan:|---\s*\ndescription:|🧠 HIVE MIND|\]\d+;rgb:)")
+# which is kept; BMAD agent activations), orchestration templates, terminal replies.
+_HISTORY_MACHINE = re.compile(
+    r"^\s*(?:Implement the following plan:|---\s*\ndescription:|🧠 HIVE MIND|\]\d+;rgb:"
+    r"|You must fully embody this agent's persona)"
+)
 _SPECKIT_INPUT = re.compile(r"^\s*## User Input\s*```text\n?(.*?)\n?```", re.S)
 # Typed at a prompt, secrets and account names come bare: "password is X", "my key : X",
 # "<ip> admin X", "?key=X" in a pasted URL, a home path right after CJK text.
