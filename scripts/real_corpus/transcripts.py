@@ -55,6 +55,7 @@ _MACHINE = [
         r"^\s*# AGENTS\.md instructions",
         r"^\s*Follow instructions in \[",
         r"^\s*The USER performed the following action",
+        r"^\s*This is a system-generated message that is sent due to the user's review policy",
         r"^\s*Verify (?:this issue exists|these issues exist) and fix (?:it|them):",
         r"^\s*@agent Continue: \"Continue to iterate\?\"\s*$",
     )
@@ -486,6 +487,33 @@ def is_history(text: str) -> bool:
     return bool(re.match(r'\s*\{"(?:display|session_id)"', text))
 
 
+_AG_MD_TOOLS = [
+    (re.compile(r"^\*(?:Viewed|Analyzed) ", re.M), "read"),
+    (re.compile(r"^\*Edited relevant file\*", re.M), "edit"),
+    (re.compile(r"^\*Listed directory ", re.M), "glob"),
+    (re.compile(r"^\*(?:Grep searched|Searched) ", re.M), "grep"),
+    (re.compile(r"^\*(?:User accepted the command|Ran|Run) ", re.M), "bash"),
+    (re.compile(r"^\*(?:Read URL|Searched web) ", re.M), "webfetch"),
+]
+
+
+def extract_antigravity_md(text: str) -> list[dict]:
+    """Google Antigravity 'Chat Conversation' markdown export: '### User Input' blocks,
+    the agent's steps as '*Edited relevant file*'-style lines and '### Planner Response'."""
+    parts = re.split(r"^### (User Input|Planner Response)\s*$", text, flags=re.M)
+    turns: list[dict] = []
+    for i in range(1, len(parts) - 1, 2):
+        body = parts[i + 1]
+        step = re.search(r"^\*[^*\s]", body, re.M)
+        if parts[i] == "User Input":
+            text_part = body[: step.start()] if step else body
+            turns.append({"text": text_part.strip(), "tools": []})
+            body = body[step.start() :] if step else ""
+        if turns:
+            turns[-1]["tools"] += _tool_sequence(body, _AG_MD_TOOLS)
+    return finish(turns)
+
+
 EXTRACTORS = {
     "cursor": extract_cursor,
     "copilot": extract_copilot,
@@ -494,6 +522,7 @@ EXTRACTORS = {
     "prompt-list": extract_prompt_list,
     "chat-md": extract_chat_md,
     "antigravity": extract_antigravity_jsonl,
+    "antigravity-md": extract_antigravity_md,
     "cline": extract_cline,
     "dated-bullets": extract_dated_bullets,
 }
@@ -508,6 +537,8 @@ def detect_format(text: str) -> str:
         return "cline"
     if re.search(r'^\{.*"type"\s*:\s*"(user|assistant|summary|queue-operation)"', text[:20000], re.M):
         return "claude-code"
+    if re.search(r"^### User Input\s*$", text, re.M) and re.search(r"^# Chat Conversation\s*$", text, re.M):
+        return "antigravity-md"
     if re.search(r"^\*\*User\*\*\s*$", text, re.M) and re.search(r"^\*\*Cursor\*\*\s*$", text, re.M):
         return "cursor"
     if re.search(r"^## (User|Human)\s*$", text, re.M) and re.search(r"^## (Assistant|Claude|Cursor)\s*$", text, re.M):
