@@ -416,11 +416,14 @@ _URL_SECRET = re.compile(
     r"(?i)([?&](?:key|token|access_token|secret|sig|signature|auth)=)(?!<)[^&\s'\"]+"
     r"|([?&][\w-]+=)[0-9a-f]{24,}(?![\w-])"  # a long hex value in a URL is a personal link or a key
 )
+# A password typed in romaji ("sudo no pwd ha 123 desu"): the key words above are English and Han only.
+_ROMAJI_SECRET = re.compile(r"(?i)(\bpwd\s*(?:ha|wa)\s+)[^\s.,]+")
 _HOME_AFTER_TEXT = re.compile(r"((?<![A-Za-z0-9_.\-])(?:/Users/|/home/))([^/\\\s<]+)")
 
 
 def redact_typed(text: str) -> str:
     text = _TYPED_SECRET.sub(lambda m: m.group(1) + "<secret>", text)
+    text = _ROMAJI_SECRET.sub(lambda m: m.group(1) + "<secret>", text)
     text = _URL_SECRET.sub(lambda m: (m.group(1) or m.group(2)) + "<secret>", text)
     text = _BOT_TOKEN.sub("<secret>", BEARER_RE.sub("<secret>", text))
     text = _HOME_AFTER_TEXT.sub(lambda m: m.group(1) + "<name>", redact_home(text))
