@@ -417,7 +417,7 @@ _URL_SECRET = re.compile(
     r"|([?&][\w-]+=)[0-9a-f]{24,}(?![\w-])"  # a long hex value in a URL is a personal link or a key
 )
 # A password typed in romaji ("sudo no pwd ha 123 desu"): the key words above are English and Han only.
-_ROMAJI_SECRET = re.compile(r"(?i)(\bpwd\s*(?:ha|wa)\s+)[^\s.,]+")
+_ROMAJI_SECRET = re.compile(r"(?i)(pwd\s*(?:ha|wa)\s+)[^\s.,]+")
 _HOME_AFTER_TEXT = re.compile(r"((?<![A-Za-z0-9_.\-])(?:/Users/|/home/))([^/\\\s<]+)")
 
 
