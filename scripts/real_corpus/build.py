@@ -162,8 +162,20 @@ def corpus(holdout: frozenset[str] = frozenset()) -> tuple[list[dict], Counter]:
     return rows, counts
 
 
+# Characters str.splitlines() breaks on that json.dumps leaves raw: escaped, so that every reader of a corpus
+# file (also one splitting with splitlines) sees one row a line.
+_LINE_BREAKS = ("\x85", "\u2028", "\u2029")
+
+
+def jsonl_line(row: dict) -> str:
+    line = json.dumps(row, ensure_ascii=False)
+    for ch in _LINE_BREAKS:
+        line = line.replace(ch, f"\\u{ord(ch):04x}")
+    return line + "\n"
+
+
 def corpus_text(rows: list[dict]) -> str:
-    return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+    return "".join(jsonl_line(row) for row in rows)
 
 
 def build(holdout: frozenset[str]) -> dict:

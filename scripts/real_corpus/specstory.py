@@ -61,7 +61,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from text_rules import EMAIL_RE, MAX_TURNS, redact_tokens, trim  # this folder: run as a script
+from build import jsonl_line  # this folder: run as a script
+from text_rules import EMAIL_RE, MAX_TURNS, redact_tokens, trim
 
 # Block headers: "_**User**_", "_**User (2025-10-22 10:00Z)**_",
 # "_**Assistant**_", "_**Agent (model x, mode Agent)**_". "_****_" is a
@@ -479,18 +480,6 @@ def read_at(mirrors: Path, repo: str, commit: str, path: str) -> str:
     gd = _git_dir(mirrors, repo)
     out = subprocess.run(["git", f"--git-dir={gd}", "show", f"{commit}:{path}"], capture_output=True, check=True)
     return out.stdout.decode("utf-8", errors="replace")
-
-
-# Characters str.splitlines() breaks on that json.dumps leaves raw: escaped, so that
-# every reader of the jsonl (also those splitting with splitlines) sees one row a line.
-_LINE_BREAKS = ("\x85", "\u2028", "\u2029")
-
-
-def jsonl_line(row: dict[str, Any]) -> str:
-    line = json.dumps(row, ensure_ascii=False)
-    for ch in _LINE_BREAKS:
-        line = line.replace(ch, f"\\u{ord(ch):04x}")
-    return line + "\n"
 
 
 def rebuild(manifest: Path, mirrors: Path) -> tuple[list[dict[str, Any]], int]:
