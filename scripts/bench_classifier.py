@@ -6,9 +6,9 @@ must grow with the message).
     python scripts/bench_classifier.py [--rounds N]
     PYTHONPATH=<checkout> python scripts/bench_classifier.py   # another checkout's classifier, for a same-run baseline
 
-Short, medium and long prose, a pasted traceback, a 5 KB message of varied prose (consecutive messages of set A),
-and a 200 KB paste (only a bounded head and tail of which is read). The `chat.message` messages are bench_hooks.py's
-prose.
+Short, medium and long prose, a pasted traceback, a 5 KB message of varied prose (consecutive messages of set A), 5 KB
+of plain English prose, and a 200 KB paste (only a bounded head and tail of which is read). The plain prose, and the
+`chat.message` messages, are bench_hooks.py's sentences.
 """
 
 from __future__ import annotations
@@ -72,7 +72,8 @@ CASES = {
         + "How should we plan the next two quarters: read replicas, splitting services, or something else?"
     ),
     "traceback": "getting this on every request, what's going on?\n" + TRACE,
-    "5KB": five_kb(),
+    "5KB": five_kb(),  # non-ASCII letters: the Unicode patterns
+    "5KB plain": "".join(SENTENCES[k % len(SENTENCES)] for k in range(FIVE_KB // 60 + 1))[:FIVE_KB],
     "200KB": "review this generated file before I commit it\n```python\n"
     + "value_%d = compute(%d)  # padding line\n" * 8000
     + "```\nis it safe?",

@@ -2,9 +2,9 @@
 phrasings that single words miss ("is this correct", "how should we", "fix the failing test").
 
 Every pattern reads a bounded window, so its cost stays flat however long the message. The patterns the extractor
-runs are compiled twice (`Twin`): plain text (ASCII without the information separators \x1c-\x1f, which Unicode
-classes count as spaces) matches the same under `re.ASCII`, whose classes test faster; index a twin by
-`is_plain(text)`.
+runs are compiled twice (`Twin`): plain text (ASCII and common punctuation that no class counts as a word character
+or a space, without the separators \x1c-\x1f that Unicode classes count as spaces) matches the same under `re.ASCII`,
+whose classes test faster; index a twin by `is_plain(text)`. A new pattern the extractor runs belongs in a twin too.
 """
 
 from __future__ import annotations
