@@ -188,6 +188,7 @@ class Brain:
         """Flush and stop background work; called on `shutdown` and at end of input."""
         if self._refresh is not None and not self._refresh.done():
             self._refresh.cancel()
+        self.explainer.save()
         if self._setup.llm is not None:
             await self._setup.llm.close()
         await self.usage.close()

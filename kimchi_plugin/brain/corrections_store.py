@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import structlog
@@ -124,24 +124,27 @@ class CorrectionStore:
         except (sqlite3.Error, ValueError) as exc:
             log.warning("correction not saved", error=str(exc))
 
-    def keep_answer(self, session: str, at: float, answer: str) -> None:
+    def keep_answers(self, answers: Iterable[tuple[str, float, str]]) -> None:
+        """Keep (session, at, answer) rows, one transaction for all of them."""
         if not self._keep_answers:
             return
         try:
             conn = self._connection()
             if conn is None:
                 return
-            row = (_text(session), at, _text(answer))
-            conn.execute("INSERT OR REPLACE INTO answers (session, at, answer) VALUES (?, ?, ?)", row)
-            self._answers_kept += 1
-            if self._answers_kept % PRUNE_EVERY:
+            rows = [(_text(session), at, _text(answer)) for session, at, answer in answers]
+            with conn:  # the `with` only commits or rolls back: in autocommit mode, BEGIN opens the transaction
+                conn.execute("BEGIN")
+                conn.executemany("INSERT OR REPLACE INTO answers (session, at, answer) VALUES (?, ?, ?)", rows)
+            before, self._answers_kept = self._answers_kept, self._answers_kept + len(rows)
+            if before // PRUNE_EVERY == self._answers_kept // PRUNE_EVERY:
                 return
             conn.execute(
                 "DELETE FROM answers WHERE session NOT IN (SELECT session FROM answers ORDER BY at DESC LIMIT ?)",
                 (MAX_ANSWERS,),
             )
         except (sqlite3.Error, ValueError) as exc:
-            log.warning("why answer not saved", error=str(exc))
+            log.warning("why answers not saved", error=str(exc))
 
     def answer(self, session: str) -> str | None:
         try:

@@ -4,13 +4,17 @@ reset."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 
-from session_support import Clock, calls, configured, routed_model, send, services
+from session_support import Clock, calls, configured, routed_model, run, send, services
 
 from kimchi_plugin.brain import Brain
+from kimchi_plugin.brain.core import UserTurn
 from kimchi_plugin.brain.corrections_store import MAX_ANSWERS, PRUNE_EVERY, CorrectionStore
+from kimchi_plugin.brain.why import SAVE_DELAY_S, Explainer
 from kimchi_plugin.routing import corrections
 from kimchi_plugin.routing.classifier import classify
 from kimchi_plugin.routing.corrections import ACCEPTED, AutoTurn
@@ -195,17 +199,55 @@ def test_a_later_process_still_answers_why_for_the_session(tmp_path: Path) -> No
     """`opencode run -c` starts a new brain: the last answer of the session is kept in the store."""
     first = _brain(tmp_path)
     send(first, "s", "Plan the architecture for the new billing service")
+    run(first.close())  # end of input, or the shim's `shutdown`: answers not written yet are written
     later = _brain(tmp_path)
     assert _text(send(later, "s", "/why")).count("Routed to: reasoning tier, planning mode") == 1
     assert "No message of this session" in _text(send(later, "other", "/why"))
     reader = CorrectionStore(tmp_path / "corrections.db", create=False, keep_answers=False)
-    reader.keep_answer("s", 0.0, "overwritten")
+    reader.keep_answers([("s", 0.0, "overwritten")])
     assert reader.answer("s") == first.why("s")
 
 
 def test_kept_answers_stay_bounded(tmp_path: Path) -> None:
     store = CorrectionStore(tmp_path / "c.db")
     for i in range(MAX_ANSWERS + 3 * PRUNE_EVERY):
-        store.keep_answer(f"s{i}", float(i), "answer")
+        store.keep_answers([(f"s{i}", float(i), "answer")])
     kept = [i for i in range(MAX_ANSWERS + 3 * PRUNE_EVERY) if store.answer(f"s{i}") is not None]
     assert MAX_ANSWERS <= len(kept) <= MAX_ANSWERS + PRUNE_EVERY and kept[-1] == MAX_ANSWERS + 3 * PRUNE_EVERY - 1
+
+
+class _Answers:
+    """An answer store that records each write."""
+
+    def __init__(self) -> None:
+        self.writes: list[list[tuple[str, float, str]]] = []
+
+    def keep_answers(self, answers: Iterable[tuple[str, float, str]]) -> None:
+        self.writes.append(list(answers))
+
+    def answer(self, session: str) -> str | None:
+        return None
+
+
+def test_answers_are_written_after_the_reply_in_one_transaction_per_moment() -> None:
+    brain = _brain()
+    store = _Answers()
+    brain.explainer = Explainer(store)
+
+    async def session() -> None:
+        for session_id in ("a", "b"):
+            await brain.route(
+                UserTurn(session_id, "Plan the architecture for the new billing service", "build", "auto")
+            )
+        assert store.writes == []  # nothing written on the reply's path
+        await brain.route(UserTurn("a", "implement the csv export endpoint", "build", "auto"))
+        await asyncio.sleep(2 * SAVE_DELAY_S)  # a later timer: runs after the save's
+
+    run(session())
+    assert len(store.writes) == 1 and [row[0] for row in store.writes[0]] == ["a", "b"]
+    assert dict((s, answer) for s, _at, answer in store.writes[0]) == {s: brain.why(s) for s in ("a", "b")}
+    assert "coding tier" in brain.why("a").splitlines()[1]  # the newer decision of "a", rendered once
+    send(brain, "c", "what is a mutex?")  # this loop ends before its save would run: the brain's close writes it
+    assert len(store.writes) == 1
+    run(brain.close())
+    assert [row[0] for row in store.writes[1]] == ["c"] and store.writes[1][0][2] == brain.why("c")
