@@ -6,12 +6,33 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PYTHON = REPO_ROOT / ".venv" / "bin" / "python"
 ECHO = REPO_ROOT / "scripts" / "echo_brain.py"
+
+
+def _ask(python: Path | str, expression: str) -> str:
+    code = f"import sys, sysconfig; print({expression})"
+    return subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def user_layout_python(where: Path) -> Path:
+    """An interpreter laid out as a user's environment is (a virtualenv with the package and its libraries on plain
+    path entries), built in `where`: the dev `.venv` is an editable install whose import hook costs ~20 ms of CPU at
+    every start, which a user's environment (a regular install) does not have. Its libraries are `.venv`'s; the
+    package comes from the checkout (or from `child_env`'s `root`, which comes first on the path)."""
+    venv = where / "user-layout-venv"
+    python = venv / "bin" / "python"
+    if not python.exists():
+        subprocess.run([_ask(PYTHON, "sys._base_executable"), "-m", "venv", "--without-pip", str(venv)], check=True)
+    libraries = _ask(PYTHON, "sysconfig.get_paths()['purelib']")
+    site = Path(_ask(python, "sysconfig.get_paths()['purelib']"))
+    (site / "kimchi-bench.pth").write_text(f"{libraries}\n{REPO_ROOT}\n")
+    return python
 
 
 def child_env(root: Path | None, **overrides: str) -> dict[str, str]:

@@ -6,7 +6,11 @@ model catalogue), the first seconds after `config` (background loads may run), a
 calls alternate, so both see the same machine noise). Brain CPU per request is the brain's user+system time over a
 run of requests divided by their number.
 
+The brain and the echo child run in a user's layout of the environment (bench_child.user_layout_python: no
+editable-install import hook); `--dev-venv` runs them with the dev `.venv` as it is.
+
 Usage: .venv/bin/python scripts/bench_hooks.py [-n 3000] [--starts 15] [--root CHECKOUT] [--baseline CHECKOUT]
+                                               [--dev-venv]
   --root      run the brain from another checkout of this repository (same interpreter)
   --baseline  also run every phase with the brain from this checkout, interleaved with the measured one (before/after
               in one run: both see the same machine load)
@@ -26,13 +30,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench_child import ECHO, PYTHON, REPO_ROOT, child_env, frame, rss_mb
+from bench_child import ECHO, PYTHON, REPO_ROOT, child_env, frame, rss_mb, user_layout_python
 
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "hooks"
 CHEAP_HOOKS = ("chat.params", "experimental.chat.system.transform", "tool.execute.after", "tool.definition--task")
 BASE_URL = "http://127.0.0.1:9/v1"  # nothing listens: the cached catalogue must do
 SESSION = "ses_dec450866ffeLHErrGYWpmt16l"  # the fixtures' session
 FIRST_SECONDS_S = 2.0
+SETTLE_S, SETTLE_TIMEOUT_S = 0.3, 3.0  # idle RSS: once it stops changing (the Brain is built after `initialize`)
 WARMUP = 300
 TICK_S = 1 / os.sysconf("SC_CLK_TCK")
 SENTENCES = (
@@ -122,6 +127,15 @@ class Child:
     def rss_mb(self) -> float:
         return rss_mb(self.proc.pid)
 
+    def settled_rss_mb(self) -> float:
+        deadline = time.monotonic() + SETTLE_TIMEOUT_S
+        last, since = self.rss_mb(), time.monotonic()
+        while time.monotonic() < deadline and time.monotonic() - since < SETTLE_S:
+            time.sleep(0.05)
+            if abs(self.rss_mb() - last) > 0.2:
+                last, since = self.rss_mb(), time.monotonic()
+        return last
+
     def close(self) -> None:
         self.stdin.close()
         self.proc.wait(timeout=10)
@@ -184,7 +198,7 @@ def cpu_us(child: Child, hooks: list[tuple[str, dict[str, Any]]], first_id: int,
 def session(brain: Child, echo: Child, home: Path, n: int) -> None:
     brain.call(init_frame(home))
     echo.call(init_frame(home))
-    idle = brain.rss_mb()
+    idle = brain.settled_rss_mb()
     brain.call(frame(2, "config", config_params()))
     echo.call(frame(2, "config", config_params()))
     cheap = [(name, fixture(name)) for name in CHEAP_HOOKS]
@@ -242,14 +256,17 @@ def main() -> int:
     parser.add_argument("--starts", type=int, default=15, help="spawns for the start-up figures")
     parser.add_argument("--root", type=Path, help="checkout to run the brain from (PYTHONPATH)")
     parser.add_argument("--baseline", type=Path, help="checkout measured alongside, interleaved (before/after)")
+    parser.add_argument("--dev-venv", action="store_true", help="run the children with .venv (editable install)")
     args = parser.parse_args()
     roots = [args.baseline, args.root] if args.baseline else [args.root]
     with tempfile.TemporaryDirectory(prefix="kimchi-hooks-") as name:
         home = Path(name)
         seed_catalogue(home / "cache")
-        brain_argv = [str(PYTHON), "-m", "kimchi_plugin"]
-        echo_argv = [str(PYTHON), str(ECHO)]
-        print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+        python = PYTHON if args.dev_venv else user_layout_python(home)
+        brain_argv = [str(python), "-m", "kimchi_plugin"]
+        echo_argv = [str(python), str(ECHO)]
+        layout = "dev .venv (editable install)" if args.dev_venv else "user layout (bench_child.user_layout_python)"
+        print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; environment: {layout}")
         for root in roots:
             Child(brain_argv, home, root).close()  # page cache and bytecode
         start_up(brain_argv, echo_argv, home, roots, args.starts)
