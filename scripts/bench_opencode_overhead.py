@@ -1,7 +1,9 @@
 """What the plugin costs an `opencode run` turn: wall time with and without it, and when the first hook reaches Python.
 
-Runs the real opencode binary offline (fake model server, fresh sandbox per run), interleaving the two variants.
-Usage: .venv/bin/python scripts/bench_opencode_overhead.py [-n 5]
+Runs the real opencode binary offline (fake model server, fresh sandbox per run), interleaving the variants.
+Usage: .venv/bin/python scripts/bench_opencode_overhead.py [-n 5] [--warm] [--baseline CHECKOUT]
+  --baseline  a third variant, interleaved: the plugin with the brain from another checkout of this repository
+              (before/after in one run; the brain is started through the plugin's `command` option)
 """
 
 from __future__ import annotations
@@ -18,6 +20,13 @@ from fake_model_server import FakeModelServer  # beside this script
 from opencode_sandbox import OpencodeSandbox, shim_plugin
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+PYTHON = REPO_ROOT / ".venv" / "bin" / "python"
+
+
+def _brain_from(checkout: Path) -> list[str]:
+    """The brain command with the package imported from `checkout` (same interpreter and libraries)."""
+    code = f"import sys; sys.path.insert(0, {str(checkout)!r}); from kimchi_plugin.cli import main; sys.exit(main())"
+    return [str(PYTHON), "-c", code]
 
 
 def _epoch(stamp: str) -> float:
@@ -48,18 +57,24 @@ def main() -> int:
         help="reuse one sandbox per variant (caches warm, as for a user's repeated runs); "
         "default: a fresh sandbox per run (first start after install or a config change)",
     )
+    parser.add_argument("--baseline", type=Path, help="checkout whose brain is measured alongside (before/after)")
     args = parser.parse_args()
     walls: dict[str, list[float]] = {"without plugin": [], "with plugin": []}
-    first_hook: list[float] = []
-    chat_message: list[float] = []
+    if args.baseline:
+        walls["with baseline"] = []
+    first_hook: dict[str, list[float]] = {variant: [] for variant in walls if variant != "without plugin"}
+    chat_message: dict[str, list[float]] = {variant: [] for variant in first_hook}
     with FakeModelServer() as server, tempfile.TemporaryDirectory(prefix="kimchi-bench-") as tmp:
         for i in range(args.n + args.warm):
             for variant in walls:
                 root = Path(tmp) / f"{0 if args.warm else i}-{variant.replace(' ', '-')}"
                 sandbox = OpencodeSandbox(root, server.api_base)
                 log = root / "kimchi.log"
-                if variant == "with plugin":
-                    sandbox.configure(plugins=[shim_plugin({"verbose": True, "logFile": str(log)})])
+                if variant in first_hook:
+                    options: dict[str, object] = {"verbose": True, "logFile": str(log)}
+                    if variant == "with baseline":
+                        options["command"] = _brain_from(args.baseline)
+                    sandbox.configure(plugins=[shim_plugin(options)])
                 result = sandbox.run("hello")
                 if result.rc != 0:
                     print(f"run failed ({variant}): rc={result.rc}\n{result.stderr[-2000:]}", file=sys.stderr)
@@ -68,7 +83,7 @@ def main() -> int:
                     continue  # the run that warms the caches
                 walls[variant].append(result.wall_s)
                 detail = ""
-                if variant == "with plugin":
+                if variant in first_hook:
                     hooks = _hook_times(log, result.started_at) if log.exists() else {}
                     if "chat.message" not in hooks:
                         warnings = [ln for ln in sandbox.opencode_log().splitlines() if "level=WARN" in ln]
@@ -79,16 +94,17 @@ def main() -> int:
                             file=sys.stderr,
                         )
                         return 1
-                    first_hook.append(min(hooks.values()))
-                    chat_message.append(hooks["chat.message"])
-                    detail = f"  first hook {first_hook[-1]:.2f} s  chat.message {chat_message[-1]:.2f} s"
+                    first_hook[variant].append(min(hooks.values()))
+                    chat_message[variant].append(hooks["chat.message"])
+                    detail = f"  first hook {min(hooks.values()):.2f} s  chat.message {hooks['chat.message']:.2f} s"
                 print(f"run {i + 1} {variant:15s} {result.wall_s:.2f} s{detail}", flush=True)
     for variant, values in walls.items():
         print(f"opencode run wall, {variant:15s}: {_summary(values)}")
-    overhead = statistics.median(walls["with plugin"]) - statistics.median(walls["without plugin"])
-    print(f"median overhead of the plugin      : {overhead:+.2f} s")
-    print(f"process start -> first hook        : {_summary(first_hook)}")
-    print(f"process start -> chat.message      : {_summary(chat_message)}")
+    for variant in first_hook:
+        overhead = statistics.median(walls[variant]) - statistics.median(walls["without plugin"])
+        print(f"{variant}: median overhead {overhead:+.2f} s")
+        print(f"  process start -> first hook   : {_summary(first_hook[variant])}")
+        print(f"  process start -> chat.message : {_summary(chat_message[variant])}")
     return 0
 
 
