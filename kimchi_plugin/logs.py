@@ -49,12 +49,34 @@ def redact(text: str) -> str:
 
 
 def _redact_line(_logger: Any, _name: str, rendered: Any) -> str:
-    """The last step: the rendered line is scrubbed once (cheaper than every value of the event, keys included)."""
+    """The last step: the rendered line is scrubbed once (cheaper than every value of the event, keys included); the
+    bearer pattern runs only on a line that holds the word (a case-blind regex scan costs more than lowering it)."""
     line = str(rendered)
     for secret in _secrets:
         if secret in line:
             line = line.replace(secret, REDACTED)
-    return _BEARER_RENDERED.sub(r"\1" + REDACTED, line)
+    return _BEARER_RENDERED.sub(r"\1" + REDACTED, line) if "bearer" in line.lower() else line
+
+
+class BoundOnce:
+    """A structlog logger bound once per configuration. structlog's own proxy binds a new logger at every call
+    (its cache is off because `initialize` reconfigures logging); this one binds again only when the configuration
+    it was bound under has been replaced (`configure_logging`, or a test capturing logs)."""
+
+    __slots__ = ("_bound", "_name", "_under")
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._bound: Any = None
+        self._under: tuple[Any, ...] = ()
+
+    def __getattr__(self, method: str) -> Any:
+        config = structlog.get_config()
+        under = (config["processors"], config["wrapper_class"], config["logger_factory"], config["context_class"])
+        if self._bound is None or any(now is not then for now, then in zip(under, self._under)):
+            self._bound = structlog.get_logger(self._name).bind()
+            self._under = under
+        return getattr(self._bound, method)
 
 
 TRACE = 5  # below DEBUG: every per-step hook call (KIMCHI_LOG_LEVEL=trace)

@@ -10,14 +10,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-import structlog
-
 from kimchi_plugin.brain import provision
 from kimchi_plugin.brain.economics import Economics, Reviewed
 from kimchi_plugin.brain.learning import Learning, scope_of
 from kimchi_plugin.brain.provision import BUNDLED, Provision
 from kimchi_plugin.brain.services import Services
 from kimchi_plugin.brain.why import REPEAT_INSTRUCTION, Explainer, Remembered
+from kimchi_plugin.logs import BoundOnce
 from kimchi_plugin.opencode.vocabulary import ORCHESTRATOR_AGENT
 from kimchi_plugin.provider import autoconfig
 from kimchi_plugin.provider.credentials import KEY_SOURCES
@@ -34,7 +33,7 @@ from kimchi_plugin.rpc.protocol import Action
 from kimchi_plugin.settings import Settings
 from kimchi_plugin.usage.recorder import RouteTag, UsageRecorder
 
-log = structlog.get_logger("kimchi")
+log = BoundOnce("kimchi")
 
 FALLBACK_TOAST_MS = 6000
 NO_KEY_TOAST_MS = 12000

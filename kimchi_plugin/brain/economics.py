@@ -16,8 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-import structlog
-
+from kimchi_plugin.logs import BoundOnce
 from kimchi_plugin.routing import budget, cache_policy, stall
 from kimchi_plugin.routing.registry import Lifecycle, ModelSpec, Registry
 from kimchi_plugin.routing.router import UPGRADE_AT, Decision, Request, Router
@@ -30,7 +29,7 @@ from kimchi_plugin.usage.payload import parse_assistant
 from kimchi_plugin.usage.report import build_report
 from kimchi_plugin.usage.store import connect
 
-log = structlog.get_logger("kimchi")
+log = BoundOnce("kimchi")
 
 STALL_SOURCE = "stall"
 AUTO_MODEL = "auto"
@@ -127,7 +126,8 @@ class Economics:
                 model, tier, profile, source = stronger, Tier.REASONING, Profile.DEBUGGER, STALL_SOURCE
                 reason = f"the last turn was stuck ({stuck}): moved to the Reasoning tier"
         limits = self.limits(settings, state)
-        spent_on = budget.over(limits, session_spent, self.day_spent())
+        day_spent = self.day_spent() if limits.day is not None else 0.0  # the local date costs a clock read
+        spent_on = budget.over(limits, session_spent, day_spent)
         lower = budget.step_down(tier) if spent_on is not None else None
         if lower is not None:
             cheaper, _ = router.pick_model(lower, state, request.now, tokens)
@@ -146,7 +146,7 @@ class Economics:
                 reason=verdict.reason,
                 stay_usd=round(verdict.stay_usd, 6),
                 switch_usd=round(verdict.switch_usd, 6),
-                workload=str(state.cache.workload()),
+                workload=state.cache.workload(),  # rendered (as its repr) only when debug lines are written
             )
             if not verdict.switch and warm is not None and state.cache.warm_tier is not None:
                 model, tier = warm, state.cache.warm_tier

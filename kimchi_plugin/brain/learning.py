@@ -78,7 +78,8 @@ class Learning:
         previous = self._last.pop(session_id)
         if decision.source in AUTOMATIC:
             self._last.put(session_id, AutoTurn(text, decision.profile, now))
-            if previous is not None and any(c.kind != ACCEPTED for c in self.known):
+            # `adjust` has just re-read the store for this decision: what it holds is current
+            if previous is not None and any(c.kind != ACCEPTED for c in self._known):
                 self._keep(corrections.accepted(previous))
             return None
         found = corrections.detect(previous, text, decision.source, decision.profile, command, now)

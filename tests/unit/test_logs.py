@@ -1,0 +1,56 @@
+"""The log line path: a logger bound once per configuration, and the rendered line's redaction."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import structlog
+
+from kimchi_plugin import logs
+from kimchi_plugin.logs import REDACTED, BoundOnce, configure_logging, register_secret
+
+
+@pytest.fixture
+def restored() -> Iterator[None]:
+    """Put structlog, the root logger and the module's log file back as they were."""
+    config, handlers, level = structlog.get_config(), logging.getLogger().handlers[:], logging.getLogger().level
+    yield
+    if logs._current is not None:
+        logs._current.close()
+        logs._current = None
+    structlog.configure(**config)
+    logging.getLogger().handlers[:] = handlers
+    logging.getLogger().setLevel(level)
+
+
+def test_a_logger_is_bound_once_and_again_when_logging_is_reconfigured(tmp_path: Path, restored: None) -> None:
+    log = BoundOnce("kimchi.test")
+    configure_logging(log_file=str(tmp_path / "first.log"))
+    log.info("one")
+    bound = log._bound
+    log.info("two")
+    assert log._bound is bound  # the same configuration: the same bound logger
+    configure_logging(log_file=str(tmp_path / "second.log"))
+    log.info("three")
+    first, second = (tmp_path / "first.log").read_text(), (tmp_path / "second.log").read_text()
+    assert '"one"' in first and '"two"' in first and "three" not in first and '"three"' in second
+    with structlog.testing.capture_logs() as captured:
+        log.info("four", detail=1)
+    assert captured == [{"event": "four", "detail": 1, "log_level": "info"}]
+    log.info("five")  # back under the configuration the capture replaced
+    assert '"five"' in (tmp_path / "second.log").read_text()
+
+
+def test_the_rendered_line_is_scrubbed_of_secrets_and_bearer_tokens_in_any_case(tmp_path: Path, restored: None) -> None:
+    register_secret("sk-line-secret-0123")
+    configure_logging(log_file=str(tmp_path / "b.log"))
+    log = BoundOnce("kimchi.test")
+    log.info("sent", key="sk-line-secret-0123", header="BeArEr\tabcdef123456", other="Authorization: bearer xyz12345")
+    log.info("plain", text="nothing to hide: a bear, an earring")
+    sent, plain = (tmp_path / "b.log").read_text().splitlines()
+    assert "sk-line-secret-0123" not in sent and "abcdef123456" not in sent and "xyz12345" not in sent
+    assert sent.count(REDACTED) == 3
+    assert '"text": "nothing to hide: a bear, an earring"' in plain
