@@ -57,8 +57,9 @@ def _weighed(table: WeightTable, features: Iterable[str]) -> Weighed:
 
 
 def _sums(rows: list[Vector], start: Vector | list[float]) -> list[float]:
-    """`start` plus the rows, per profile (in `Profile` order)."""
-    return list(map(sum, zip(start, *rows)))
+    """`start` plus the rows, per profile (in `Profile` order). Summed exactly (fsum): the rows come in a set's order,
+    which changes with the process's string hash seed, and a plain sum's rounding with it."""
+    return list(map(math.fsum, zip(start, *rows)))
 
 
 def score(features: Iterable[str], table: WeightTable) -> list[float]:
