@@ -63,19 +63,25 @@ class BoundOnce:
     (its cache is off because `initialize` reconfigures logging); this one binds again only when the configuration
     it was bound under has been replaced (`configure_logging`, or a test capturing logs)."""
 
-    __slots__ = ("_bound", "_name", "_under")
+    __slots__ = ("_bound", "_factory", "_name", "_processors", "_wrapper")
 
     def __init__(self, name: str) -> None:
         self._name = name
         self._bound: Any = None
-        self._under: tuple[Any, ...] = ()
+        self._processors: Any = None
+        self._factory: Any = None
+        self._wrapper: Any = None
 
     def __getattr__(self, method: str) -> Any:
         config = structlog.get_config()
-        under = (config["processors"], config["wrapper_class"], config["logger_factory"], config["context_class"])
-        if self._bound is None or any(now is not then for now, then in zip(under, self._under)):
+        if (
+            config["processors"] is not self._processors
+            or config["logger_factory"] is not self._factory
+            or config["wrapper_class"] is not self._wrapper
+        ):
             self._bound = structlog.get_logger(self._name).bind()
-            self._under = under
+            self._processors, self._factory = config["processors"], config["logger_factory"]
+            self._wrapper = config["wrapper_class"]
         return getattr(self._bound, method)
 
 
