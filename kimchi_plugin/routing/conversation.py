@@ -34,8 +34,8 @@ TURN_DECAY = (1.0, 0.5, 0.25)
 FAILING_RUNS_MIN = 1.0
 EDITS_MIN = 1.0
 READS_MIN = 3.0
-# Confidence of a recognised follow-up.
-FOLLOWUP_CONFIDENCE = 0.8
+# Confidence of a recognised follow-up: how often the rule's tier is right on the real corpus's dev turns (72 %).
+FOLLOWUP_CONFIDENCE = 0.7
 # A follow-up is short: at most this many words of prose.
 FOLLOWUP_MAX_WORDS = 12
 FOLLOWUP_MAX_CHARS = 160

@@ -131,6 +131,16 @@ def _labelled(profile: str) -> Classification:
     return Classification(Profile(profile), 1.0, ("label",), "label")
 
 
+def message_decision(turns: list[dict], index: int, decide_fn: DecideFn) -> Classification:
+    """A labelled turn decided as a message: on its own words, the previous turn (as its label routed it) noted
+    first."""
+    alone = ConversationState()
+    previous = turns[index - 1] if index else None
+    if previous is not None and previous.get("profile"):
+        alone.note_decision(previous["text"], _labelled(previous["profile"]))
+    return decide_fn(turns[index]["text"], alone)
+
+
 def evaluate(chosen: list[dict], decide_fn: DecideFn = decide) -> tuple[dict[str, Tally], list[dict]]:
     """Tallies of these sessions keyed by row name ("messages", "session turns (build, sure)", "messages · <lang>"),
     and the message mistakes."""
@@ -138,13 +148,9 @@ def evaluate(chosen: list[dict], decide_fn: DecideFn = decide) -> tuple[dict[str
     mistakes = []
     for session in chosen:
         replay = ConversationState()
-        previous: dict | None = None
         for index, turn in enumerate(session["turns"]):
             if turn.get("tier"):
-                alone = ConversationState()
-                if previous is not None and previous.get("profile"):
-                    alone.note_decision(previous["text"], _labelled(previous["profile"]))
-                got = decide_fn(turn["text"], alone)
+                got = message_decision(session["turns"], index, decide_fn)
                 label, profile = Tier(turn["tier"]), Profile(turn["profile"])
                 for row in ("messages", f"messages · {session['lang']}"):
                     tallies[row].add(label, profile, got, got.tier)
@@ -165,7 +171,6 @@ def evaluate(chosen: list[dict], decide_fn: DecideFn = decide) -> tuple[dict[str
             replay.note_decision(turn["text"], decision)
             for tool in turn.get("tools") or ():
                 replay.note_tool(tool.rstrip("!"), tool.endswith("!"))
-            previous = turn
     return tallies, mistakes
 
 

@@ -21,6 +21,7 @@ from kimchi_plugin.routing.classifier import (
 from kimchi_plugin.routing.classify import features
 from kimchi_plugin.routing.classify import patterns as rx
 from kimchi_plugin.routing.classify import table as table_file
+from kimchi_plugin.routing.classify.scoring import CONFIDENCE_CEIL, CONFIDENCE_FLOOR, calibrated
 from kimchi_plugin.routing.tiers import Profile, Tier
 
 TRACE = (
@@ -241,10 +242,36 @@ def test_temperature_scales_scores() -> None:
     assert classifier.score({"x:one"}, table)[0] == pytest.approx(1.0)
 
 
+def test_the_table_calibration_maps_the_winning_tier_probability_to_the_confidence() -> None:
+    zero = (0.0,) * len(Profile)
+    weights = {"debug:verb": (0.0, 3.0, 0.0, 0.0, 0.0, 0.0)}
+    raw = decide_features({"debug:verb"}, WeightTable(weights, zero, evidence=frozenset({"debug:verb"})))
+    shy = WeightTable(weights, zero, evidence=frozenset({"debug:verb"}), calibration=(0.5, 0.0))
+    shifted = WeightTable(weights, zero, evidence=frozenset({"debug:verb"}), calibration=(1.0, 0.5))
+    # Reasoning holds 3 of the 6 profiles: p = (e^3 + 2) / (e^3 + 5) = 0.880.
+    assert raw.confidence == pytest.approx(0.880, abs=1e-3)
+    assert decide_features({"debug:verb"}, shy).confidence == pytest.approx(1 / (1 + (0.12 / 0.88) ** 0.5), abs=2e-3)
+    assert raw.confidence < decide_features({"debug:verb"}, shifted).confidence <= CONFIDENCE_CEIL
+    # The no-evidence default keeps its fixed confidence whatever the calibration.
+    assert decide_features({"len:short"}, shifted).confidence == DEFAULT_CONFIDENCE
+
+
+@pytest.mark.parametrize("calibration", [(1.0, 0.0), (0.6, 0.15), (1.2, -0.4)])
+def test_calibrated_confidence_keeps_the_order_of_probabilities(calibration: tuple[float, float]) -> None:
+    ps = [0.01, 0.2, 0.34, 0.5, 0.66, 0.8, 0.9, 0.99]
+    mapped = [calibrated(p, calibration) for p in ps]
+    assert mapped == sorted(mapped)
+    assert all(CONFIDENCE_FLOOR <= c <= CONFIDENCE_CEIL for c in mapped)
+    if calibration == (1.0, 0.0):
+        assert mapped[1:-1] == pytest.approx(ps[1:-1])
+
+
 def test_shipped_table_is_calibrated_and_in_profile_order() -> None:
     raw = table_file.header_of(table_file.shipped_bytes())
     assert raw["profiles"] == [p.value for p in Profile]
     assert 0.25 <= raw["temperature"] <= 4.0
+    scale, _ = raw["calibration"]
+    assert 0.0 < scale <= 2.0
     assert all(len(v) == len(Profile) for v in table_file.decode(table_file.shipped_bytes()).weights.values())
 
 

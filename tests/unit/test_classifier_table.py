@@ -41,7 +41,8 @@ def test_the_fingerprint_follows_the_real_corpus(tmp_path: Path) -> None:
 
 def test_a_table_survives_its_file_format() -> None:
     weights = {"debug:verb": (0.5, 1.25, -0.001, 0.0, 2.837, -1.958), "w 原因": (0.0, 0.0, 0.0, 0.0, 0.0, 0.01)}
-    table = WeightTable(weights, (-1.214, -0.084, -1.281, 0.047, -1.166, 1.391), 1.15, frozenset({"debug:verb"}))
+    bias = (-1.214, -0.084, -1.281, 0.047, -1.166, 1.391)
+    table = WeightTable(weights, bias, 1.15, frozenset({"debug:verb"}), (0.65, 0.1))
     data = encode(table, {"about": "test"})
     assert decode(data) == table
     assert header_of(data)["about"] == "test"

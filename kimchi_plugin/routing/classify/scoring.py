@@ -1,5 +1,6 @@
 """Features → a decision, over an injected weight table: profile scores are sums of feature weights plus the
-table's bias; the winning tier's probability, calibrated by the table's temperature, is the confidence.
+table's bias, divided by its temperature; the winning tier's probability, mapped by the table's calibration, is the
+confidence.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ CONFIDENCE_CEIL = 0.97
 # Confidence of the no-evidence defaults.
 DEFAULT_CONFIDENCE = 0.2
 EMPTY_CONFIDENCE = 0.5
+# The signal of a no-evidence default names its kind after this prefix ("default:short").
+DEFAULT_SIGNAL = "default:"
 # How many of the strongest features a decision reports in `signals`; bare words are reported as "w:word".
 MAX_SIGNALS = 4
 WORD_PREFIX = "w:"
@@ -109,22 +112,32 @@ def _default(features: set[str]) -> Classification:
     return Classification(
         Profile.ASSISTANT if short else Profile.CODER,
         DEFAULT_CONFIDENCE,
-        ("default:short" if short else "default:unspecific",),
+        (DEFAULT_SIGNAL + ("short" if short else "unspecific"),),
     )
 
 
-def _decision(picked: tuple[int, float] | None, features: set[str], weighed: Weighed) -> Classification:
+def calibrated(p: float, calibration: tuple[float, float]) -> float:
+    """A tier probability as the confidence that the decision is right: sigmoid(scale * logit(p) + shift), bounded."""
+    scale, shift = calibration
+    p = min(CONFIDENCE_CEIL, max(CONFIDENCE_FLOOR, p))
+    odds: float = ((1.0 - p) / p) ** scale
+    return min(CONFIDENCE_CEIL, max(CONFIDENCE_FLOOR, 1.0 / (1.0 + odds * math.exp(-shift))))
+
+
+def _decision(
+    table: WeightTable, picked: tuple[int, float] | None, features: set[str], weighed: Weighed
+) -> Classification:
     if picked is None:
         return _default(features)
     index, p = picked
-    confidence = round(min(CONFIDENCE_CEIL, max(CONFIDENCE_FLOOR, p)), 3)
+    confidence = round(calibrated(p, table.calibration), 3)
     return Classification(PROFILES[index], confidence, _top_signals(weighed, index))
 
 
 def decide_features(features: set[str], table: WeightTable) -> Classification:
     """Classification from a feature set."""
     weighed = _weighed(table, features)
-    return _decision(_pick(table, _sums(weighed[1], table.bias), features), features, weighed)
+    return _decision(table, _pick(table, _sums(weighed[1], table.bias), features), features, weighed)
 
 
 def decide_in_context(features: set[str], context: set[str], table: WeightTable) -> tuple[Classification, Profile]:
@@ -138,4 +151,4 @@ def decide_in_context(features: set[str], context: set[str], table: WeightTable)
     both = features | context
     # Context features (`prev:*`, `phase:*`) never come from a message's words: the two sets are disjoint.
     weighed = (own[0] + added[0], own[1] + added[1]) if features.isdisjoint(context) else _weighed(table, both)
-    return _decision(_pick(table, _sums(added[1], own_sums), both), both, weighed), own_profile
+    return _decision(table, _pick(table, _sums(added[1], own_sums), both), both, weighed), own_profile

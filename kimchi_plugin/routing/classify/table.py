@@ -1,10 +1,10 @@
 """The weight table the scorer reads: its type, its file format, and the one shipped copy, loaded once.
 
 File format (`data/classifier_weights.bin`, written by `scripts/train_classifier.py` alone, byte for byte the
-same for the same training data): a magic line; a JSON header line (profiles, bias, temperature, the features
-that count as evidence, the fingerprint of the training data, counts and sizes); the feature names, UTF-8, one per
-line; the weights as little-endian int16 thousandths, one row per feature in profile order. Loading it costs a
-quarter of parsing the same table as JSON, and equal weights share one float object.
+same for the same training data): a magic line; a JSON header line (profiles, bias, temperature, the confidence
+calibration, the features that count as evidence, the fingerprint of the training data, counts and sizes); the
+feature names, UTF-8, one per line; the weights as little-endian int16 thousandths, one row per feature in profile
+order. Loading it costs a quarter of parsing the same table as JSON, and equal weights share one float object.
 """
 
 from __future__ import annotations
@@ -36,13 +36,16 @@ Vector = tuple[float, ...]
 
 @dataclass(frozen=True, slots=True)
 class WeightTable:
-    """Per-feature weights (in `Profile` order), bias, calibration temperature, and the features that are
-    evidence about a message's need (rule features with weight in the trainer's prior, and the conversation's)."""
+    """Per-feature weights (in `Profile` order), bias, temperature, the features that are evidence about a message's
+    need (rule features with weight in the trainer's prior, and the conversation's), and the confidence calibration:
+    the winning tier's probability p is reported as sigmoid(scale * logit(p) + shift), fitted on held-out real turns
+    (the probabilities of a table trained on written sets are too sure at the top and too shy in the middle)."""
 
     weights: Mapping[str, Vector]
     bias: Vector
     temperature: float = 1.0
     evidence: frozenset[str] = frozenset()
+    calibration: tuple[float, float] = (1.0, 0.0)
 
 
 def encode(table: WeightTable, header: Mapping[str, Any]) -> bytes:
@@ -65,6 +68,7 @@ def encode(table: WeightTable, header: Mapping[str, Any]) -> bytes:
         "profiles": [p.value for p in PROFILES],
         "bias": list(table.bias),
         "temperature": table.temperature,
+        "calibration": list(table.calibration),
         "evidence": sorted(table.evidence),
         "features": len(names),
         "names_bytes": len(blob),
@@ -100,7 +104,10 @@ def decode(data: bytes) -> WeightTable:
     shared = {v: v / SCALE for v in set(values)}
     rows = iter(map(shared.__getitem__, values))
     weights: dict[str, Vector] = dict(zip(names, zip(*([rows] * width))))
-    return WeightTable(weights, tuple(header["bias"]), float(header["temperature"]), frozenset(header["evidence"]))
+    scale, shift = (float(x) for x in header["calibration"])
+    return WeightTable(
+        weights, tuple(header["bias"]), float(header["temperature"]), frozenset(header["evidence"]), (scale, shift)
+    )
 
 
 def shipped_bytes() -> bytes:
