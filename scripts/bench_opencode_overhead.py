@@ -1,9 +1,13 @@
-"""What the plugin costs an `opencode run` turn: wall time with and without it, and when the first hook reaches Python.
+"""What the plugin costs an `opencode run` turn: wall time against a no-work plugin, and when hooks reach Python.
 
-Runs the real opencode binary offline (fake model server, fresh sandbox per run), interleaving the variants.
-Usage: .venv/bin/python scripts/bench_opencode_overhead.py [-n 5] [--warm] [--baseline CHECKOUT]
-  --baseline  a third variant, interleaved: the plugin with the brain from another checkout of this repository
-              (before/after in one run; the brain is started through the plugin's `command` option)
+Runs the real opencode binary offline (fake model server, fresh sandbox per run), interleaving the variants. The
+baseline is a plugin that registers the same hooks and does nothing (what any plugin costs OpenCode is not ours to
+cut). The fake server serves Kimchi's model-metadata route, as the real endpoint does, so the brain's `config` answer
+is final and kept for the next start, as for a user with a key.
+Usage: .venv/bin/python scripts/bench_opencode_overhead.py [-n 5] [--warm] [--baseline CHECKOUT] [--no-catalog]
+  --baseline    a third variant, interleaved: the plugin (shim and brain) of another checkout of this repository
+                (before/after in one run; its brain is started through the plugin's `command` option)
+  --no-catalog  the metadata route answers 404 (an endpoint without it: no answer is kept, every start waits)
 """
 
 from __future__ import annotations
@@ -17,10 +21,41 @@ from datetime import datetime
 from pathlib import Path
 
 from fake_model_server import FakeModelServer  # beside this script
-from opencode_sandbox import OpencodeSandbox, shim_plugin
+from opencode_sandbox import DEFAULT_MODELS, OpencodeSandbox, plugin_entry, shim_plugin
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PYTHON = REPO_ROOT / ".venv" / "bin" / "python"
+FIRST_START_ANSWER = REPO_ROOT / "plugin_shim" / "first_start_answer.json"
+BASELINE = "no-work plugin"
+
+
+def _no_work_plugin(directory: Path) -> Path:
+    """A plugin with the shim's hooks (its own and those the shipped handshake lists), each doing nothing."""
+    hooks = [
+        "config",
+        "chat.message",
+        "event",
+        "dispose",
+        *json.loads(FIRST_START_ANSWER.read_text())["initialize"]["hooks"],
+    ]
+    body = ", ".join(f"{json.dumps(hook)}: async () => {{}}" for hook in dict.fromkeys(hooks))
+    path = directory / "no_work_plugin.js"
+    path.write_text(f'export default {{ id: "no-work", server: async () => ({{ tool: {{}}, {body} }}) }};\n')
+    return path
+
+
+def _metadata_entry(slug: str) -> dict[str, object]:
+    """One model as Kimchi's metadata endpoint describes it."""
+    return {
+        "slug": slug,
+        "display_name": slug,
+        "provider": "kimchi",
+        "tool_call": True,
+        "is_routable": True,
+        "limits": {"context_window": 200_000, "max_output_tokens": 32_768},
+        "reasoning": True,
+        "pricing": {"input_per_1m": 1.0, "output_per_1m": 3.0},
+    }
 
 
 def _brain_from(checkout: Path) -> list[str]:
@@ -57,14 +92,19 @@ def main() -> int:
         help="reuse one sandbox per variant (caches warm, as for a user's repeated runs); "
         "default: a fresh sandbox per run (first start after install or a config change)",
     )
-    parser.add_argument("--baseline", type=Path, help="checkout whose brain is measured alongside (before/after)")
+    parser.add_argument("--baseline", type=Path, help="checkout whose plugin is measured alongside (before/after)")
+    parser.add_argument("--no-catalog", action="store_true", help="the model-metadata route answers 404")
     args = parser.parse_args()
-    walls: dict[str, list[float]] = {"without plugin": [], "with plugin": []}
+    walls: dict[str, list[float]] = {BASELINE: [], "with plugin": []}
     if args.baseline:
         walls["with baseline"] = []
-    first_hook: dict[str, list[float]] = {variant: [] for variant in walls if variant != "without plugin"}
+    first_hook: dict[str, list[float]] = {variant: [] for variant in walls if variant != BASELINE}
     chat_message: dict[str, list[float]] = {variant: [] for variant in first_hook}
     with FakeModelServer() as server, tempfile.TemporaryDirectory(prefix="kimchi-bench-") as tmp:
+        server.metadata = [_metadata_entry(slug) for slug in DEFAULT_MODELS]
+        if args.no_catalog:
+            server.metadata_status = 404
+        no_work = _no_work_plugin(Path(tmp))
         for i in range(args.n + args.warm):
             for variant in walls:
                 root = Path(tmp) / f"{0 if args.warm else i}-{variant.replace(' ', '-')}"
@@ -74,7 +114,12 @@ def main() -> int:
                     options: dict[str, object] = {"verbose": True, "logFile": str(log)}
                     if variant == "with baseline":
                         options["command"] = _brain_from(args.baseline)
-                    sandbox.configure(plugins=[shim_plugin(options)])
+                        plugin = plugin_entry(args.baseline.resolve() / "plugin_shim" / "index.js", options)
+                    else:
+                        plugin = shim_plugin(options)
+                    sandbox.configure(plugins=[plugin])
+                else:
+                    sandbox.configure(plugins=[plugin_entry(no_work)])
                 result = sandbox.run("hello")
                 if result.rc != 0:
                     print(f"run failed ({variant}): rc={result.rc}\n{result.stderr[-2000:]}", file=sys.stderr)
@@ -101,7 +146,7 @@ def main() -> int:
     for variant, values in walls.items():
         print(f"opencode run wall, {variant:15s}: {_summary(values)}")
     for variant in first_hook:
-        overhead = statistics.median(walls[variant]) - statistics.median(walls["without plugin"])
+        overhead = statistics.median(walls[variant]) - statistics.median(walls[BASELINE])
         print(f"{variant}: median overhead {overhead:+.2f} s")
         print(f"  process start -> first hook   : {_summary(first_hook[variant])}")
         print(f"  process start -> chat.message : {_summary(chat_message[variant])}")
