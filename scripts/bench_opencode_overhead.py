@@ -5,9 +5,12 @@ baseline is a plugin that registers the same hooks and does nothing (what any pl
 cut). The fake server serves Kimchi's model-metadata route, as the real endpoint does, so the brain's `config` answer
 is final and kept for the next start, as for a user with a key.
 Usage: .venv/bin/python scripts/bench_opencode_overhead.py [-n 5] [--warm] [--baseline CHECKOUT] [--no-catalog]
+       [--awaits]
   --baseline    a third variant, interleaved: the plugin (shim and brain) of another checkout of this repository
                 (before/after in one run; its brain is started through the plugin's `command` option)
   --no-catalog  the metadata route answers 404 (an endpoint without it: no answer is kept, every start waits)
+  --awaits      every variant's plugin wrapped in a recorder of how long OpenCode awaits each hook (all but `event`,
+                which OpenCode does not await): where a run waits on the plugin
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import sys
 import tempfile
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from fake_model_server import FakeModelServer  # beside this script
 from opencode_sandbox import DEFAULT_MODELS, OpencodeSandbox, plugin_entry, shim_plugin
@@ -42,6 +46,58 @@ def _no_work_plugin(directory: Path) -> Path:
     path = directory / "no_work_plugin.js"
     path.write_text(f'export default {{ id: "no-work", server: async () => ({{ tool: {{}}, {body} }}) }};\n')
     return path
+
+
+def _awaits_recorder(directory: Path, plugin: list[Any], name: str) -> tuple[list[Any], Path]:
+    """`plugin` wrapped in a module that appends, per awaited hook call, its name, start (epoch ms) and duration."""
+    records = directory / f"awaits-{name}.jsonl"
+    module = directory / f"awaits-{name}.mjs"
+    module.write_text(
+        f"""import {{ appendFileSync }} from "node:fs";
+import target from {json.dumps(plugin[0])};
+const now = () => performance.timeOrigin + performance.now();
+const record = (hook, start) =>
+  appendFileSync({json.dumps(str(records))}, JSON.stringify({{ hook, at: start, ms: now() - start }}) + "\\n");
+const timed = (hook, fn) => async (...args) => {{
+  const start = now();
+  try {{
+    return await fn(...args);
+  }} finally {{
+    record(hook, start);
+  }}
+}};
+export default {{
+  id: target.id,
+  server: async (...args) => {{
+    const start = now();
+    const hooks = await target.server(...args);
+    record("server", start);
+    return new Proxy(hooks, {{
+      get: (obj, hook) => (typeof obj[hook] === "function" && hook !== "event" ? timed(hook, obj[hook]) : obj[hook]),
+    }});
+  }},
+}};
+"""
+    )
+    return [module.as_uri(), plugin[1]], records
+
+
+def _awaited(records: Path, started_at: float) -> dict[str, tuple[float, int]]:
+    """Per hook of one run: milliseconds during which OpenCode awaited at least one call of it (overlapping calls,
+    such as one `tool.definition` per tool, count once), and the number of calls."""
+    spans: dict[str, list[tuple[float, float]]] = {}
+    for line in records.read_text().splitlines() if records.exists() else []:
+        entry = json.loads(line)
+        if entry["at"] >= started_at * 1000:  # a reused sandbox's records hold earlier runs too
+            spans.setdefault(entry["hook"], []).append((entry["at"], entry["at"] + entry["ms"]))
+    totals: dict[str, tuple[float, int]] = {}
+    for hook, calls in spans.items():
+        covered, reached = 0.0, float("-inf")
+        for start, end in sorted(calls):
+            covered += max(0.0, end - max(start, reached))
+            reached = max(reached, end)
+        totals[hook] = (covered, len(calls))
+    return totals
 
 
 def _metadata_entry(slug: str) -> dict[str, object]:
@@ -94,12 +150,14 @@ def main() -> int:
     )
     parser.add_argument("--baseline", type=Path, help="checkout whose plugin is measured alongside (before/after)")
     parser.add_argument("--no-catalog", action="store_true", help="the model-metadata route answers 404")
+    parser.add_argument("--awaits", action="store_true", help="record how long OpenCode awaits each hook")
     args = parser.parse_args()
     walls: dict[str, list[float]] = {BASELINE: [], "with plugin": []}
     if args.baseline:
         walls["with baseline"] = []
     first_hook: dict[str, list[float]] = {variant: [] for variant in walls if variant != BASELINE}
     chat_message: dict[str, list[float]] = {variant: [] for variant in first_hook}
+    awaits: dict[str, list[dict[str, tuple[float, int]]]] = {variant: [] for variant in walls}
     with FakeModelServer() as server, tempfile.TemporaryDirectory(prefix="kimchi-bench-") as tmp:
         server.metadata = [_metadata_entry(slug) for slug in DEFAULT_MODELS]
         if args.no_catalog:
@@ -117,9 +175,11 @@ def main() -> int:
                         plugin = plugin_entry(args.baseline.resolve() / "plugin_shim" / "index.js", options)
                     else:
                         plugin = shim_plugin(options)
-                    sandbox.configure(plugins=[plugin])
                 else:
-                    sandbox.configure(plugins=[plugin_entry(no_work)])
+                    plugin = plugin_entry(no_work)
+                if args.awaits:
+                    plugin, records = _awaits_recorder(root, plugin, variant.replace(" ", "-"))
+                sandbox.configure(plugins=[plugin])
                 result = sandbox.run("hello")
                 if result.rc != 0:
                     print(f"run failed ({variant}): rc={result.rc}\n{result.stderr[-2000:]}", file=sys.stderr)
@@ -127,6 +187,8 @@ def main() -> int:
                 if args.warm and i == 0:
                     continue  # the run that warms the caches
                 walls[variant].append(result.wall_s)
+                if args.awaits:
+                    awaits[variant].append(_awaited(records, result.started_at))
                 detail = ""
                 if variant in first_hook:
                     hooks = _hook_times(log, result.started_at) if log.exists() else {}
@@ -150,6 +212,13 @@ def main() -> int:
         print(f"{variant}: median overhead {overhead:+.2f} s")
         print(f"  process start -> first hook   : {_summary(first_hook[variant])}")
         print(f"  process start -> chat.message : {_summary(chat_message[variant])}")
+    for variant, runs in awaits.items():
+        if runs:
+            names = sorted({hook for run in runs for hook in run})
+            medians = {hook: statistics.median(run.get(hook, (0.0, 0))[0] for run in runs) for hook in names}
+            calls = {hook: max(run.get(hook, (0.0, 0))[1] for run in runs) for hook in names}
+            listed = ", ".join(f"{hook} {medians[hook]:.0f} ms ({calls[hook]}x)" for hook in names)
+            print(f"OpenCode awaited, {variant} (median per run; calls): {listed}")
     return 0
 
 
