@@ -26,10 +26,14 @@ def venv_python(venv: str) -> str:
 
 def steps(venv: str, spec: str, uv: str | None) -> list[list[str]]:
     if uv:
-        return [[uv, "venv", "--quiet", "--python", sys.executable, venv],
-                [uv, "pip", "install", "--quiet", "--compile-bytecode", "--python", venv_python(venv), spec]]
-    return [[sys.executable, "-m", "venv", venv],
-            [venv_python(venv), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", spec]]
+        return [
+            [uv, "venv", "--quiet", "--python", sys.executable, venv],
+            [uv, "pip", "install", "--quiet", "--compile-bytecode", "--python", venv_python(venv), spec],
+        ]
+    return [
+        [sys.executable, "-m", "venv", venv],
+        [venv_python(venv), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", spec],
+    ]
 
 
 def build(venv: str, spec: str, uv: str | None) -> str | None:
