@@ -24,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from fake_model_server import FakeModelServer  # beside this script
+from fake_model_server import FakeModelServer, metadata_entry  # beside this script
 from opencode_sandbox import DEFAULT_MODELS, OpencodeSandbox, plugin_entry, shim_plugin
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -100,20 +100,6 @@ def _awaited(records: Path, started_at: float) -> dict[str, tuple[float, int]]:
     return totals
 
 
-def _metadata_entry(slug: str) -> dict[str, object]:
-    """One model as Kimchi's metadata endpoint describes it."""
-    return {
-        "slug": slug,
-        "display_name": slug,
-        "provider": "kimchi",
-        "tool_call": True,
-        "is_routable": True,
-        "limits": {"context_window": 200_000, "max_output_tokens": 32_768},
-        "reasoning": True,
-        "pricing": {"input_per_1m": 1.0, "output_per_1m": 3.0},
-    }
-
-
 def _brain_from(checkout: Path) -> list[str]:
     """The brain command with the package imported from `checkout` (same interpreter and libraries)."""
     code = f"import sys; sys.path.insert(0, {str(checkout)!r}); from kimchi_plugin.cli import main; sys.exit(main())"
@@ -159,7 +145,7 @@ def main() -> int:
     chat_message: dict[str, list[float]] = {variant: [] for variant in first_hook}
     awaits: dict[str, list[dict[str, tuple[float, int]]]] = {variant: [] for variant in walls}
     with FakeModelServer() as server, tempfile.TemporaryDirectory(prefix="kimchi-bench-") as tmp:
-        server.metadata = [_metadata_entry(slug) for slug in DEFAULT_MODELS]
+        server.metadata = [metadata_entry(slug) for slug in DEFAULT_MODELS]
         if args.no_catalog:
             server.metadata_status = 404
         no_work = _no_work_plugin(Path(tmp))

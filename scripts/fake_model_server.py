@@ -44,6 +44,20 @@ ERROR_TYPES = {
 }
 
 
+def metadata_entry(slug: str) -> dict[str, Any]:
+    """One model as Kimchi's model-metadata route describes it (what `FakeModelServer.metadata` holds)."""
+    return {
+        "slug": slug,
+        "display_name": slug,
+        "provider": "kimchi",
+        "tool_call": True,
+        "is_routable": True,
+        "limits": {"context_window": 200_000, "max_output_tokens": 32_768},
+        "reasoning": True,
+        "pricing": {"input_per_1m": 1.0, "output_per_1m": 3.0},
+    }
+
+
 def served_by(model: str) -> str:
     """The reply text the server gives for ``model``: tests and demos look for it."""
     return f"{REPLY_PREFIX}{model}"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.fake_model_server import FakeModelServer
+from scripts.fake_model_server import FakeModelServer, metadata_entry
 from scripts.opencode_sandbox import OpencodeSandbox, RunResult, find_binary, home_env
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -43,20 +43,6 @@ def _require_tools() -> None:
     # Missing tools fail the layer instead of skipping it: CI must never pass without having run a new user's install.
     if find_binary() is None or shutil.which("npm") is None or shutil.which("node") is None:
         pytest.fail("needs node, npm and the opencode binary under node_modules (npm install)")
-
-
-def metadata_entry(slug: str) -> dict:
-    """One model as Kimchi's metadata endpoint describes it."""
-    return {
-        "slug": slug,
-        "display_name": slug,
-        "provider": "kimchi",
-        "tool_call": True,
-        "is_routable": True,
-        "limits": {"context_window": 200_000, "max_output_tokens": 32_768},
-        "reasoning": True,
-        "pricing": {"input_per_1m": 1.0, "output_per_1m": 3.0},
-    }
 
 
 @pytest.fixture(scope="session")
