@@ -35,7 +35,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from text_rules import (  # this folder: run as a script
+from build import jsonl_line  # this folder: run as a script
+from text_rules import (
     BEARER_RE,
     EMAIL_RE,
     MAX_TURNS,
@@ -559,7 +560,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append({"id": f"{a.prefix}{n:04d}", **e})
     with open(a.out, "w", encoding="utf-8") as f:
         for r in rows:
-            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+            f.write(jsonl_line(r))
     print(f"wrote {len(rows)} sessions ({n - len(have)} new), {sum(len(r['turns']) for r in rows)} turns")
     return 0
 

@@ -28,7 +28,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from text_rules import (  # this folder: run as a script
+from build import jsonl_line  # this folder: run as a script
+from text_rules import (
     BEARER_RE,
     EMAIL_RE,
     MAX_TURNS,
@@ -675,10 +676,10 @@ def build(args) -> None:
             print(f"no turns: {repo} {path}", file=sys.stderr)
     with open(args.out, "w", encoding="utf-8") as fh:
         for row in kept:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            fh.write(jsonl_line(row))
         for n, row in enumerate(rows, len(kept) + 1):
             row = {"id": f"rs-tx-{n:04d}", **row}
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            fh.write(jsonl_line(row))
     print(f"{len(rows)} new sessions, {sum(len(r['turns']) for r in rows)} turns -> {args.out}")
 
 
