@@ -3,32 +3,18 @@ the figures (capability moves never blocked by cache awareness, fixed policies' 
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "simulate_costs.py"
+from scripts import simulate_costs as sim
 
 
 @pytest.fixture(scope="module")
-def sim():
-    spec = importlib.util.spec_from_file_location("simulate_costs", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="module")
-def sample(sim):
+def sample():
     return sim.load_sessions("AB")[:12] + sim.load_sessions("K")[:6]
 
 
 @pytest.mark.parametrize("lineup", ["frontier", "kimchi"])
-def test_simulator_sample(sim, sample, lineup):
+def test_simulator_sample(sample, lineup):
     results = sim.simulate(sample, lineup)
     print(f"\n[{lineup}] " + sim.table(results, lineup, len(sample)))
     always_r, always_c, routed, aware = (results[name] for name in sim.POLICIES)

@@ -4,29 +4,13 @@ drop. Prints its table."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
-import pytest
-
 from kimchi_plugin.routing.tiers import Profile, Tier
+from scripts import simulate_learning as sim
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "simulate_learning.py"
 FEW = 8  # corrections of the preferred mode after which it must be mostly followed
 
 
-@pytest.fixture(scope="module")
-def sim():
-    spec = importlib.util.spec_from_file_location("simulate_learning", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_a_systematic_preference_is_followed_and_nothing_else_drops(sim) -> None:
+def test_a_systematic_preference_is_followed_and_nothing_else_drops() -> None:
     result = sim.simulate(sim.load("ABCD"), Profile.REFACTORER, Tier.REASONING)
     print("\n" + sim.table(result, Profile.REFACTORER, Tier.REASONING))
     before, *_ = result.curve
