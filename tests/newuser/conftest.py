@@ -130,15 +130,7 @@ class NewUser:
     def install(self, **options: object) -> float:
         """`opencode plugin` as the README says; returns its wall time."""
         started = time.monotonic()
-        done = subprocess.run(
-            [str(self.sandbox.binary), "plugin", f"{PACKAGE}@file:{self.tgz}"],
-            cwd=self.sandbox.project,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=180,
-            stdin=subprocess.DEVNULL,
-        )
+        done = self.opencode("plugin", f"{PACKAGE}@file:{self.tgz}", timeout=180)
         elapsed = time.monotonic() - started
         assert done.returncode == 0, done.stdout + done.stderr
         path = self.project_config_dir / "opencode.json"
@@ -158,6 +150,29 @@ class NewUser:
 
     def run(self, *words: str) -> RunResult:
         return self.sandbox.run(*words)
+
+    def opencode(self, *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+        """Another `opencode` command (`plugin`, `models`) in the user's project and environment."""
+        return subprocess.run(
+            [str(self.sandbox.binary), *args],
+            cwd=self.sandbox.project,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+
+    def cli(self, *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+        """The installed package's command (`opencode-kimchi doctor`, `stats`, `route`) in the user's environment."""
+        return subprocess.run(
+            ["node", str(self.installed_package() / "plugin_shim" / "cli.js"), *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
 
     def answered(self, before: int) -> list[dict]:
         """The main-turn requests (with tools) the stand-in Kimchi received since `before` requests."""

@@ -71,13 +71,7 @@ def test_python_missing(make_user) -> None:
     assert {r["model"] for r in answered} == {STAND_IN}
     lines = [line for line in result.stderr.splitlines() if "opencode-kimchi" in line]
     assert len(lines) == 1 and "Python >= 3.10" in lines[0] and "KIMCHI_PYTHON" in lines[0], lines
-    doctor = subprocess.run(
-        ["node", str(user.installed_package() / "plugin_shim" / "cli.js"), "doctor"],
-        env=user.env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    doctor = user.cli("doctor", timeout=60)
     assert doctor.returncode == 1
     assert "FAIL" in doctor.stdout and "KIMCHI_PYTHON" in doctor.stdout, doctor.stdout
 
@@ -106,15 +100,7 @@ def test_bootstrap_killed_halfway_then_a_normal_start(make_user) -> None:
     user.env["KIMCHI_API_KEY"] = API_KEY
     user.install()
     # A short-lived command loads the plugin and starts the setup, which is then killed halfway.
-    subprocess.run(
-        [str(user.sandbox.binary), "models", "kimchi"],
-        cwd=user.sandbox.project,
-        env=user.env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-    )
+    user.opencode("models", "kimchi", timeout=120)
     owner_files = list(user.cache.glob("venv-*.lock/owner.json"))
     assert owner_files, f"no setup running after `opencode models`: {list(user.cache.glob('*'))}"
     owner = json.loads(owner_files[0].read_text())
@@ -149,19 +135,10 @@ def test_user_command_runs_stats_and_route_from_the_installed_package(make_user,
     user.env.update(KIMCHI_API_KEY=API_KEY, KIMCHI_CACHE_DIR=str(shared_env.cache))
     user.install()
     served_ok(user, user.run(*PROMPT), 0)
-    cli = user.installed_package() / "plugin_shim" / "cli.js"
-    stats = subprocess.run(
-        ["node", str(cli), "stats", "--json"], env=user.env, capture_output=True, text=True, timeout=120
-    )
+    stats = user.cli("stats", "--json", timeout=120)
     assert stats.returncode == 0, stats.stderr
     assert json.loads(stats.stdout), stats.stdout
-    route = subprocess.run(
-        ["node", str(cli), "route", "why does this test fail?"],
-        env=user.env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    route = user.cli("route", "why does this test fail?", timeout=120)
     assert route.returncode == 0, route.stderr
     assert json.loads(route.stdout.strip().splitlines()[-1])["tier"] == "reasoning"
     # The npm way: `npx <package> <command>` runs the same bin.
