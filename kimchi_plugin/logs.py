@@ -14,6 +14,7 @@ import os
 import re
 import stat
 import sys
+import time
 from typing import Any, TextIO, cast
 
 import structlog
@@ -56,6 +57,44 @@ def _redact_line(_logger: Any, _name: str, rendered: Any) -> str:
         if secret in line:
             line = line.replace(secret, REDACTED)
     return _BEARER_RENDERED.sub(r"\1" + REDACTED, line) if "bearer" in line.lower() else line
+
+
+def _json_fallback(value: Any) -> Any:
+    """A value JSON has no type for: its `__structlog__()` rendering, else its repr (as structlog's renderer does)."""
+    render = getattr(value, "__structlog__", None)
+    return render() if callable(render) else repr(value)
+
+
+# One encoder for every line: `json.dumps` with any option builds a new encoder per call.
+_ENCODER = json.JSONEncoder(default=_json_fallback)
+
+
+def _render_json(_logger: Any, _name: str, event_dict: Any) -> str:
+    """The event as one JSON object, in structlog's JSONRenderer's format (the default separators)."""
+    return _ENCODER.encode(event_dict)
+
+
+class _UtcStamp:
+    """`timestamp` as ISO 8601 in UTC (`2026-01-02T03:04:05.678901Z`, the fraction left off at whole seconds, as
+    `datetime.isoformat` writes it); the date and time part is formatted once per second."""
+
+    __slots__ = ("_prefix", "_second")
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def __call__(self, _logger: Any, _name: str, event_dict: Any) -> Any:
+        now = time.time()
+        second = int(now)
+        micro = round((now - second) * 1_000_000)  # rounded as `datetime` rounds a timestamp
+        if micro == 1_000_000:
+            second, micro = second + 1, 0
+        if second != self._second:
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = second
+        event_dict["timestamp"] = f"{self._prefix}.{micro:06d}Z" if micro else f"{self._prefix}Z"
+        return event_dict
 
 
 class BoundOnce:
@@ -159,7 +198,8 @@ class LogFile:
             return
         try:
             os.write(fd, text.encode("utf-8", "backslashreplace"))
-            if self._regular and os.fstat(fd).st_size > self._max:
+            # An appending write leaves the offset at the file's end: its size, other writers' lines included.
+            if self._regular and os.lseek(fd, 0, os.SEEK_CUR) > self._max:
                 self._rotate(fd)
         except OSError as exc:
             self._give_up("log file write failed; file logging is off", exc)
@@ -230,17 +270,13 @@ def configure_logging(*, verbose: bool = False, log_file: str | None = None) -> 
     if log_file and _current is None:
         _current = LogFile(log_file)
     stream = cast(TextIO, _Tee(_current if _current is not None and _current.active else None))
-    shared: list[Any] = [
-        structlog.contextvars.merge_contextvars,
-        structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
-    ]
+    shared: list[Any] = [structlog.processors.add_log_level, _UtcStamp()]
     # Tracebacks without frame locals: locals may hold prompts or keys.
     exceptions = structlog.processors.ExceptionRenderer(
         structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
     )
     structlog.configure(
-        processors=[*shared, exceptions, structlog.processors.JSONRenderer(), _redact_line],
+        processors=[*shared, exceptions, _render_json, _redact_line],
         wrapper_class=structlog.make_filtering_bound_logger(level),
         logger_factory=structlog.WriteLoggerFactory(file=stream),
         cache_logger_on_first_use=False,
@@ -252,7 +288,7 @@ def configure_logging(*, verbose: bool = False, log_file: str | None = None) -> 
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 exceptions,
-                structlog.processors.JSONRenderer(),
+                _render_json,
                 _redact_line,
             ],
         )

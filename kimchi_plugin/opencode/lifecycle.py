@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
-import structlog
-
 from kimchi_plugin import __version__
-from kimchi_plugin.logs import tracing
+from kimchi_plugin.logs import BoundOnce, tracing
 from kimchi_plugin.opencode import vocabulary as v
 from kimchi_plugin.opencode.handshake import offer
 from kimchi_plugin.opencode.vocabulary import CONFIG_HOOK
@@ -26,7 +25,7 @@ from kimchi_plugin.rpc.protocol import (
 if TYPE_CHECKING:  # `handshake` answers `initialize` before the Brain is imported (app.py)
     from kimchi_plugin.brain import Brain
 
-log = structlog.get_logger("kimchi.hooks")
+log = BoundOnce("kimchi.hooks")
 
 CONFIG_WAIT_S = 1.0  # how long a hook waits for the first config (inside chat.message's 1.5 s budget)
 HookHandler = Callable[["Brain", HookParams], Awaitable[HookResult]]
@@ -75,7 +74,7 @@ async def logged(hook: str, handler: HookHandler, brain: Brain, params: HookPara
         except asyncio.TimeoutError:
             pass
     result = await handler(brain, params)
-    if hook not in PER_STEP_HOOKS or tracing():
+    if (hook not in PER_STEP_HOOKS or tracing()) and log.is_enabled_for(logging.DEBUG):
         log.debug(
             "hook", method=hook, ms=round((time.perf_counter() - started) * 1000, 3), patched=sorted(result.output)
         )

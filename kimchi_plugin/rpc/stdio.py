@@ -11,7 +11,6 @@ import os
 import stat
 import sys
 from collections.abc import Callable
-from functools import partial
 from typing import Any, BinaryIO
 
 PROTOCOL_VERSION = 1
@@ -19,7 +18,9 @@ MAX_FRAME_BYTES = 16 * 1024 * 1024  # one JSON-RPC frame (= one line); larger li
 READ_BYTES = 64 * 1024  # a pipe holds 64 KiB; a larger buffer would be mmap-allocated on every read
 REQUEST_KEYS = frozenset({"jsonrpc", "method", "params", "id"})
 
-serialize = partial(json.dumps, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+serialize = json.JSONEncoder(
+    separators=(",", ":"), ensure_ascii=False, allow_nan=False
+).encode  # one encoder, built once
 # (method, params) → the result, or None when the request is left to the server.
 EarlyAnswer = Callable[[str, dict[str, Any]], "dict[str, Any] | None"]
 

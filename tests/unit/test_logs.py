@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -54,3 +55,24 @@ def test_the_rendered_line_is_scrubbed_of_secrets_and_bearer_tokens_in_any_case(
     assert "sk-line-secret-0123" not in sent and "abcdef123456" not in sent and "xyz12345" not in sent
     assert sent.count(REDACTED) == 3
     assert '"text": "nothing to hide: a bear, an earring"' in plain
+
+
+class _Custom:
+    def __structlog__(self) -> dict[str, int]:
+        return {"custom": 1}
+
+
+def test_a_line_is_rendered_as_structlogs_json_renderer_renders_it() -> None:
+    event = {"event": "e", "words": ["é", None, 2.5, (1, 2)], "odd": object.__new__(_Custom), "set": {3}, "u": "\u2028"}
+    assert logs._render_json(None, "info", dict(event)) == structlog.processors.JSONRenderer()(None, "info", event)
+
+
+@pytest.mark.parametrize("now", [1765000000.0, 1765000000.25, 1765000001.999999, 1765086399.000001, 1765086399.9999997])
+def test_the_timestamp_is_iso_8601_utc_as_structlogs_stamper_writes_it(
+    now: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(logs.time, "time", lambda: now)
+    expected = datetime.fromtimestamp(now, timezone.utc).isoformat().replace("+00:00", "Z")
+    stamp = logs._UtcStamp()
+    assert stamp(None, "info", {})["timestamp"] == expected
+    assert stamp(None, "info", {})["timestamp"] == expected  # the second's text, kept from the first call
