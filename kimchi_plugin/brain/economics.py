@@ -8,6 +8,7 @@ state, says why in logs and toasts, and keeps the day's spend.
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
@@ -140,14 +141,15 @@ class Economics:
         if settings.cacheAware:
             warm = self._warm(state, router.registry, request)
             verdict = cache_policy.weigh(state.cache, warm, model, tier)
-            log.debug(
-                "cost",
-                session=state.session_id,
-                reason=verdict.reason,
-                stay_usd=round(verdict.stay_usd, 6),
-                switch_usd=round(verdict.switch_usd, 6),
-                workload=state.cache.workload(),  # rendered (as its repr) only when debug lines are written
-            )
+            if log.is_enabled_for(logging.DEBUG):
+                log.debug(
+                    "cost",
+                    session=state.session_id,
+                    reason=verdict.reason,
+                    stay_usd=round(verdict.stay_usd, 6),
+                    switch_usd=round(verdict.switch_usd, 6),
+                    workload=state.cache.workload(),
+                )
             if not verdict.switch and warm is not None and state.cache.warm_tier is not None:
                 model, tier = warm, state.cache.warm_tier
                 if not state.cache.keeping:  # a run of stays answers one question: said and credited once

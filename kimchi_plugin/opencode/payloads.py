@@ -1,5 +1,6 @@
-"""Typed views of OpenCode hook payloads. Every field is optional and unknown fields are kept: a payload of an
-unexpected shape (a future OpenCode) degrades to "nothing to do", never to an error."""
+"""Typed views of OpenCode hook payloads: only the fields the handlers read. Every field is optional and unknown fields
+are skipped (never copied: the recording keeps the raw params): a payload of an unexpected shape (a future OpenCode)
+degrades to "nothing to do", never to an error."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class Open(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="ignore")
 
 
 class ModelRef(Open):

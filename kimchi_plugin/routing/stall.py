@@ -43,7 +43,7 @@ class ToolCall:
 
     at: float
     tool: str
-    call: str  # digest of tool and arguments
+    call: str  # digest of tool and arguments (of a failed call; "" otherwise)
     failed: bool
     error: str  # error_key of a failed call's output
     path: str | None
@@ -55,7 +55,9 @@ def tool_call(
 ) -> ToolCall:
     old, new = args.get("oldString"), args.get("newString")
     change = (_digest(old), _digest(new)) if isinstance(old, str) and isinstance(new, str) else None
-    return ToolCall(at, tool, _digest([tool, dict(args)]), failed, error_key(output) if failed else "", path, change)
+    if not failed:  # only failed calls are compared by their arguments
+        return ToolCall(at, tool, "", False, "", path, change)
+    return ToolCall(at, tool, _digest([tool, dict(args)]), True, error_key(output), path, change)
 
 
 @dataclass(slots=True)
@@ -75,8 +77,8 @@ class StallWatch:
     def observe(self, call: ToolCall) -> str | None:
         """Record a call; the reason the turn is stuck, the first time it is."""
         self.calls.append(call)
-        if self.stuck is not None:
-            return None
+        if self.stuck is not None or not (call.failed or call.change is not None):
+            return None  # a call that neither failed nor edited cannot make the turn stuck
         recent = [c for c in self.calls if call.at - c.at <= WINDOW_S]
         reason = _same_call(call, recent) or _same_error(call, recent) or _back_and_forth(call, recent)
         if reason is not None:

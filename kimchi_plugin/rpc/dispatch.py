@@ -23,6 +23,7 @@ from typing import Any
 import structlog
 from pydantic import BaseModel, ValidationError
 
+from kimchi_plugin.rpc.protocol import HookResult
 from kimchi_plugin.rpc.stdio import REQUEST_KEYS, serialize
 
 
@@ -180,7 +181,9 @@ async def _call(name: str, handler: Handler, params: BaseModel) -> Result:
     except Exception:
         log.exception("method failed", method=name)
         return Error(INTERNAL_ERROR, "Internal error")
-    if isinstance(result, BaseModel):
+    if isinstance(result, HookResult):
+        result = result.wire()
+    elif isinstance(result, BaseModel):
         result = result.model_dump(mode="json", exclude_none=True)
     return Success(result)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_serializer
+from pydantic import BaseModel, ConfigDict, Field
 
 from kimchi_plugin.rpc.stdio import MAX_FRAME_BYTES as MAX_FRAME_BYTES
 from kimchi_plugin.rpc.stdio import PROTOCOL_VERSION as PROTOCOL_VERSION
@@ -122,22 +122,21 @@ class Action(BaseModel):
 
 
 class HookResult(BaseModel):
-    """Every hook's answer: a patch the shim merges into OpenCode's `output`, then actions it runs.
-
-    Empty actions are left off the wire; `cacheable` is only sent for `config`."""
+    """Every hook's answer: a patch the shim merges into OpenCode's `output`, then actions it runs."""
 
     output: dict[str, Any] = Field(default_factory=dict)
     actions: list[Action] = Field(default_factory=list)
     cacheable: bool | None = None
     """`config` only: whether the shim may replay this patch at the next start with the same config."""
 
-    @model_serializer(mode="wrap")
-    def _compact(self, handler: Any) -> dict[str, Any]:
-        data: dict[str, Any] = handler(self)
-        if not self.actions:
-            data.pop("actions", None)
-        if self.cacheable is None:
-            data.pop("cacheable", None)
+    def wire(self) -> dict[str, Any]:
+        """The answer as sent: empty actions are left off, `cacheable` is only sent for `config`. Built by hand: a
+        pydantic dump of the patch (plain JSON data already) costs more than most hooks' own work."""
+        data: dict[str, Any] = {"output": self.output}
+        if self.actions:
+            data["actions"] = [action.model_dump(mode="json") for action in self.actions]
+        if self.cacheable is not None:
+            data["cacheable"] = self.cacheable
         return data
 
 

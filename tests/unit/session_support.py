@@ -106,7 +106,7 @@ def run(coro: Any) -> Any:
 
 def wire(result: Any) -> dict[str, Any]:
     """A handler's result as the shim receives it."""
-    return {"actions": [], **result.model_dump(mode="json", exclude_none=True)}
+    return {"actions": [], **result.wire()}
 
 
 def send(rt: Brain, session: str, text: str, *, model: str = "auto", agent: str = "build") -> dict[str, Any]:
