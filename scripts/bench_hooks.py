@@ -2,9 +2,10 @@
 client driving the echo child (scripts/echo_brain.py: parses each frame, answers an empty patch) in the same run.
 
 Phases, reported separately: start-up (spawn → `initialize` answered, spawn → `config` answered with a fresh cached
-model catalogue), the first seconds after `config` (background loads may run), and the steady state (brain and echo
-calls alternate, so both see the same machine noise). Brain CPU per request is the brain's user+system time over a
-run of requests divided by their number.
+model catalogue), the first seconds after `config` (background loads may run), and the steady state (the calls of
+every brain and of the echo child alternate one by one, so all see the same machine noise). CPU per request is a
+child's time on a CPU (the kernel's per-thread schedstat, in nanoseconds: user and system, every thread) over a run of
+requests divided by their number, measured in blocks whose order rotates among the children.
 
 The brain and the echo child run in a user's layout of the environment (bench_child.user_layout_python: no
 editable-install import hook); `--dev-venv` runs them with the dev `.venv` as it is.
@@ -12,8 +13,8 @@ editable-install import hook); `--dev-venv` runs them with the dev `.venv` as it
 Usage: .venv/bin/python scripts/bench_hooks.py [-n 3000] [--starts 15] [--root CHECKOUT] [--baseline CHECKOUT]
                                                [--dev-venv]
   --root      run the brain from another checkout of this repository (same interpreter)
-  --baseline  also run every phase with the brain from this checkout, interleaved with the measured one (before/after
-              in one run: both see the same machine load)
+  --baseline  also run every phase with the brain from this checkout, interleaved with the measured one call by call
+              (before/after in one run: both see the same machine load)
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +41,7 @@ SESSION = "ses_dec450866ffeLHErrGYWpmt16l"  # the fixtures' session
 FIRST_SECONDS_S = 2.0
 SETTLE_S, SETTLE_TIMEOUT_S = 0.3, 3.0  # idle RSS: once it stops changing (the Brain is built after `initialize`)
 WARMUP = 300
-TICK_S = 1 / os.sysconf("SC_CLK_TCK")
+CPU_BLOCKS = 10  # CPU figures: each child's calls in this many blocks, the children's order rotating between blocks
 SENTENCES = (
     "Refactor the session store so eviction happens in one place and add tests for the TTL. ",
     "Why does the websocket handler drop messages after a reconnect? The log shows a stale cursor. ",
@@ -55,7 +57,8 @@ INIT_MS, CONFIG_MS = 150.0, 250.0
 
 
 def fixture(name: str) -> dict[str, Any]:
-    return json.loads((FIXTURES / f"{name}.json").read_text())
+    data: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text())
+    return data
 
 
 def chat_message(rpc_id: int, size: int) -> bytes:
@@ -81,7 +84,7 @@ def chat_message(rpc_id: int, size: int) -> bytes:
 
 
 def config_params() -> dict[str, Any]:
-    cfg = fixture("config")["params"]
+    cfg: dict[str, Any] = fixture("config")["params"]
     cfg["output"]["provider"]["kimchi"]["options"]["baseURL"] = BASE_URL
     return cfg
 
@@ -121,8 +124,16 @@ class Child:
         return elapsed
 
     def cpu_s(self) -> float:
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) * TICK_S
+        """Time on a CPU so far, every thread (schedstat's first field: nanoseconds, where /proc/PID/stat counts
+        10 ms ticks)."""
+        tasks = Path(f"/proc/{self.proc.pid}/task")
+        total = 0
+        for task in tasks.iterdir():
+            try:
+                total += int((task / "schedstat").read_text().split()[0])
+            except (OSError, IndexError, ValueError):
+                continue  # a thread that ended meanwhile
+        return total / 1e9
 
     def rss_mb(self) -> float:
         return rss_mb(self.proc.pid)
@@ -186,22 +197,31 @@ def start_up(argv: list[str], echo: list[str], home: Path, roots: list[Path | No
         )
 
 
-def cpu_us(child: Child, hooks: list[tuple[str, dict[str, Any]]], first_id: int, calls: int) -> float:
-    """The child's CPU time per request over `calls` requests cycling through `hooks`, in µs."""
-    before = child.cpu_s()
-    for rpc_id in range(first_id, first_id + calls):
-        fx = hooks[rpc_id % len(hooks)][1]
-        child.call(frame(rpc_id, fx["method"], fx["params"]))
-    return (child.cpu_s() - before) / calls * 1e6
+def cpu_us(children: list[Child], make: Callable[[int], bytes], first_id: int, calls: int) -> list[float]:
+    """Each child's CPU time per request over `calls` requests (`make(rpc_id)`), in µs; the requests go in
+    CPU_BLOCKS blocks per child, the children's order rotating between blocks (the same machine noise for all)."""
+    used = [0.0] * len(children)
+    per_block = max(1, calls // CPU_BLOCKS)
+    rpc_id = first_id
+    for block in range(CPU_BLOCKS):
+        for k in range(len(children)):
+            index = (k + block) % len(children)
+            child = children[index]
+            before = child.cpu_s()
+            for _ in range(per_block):
+                rpc_id += 1
+                child.call(make(rpc_id))
+            used[index] += child.cpu_s() - before
+    return [u / (per_block * CPU_BLOCKS) * 1e6 for u in used]
 
 
-def session(brain: Child, echo: Child, home: Path, n: int) -> None:
-    brain.call(init_frame(home))
-    echo.call(init_frame(home))
-    idle = brain.settled_rss_mb()
-    brain.call(frame(2, "config", config_params()))
-    echo.call(frame(2, "config", config_params()))
-    cheap = [(name, fixture(name)) for name in CHEAP_HOOKS]
+def start_session(child: Child, home: Path) -> None:
+    child.call(init_frame(home))
+    child.call(frame(2, "config", config_params()))
+
+
+def first_seconds(brain: Child, cheap: list[tuple[str, dict[str, Any]]]) -> None:
+    """Cheap hooks right after the session's first routed turn, while background loads may run."""
     first: list[float] = []
     rpc_id = 10
     brain.call(chat_message(rpc_id, 5 * 1024))  # the session's routed turn: the cheap hooks then do their real work
@@ -212,42 +232,76 @@ def session(brain: Child, echo: Child, home: Path, n: int) -> None:
         first.append(brain.call(frame(rpc_id, fx["method"], fx["params"])))
     p50, p99 = quantiles(first)
     print(
-        f"first {FIRST_SECONDS_S:.0f} s after config: cheap hooks p50 {p50:.3f} ms, p99 {p99:.3f} ms, "
+        f"  first {FIRST_SECONDS_S:.0f} s after config: cheap hooks p50 {p50:.3f} ms, p99 {p99:.3f} ms, "
         f"max {max(first):.3f} ms ({len(first)} calls)"
     )
 
-    for label, make in (
-        ("cheap hooks", lambda i: frame(i, cheap[i % len(cheap)][1]["method"], cheap[i % len(cheap)][1]["params"])),
-        ("chat.message 5 KB", lambda i: chat_message(i, 5 * 1024)),
-    ):
-        real, floor = [], []
+
+def session(brains: dict[Path | None, Child], echo: Child, home: Path, n: int) -> None:
+    """Every brain and the echo child through the same phases; steady-state calls alternate among them."""
+    idle: dict[Path | None, float] = {}
+    for root, brain in brains.items():
+        brain.call(init_frame(home))
+        idle[root] = brain.settled_rss_mb()
+        brain.call(frame(2, "config", config_params()))
+    start_session(echo, home)
+    cheap = [(name, fixture(name)) for name in CHEAP_HOOKS]
+    for root, brain in brains.items():
+        print(f"brain from {root or REPO_ROOT}")
+        first_seconds(brain, cheap)
+
+    def cheap_call(rpc_id: int) -> bytes:
+        fx = cheap[rpc_id % len(cheap)][1]
+        return frame(rpc_id, fx["method"], fx["params"])
+
+    def chat_call(rpc_id: int) -> bytes:
+        return chat_message(rpc_id, 5 * 1024)
+
+    children = [*brains.values(), echo]
+    print(f"steady state ({n} calls per kind and child after {WARMUP} warm-up calls, the children's calls alternating)")
+    rpc_id = 100_000
+    for label, make in (("cheap hooks", cheap_call), ("chat.message 5 KB", chat_call)):
+        times: list[list[float]] = [[] for _ in children]
         for k in range(WARMUP + n):
             rpc_id += 1
             data = make(rpc_id)
-            a, b = brain.call(data), echo.call(data)
-            if k >= WARMUP:
-                real.append(a)
-                floor.append(b)
-        (r50, r99), (f50, f99) = quantiles(real), quantiles(floor)
-        line = (
-            f"  {label:18} brain p50 {r50:.3f} p99 {r99:.3f} ms | echo p50 {f50:.3f} p99 {f99:.3f} ms | "
-            f"p99 {r99 / f99:.2f}× floor"
-        )
-        if label == "cheap hooks":
-            line += f"  goal ≤ {CHEAP_P99_RATIO:.0f}×: {verdict(r99 <= CHEAP_P99_RATIO * f99)}"
-        else:
-            ok = r50 <= CHAT_P50_MS and r99 <= CHAT_P99_RATIO * f99 and r99 <= CHAT_P99_MS
-            line += f"  goal p50 ≤ {CHAT_P50_MS} ms, p99 ≤ {CHAT_P99_RATIO:.0f}× and ≤ {CHAT_P99_MS} ms: {verdict(ok)}"
-        print(line)
+            for index, child in enumerate(children):
+                elapsed = child.call(data)
+                if k >= WARMUP:
+                    times[index].append(elapsed)
+        f50, f99 = quantiles(times[-1])
+        print(f"  {label}: echo p50 {f50:.3f} p99 {f99:.3f} ms")
+        for root, measured in zip(brains, times):
+            r50, r99 = quantiles(measured)
+            line = f"    brain from {root or REPO_ROOT}: p50 {r50:.3f} p99 {r99:.3f} ms | p99 {r99 / f99:.2f}× floor"
+            if label == "cheap hooks":
+                line += f"  goal ≤ {CHEAP_P99_RATIO:.0f}×: {verdict(r99 <= CHEAP_P99_RATIO * f99)}"
+            else:
+                ok = r50 <= CHAT_P50_MS and r99 <= CHAT_P99_RATIO * f99 and r99 <= CHAT_P99_MS
+                line += (
+                    f"  goal p50 ≤ {CHAT_P50_MS} ms, p99 ≤ {CHAT_P99_RATIO:.0f}× and ≤ {CHAT_P99_MS} ms: {verdict(ok)}"
+                )
+            print(line)
 
     calls = max(n, 3000)
-    used_us = cpu_us(brain, cheap, rpc_id + 1, calls)
-    echo_us = cpu_us(echo, cheap, rpc_id + 1 + calls, calls)
-    print(
-        f"  brain CPU per cheap hook: {used_us:.0f} µs (echo child {echo_us:.0f} µs, {used_us / echo_us:.1f}×)  "
-        f"goal ≤ {CPU_US_PER_REQUEST:.0f} µs: {verdict(used_us <= CPU_US_PER_REQUEST)}"
-    )
-    print(f"  RSS: idle {idle:.1f} MB, after this session {brain.rss_mb():.1f} MB")
+    for label, make, count in (("cheap hook", cheap_call, calls), ("chat.message 5 KB", chat_call, calls // 3)):
+        rpc_id += 1
+        used = cpu_us(children, make, rpc_id, count)
+        rpc_id += count + len(children) * CPU_BLOCKS
+        echo_us = used[-1]
+        print(
+            f"  CPU per {label} ({count} calls per child in {CPU_BLOCKS} rotating blocks): echo child {echo_us:.0f} µs"
+        )
+        for root, brain_us in zip(brains, used):
+            line = f"    brain from {root or REPO_ROOT}: {brain_us:.0f} µs ({brain_us / echo_us:.1f}× echo)"
+            if label == "cheap hook":
+                line += f"  goal ≤ {CPU_US_PER_REQUEST:.0f} µs: {verdict(brain_us <= CPU_US_PER_REQUEST)}"
+            print(line)
+    for root, brain in brains.items():
+        print(
+            f"  RSS, brain from {root or REPO_ROOT}: idle {idle[root]:.1f} MB, "
+            f"after this session {brain.rss_mb():.1f} MB"
+        )
 
 
 def main() -> int:
@@ -270,15 +324,15 @@ def main() -> int:
         for root in roots:
             Child(brain_argv, home, root).close()  # page cache and bytecode
         start_up(brain_argv, echo_argv, home, roots, args.starts)
-        for root in roots:
-            brain, echo = Child(brain_argv, home, root), Child(echo_argv, home, None)
-            print(f"brain from {root or REPO_ROOT}, load average {os.getloadavg()[0]:.1f}")
-            print(f"steady state ({args.n} calls per kind after {WARMUP} warm-up calls, brain and echo alternating)")
-            try:
-                session(brain, echo, home, args.n)
-            finally:
-                brain.close()
-                echo.close()
+        brains = {root: Child(brain_argv, home, root) for root in roots}
+        echo = Child(echo_argv, home, None)
+        print(f"session, load average {os.getloadavg()[0]:.1f}")
+        try:
+            session(brains, echo, home, args.n)
+        finally:
+            for child in [*brains.values(), echo]:
+                child.close()
+        print(f"load average at the end {os.getloadavg()[0]:.1f}")
     return 0
 
 
