@@ -242,8 +242,7 @@ class Brain:
             actions.extend(self._explained(turn, decision, request.estimated_tokens))
         if decision.model is not None:
             if turn.message_id:
-                tag = replace(_tag(decision, turn.agent), cache_saved_usd=reviewed.cache_saved_usd)
-                self.usage.on_route(turn.message_id, tag)
+                self.usage.on_route(turn.message_id, _tag(decision, turn.agent, reviewed.cache_saved_usd))
             key = f"{decision.profile.value}:{decision.model.id}"
             if self.settings.toasts and (key != state.toast_key or decision.notes):
                 state.toast_key = key
@@ -251,12 +250,16 @@ class Brain:
         return Routed(decision, tuple(actions))
 
     def _explained(self, turn: UserTurn, decision: Decision, tokens: int) -> list[Action]:
-        """Keep the decision for `/why`, learn from it if it corrects the one before, and log it in words."""
+        """Keep the decision for `/why`, learn from it if it corrects the one before, and log it in words (once the
+        reply is out)."""
         words = decision.text if decision.text is not None else turn.text
         remembered = Remembered(decision, words, tokens, turn.message_id)
         self.explainer.note(turn.session_id, remembered, self._setup.registry, self.services.clock())
         correction = self.learning.observe(turn.session_id, words, decision, decision.text is not None)
-        self._log_decision(turn, decision, tokens)
+        try:  # the line is written after the reply: the hook's answer does not wait for it
+            asyncio.get_running_loop().call_soon(self._log_decision, turn, decision, tokens)
+        except RuntimeError:  # a synchronous caller: nothing runs after it
+            self._log_decision(turn, decision, tokens)
         if correction is None or not self.settings.toasts:
             return []
         return [Action.toast("Kimchi: correction noted", f"{correction.words()} (/why; kimchi-plugin learn --reset)")]
@@ -501,9 +504,11 @@ class Brain:
             fallback.note_success(state, model_id)
 
 
-def _tag(decision: Decision, agent: str | None) -> RouteTag:
+def _tag(decision: Decision, agent: str | None, cache_saved_usd: float = 0.0) -> RouteTag:
     assert decision.model is not None
-    return RouteTag(decision.tier.value, decision.profile.value, decision.source, decision.model.id, agent)
+    return RouteTag(
+        decision.tier.value, decision.profile.value, decision.source, decision.model.id, agent, cache_saved_usd
+    )
 
 
 def _tag_turn(state: SessionState) -> RouteTag | None:

@@ -22,7 +22,6 @@ class Part(Open):
     type: str | None = None
     text: str | None = None
     synthetic: bool | None = None
-    tool: str | None = None
 
 
 class UserMessage(Open):
@@ -36,7 +35,6 @@ class ChatMessageInput(Open):
     sessionID: str | None = None
     agent: str | None = None
     model: ModelRef | None = None
-    messageID: str | None = None
 
 
 class ChatMessageOutput(Open):
@@ -58,7 +56,6 @@ class ChatParamsInput(Open):
     agent: str | None = None
     model: ModelInfo | None = None
     provider: ProviderInfo | None = None
-    message: UserMessage | None = None
 
 
 class SystemTransformInput(Open):
@@ -69,12 +66,10 @@ class SystemTransformInput(Open):
 class ToolAfterInput(Open):
     tool: str | None = None
     sessionID: str | None = None
-    callID: str | None = None
     args: dict[str, Any] | None = None
 
 
 class ToolAfterOutput(Open):
-    title: Any = None
     output: Any = None
     metadata: dict[str, Any] | None = None
 
@@ -100,7 +95,6 @@ class TranscriptInfo(Open):
     id: str | None = None
     role: str | None = None
     sessionID: str | None = None
-    agent: str | None = None
 
 
 class TranscriptMessage(Open):
