@@ -1,11 +1,14 @@
-"""Brain start-up: spawn → ready (`initialize` answered), against bare interpreter start-up and a child that answers
-`initialize` without importing anything (scripts/echo_brain.py), interleaved in one run; then what the brain imports
-in all (`python -X importtime`: the answer comes first, the Brain is built right after it), largest first.
+"""Brain start-up: spawn → ready (`initialize` answered) and spawn → `config` answered (a fresh cached catalogue, as at
+a user's every start after the first), against bare interpreter start-up and a child that answers `initialize` without
+importing anything (scripts/echo_brain.py), interleaved in one run; the brain's CPU time when `config` is answered;
+then what the brain imports before `config` is answered (`python -X importtime`), largest first, and what it imports
+after.
 
 The children run in a user's layout of the environment (bench_child.user_layout_python); `--dev-venv` runs them with
 the dev `.venv` (an editable install, whose import hook costs ~20 ms of CPU at every start).
 
-Usage: .venv/bin/python scripts/bench_startup.py [-n 20] [--dev-venv] [--bootstrap]
+Usage: .venv/bin/python scripts/bench_startup.py [-n 20] [--baseline CHECKOUT] [--dev-venv] [--bootstrap]
+  --baseline   also start the brain from this checkout, interleaved with this one (before/after in one run)
   --bootstrap  also time the shim's first-run set-up (fresh virtualenv + pip install of this package; needs PyPI)
 """
 
@@ -19,12 +22,16 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from bench_child import ECHO, PYTHON, REPO_ROOT, user_layout_python  # beside this script
+from bench_child import ECHO, PYTHON, REPO_ROOT, frame, user_layout_python  # beside this script
+from bench_hooks import TICK_S, config_params, seed_catalogue
 
 READY_GOAL_MS = 150.0  # the fast-path issue's target for spawn → `initialize` answered
+CONFIG_GOAL_MS = 250.0  # ... and for spawn → `config` answered (cached catalogue)
 TOP_IMPORTS = 15
 INIT_TIMEOUT_S = 10.0
 
@@ -40,40 +47,79 @@ def init_frame(log_file: Path) -> bytes:
     return json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": params}).encode() + b"\n"
 
 
-def env(tmp: Path) -> dict[str, str]:
+def env(tmp: Path, root: Path | None = None) -> dict[str, str]:
     # Bytecode may be written (the dev environment turns that off): a user's environment has it compiled.
     clean = {
         k: v for k, v in os.environ.items() if k not in ("KIMCHI_API_KEY", "CASTAI_API_KEY", "PYTHONDONTWRITEBYTECODE")
     }
-    clean.update(XDG_STATE_HOME=str(tmp), XDG_CACHE_HOME=str(tmp))
+    clean.update(XDG_STATE_HOME=str(tmp), XDG_CACHE_HOME=str(tmp / "cache"))
+    if root is not None:
+        clean["PYTHONPATH"] = str(root)
     return clean
 
 
-def spawn_to_ready(argv: list[str], tmp: Path, extra: tuple[str, ...] = ()) -> tuple[float, str]:
-    """Milliseconds from spawn to the `initialize` reply line, and the child's stderr."""
+@dataclass
+class Start:
+    ready_ms: float  # spawn → `initialize` answered
+    config_ms: float  # spawn → `config` answered (nan when not asked)
+    cpu_ms: float  # the CPU time of the child's main thread when `config` was answered
+    stderr_before: str  # what the child wrote to stderr before `config` was answered
+    stderr_after: str
+
+
+def spawn(
+    argv: list[str], tmp: Path, root: Path | None = None, extra: tuple[str, ...] = (), config: bool = True
+) -> Start:
+    """One start: `initialize`, then (with `config`) the `config` hook, each timed from the spawn."""
     started = time.perf_counter()
     proc = subprocess.Popen(
         [*argv[:1], *extra, *argv[1:]],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env=env(tmp),
+        env=env(tmp, root),
         cwd=tmp,
     )
-    assert proc.stdin and proc.stdout
+    assert proc.stdin and proc.stdout and proc.stderr
+    err: list[bytes] = []
+    reader = threading.Thread(target=lambda: err.extend(proc.stderr or ()), daemon=True)
+    reader.start()
     proc.stdin.write(init_frame(tmp / "brain.log"))
     proc.stdin.flush()
     reply = proc.stdout.readline()
-    elapsed = (time.perf_counter() - started) * 1000
+    ready = (time.perf_counter() - started) * 1000
     if b'"protocolVersion":1' not in reply:
         proc.kill()
         raise RuntimeError(f"no initialize reply from {argv}: {reply[:200]!r}")
+    configured, cpu = float("nan"), float("nan")
+    if config:
+        proc.stdin.write(frame(2, "config", config_params()))
+        proc.stdin.flush()
+        reply = proc.stdout.readline()
+        configured = (time.perf_counter() - started) * 1000
+        cpu = cpu_ms(proc.pid)
+        if b'"result"' not in reply:
+            proc.kill()
+            raise RuntimeError(f"no config answer from {argv}: {reply[:200]!r}")
+    split = len(err)
     try:
-        _, err = proc.communicate(timeout=INIT_TIMEOUT_S)  # closes stdin: end of input ends the brain
+        proc.communicate(timeout=INIT_TIMEOUT_S)  # closes stdin: end of input ends the brain
     except subprocess.TimeoutExpired:
         proc.kill()
-        _, err = proc.communicate()
-    return elapsed, err.decode(errors="replace")
+        proc.communicate()
+    reader.join()
+    text = [line.decode(errors="replace") for line in err]
+    return Start(ready, configured, cpu, "".join(text[:split]), "".join(text[split:]))
+
+
+def cpu_ms(pid: int) -> float:
+    """The CPU time of the child's main thread (Linux schedstat, in ns: the tick-counted user+system time moves in
+    10 ms steps) — the thread `config` waits for."""
+    schedstat = Path(f"/proc/{pid}/schedstat")
+    if schedstat.exists():
+        return int(schedstat.read_text().split()[0]) / 1e6
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * TICK_S * 1000
 
 
 def bare(python: Path, tmp: Path) -> float:
@@ -137,48 +183,69 @@ def bootstrap(tmp: Path) -> None:
         print(f"bootstrap failed: {out.stderr[-1500:]}")
         return
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    cold, _ = spawn_to_ready([result["command"], "-m", "kimchi_plugin"], tmp)
+    cold = spawn([result["command"], "-m", "kimchi_plugin"], tmp, config=False).ready_ms
     print(
         f"first-run bootstrap (venv + pip install): {result['ms'] / 1000:.1f} s; then first spawn → ready "
         f"{cold:.0f} ms (cold bytecode)"
     )
 
 
+def print_imports(title: str, stderr: str) -> None:
+    top, total = import_profile(stderr)
+    print(f"\n{title} (python -X importtime, top-level, cumulative): {total / 1000:.1f} ms in all")
+    for us, module in top[:TOP_IMPORTS]:
+        print(f"  {us / 1000:7.1f} ms  {module}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=20, help="runs per variant")
+    parser.add_argument("--baseline", type=Path, help="checkout started alongside, interleaved (before/after)")
     parser.add_argument("--bootstrap", action="store_true", help="also time the first-run venv set-up")
     parser.add_argument("--dev-venv", action="store_true", help="run the children with .venv (editable install)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="kimchi-start-") as name:
         tmp = Path(name)
+        seed_catalogue(tmp / "cache")
         python = PYTHON if args.dev_venv else user_layout_python(tmp)
         brain = [str(python), "-m", "kimchi_plugin"]
         echo = [str(python), str(ECHO)]
-        spawn_to_ready(brain, tmp)  # warm the page cache and bytecode once
-        ready: list[float] = []
+        roots: list[Path | None] = [args.baseline, None] if args.baseline else [None]
+        for root in roots:
+            spawn(brain, tmp, root)  # warm the page cache and bytecode once
+        starts: dict[Path | None, list[Start]] = {root: [] for root in roots}
         floor: list[float] = []
         interpreter: list[float] = []
         for _ in range(args.n):
-            ready.append(spawn_to_ready(brain, tmp)[0])
-            floor.append(spawn_to_ready(echo, tmp)[0])
+            for root in roots:
+                starts[root].append(spawn(brain, tmp, root))
+            floor.append(spawn(echo, tmp, config=False).ready_ms)
             interpreter.append(bare(python, tmp))
         layout = "dev .venv (editable install)" if args.dev_venv else "user layout"
         print(f"start-up, warm {layout}, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-        print(f"brain spawn → initialize answered : {summary(ready)}")
-        print(f"echo child spawn → answered      : {summary(floor)}")
-        print(f"python -c pass (spawn → exit)    : {summary(interpreter)}")
-        overhead = statistics.median(ready) - statistics.median(floor)
-        verdict = "met" if statistics.median(ready) <= READY_GOAL_MS else "MISSED"
-        print(
-            f"brain's own start-up (median over echo floor): {overhead:+.1f} ms; "
-            f"goal ≤ {READY_GOAL_MS:.0f} ms: {verdict}"
-        )
-        _, stderr = spawn_to_ready(brain, tmp, extra=("-X", "importtime"))
-        top, total = import_profile(stderr)
-        print(f"\nimports of a start (python -X importtime, top-level, cumulative): {total / 1000:.1f} ms in all")
-        for us, module in top[:TOP_IMPORTS]:
-            print(f"  {us / 1000:7.1f} ms  {module}")
+        print(f"echo child spawn → answered       : {summary(floor)}")
+        print(f"python -c pass (spawn → exit)     : {summary(interpreter)}")
+        f50 = statistics.median(floor)
+        for root in roots:
+            runs = starts[root]
+            ready = statistics.median(s.ready_ms for s in runs)
+            configured = statistics.median(s.config_ms for s in runs)
+            print(f"brain from {root or REPO_ROOT}")
+            print(
+                f"  spawn → initialize answered     : {summary([s.ready_ms for s in runs])}  ({ready / f50:.1f}× echo)"
+            )
+            print(
+                f"  spawn → config answered         : {summary([s.config_ms for s in runs])}  "
+                f"({configured / f50:.1f}× echo)"
+            )
+            print(f"  main thread CPU at config answer : {summary([s.cpu_ms for s in runs])}")
+            print(
+                f"  goals: initialize ≤ {READY_GOAL_MS:.0f} ms {'met' if ready <= READY_GOAL_MS else 'MISSED'}, "
+                f"config ≤ {CONFIG_GOAL_MS:.0f} ms {'met' if configured <= CONFIG_GOAL_MS else 'MISSED'}"
+            )
+        profiled = spawn(brain, tmp, extra=("-X", "importtime"))
+        print_imports("imports before config is answered", profiled.stderr_before)
+        print_imports("imports after config is answered (to the end of input)", profiled.stderr_after)
         if args.bootstrap:
             print()
             bootstrap(tmp)
