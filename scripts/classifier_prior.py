@@ -6,8 +6,7 @@ The shipped weight table supersedes these numbers; what routing keeps of them is
 
 from __future__ import annotations
 
-from kimchi_plugin.routing.classifier import PREV_PREFIX
-from kimchi_plugin.routing.classify.features import CONTEXT_FORMS
+from kimchi_plugin.routing.classifier import CONTEXT_FORMS, PREV_PREFIX
 from kimchi_plugin.routing.tiers import Profile, Tier
 
 _D, _R, _PL, _C, _RF, _A = (

@@ -136,9 +136,9 @@ class Brain:
         first = not self.configured.is_set()
         self.configured.set()
         if first and self.services.background_loads:
-            # The classifier's weight table (~20 ms), so that the first decision finds it ready. (The o200k encoding
-            # loads only once a conversation nears a token threshold: see ConversationTokens.)
-            threading.Thread(target=classifier.load_weights, name="kimchi-classifier-load", daemon=True).start()
+            # The classifier's features and weight table (~40 ms), so that the first decision finds them ready. (The
+            # o200k encoding loads only once a conversation nears a token threshold: see ConversationTokens.)
+            threading.Thread(target=classifier.warm_up, name="kimchi-classifier-load", daemon=True).start()
         holds_key = "apiKey" in ((patch.get("provider") or {}).get(self.provider_id) or {}).get("options", {})
         actions = self._no_key_actions() if view.api_key is None else ()
         return ConfigAnswer(patch, self._setup.final and not holds_key, actions)

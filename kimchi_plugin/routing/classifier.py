@@ -8,13 +8,21 @@ the table to score with; without one, the table shipped with the package (read o
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import cache
+
 from kimchi_plugin.routing.classify import scoring
-from kimchi_plugin.routing.classify.features import PREV_PREFIX, extract_features
 from kimchi_plugin.routing.classify.scoring import DEFAULT_CONFIDENCE, EMPTY, Classification, probabilities
 from kimchi_plugin.routing.classify.table import WeightTable, shipped_table
 from kimchi_plugin.routing.tiers import Profile
 
+# Context features the conversation stage adds: "prev:coder", and the previous tier crossed with the message's form
+# ("prev:coding+question").
+PREV_PREFIX = "prev:"
+CONTEXT_FORMS = ("question", "order")
+
 __all__ = [
+    "CONTEXT_FORMS",
     "DEFAULT_CONFIDENCE",
     "PREV_PREFIX",
     "Classification",
@@ -26,12 +34,34 @@ __all__ = [
     "load_weights",
     "probabilities",
     "score",
+    "warm_up",
 ]
 
 
 def load_weights() -> WeightTable:
     """The shipped weight table, read once (callers may warm it in the background after start-up)."""
     return shipped_table()
+
+
+def warm_up() -> None:
+    """Load what the first decision needs, each part once: the feature extractor and the weight table (callers may
+    warm them on a thread after start-up)."""
+    _extractor()
+    shipped_table()
+
+
+def extract_features(text: str) -> set[str]:
+    """The named features of `text` (`classify.features`)."""
+    return _extractor()(text)
+
+
+@cache
+def _extractor() -> Callable[[str], set[str]]:
+    """`classify.features` is imported on first use: compiling its patterns and reading the lexicon take ~20 ms that
+    start-up need not pay (the import system makes a second thread wait for the first's import)."""
+    from kimchi_plugin.routing.classify.features import extract_features as extract
+
+    return extract
 
 
 def classify(text: str, table: WeightTable | None = None) -> Classification:

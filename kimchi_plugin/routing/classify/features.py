@@ -43,10 +43,6 @@ STEM_MAX_WORD_CHARS = 24
 STEM_MARK = "*"
 # Words that may start a word pair or a phrase.
 HEADS = frozenset(PAIR_HEADS) | PHRASE_HEADS
-# Context features the conversation stage adds: "prev:coder", and the previous tier crossed with the
-# message's form ("prev:coding+question").
-PREV_PREFIX = "prev:"
-CONTEXT_FORMS = ("question", "order")
 # Distinct tokens remembered (cleared when full), and the longest token worth remembering.
 TOKEN_CACHE_SIZE = 16384
 TOKEN_CACHE_MAX_CHARS = 64
