@@ -1,11 +1,12 @@
 """Start-up defers what `config` does not need, safely: the brain answers `config` before its main thread imports the
-classifier's features (loaded on a thread after the answer); a message that arrives right behind `config` (while that
-load runs) is routed exactly as one sent later."""
+classifier's features (loaded on a thread after the answer), pydantic's plugin search or the command line parser; a
+message that arrives right behind `config` (while that load runs) is routed exactly as one sent later."""
 
 from __future__ import annotations
 
 import copy
 import json
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -23,6 +24,8 @@ DEFERRED = (
     "kimchi_plugin.routing.classify.features",
     "kimchi_plugin.routing.classify.patterns",
     "kimchi_plugin.routing.classify.lexicon",
+    "importlib.metadata",
+    "argparse",
 )
 TEXTS = (
     "Plan the architecture for splitting the billing service into smaller modules: what are the trade-offs?",
@@ -104,3 +107,35 @@ def test_a_message_right_behind_config_is_routed_as_one_sent_later(tmp_path: Pat
         assert first[i]["result"] == second[i]["result"]
     modes = {action["args"]["body"]["title"] for i in ids for action in first[i]["result"].get("actions", [])}
     assert {"Kimchi: Planning", "Kimchi: Debugging", "Kimchi: Coding"} <= modes  # classified, not defaulted
+
+
+PLUGINS_OFF = """
+import sys
+from kimchi_plugin.app import without_pydantic_plugins
+without_pydantic_plugins()
+from pydantic import BaseModel, ValidationError
+
+class Shape(BaseModel):
+    size: int
+
+assert Shape.model_validate({"size": "3"}).size == 3
+try:
+    Shape.model_validate({"size": "three"})
+except ValidationError:
+    pass
+else:
+    raise AssertionError("no validation error")
+assert "importlib.metadata" not in sys.modules
+from pydantic.plugin import _loader
+assert tuple(_loader.get_plugins()) == ()
+assert _loader.PYDANTIC_ENTRY_POINT_GROUP == "pydantic"  # any other name: the real module, plugins still off
+assert tuple(_loader.get_plugins()) == ()
+print("ok")
+"""
+
+
+def test_pydantic_validates_without_its_plugin_search() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", PLUGINS_OFF], capture_output=True, text=True, cwd=REPO_ROOT, timeout=60, check=False
+    )
+    assert done.stdout.strip() == "ok", done.stderr[-3000:]
