@@ -13,7 +13,7 @@ import asyncio
 import os
 import threading
 from collections.abc import Awaitable, Callable
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 import structlog
 
@@ -47,6 +47,10 @@ class FrameSplitter:
         self._skipping = False
 
     def feed(self, chunk: bytes) -> list[bytes | _Oversized]:
+        if not self._buffer and not self._skipping and chunk.endswith(b"\n") and len(chunk) <= self._max:
+            lines = chunk.split(b"\n")  # whole lines, none over the cap: the common read of one frame
+            lines.pop()  # the empty rest after the last newline
+            return cast("list[bytes | _Oversized]", lines)
         if self._skipping:
             newline = chunk.find(b"\n")
             if newline < 0:
