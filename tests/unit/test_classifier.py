@@ -18,7 +18,7 @@ from kimchi_plugin.routing.classifier import (
     decide_features,
     extract_features,
 )
-from kimchi_plugin.routing.classify import features
+from kimchi_plugin.routing.classify import features, lexicon
 from kimchi_plugin.routing.classify import patterns as rx
 from kimchi_plugin.routing.classify import table as table_file
 from kimchi_plugin.routing.classify.scoring import CONFIDENCE_CEIL, CONFIDENCE_FLOOR, calibrated
@@ -316,14 +316,17 @@ def test_token_lookups_stay_bounded_and_change_nothing(monkeypatch: pytest.Monke
     ]
     fresh = []
     for text in texts:
+        features._CHUNKS.clear()
         features._SPELLED.clear()
         features._WORDS.clear()
         fresh.append(extract_features(text))
     monkeypatch.setattr(features, "TOKEN_CACHE_SIZE", 50)
     for text, expected in zip(texts, fresh):
         assert extract_features(text) == expected
-        # At most one message's distinct tokens (ten words, "refactr", the long one) past the limit.
+        # At most one message's distinct tokens (ten words, "refactr", the long one) past the limit, and its chunks
+        # but the long one.
         assert len(features._SPELLED) <= 50 + 11 and len(features._WORDS) <= 50 + 12
+        assert len(features._CHUNKS) <= 50 + 11
     assert {"refactor", "refactor:verb"} <= fresh[0]
 
 
@@ -355,3 +358,27 @@ def test_a_long_sentence_is_read_by_its_opening() -> None:
     assert rx.opening(sentence, True)[: rx.OPENING_WORDS] == rx.WORD[1].findall(sentence)[: rx.OPENING_WORDS]
     assert len(rx.opening(sentence, True)) < 40
     assert rx.opening("fix " + "x" * 300 + " now", False) == ["fix", "x" * 300, "now"]
+
+
+@pytest.mark.parametrize("plain", [True, False])
+def test_no_token_spans_a_space_so_chunks_read_as_the_whole_does(plain: bool) -> None:
+    # The extractor tokenises each whitespace-separated chunk once and remembers it.
+    spaces = "".join(chr(c) for c in range(0x3001) if chr(c).isspace())
+    assert not re.search(r"[\w'./]", spaces) and spaces.split() == []
+    # A chunk of letters alone is one token, in any script.
+    letters = [chr(c) for c in range(0x30000) if chr(c).isalpha() and (plain <= chr(c).isascii())]
+    assert rx.TOKEN[plain].findall(" ".join(letters)) == letters
+    assert rx.TOKEN[plain].findall("".join(letters)) == ["".join(letters)]
+    for text in SAMPLES:
+        lower = text.lower()
+        tokens = rx.TOKEN[plain].findall(lower)
+        assert [token for chunk in lower.split() for token in rx.TOKEN[plain].findall(chunk)] == tokens
+        features._CHUNKS.clear()
+        assert features._words(lower, plain) == [features._word(token) for token in tokens]
+
+
+def test_every_wide_script_term_holds_a_wide_character() -> None:
+    # The extractor looks for these terms only in text that holds a character of those scripts.
+    terms = [term for term, _ in lexicon.CJK_TERMS] + list(lexicon.CJK_REQUESTS)
+    assert terms and all(rx.WIDE_CHAR.search(term) for term in terms)
+    assert {"lead:code", "debug:error"} <= extract_features("请帮我修复这个报错")

@@ -1,15 +1,16 @@
 """Text → named features: pasted structure, word families, leading intent, intent phrasings, the words themselves,
 their stems and word pairs, character pairs of Chinese and Japanese.
 
-Pure and bounded: a giant paste is read by its head and tail only, and every distinct token is looked up once
-(its spelling repaired, its families and stem found) and remembered, so a long message costs a small constant.
+Pure and bounded: a giant paste is read by its head and tail only, and every distinct chunk of text between spaces is
+tokenised once (each token's spelling repaired, its word's families and stem found) and remembered, so a long message
+costs a small constant.
 """
 
 from __future__ import annotations
 
 from collections.abc import KeysView
-from itertools import compress, count
-from operator import itemgetter
+from itertools import chain, compress, count
+from operator import add, itemgetter
 
 from kimchi_plugin.routing.classify import patterns as rx
 from kimchi_plugin.routing.classify.lexicon import (
@@ -43,13 +44,17 @@ STEM_MAX_WORD_CHARS = 24
 STEM_MARK = "*"
 # Words that may start a word pair or a phrase.
 HEADS = frozenset(PAIR_HEADS) | PHRASE_HEADS
-# Distinct tokens remembered (cleared when full), and the longest token worth remembering.
+# Distinct chunks, tokens and words remembered (cleared when full), and the longest chunk or token worth remembering.
 TOKEN_CACHE_SIZE = 16384
 TOKEN_CACHE_MAX_CHARS = 64
 
-# Token → its word ("" for a name such as "plan.md" or "user_id"), and word → (the word itself and its stem; those and
-# the word's lexicon families; the families alone). A token's entries stay while the token does.
+# Whitespace-separated chunk of the lower-cased prose → the words of its tokens ("" for a name such as "plan.md" or
+# "user_id"): no token spans whitespace, so a chunk's tokens are the same wherever it stands, and a message is read by
+# one lookup per chunk. Token → its word, and word → (the word itself and its stem; those and the word's lexicon
+# families; the families alone). Clearing the tokens and words clears the chunks too, so a remembered chunk's words
+# always have entries.
 WordInfo = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]
+_CHUNKS: dict[str, tuple[str, ...]] = {}
 _SPELLED: dict[str, str] = {}
 _WORDS: dict[str, WordInfo] = {}
 _own_of = itemgetter(0)
@@ -63,29 +68,45 @@ def _word_info(word: str) -> WordInfo:
     return (word, *stem), (word, *stem, *word_families), word_families
 
 
-def _words(tokens: list[str]) -> list[str]:
-    """The word of each token ("" for a name): one lookup per token; a token seen for the first time is worked out
-    once (its spelling repaired, its word's families and stem found)."""
-    spelled_as = _SPELLED
+def _word(token: str) -> str:
+    """A token's word, its spelling repaired ("" for a name); a word seen for the first time has its families and stem
+    found."""
+    word = _SPELLED.get(token)
+    if word is None:
+        word = "" if "." in token or "/" in token or "_" in token else spelled(token)
+        if word and word not in _WORDS:
+            _WORDS[word] = _word_info(word)
+        if len(token) <= TOKEN_CACHE_MAX_CHARS:
+            _SPELLED[token] = word
+    return word
+
+
+def _words(lower: str, plain: bool) -> list[str]:
+    """The word of each token of the lower-cased prose ("" for a name): one lookup per chunk; a chunk seen for the
+    first time is tokenised once."""
+    chunks = lower.split()
+    known = _CHUNKS
     try:
-        return list(map(spelled_as.__getitem__, tokens))
+        return list(chain.from_iterable(map(known.__getitem__, chunks)))
     except KeyError:
         pass
-    known = _WORDS
-    if len(spelled_as) >= TOKEN_CACHE_SIZE or len(known) >= TOKEN_CACHE_SIZE:
-        spelled_as.clear()
+    if len(_SPELLED) >= TOKEN_CACHE_SIZE or len(_WORDS) >= TOKEN_CACHE_SIZE:
+        _SPELLED.clear()
+        _WORDS.clear()
         known.clear()
+    elif len(known) >= TOKEN_CACHE_SIZE:
+        known.clear()
+    tokens_of = rx.TOKEN[plain].findall
     local = {}
-    for token in set(tokens):
-        word = spelled_as.get(token)
-        if word is None:
-            word = "" if "." in token or "/" in token or "_" in token else spelled(token)
-            if word and word not in known:
-                known[word] = _word_info(word)
-            if len(token) <= TOKEN_CACHE_MAX_CHARS:
-                spelled_as[token] = word
-        local[token] = word
-    return list(map(local.__getitem__, tokens))
+    for chunk in set(chunks):
+        words = known.get(chunk)
+        if words is None:
+            # Letters alone are one token (the pattern's word characters include every letter).
+            words = (_word(chunk),) if chunk.isalpha() else tuple(map(_word, tokens_of(chunk)))
+            if len(chunk) <= TOKEN_CACHE_MAX_CHARS:
+                known[chunk] = words
+        local[chunk] = words
+    return list(chain.from_iterable(map(local.__getitem__, chunks)))
 
 
 def _bounded(text: str) -> str:
@@ -190,7 +211,7 @@ def _word_features(prose: str, features: set[str], plain: bool) -> KeysView[str]
         if len(parts) > 2:
             features.add("code:name")
             prose = " ".join(parts[0::2])
-    words = _words(rx.TOKEN[plain].findall(prose.lower()))
+    words = _words(prose.lower(), plain)
     if "" in words:
         features.add("code:name")
         words = list(filter(None, words))
@@ -243,8 +264,10 @@ def extract_features(text: str) -> set[str]:
     # Scripts without spaces pack a word into a character or two: such a character counts as several.
     length = len(stripped)
     if not stripped.isascii():
-        _wide_features(stripped, features)
-        length += (rx.WIDE_CHAR_WEIGHT - 1) * len(rx.WIDE_CHAR.findall(stripped))
+        wide = len(rx.WIDE_CHAR.findall(stripped))
+        if wide:
+            _wide_features(stripped, features)
+            length += (rx.WIDE_CHAR_WEIGHT - 1) * wide
     if length < SHORT_PROSE_CHARS and not pasted:
         features.add("len:short")
     elif length > LONG_PROSE_CHARS:
@@ -255,11 +278,12 @@ def extract_features(text: str) -> set[str]:
 
 
 def _wide_features(stripped: str, features: set[str]) -> None:
-    """Chinese, Japanese and Korean terms, polite request forms, and the character pairs of each run."""
+    """Chinese, Japanese and Korean terms, polite request forms, and the character pairs of each run (for text that
+    holds a character of those scripts: every term and form does)."""
     for term, feature in CJK_TERMS:
         if term in stripped:
             features.add(feature)
     if "code:verb" in features and any(marker in stripped for marker in CJK_REQUESTS):
         features.add("lead:code")
     for run in rx.WIDE_RUN.findall(stripped):
-        features.update(run[i : i + 2] for i in range(len(run) - 1))
+        features.update(map(add, run, run[1:]))
