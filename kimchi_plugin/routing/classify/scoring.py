@@ -6,7 +6,7 @@ confidence.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from itertools import compress
 from operator import itemgetter
@@ -59,15 +59,19 @@ def _weighed(table: WeightTable, features: Iterable[str]) -> Weighed:
     return list(compress(features, found)), list(filter(None, found))
 
 
-def _sums(rows: list[Vector], start: Vector | list[float]) -> list[float]:
-    """`start` plus the rows, per profile (in `Profile` order). Summed exactly (fsum): the rows come in a set's order,
-    which changes with the process's string hash seed, and a plain sum's rounding with it."""
-    return list(map(math.fsum, zip(start, *rows)))
+def _sums(table: WeightTable, features: Collection[str], start: Vector | list[float]) -> list[float]:
+    """`start` plus the weights of the features, per profile (in `Profile` order). Summed exactly (correctly rounded):
+    the features come in a set's order, which changes with the process's string hash seed, and a plain sum's rounding
+    with it. One pass over packed integers; fsum for a table whose weights do not pack."""
+    exact = table.packed.sums(features, start)
+    if exact is not None:
+        return exact
+    return list(map(math.fsum, zip(start, *filter(None, map(table.weights.get, features)))))
 
 
-def score(features: Iterable[str], table: WeightTable) -> list[float]:
+def score(features: Collection[str], table: WeightTable) -> list[float]:
     """Sum of feature weights per profile, plus the bias, divided by the calibration temperature."""
-    return [s / table.temperature for s in _sums(_weighed(table, features)[1], table.bias)]
+    return [s / table.temperature for s in _sums(table, features, table.bias)]
 
 
 def probabilities(scores: list[float]) -> list[float]:
@@ -124,31 +128,24 @@ def calibrated(p: float, calibration: tuple[float, float]) -> float:
     return min(CONFIDENCE_CEIL, max(CONFIDENCE_FLOOR, 1.0 / (1.0 + odds * math.exp(-shift))))
 
 
-def _decision(
-    table: WeightTable, picked: tuple[int, float] | None, features: set[str], weighed: Weighed
-) -> Classification:
+def _decision(table: WeightTable, picked: tuple[int, float] | None, features: set[str]) -> Classification:
     if picked is None:
         return _default(features)
     index, p = picked
     confidence = round(calibrated(p, table.calibration), 3)
-    return Classification(PROFILES[index], confidence, _top_signals(weighed, index))
+    return Classification(PROFILES[index], confidence, _top_signals(_weighed(table, features), index))
 
 
 def decide_features(features: set[str], table: WeightTable) -> Classification:
     """Classification from a feature set."""
-    weighed = _weighed(table, features)
-    return _decision(table, _pick(table, _sums(weighed[1], table.bias), features), features, weighed)
+    return _decision(table, _pick(table, _sums(table, features, table.bias), features), features)
 
 
 def decide_in_context(features: set[str], context: set[str], table: WeightTable) -> tuple[Classification, Profile]:
     """Classification from a message's features plus its conversation's (`prev:*`, `phase:*`), and the
     profile the message's own features would have chosen (so the caller can tell what the context did)."""
-    own = _weighed(table, features)
-    own_sums = _sums(own[1], table.bias)
+    own_sums = _sums(table, features, table.bias)
     alone = _pick(table, own_sums, features)
     own_profile = PROFILES[alone[0]] if alone is not None else _default(features).profile
-    added = _weighed(table, context)
     both = features | context
-    # Context features (`prev:*`, `phase:*`) never come from a message's words: the two sets are disjoint.
-    weighed = (own[0] + added[0], own[1] + added[1]) if features.isdisjoint(context) else _weighed(table, both)
-    return _decision(table, _pick(table, _sums(added[1], own_sums), both), both, weighed), own_profile
+    return _decision(table, _pick(table, _sums(table, context, own_sums), both), both), own_profile

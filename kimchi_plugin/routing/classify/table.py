@@ -15,11 +15,12 @@ import json
 import sys
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from kimchi_plugin.routing.classify.exact_sums import PackedWeights
 from kimchi_plugin.routing.tiers import Profile
 
 WEIGHTS_FILE = "classifier_weights.bin"
@@ -46,6 +47,11 @@ class WeightTable:
     temperature: float = 1.0
     evidence: frozenset[str] = frozenset()
     calibration: tuple[float, float] = (1.0, 0.0)
+    # The weights packed for the scorer's exact one-pass sums (each row when first scored).
+    packed: PackedWeights = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "packed", PackedWeights(self.weights))
 
 
 def encode(table: WeightTable, header: Mapping[str, Any]) -> bytes:
