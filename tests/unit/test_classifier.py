@@ -23,6 +23,7 @@ from kimchi_plugin.routing.classify import patterns as rx
 from kimchi_plugin.routing.classify import table as table_file
 from kimchi_plugin.routing.classify.scoring import CONFIDENCE_CEIL, CONFIDENCE_FLOOR, calibrated
 from kimchi_plugin.routing.tiers import Profile, Tier
+from scripts.real_corpus import text_rules
 
 TRACE = (
     "Traceback (most recent call last):\n"
@@ -171,6 +172,18 @@ def test_giant_paste_reads_only_a_bounded_head_and_tail() -> None:
     features = extract_features("what does this file do?\n```\n" + middle + "```")
     assert "refactor:verb" not in features
     assert "review:verb" not in features
+
+
+def test_a_long_message_is_read_as_the_real_corpus_keeps_a_long_turn() -> None:
+    assert (features.BOUND_OVER, features.HEAD_CHARS, features.TAIL_CHARS) == (
+        text_rules.TRIM_OVER,
+        text_rules.KEEP_HEAD,
+        text_rules.KEEP_TAIL,
+    )
+    ask, filler = "please refactor the session store", " and more" * 200
+    assert "refactor:verb" in extract_features(ask + filler[: features.BOUND_OVER - len(ask)])
+    assert "refactor:verb" not in extract_features(filler[:1200] + ask + filler)
+    assert "refactor:verb" in extract_features(filler + ask)
 
 
 @pytest.mark.parametrize(

@@ -29,9 +29,12 @@ from kimchi_plugin.routing.classify.lexicon import (
     spelled,
 )
 
-# Giant pastes: only a bounded head and tail are read, so the cost stays flat.
-HEAD_CHARS = 1500
-TAIL_CHARS = 700
+# A message over BOUND_OVER characters is read by its head and tail only, so the cost stays flat; the same bounds as
+# the real corpus keeps of a long turn (scripts/real_corpus/text_rules.py), so that the classifier reads a long
+# message as its training data holds one.
+BOUND_OVER = 1500
+HEAD_CHARS = 1000
+TAIL_CHARS = 300
 # Prose shorter than this with no evidence reads as chit-chat; longer as an unspecific work request.
 SHORT_PROSE_CHARS = 40
 LONG_PROSE_CHARS = 500
@@ -110,7 +113,7 @@ def _words(lower: str, plain: bool) -> list[str]:
 
 
 def _bounded(text: str) -> str:
-    if len(text) <= HEAD_CHARS + TAIL_CHARS:
+    if len(text) <= BOUND_OVER:
         return text
     return text[:HEAD_CHARS] + "\n" + text[-TAIL_CHARS:]
 
