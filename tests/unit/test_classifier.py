@@ -395,3 +395,19 @@ def test_every_wide_script_term_holds_a_wide_character() -> None:
     terms = [term for term, _ in lexicon.CJK_TERMS] + list(lexicon.CJK_REQUESTS)
     assert terms and all(rx.WIDE_CHAR.search(term) for term in terms)
     assert {"lead:code", "debug:error"} <= extract_features("请帮我修复这个报错")
+
+
+def test_the_ends_filter_never_hides_a_typo_of_a_known_word() -> None:
+    # `spelled` skips its candidate loop for a token whose ends and length match no known word's.
+    checked = 0
+    for word in lexicon.KNOWN_WORDS:
+        inserted = (
+            [word[:i] + "q" + word[i:] for i in range(len(word) + 1)] if len(word) >= lexicon.TYPO_MIN_CHARS else []
+        )
+        swapped = [word[:i] + word[i + 1] + word[i] + word[i + 2 :] for i in range(len(word) - 1)]
+        for typo in (*inserted, *swapped):
+            assert lexicon._may_be_a_typo(typo), (word, typo)
+            checked += 1
+    assert checked > 10_000
+    assert not lexicon._may_be_a_typo("zzzzzzzzqq")
+    assert lexicon.spelled("refactorign") == "refactoring" and lexicon.spelled("zzzzzzzzqq") == "zzzzzzzzqq"

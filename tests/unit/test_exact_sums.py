@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import pytest
 
@@ -13,7 +13,7 @@ from kimchi_plugin.routing.classify.exact_sums import PackedWeights
 from kimchi_plugin.routing.classify.table import shipped_table
 
 
-def _fsum(weights: Mapping[str, tuple[float, ...]], features: list[str], start: list[float]) -> list[float]:
+def _fsum(weights: Mapping[str, tuple[float, ...]], features: list[str], start: Sequence[float]) -> list[float]:
     return list(map(math.fsum, zip(start, *filter(None, map(weights.get, features)))))
 
 
@@ -22,11 +22,11 @@ def test_sums_of_the_shipped_table_are_the_floats_fsum_gives() -> None:
     weights = dict(table.weights)
     names = sorted(weights)
     draw = random.Random(15)
-    packed = PackedWeights(weights)
+    packed = PackedWeights(weights, table.bias)
     for round_ in range(3000):
         features = draw.sample(names, draw.randint(0, 400)) + [f"unweighed{draw.randint(0, 9)}"]
         # Starts as the scorer passes them: the bias, or the sums of a message before its context is added.
-        start = list(table.bias) if round_ % 2 else _fsum(weights, draw.sample(names, 30), list(table.bias))
+        start = table.bias if round_ % 2 else _fsum(weights, draw.sample(names, 30), list(table.bias))
         assert packed.sums(features, start) == _fsum(weights, features, start)
 
 
@@ -46,9 +46,11 @@ def test_weights_that_do_not_pack_are_left_to_fsum(weight: float) -> None:
     assert packed.sums(["ok"], [0.0, 0.0]) is None  # the table's sums stay with fsum from then on
 
 
-def test_a_start_that_does_not_pack_is_left_to_fsum() -> None:
-    packed = PackedWeights({"ok": (0.5, 0.25)})
+@pytest.mark.parametrize("bias", [(1e-30, 0.0), (0.0, 0.0)])
+def test_a_start_that_does_not_pack_is_left_to_fsum(bias: tuple[float, float]) -> None:
+    packed = PackedWeights({"ok": (0.5, 0.25)}, bias)
     assert packed.sums(["ok"], [1e-30, 0.0]) is None
+    assert packed.sums(["ok"], bias) == (None if bias[0] else [0.5, 0.25])
     assert packed.sums(["ok"], [1.0, 0.0]) == [1.5, 0.25]
 
 

@@ -35,12 +35,15 @@ def scaled(x: float) -> int | None:
 class PackedWeights:
     """A weight table's rows packed as integers, each packed when a message first holds its feature."""
 
-    __slots__ = ("_exact", "_packed", "_weights")
+    __slots__ = ("_bias", "_bias_scaled", "_exact", "_packed", "_weights")
 
-    def __init__(self, weights: Mapping[str, Sequence[float]]) -> None:
+    def __init__(self, weights: Mapping[str, Sequence[float]], bias: Sequence[float] = ()) -> None:
         self._weights = weights
         self._packed: dict[str, int] = {}
         self._exact = True
+        # The usual start of a sum, scaled once.
+        self._bias = bias
+        self._bias_scaled = list(map(scaled, bias))
 
     def _pack(self, row: Sequence[float] | None) -> int:
         if row is None:
@@ -79,8 +82,7 @@ class PackedWeights:
         rows = total & COUNT_MASK
         total >>= COUNT_BITS
         sums = []
-        for first in start:
-            value = scaled(first)
+        for value in self._bias_scaled if start is self._bias else map(scaled, start):
             if value is None:
                 return None
             sums.append(((total & FIELD_MASK) - rows * OFFSET + value) / SCALE)

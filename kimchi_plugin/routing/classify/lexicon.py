@@ -97,6 +97,26 @@ del _DATA
 
 KNOWN_WORDS = frozenset(WORDS) | frozenset(LEAD_WORDS)
 _BY_DELETION = _deletions(KNOWN_WORDS)
+# The length and first (last) END_CHARS letters of every known word. A token of at least ENDS_KEPT_FROM letters with one
+# letter deleted or two adjacent ones swapped keeps its first or its last END_CHARS letters, so a token whose ends and
+# length (or length - 1) match no known word's is no typo of one.
+END_CHARS = 3
+ENDS_KEPT_FROM = 7
+_HEADS = frozenset((len(word), word[:END_CHARS]) for word in KNOWN_WORDS)
+_TAILS = frozenset((len(word), word[-END_CHARS:]) for word in KNOWN_WORDS)
+
+
+def _may_be_a_typo(token: str) -> bool:
+    length = len(token)
+    if length < ENDS_KEPT_FROM:
+        return True
+    head, tail = token[:END_CHARS], token[-END_CHARS:]
+    return (
+        (length, head) in _HEADS
+        or (length, tail) in _TAILS
+        or (length - 1, head) in _HEADS
+        or (length - 1, tail) in _TAILS
+    )
 
 
 def spelled(token: str) -> str:
@@ -106,6 +126,8 @@ def spelled(token: str) -> str:
     missing = _BY_DELETION.get(token)
     if missing is not None:
         return missing
+    if not _may_be_a_typo(token):
+        return token
     for i in range(len(token)):
         candidate = token[:i] + token[i + 1 :]
         if candidate in KNOWN_WORDS and len(candidate) >= TYPO_MIN_CHARS:

@@ -51,7 +51,7 @@ class WeightTable:
     packed: PackedWeights = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "packed", PackedWeights(self.weights))
+        object.__setattr__(self, "packed", PackedWeights(self.weights, self.bias))
 
 
 def encode(table: WeightTable, header: Mapping[str, Any]) -> bytes:
