@@ -5,6 +5,7 @@ compaction and reminders. Handlers translate payloads to these calls and results
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -138,7 +139,7 @@ class Brain:
         if first and self.services.background_loads:
             # The classifier's features and weight table (~40 ms), so that the first decision finds them ready. (The
             # o200k encoding loads only once a conversation nears a token threshold: see ConversationTokens.)
-            threading.Thread(target=classifier.warm_up, name="kimchi-classifier-load", daemon=True).start()
+            threading.Thread(target=_warm_up, name="kimchi-classifier-load", daemon=True).start()
         holds_key = "apiKey" in ((patch.get("provider") or {}).get(self.provider_id) or {}).get("options", {})
         actions = self._no_key_actions() if view.api_key is None else ()
         return ConfigAnswer(patch, self._setup.final and not holds_key, actions)
@@ -502,6 +503,14 @@ class Brain:
             self.request_failed(state.session_id, failure, model_id)
         elif info.get("finish") and model_id:
             fallback.note_success(state, model_id)
+
+
+def _warm_up() -> None:
+    """The classifier's features and weight table, then every object built so far (imports, the Brain, the table) set
+    aside from the cyclic collector: they all stay, and each full collection that traversed them paused the event loop
+    ~20-30 ms (a long transcript's `messages.transform` brings one every few dozen steps)."""
+    classifier.warm_up()
+    gc.freeze()
 
 
 def _tag(decision: Decision, agent: str | None, cache_saved_usd: float = 0.0) -> RouteTag:

@@ -81,6 +81,8 @@ def _entry(message: p.TranscriptMessage, index: int) -> TranscriptEntry:
     sent: list[str] = []
     tools: list[tuple[str, bool]] = []
     for part in message.parts:
+        if not isinstance(part, dict):
+            continue
         kind = part.get("type")
         if kind == "text" and isinstance(part.get("text"), str):
             sent.append(part["text"])

@@ -99,7 +99,9 @@ class TranscriptInfo(Open):
 
 class TranscriptMessage(Open):
     info: TranscriptInfo = Field(default_factory=TranscriptInfo)
-    parts: list[dict[str, Any]] = Field(default_factory=list)
+    parts: list[Any] = Field(default_factory=list)
+    """Read as they are (a part that is not an object is skipped): validating each would copy the whole transcript
+    at every step."""
 
 
 class MessagesTransformOutput(Open):

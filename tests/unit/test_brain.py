@@ -3,6 +3,7 @@ config yields, modes kept across tiers, retired picks, the missing key, and /loc
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 from session_support import (
@@ -22,7 +23,7 @@ from session_support import (
     system,
 )
 
-from kimchi_plugin.brain import Brain
+from kimchi_plugin.brain import Brain, core
 from kimchi_plugin.brain.locks import MAX_LOCKS, LockStore
 from kimchi_plugin.routing.prompts import PROFILE_PROMPTS, PROFILE_TEMPERATURE
 from kimchi_plugin.routing.tiers import Profile
@@ -142,3 +143,12 @@ def test_the_lock_file_is_bounded_and_a_broken_file_never_fails_a_hook(tmp_path:
     blocked = LockStore(tmp_path / "locks.json" / "not-a-dir" / "locks.json", clock)
     blocked.put("s1", Profile.CODER)  # cannot be written: logged, not raised
     assert blocked.get("s1") is Profile.CODER  # still known to this process
+
+
+def test_the_background_warm_up_sets_what_was_built_aside_from_full_collections() -> None:
+    tracked = len(gc.get_objects())
+    try:
+        core._warm_up()
+        assert gc.get_freeze_count() >= tracked  # full collections no longer traverse the imports, Brain and table
+    finally:
+        gc.unfreeze()
