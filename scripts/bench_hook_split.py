@@ -35,6 +35,11 @@ FIGURES = ("cheap hook", "chat.message 5 KB", "chat.message 5 KB, classifier rep
 
 async def _figures() -> dict[str, float]:
     """One round in this process: µs of CPU per call for each of FIGURES."""
+    with tempfile.TemporaryDirectory(prefix="kimchi-split-") as folder:
+        return await _measure(Path(folder))
+
+
+async def _measure(home: Path) -> dict[str, float]:
     from kimchi_plugin.app import plugin_services
     from kimchi_plugin.brain import Brain
     from kimchi_plugin.logs import configure_logging
@@ -42,7 +47,6 @@ async def _figures() -> dict[str, float]:
     from kimchi_plugin.routing import classifier, router
     from kimchi_plugin.rpc.dispatch import build_dispatcher
 
-    home = Path(tempfile.mkdtemp(prefix="kimchi-split-"))
     seed_catalogue(home / "cache")
     env = {"HOME": str(home), "XDG_STATE_HOME": str(home / "state"), "XDG_CACHE_HOME": str(home / "cache")}
     log_file = str(home / "brain.log")
