@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench_child import ECHO, PYTHON, REPO_ROOT, frame, user_layout_python  # beside this script
-from bench_hooks import TICK_S, config_params, seed_catalogue
+from bench_hooks import config_params, seed_catalogue
 
 READY_GOAL_MS = 150.0  # the fast-path issue's target for spawn → `initialize` answered
 CONFIG_GOAL_MS = 250.0  # ... and for spawn → `config` answered (cached catalogue)
@@ -113,13 +113,9 @@ def spawn(
 
 
 def cpu_ms(pid: int) -> float:
-    """The CPU time of the child's main thread (Linux schedstat, in ns: the tick-counted user+system time moves in
-    10 ms steps) — the thread `config` waits for."""
-    schedstat = Path(f"/proc/{pid}/schedstat")
-    if schedstat.exists():
-        return int(schedstat.read_text().split()[0]) / 1e6
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) * TICK_S * 1000
+    """The CPU time of the child's main thread — the thread `config` waits for (the kernel's schedstat, in ns: the
+    tick-counted user and system times move in 10 ms steps)."""
+    return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e6
 
 
 def bare(python: Path, tmp: Path) -> float:
