@@ -101,8 +101,12 @@ def _awaited(records: Path, started_at: float) -> dict[str, tuple[float, int]]:
 
 
 def _brain_from(checkout: Path) -> list[str]:
-    """The brain command with the package imported from `checkout` (same interpreter and libraries)."""
-    code = f"import sys; sys.path.insert(0, {str(checkout)!r}); from kimchi_plugin.cli import main; sys.exit(main())"
+    """The brain command with the package imported from `checkout` (same interpreter and libraries), run as the shim
+    runs it (`python -m kimchi_plugin`, no arguments)."""
+    code = (
+        f"import runpy, sys; sys.path.insert(0, {str(checkout)!r}); "
+        "runpy.run_module('kimchi_plugin', run_name='__main__', alter_sys=True)"
+    )
     return [str(PYTHON), "-c", code]
 
 
