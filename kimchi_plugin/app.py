@@ -192,7 +192,10 @@ def without_pydantic_plugins() -> None:
     os.environ["PYDANTIC_DISABLE_PLUGINS"] = "__all__"
     if PYDANTIC_PLUGIN_LOADER in sys.modules:
         return
-    spec = importlib.util.find_spec(PYDANTIC_PLUGIN_LOADER)
+    try:
+        spec = importlib.util.find_spec(PYDANTIC_PLUGIN_LOADER)
+    except ImportError:  # a pydantic without that package: nothing to stand in for
+        return
     if spec is None or spec.loader is None:
         return
     loader, module = spec.loader, importlib.util.module_from_spec(spec)
