@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from functools import cache
-from importlib import resources
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -44,6 +44,9 @@ __all__ = [
     "read_text",
 ]
 
+# The bundled model families, read by path as provider/bundled.py reads the catalogue (importlib.resources
+# opens them through its readers, which start-up need not import before the config answer).
+MODELS_FILE = Path(__file__).resolve().parents[1] / "data" / "models.json"
 # Unknown non-reasoning models whose input + output price (USD per 1M) is at most this go to Quick.
 QUICK_MAX_BLENDED_COST = 2.0
 # Tier for ids nothing is known about (and for the `auto` virtual id).
@@ -151,7 +154,7 @@ def normalize_id(model_id: str) -> str:
 @cache
 def default_families() -> FamilyTable:
     """The families bundled with the package (read once)."""
-    text = resources.files("kimchi_plugin.data").joinpath("models.json").read_text(encoding="utf-8")
+    text = MODELS_FILE.read_text(encoding="utf-8")
     return FamilyTable.from_json(json.loads(text))
 
 

@@ -1,6 +1,7 @@
 """Start-up defers what `config` does not need, safely: the brain answers `config` before its main thread imports the
-classifier's features (loaded on a thread after the answer), pydantic's plugin search or the command line parser; a
-message that arrives right behind `config` (while that load runs) is routed exactly as one sent later."""
+classifier's features (loaded on a thread after the answer), pydantic's plugin search, importlib.resources' readers or
+the command line parser; a message that arrives right behind `config` (while that load runs) is routed exactly as one
+sent later."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ DEFERRED = (
     "kimchi_plugin.routing.classify.patterns",
     "kimchi_plugin.routing.classify.lexicon",
     "importlib.metadata",
+    "importlib.resources.readers",
     "argparse",
 )
 TEXTS = (
