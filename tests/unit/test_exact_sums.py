@@ -17,6 +17,7 @@ def _fsum(weights: Mapping[str, tuple[float, ...]], features: list[str], start: 
     return list(map(math.fsum, zip(start, *filter(None, map(weights.get, features)))))
 
 
+@pytest.mark.usefixtures("any_length")
 def test_sums_of_the_shipped_table_are_the_floats_fsum_gives() -> None:
     table = shipped_table()
     weights = dict(table.weights)
@@ -30,6 +31,20 @@ def test_sums_of_the_shipped_table_are_the_floats_fsum_gives() -> None:
         assert packed.sums(features, start) == _fsum(weights, features, start)
 
 
+@pytest.fixture
+def any_length(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Packed sums for feature sets of any length (short ones are left to fsum)."""
+    monkeypatch.setattr(exact_sums, "PACKED_FROM", 0)
+
+
+def test_a_short_feature_set_is_left_to_fsum() -> None:
+    packed = PackedWeights({f"f{i}": (0.5,) for i in range(100)})
+    assert packed.sums([f"f{i}" for i in range(exact_sums.PACKED_FROM - 1)], [0.0]) is None
+    assert packed.weighed([f"f{i}" for i in range(exact_sums.PACKED_FROM - 1)]) is None
+    assert packed.sums([f"f{i}" for i in range(exact_sums.PACKED_FROM)], [0.0]) == [exact_sums.PACKED_FROM * 0.5]
+
+
+@pytest.mark.usefixtures("any_length")
 def test_near_cancellation_rounds_as_fsum_does() -> None:
     weights = {"a": (0.001, 30.0), "b": (-0.002, -29.999), "c": (0.001, 0.003)}
     packed = PackedWeights(weights)
@@ -38,7 +53,8 @@ def test_near_cancellation_rounds_as_fsum_does() -> None:
             assert packed.sums(features, start) == _fsum(weights, features, start)
 
 
-@pytest.mark.parametrize("weight", [1e-20, 0.1 * 2.0**-12, 64.0, -100.5])
+@pytest.mark.usefixtures("any_length")
+@pytest.mark.parametrize("weight", [1e-20, 0.1 * 2.0**-12, 64.0, -100.5, math.inf, math.nan])
 def test_weights_that_do_not_pack_are_left_to_fsum(weight: float) -> None:
     packed = PackedWeights({"ok": (0.5, 0.25), "odd": (weight, 0.0)})
     assert packed.sums(["ok"], [0.0, 0.0]) == [0.5, 0.25]
@@ -46,6 +62,7 @@ def test_weights_that_do_not_pack_are_left_to_fsum(weight: float) -> None:
     assert packed.sums(["ok"], [0.0, 0.0]) is None  # the table's sums stay with fsum from then on
 
 
+@pytest.mark.usefixtures("any_length")
 @pytest.mark.parametrize("bias", [(1e-30, 0.0), (0.0, 0.0)])
 def test_a_start_that_does_not_pack_is_left_to_fsum(bias: tuple[float, float]) -> None:
     packed = PackedWeights({"ok": (0.5, 0.25)}, bias)
@@ -54,9 +71,26 @@ def test_a_start_that_does_not_pack_is_left_to_fsum(bias: tuple[float, float]) -
     assert packed.sums(["ok"], [1.0, 0.0]) == [1.5, 0.25]
 
 
-def test_remembered_unweighed_features_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(exact_sums, "UNWEIGHED_KEPT", 10)
-    packed = PackedWeights({"ok": (0.5,)})
+@pytest.mark.usefixtures("any_length")
+def test_remembered_unweighed_features_stay_bounded_and_weighed_ones_stay(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(exact_sums, "KEPT_UNWEIGHED", 10)
+    packed = PackedWeights({"ok": (0.5,), "also": (0.25,)})
     for i in range(100):
         assert packed.sums(["ok", f"word{i}", f"other{i}"], [0.0]) == [0.5]
-        assert len(packed._packed) <= 1 + 10 + 2
+        assert len(packed._rows) <= 1 + 10 + 2
+    assert packed.sums(["also", "ok"], [0.0]) == [0.75]
+    assert {"also", "ok"} <= set(packed._rows)
+
+
+@pytest.mark.usefixtures("any_length")
+def test_the_weighed_features_are_read_in_order_with_the_tables_rows() -> None:
+    table = shipped_table()
+    names = sorted(table.weights)
+    draw = random.Random(16)
+    packed = PackedWeights(table.weights, table.bias)
+    for _ in range(500):
+        features = [*draw.sample(names, draw.randint(0, 120)), "unweighed"]
+        draw.shuffle(features)
+        weighed = [f for f in features if f in table.weights]
+        assert packed.weighed(features) == (weighed, [table.weights[f] for f in weighed])
+    assert PackedWeights({"odd": (1e-20,)}).weighed(["odd"]) is None

@@ -4,14 +4,18 @@ Every float of magnitude 2**-10 or more (0.001, the shipped table's smallest wei
 2**-SCALE_BITS, and so is any exact sum of such floats: summed as integers, and divided as integers (Python's integer
 true division rounds correctly), they give the correctly rounded sum, the very float `math.fsum` gives, at a fraction
 of its cost. A weight row is packed into one integer (a count, then one field per profile, each offset to stay
-positive), so a message's rows are summed by one `sum` of integers. A table whose weights are not such multiples, or
-too large for a field, is left to fsum (`sums` answers None).
+positive), so a message's rows are summed by one `sum` of integers. A short message, or a table whose weights are
+not such multiples or too large for a field, is left to fsum (`sums` answers None).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Mapping, Sequence
+from itertools import compress
 
+# A weight row: one weight per profile.
+Row = tuple[float, ...]
 SCALE_BITS = 62
 SCALE = 1 << SCALE_BITS
 # A packed row: COUNT_BITS for the number of rows summed, then FIELD_BITS per profile holding weight * SCALE + OFFSET.
@@ -22,61 +26,106 @@ OFFSET = 1 << (SCALE_BITS + 6)
 MAX_ROWS = 1 << (FIELD_BITS - SCALE_BITS - 8)
 COUNT_MASK = (1 << COUNT_BITS) - 1
 FIELD_MASK = (1 << FIELD_BITS) - 1
-# Features the table does not weigh are remembered too (as 0), up to this many beyond the table's size.
-UNWEIGHED_KEPT = 16384
+# Fewer features than this are left to fsum: packing a feature met for the first time costs more than fsum saves on a
+# short message (both are exact, so either gives the same floats).
+PACKED_FROM = 64
+# Distinct weights whose packed form is remembered (a table's weights share a few thousand values), and features the
+# table does not weigh remembered as such (forgotten all at once past this many; those it weighs stay).
+KEPT_WEIGHTS = 65536
+KEPT_UNWEIGHED = 16384
 
 
 def scaled(x: float) -> int | None:
     """x * SCALE as an integer, or None when x is not an integer multiple of 2**-SCALE_BITS."""
+    if not math.isfinite(x):
+        return None
     numerator, denominator = x.as_integer_ratio()
     return None if SCALE % denominator else numerator * (SCALE // denominator)
+
+
+def _offset(weight: float) -> int:
+    """A weight's field value (weight * SCALE + OFFSET), or -1 when it does not fit a field."""
+    value = scaled(weight)
+    return -1 if value is None or abs(value) >= OFFSET else value + OFFSET
+
+
+class _Rows(dict[str, int]):
+    """Feature → its packed row (0: the table does not weigh it), packed when first read."""
+
+    __slots__ = ("_owner",)
+
+    def __init__(self, owner: PackedWeights) -> None:
+        super().__init__()
+        self._owner = owner
+
+    def __missing__(self, feature: str) -> int:
+        return self._owner._pack(feature)
 
 
 class PackedWeights:
     """A weight table's rows packed as integers, each packed when a message first holds its feature."""
 
-    __slots__ = ("_bias", "_bias_scaled", "_exact", "_packed", "_weights")
+    __slots__ = ("_bias", "_bias_scaled", "_exact", "_offsets", "_rows", "_table_rows", "_unweighed", "_weights")
 
-    def __init__(self, weights: Mapping[str, Sequence[float]], bias: Sequence[float] = ()) -> None:
+    def __init__(self, weights: Mapping[str, Row], bias: Sequence[float] = ()) -> None:
         self._weights = weights
-        self._packed: dict[str, int] = {}
+        self._rows = _Rows(self)
+        # The table's own rows of the packed features it weighs.
+        self._table_rows: dict[str, Row] = {}
+        self._offsets: dict[float, int] = {}
+        self._unweighed = 0
         self._exact = True
         # The usual start of a sum, scaled once.
         self._bias = bias
         self._bias_scaled = list(map(scaled, bias))
 
-    def _pack(self, row: Sequence[float] | None) -> int:
+    def _pack(self, feature: str) -> int:
+        row = self._weights.get(feature)
+        rows = self._rows
         if row is None:
+            if self._unweighed >= KEPT_UNWEIGHED:
+                for unweighed in [name for name, value in rows.items() if not value]:
+                    del rows[unweighed]
+                self._unweighed = 0
+            self._unweighed += 1
+            rows[feature] = 0
             return 0
+        offsets = self._offsets
         packed = 1
         shift = COUNT_BITS
         for weight in row:
-            value = scaled(weight)
-            if value is None or abs(value) >= OFFSET:
+            value = offsets.get(weight)
+            if value is None:
+                value = _offset(weight)
+                if len(offsets) < KEPT_WEIGHTS:
+                    offsets[weight] = value
+            if value < 0:
                 self._exact = False
                 return 0
-            packed += (value + OFFSET) << shift
+            packed += value << shift
             shift += FIELD_BITS
+        self._table_rows[feature] = row
+        rows[feature] = packed
         return packed
 
-    def sums(self, features: Collection[str], start: Sequence[float]) -> list[float] | None:
-        """`start` plus the rows of the features the table weighs, per profile (correctly rounded), or None when this
-        table's sums are left to fsum."""
-        if len(features) >= MAX_ROWS:
+    def weighed(self, features: Collection[str]) -> tuple[list[str], list[Row]] | None:
+        """The features the table weighs and their rows, in the features' order, or None when the sums are left to
+        fsum. Read from what the sums have just read, not from the table (a second large structure to bring into the
+        cache)."""
+        if len(features) < PACKED_FROM:
             return None
-        packed = self._packed
-        try:
-            total = sum(map(packed.__getitem__, features))
-        except KeyError:
-            if len(packed) >= len(self._weights) + UNWEIGHED_KEPT:
-                packed.clear()
-            values = []
-            for feature in features:
-                value = packed.get(feature)
-                if value is None:
-                    value = packed[feature] = self._pack(self._weights.get(feature))
-                values.append(value)
-            total = sum(values)
+        values = list(map(self._rows.__getitem__, features))
+        if not self._exact:
+            return None
+        names = list(compress(features, values))
+        return names, list(map(self._table_rows.__getitem__, names))
+
+    def sums(self, features: Collection[str], start: Sequence[float]) -> list[float] | None:
+        """`start` plus the rows of the features the table weighs, per profile (correctly rounded), or None when the
+        sum is left to fsum (fewer than PACKED_FROM features, or a table that does not pack)."""
+        if not PACKED_FROM <= len(features) < MAX_ROWS:
+            return None
+        total = sum(map(self._rows.__getitem__, features))
         if not self._exact:
             return None
         rows = total & COUNT_MASK

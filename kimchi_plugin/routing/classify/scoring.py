@@ -59,19 +59,27 @@ def _weighed(table: WeightTable, features: Iterable[str]) -> Weighed:
     return list(compress(features, found)), list(filter(None, found))
 
 
-def _sums(table: WeightTable, features: Collection[str], start: Vector | list[float]) -> list[float]:
-    """`start` plus the weights of the features, per profile (in `Profile` order). Summed exactly (correctly rounded):
-    the features come in a set's order, which changes with the process's string hash seed, and a plain sum's rounding
-    with it. One pass over packed integers; fsum for a table whose weights do not pack."""
+def _sums(rows: list[Vector], start: Vector | list[float]) -> list[float]:
+    """`start` plus the rows, per profile (in `Profile` order). Summed exactly (fsum): the rows come in a set's order,
+    which changes with the process's string hash seed, and a plain sum's rounding with it."""
+    return list(map(math.fsum, zip(start, *rows)))
+
+
+def _summed(
+    table: WeightTable, features: Collection[str], start: Vector | list[float]
+) -> tuple[list[float], Weighed | None]:
+    """`start` plus the weights of the features, per profile, exactly: from the table's packed rows (a long message),
+    or by fsum over the weighed features, returned too (None: not looked up)."""
     exact = table.packed.sums(features, start)
     if exact is not None:
-        return exact
-    return list(map(math.fsum, zip(start, *filter(None, map(table.weights.get, features)))))
+        return exact, None
+    weighed = _weighed(table, features)
+    return _sums(weighed[1], start), weighed
 
 
 def score(features: Collection[str], table: WeightTable) -> list[float]:
     """Sum of feature weights per profile, plus the bias, divided by the calibration temperature."""
-    return [s / table.temperature for s in _sums(table, features, table.bias)]
+    return [s / table.temperature for s in _summed(table, features, table.bias)[0]]
 
 
 def probabilities(scores: list[float]) -> list[float]:
@@ -128,24 +136,32 @@ def calibrated(p: float, calibration: tuple[float, float]) -> float:
     return min(CONFIDENCE_CEIL, max(CONFIDENCE_FLOOR, 1.0 / (1.0 + odds * math.exp(-shift))))
 
 
-def _decision(table: WeightTable, picked: tuple[int, float] | None, features: set[str]) -> Classification:
+def _decision(
+    table: WeightTable, picked: tuple[int, float] | None, features: set[str], weighed: Weighed | None
+) -> Classification:
     if picked is None:
         return _default(features)
     index, p = picked
     confidence = round(calibrated(p, table.calibration), 3)
-    return Classification(PROFILES[index], confidence, _top_signals(_weighed(table, features), index))
+    if weighed is None:
+        weighed = table.packed.weighed(features) or _weighed(table, features)
+    return Classification(PROFILES[index], confidence, _top_signals(weighed, index))
 
 
 def decide_features(features: set[str], table: WeightTable) -> Classification:
     """Classification from a feature set."""
-    return _decision(table, _pick(table, _sums(table, features, table.bias), features), features)
+    sums, weighed = _summed(table, features, table.bias)
+    return _decision(table, _pick(table, sums, features), features, weighed)
 
 
 def decide_in_context(features: set[str], context: set[str], table: WeightTable) -> tuple[Classification, Profile]:
     """Classification from a message's features plus its conversation's (`prev:*`, `phase:*`), and the
     profile the message's own features would have chosen (so the caller can tell what the context did)."""
-    own_sums = _sums(table, features, table.bias)
+    own_sums, own = _summed(table, features, table.bias)
     alone = _pick(table, own_sums, features)
     own_profile = PROFILES[alone[0]] if alone is not None else _default(features).profile
+    added = _weighed(table, context)
     both = features | context
-    return _decision(table, _pick(table, _sums(table, context, own_sums), both), both), own_profile
+    # Context features (`prev:*`, `phase:*`) never come from a message's words: the two sets are disjoint.
+    weighed = (own[0] + added[0], own[1] + added[1]) if own is not None and features.isdisjoint(context) else None
+    return _decision(table, _pick(table, _sums(added[1], own_sums), both), both, weighed), own_profile
