@@ -258,9 +258,57 @@ class _Tee:
 _current: LogFile | None = None
 
 
+class _Direct:
+    """The configuration `configure_logging` installed, as `info_line` needs it: what tells that it is still in force
+    (`capture_logs` refills the same processor list, so its contents are checked too), its level, timestamp and
+    stream."""
+
+    __slots__ = ("factory", "level", "processors", "size", "stamp", "stream", "wrapper")
+
+    def __init__(self, config: dict[str, Any], level: int, stamp: _UtcStamp, stream: _Tee) -> None:
+        self.processors, self.factory, self.wrapper = (
+            config["processors"],
+            config["logger_factory"],
+            config["wrapper_class"],
+        )
+        self.size = len(self.processors)
+        self.level, self.stamp, self.stream = level, stamp, stream
+
+    def in_force(self, config: dict[str, Any]) -> bool:
+        processors = config["processors"]
+        return (
+            processors is self.processors
+            and len(processors) == self.size
+            and processors[1] is self.stamp
+            and processors[-1] is _redact_line
+            and config["logger_factory"] is self.factory
+            and config["wrapper_class"] is self.wrapper
+        )
+
+
+_direct: _Direct | None = None
+
+
+def info_line(logger: BoundOnce, event: str, fields: dict[str, Any]) -> None:
+    """`logger.info(event, **fields)` for a line written on every message: the very text structlog writes (the
+    fields in order, then event, level and timestamp, rendered and scrubbed), without its per-call plumbing (context
+    copy, processor chain, exception check, a lock and a flush), while the configuration `configure_logging`
+    installed is in force; through `logger` when it is not (a test capturing logs). `fields` becomes the line."""
+    direct = _direct
+    if direct is None or not direct.in_force(structlog.get_config()):
+        logger.info(event, **fields)
+        return
+    if direct.level > logging.INFO:
+        return
+    fields["event"] = event
+    fields["level"] = "info"
+    direct.stamp(None, "info", fields)
+    direct.stream.write(_redact_line(None, "info", _ENCODER.encode(fields)) + "\n")
+
+
 def configure_logging(*, verbose: bool = False, log_file: str | None = None) -> None:
     """(Re)configure structlog and stdlib logging; safe to call again when `initialize` brings options."""
-    global _current, _tracing
+    global _current, _direct, _tracing
     level = level_from(verbose)
     _tracing = level <= TRACE
     level = max(level, logging.DEBUG)
@@ -269,18 +317,22 @@ def configure_logging(*, verbose: bool = False, log_file: str | None = None) -> 
         _current = None
     if log_file and _current is None:
         _current = LogFile(log_file)
-    stream = cast(TextIO, _Tee(_current if _current is not None and _current.active else None))
-    shared: list[Any] = [structlog.processors.add_log_level, _UtcStamp()]
+    tee = _Tee(_current if _current is not None and _current.active else None)
+    stream = cast(TextIO, tee)
+    stamp = _UtcStamp()
+    shared: list[Any] = [structlog.processors.add_log_level, stamp]
     # Tracebacks without frame locals: locals may hold prompts or keys.
     exceptions = structlog.processors.ExceptionRenderer(
         structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
     )
+    processors = [*shared, exceptions, _render_json, _redact_line]
     structlog.configure(
-        processors=[*shared, exceptions, _render_json, _redact_line],
+        processors=processors,
         wrapper_class=structlog.make_filtering_bound_logger(level),
         logger_factory=structlog.WriteLoggerFactory(file=stream),
         cache_logger_on_first_use=False,
     )
+    _direct = _Direct(structlog.get_config(), level, stamp, tee)
     handler = logging.StreamHandler(stream)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(

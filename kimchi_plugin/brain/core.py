@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from kimchi_plugin import logs
 from kimchi_plugin.brain import provision
 from kimchi_plugin.brain.economics import Economics, Reviewed
 from kimchi_plugin.brain.learning import Learning, scope_of
@@ -295,26 +296,26 @@ class Brain:
         """One readable line per routed message; the message's first words only when `verbose`."""
         why = decision.why or explain(decision.source, decision.signals, decision.notes)
         words = decision.text if decision.text is not None else turn.text
-        log.info(
-            "decision",
-            session=turn.session_id,
-            message=turn.message_id,
-            excerpt=excerpt(words) if self.settings.verbose else None,
-            agent=turn.agent,
-            requested=turn.requested,
-            model=decision.model.id if decision.model else None,
-            tier=decision.tier.value,
-            profile=decision.profile.value,
-            mode=PROFILE_LABEL[decision.profile].lower(),
-            source=decision.source,
-            step=why.words,
-            reason=decision.reason,
-            correction=why.correction,
-            signals=list(why.signals),
-            confidence=round(decision.confidence, 3),
-            notes=list(decision.notes),
-            tokens=tokens,
-        )
+        fields = {
+            "session": turn.session_id,
+            "message": turn.message_id,
+            "excerpt": excerpt(words) if self.settings.verbose else None,
+            "agent": turn.agent,
+            "requested": turn.requested,
+            "model": decision.model.id if decision.model else None,
+            "tier": decision.tier.value,
+            "profile": decision.profile.value,
+            "mode": PROFILE_LABEL[decision.profile].lower(),
+            "source": decision.source,
+            "step": why.words,
+            "reason": decision.reason,
+            "correction": why.correction,
+            "signals": list(why.signals),
+            "confidence": round(decision.confidence, 3),
+            "notes": list(decision.notes),
+            "tokens": tokens,
+        }
+        logs.info_line(log, "decision", fields)
 
     def _routed_state(self, session_id: str | None, model_id: str | None) -> SessionState | None:
         """The session's state when this request is the session's routed turn (not an internal or foreign call)."""

@@ -79,15 +79,31 @@ class CacheState:
         )
 
 
+# What `weigh` passes when no other model holds a warm cache: decide_switch answers before pricing anything.
+_UNPRICED = CachePrices(0.0, 0.0, 0.0, 0.0)
+_UNWEIGHED = Workload()
+
+
 def weigh(cache: CacheState, warm: ModelSpec | None, target: ModelSpec, target_tier: Tier) -> SwitchDecision:
     """Stay on `warm` (the model holding the cache, when it could still serve) or move to the router's `target`."""
+    if warm is None or cache.warm_tier is None or warm.id == target.id:  # the usual case: nothing to weigh
+        return decide_switch(
+            warm_model=None,
+            warm_tier=None,
+            prefix_tokens=0,
+            target_model=target.id,
+            target_tier=target_tier,
+            warm_prices=None,
+            target_prices=_UNPRICED,
+            workload=_UNWEIGHED,
+        )
     return decide_switch(
-        warm_model=cache.warm_model if warm is not None else None,
+        warm_model=cache.warm_model,
         warm_tier=cache.warm_tier,
         prefix_tokens=cache.prefix_tokens,
         target_model=target.id,
         target_tier=target_tier,
-        warm_prices=CachePrices.of(warm) if warm is not None else None,
+        warm_prices=CachePrices.of(warm),
         target_prices=CachePrices.of(target),
         workload=cache.workload(),
     )

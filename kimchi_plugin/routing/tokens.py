@@ -61,6 +61,7 @@ def _byte_class_table() -> bytes:
 
 
 _BYTE_CLASSES = _byte_class_table()
+_OTHER_BYTES = bytes(b for b in range(256) if _BYTE_CLASSES[b] == _OTHER)  # letters, control bytes: what is left
 _DIGIT_B, _PUNCT_B, _SPACE_B, _NEWLINE_B, _TWO_B, _WIDE_B = (
     bytes([c]) for c in (_DIGIT, _PUNCT, _SPACE, _NEWLINE, _TWO, _WIDE)
 )
@@ -82,14 +83,17 @@ def estimate_tokens(text: str) -> int:
 
 
 def _estimate(text: str) -> float:
-    classes = text.encode("utf-8", "surrogatepass").translate(_BYTE_CLASSES)
+    # One pass classifies every byte and drops class _OTHER (letters: most of any text), so the counts run over the
+    # rest; the characters of class _OTHER are those no other class counts.
+    classes = text.encode("utf-8", "surrogatepass").translate(_BYTE_CLASSES, _OTHER_BYTES)
     digits = classes.count(_DIGIT_B)
     punct = classes.count(_PUNCT_B)
     spaces = classes.count(_SPACE_B)
-    newlines = classes.count(_NEWLINE_B)
-    if text.isascii():
+    if text.isascii():  # nothing but digits, punctuation, spaces and line breaks is left
         two = wide = 0
+        newlines = len(classes) - digits - punct - spaces
     else:
+        newlines = classes.count(_NEWLINE_B)
         two = classes.count(_TWO_B)
         wide = classes.count(_WIDE_B)
     other = len(text) - digits - punct - spaces - newlines - two - wide

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -55,6 +56,28 @@ def test_the_rendered_line_is_scrubbed_of_secrets_and_bearer_tokens_in_any_case(
     assert "sk-line-secret-0123" not in sent and "abcdef123456" not in sent and "xyz12345" not in sent
     assert sent.count(REDACTED) == 3
     assert '"text": "nothing to hide: a bear, an earring"' in plain
+
+
+def test_a_line_written_directly_is_the_line_structlog_writes_and_structlog_writes_it_when_captured(
+    tmp_path: Path, restored: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    register_secret("sk-direct-secret-0123")
+    configure_logging(log_file=str(tmp_path / "d.log"))
+    log = BoundOnce("kimchi.test")
+    fields = {"session": "s", "excerpt": None, "words": ["é", "\u2028"], "key": "sk-direct-secret-0123", "n": 0.5}
+    log.info("decision", **fields)
+    logs.info_line(log, "decision", dict(fields))
+    through, direct = (json.loads(line) for line in (tmp_path / "d.log").read_text().splitlines())
+    assert list(direct) == list(through) == [*fields, "event", "level", "timestamp"]
+    assert direct.pop("timestamp") and through.pop("timestamp") and direct == through
+    assert direct["key"] == REDACTED
+    with structlog.testing.capture_logs() as captured:  # the same processor list, refilled: structlog writes it
+        logs.info_line(log, "decision", {"n": 1})
+    assert captured == [{"n": 1, "event": "decision", "log_level": "info"}]
+    monkeypatch.setenv("KIMCHI_LOG_LEVEL", "warning")
+    configure_logging(log_file=str(tmp_path / "d.log"))
+    logs.info_line(log, "decision", {"n": 2})
+    assert len((tmp_path / "d.log").read_text().splitlines()) == 2
 
 
 class _Custom:
