@@ -1,6 +1,6 @@
 """The Brain's memory of the user's corrections: notices them after each decision, stores them (when a store is
 given) under the chosen scope, and moves later automatic decisions as `routing.corrections` allows. A store another
-process changed (`kimchi-plugin learn --reset`) is re-read before the next decision."""
+process changed (`kimchi-plugin learn --reset`) is re-read before the next decision once RECHECK_S has passed."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from kimchi_plugin.routing.router import Decision
 log = structlog.get_logger("kimchi.learning")
 
 MAX_SESSIONS = 256
+RECHECK_S = 0.5  # how long the store is trusted unchanged by other processes (a check is a query per message)
 
 
 def scope_of(directory: str, scope_option: str) -> str:
@@ -33,6 +34,7 @@ class Learning:
         self.scope = GLOBAL_SCOPE
         self._known: list[Correction] = []
         self._version: int | None = None
+        self._checked_at = 0.0
         self._last: Lru[str, AutoTurn] = Lru(MAX_SESSIONS)
 
     def configure(self, enabled: bool, scope: str) -> None:
@@ -54,6 +56,10 @@ class Learning:
     def _refresh(self) -> None:
         if self.store is None:
             return
+        now = self._clock()
+        if self._version is not None and 0.0 <= now - self._checked_at < RECHECK_S:
+            return  # this process's own writes keep `_known` current: only another's need the query
+        self._checked_at = now
         version = self.store.version()
         if version != self._version:
             self._version = version

@@ -139,19 +139,28 @@ class Recording:
         self.path = None
 
     def wrap(self, routes: dict[str, Route], brain: Brain) -> dict[str, Route]:
-        """The routes with each call recorded after it is answered."""
+        """The routes with each call recorded after it is answered; `initialize` starts the recording."""
         return {name: replace(route, handler=self._recorded(name, route, brain)) for name, route in routes.items()}
 
     def _recorded(self, name: str, route: Route, brain: Brain) -> Any:
         inner = route.handler
+        if name in SKIPPED_HOOKS or name == "shutdown":
+            return inner  # never recorded
 
-        async def handler(params: Any) -> Any:
+        async def recorded(params: Any) -> Any:
             result = await inner(params)
             if name == "initialize":
                 self.start(brain, getattr(params, "directory", ""))
-            elif self.path is not None and name not in SKIPPED_HOOKS and name != "shutdown":
+            elif self.path is not None:
                 self._frame(name, params, brain)
             return result
+
+        if name == "initialize":
+            return recorded
+
+        def handler(params: Any) -> Any:
+            """While recording is off (most processes), the call's own coroutine: no layer added to every hook."""
+            return recorded(params) if self.path is not None else inner(params)
 
         return handler
 

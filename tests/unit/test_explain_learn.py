@@ -14,6 +14,7 @@ from session_support import Clock, calls, configured, routed_model, run, send, s
 from kimchi_plugin.brain import Brain
 from kimchi_plugin.brain.core import UserTurn
 from kimchi_plugin.brain.corrections_store import MAX_ANSWERS, PRUNE_EVERY, CorrectionStore
+from kimchi_plugin.brain.learning import RECHECK_S
 from kimchi_plugin.brain.why import SAVE_DELAY_S, Explainer
 from kimchi_plugin.routing import corrections
 from kimchi_plugin.routing.classifier import classify
@@ -152,11 +153,13 @@ def test_corrections_move_similar_messages_only_and_name_themselves(tmp_path: Pa
 
 
 def test_reset_from_another_process_and_the_off_switch(tmp_path: Path) -> None:
-    brain = _brain(tmp_path)
+    clock = Clock()
+    brain = _brain(tmp_path, clock)
     for text in REFACTORS[:2]:
         _correct(brain, text, text)
     assert routed_model(send(brain, "x", REFACTORS[3])) == OPUS
     assert CorrectionStore(tmp_path / "corrections.db").reset() >= 2  # `kimchi-plugin learn --reset`
+    clock.now += RECHECK_S  # another process's change is seen once the store's last check is this old
     assert routed_model(send(brain, "y", REFACTORS[3])) == SONNET
     off = _brain(tmp_path, learn=False)
     for text in REFACTORS[:2]:
