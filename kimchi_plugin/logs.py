@@ -19,6 +19,8 @@ from typing import Any, TextIO, cast
 
 import structlog
 
+from kimchi_plugin import json_encoding
+
 try:
     import fcntl
 except ImportError:  # Windows: rotation without the lock
@@ -66,12 +68,12 @@ def _json_fallback(value: Any) -> Any:
 
 
 # One encoder for every line: `json.dumps` with any option builds a new encoder per call.
-_ENCODER = json.JSONEncoder(default=_json_fallback)
+_encode = json_encoding.encoder(default=_json_fallback)
 
 
 def _render_json(_logger: Any, _name: str, event_dict: Any) -> str:
     """The event as one JSON object, in structlog's JSONRenderer's format (the default separators)."""
-    return _ENCODER.encode(event_dict)
+    return _encode(event_dict)
 
 
 class _UtcStamp:
@@ -303,7 +305,7 @@ def info_line(logger: BoundOnce, event: str, fields: dict[str, Any]) -> None:
     fields["event"] = event
     fields["level"] = "info"
     direct.stamp(None, "info", fields)
-    direct.stream.write(_redact_line(None, "info", _ENCODER.encode(fields)) + "\n")
+    direct.stream.write(_redact_line(None, "info", _encode(fields)) + "\n")
 
 
 def configure_logging(*, verbose: bool = False, log_file: str | None = None) -> None:

@@ -13,14 +13,14 @@ import sys
 from collections.abc import Callable
 from typing import Any, BinaryIO
 
+from kimchi_plugin import json_encoding
+
 PROTOCOL_VERSION = 1
 MAX_FRAME_BYTES = 16 * 1024 * 1024  # one JSON-RPC frame (= one line); larger lines are refused, not parsed
 READ_BYTES = 64 * 1024  # a pipe holds 64 KiB; a larger buffer would be mmap-allocated on every read
 REQUEST_KEYS = frozenset({"jsonrpc", "method", "params", "id"})
 
-serialize = json.JSONEncoder(
-    separators=(",", ":"), ensure_ascii=False, allow_nan=False
-).encode  # one encoder, built once
+serialize = json_encoding.encoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)  # built once
 # (method, params) → the result, or None when the request is left to the server.
 EarlyAnswer = Callable[[str, dict[str, Any]], "dict[str, Any] | None"]
 
