@@ -197,9 +197,11 @@ class Brain:
     # -- routing ----------------------------------------------------------------------------------------------
 
     def state(self, session_id: str) -> SessionState:
-        """The session's state, created on first sight; a lock persisted by an earlier process is restored."""
+        """The session's state, created on first sight; a lock persisted by an earlier process is restored then (the
+        lock file is not read again at every hook of a session that is never routed)."""
+        before = self.sessions.peek(session_id)
         state = self.sessions.get(session_id, self.services.clock())
-        if state.last is None and state.lock is None and self.services.locks is not None:
+        if state is not before and self.services.locks is not None:
             state.lock = self.services.locks.get(session_id)
         return state
 

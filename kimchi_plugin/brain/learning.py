@@ -35,6 +35,7 @@ class Learning:
         self._known: list[Correction] = []
         self._version: int | None = None
         self._checked_at = 0.0
+        self._read: tuple[str, corrections.Evidence] | None = None  # the last text `adjust` read, and its evidence
         self._last: Lru[str, AutoTurn] = Lru(MAX_SESSIONS)
 
     def configure(self, enabled: bool, scope: str) -> None:
@@ -66,10 +67,15 @@ class Learning:
             self._known = self.store.load(self.scope)
 
     def adjust(self, text: str, found: Classification) -> Classification | None:
-        """The router's hook on automatic decisions."""
+        """The router's hook on automatic decisions. The text's evidence is kept for `observe`: the decision's turn
+        carries it, so that accepting or correcting it later does not read the text again."""
         if not self.enabled:
             return None
-        return corrections.adjust(self.known, text, found)
+        known = self.known
+        if not any(c.kind != ACCEPTED for c in known):
+            return None  # nothing corrected yet: nothing moves, and no evidence is needed
+        self._read = (text, corrections.evidence(text))
+        return corrections.adjust(known, text, found, self._read[1])
 
     @property
     def corrections(self) -> list[Correction]:
@@ -83,7 +89,9 @@ class Learning:
         now = self._clock()
         previous = self._last.pop(session_id)
         if decision.source in AUTOMATIC:
-            self._last.put(session_id, AutoTurn(text, decision.profile, now))
+            read, self._read = self._read, None
+            evidence = read[1] if read is not None and read[0] == text else None
+            self._last.put(session_id, AutoTurn(text, decision.profile, now, evidence))
             # `adjust` has just re-read the store for this decision: what it holds is current
             if previous is not None and any(c.kind != ACCEPTED for c in self._known):
                 self._keep(corrections.accepted(previous))

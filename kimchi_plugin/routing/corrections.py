@@ -58,6 +58,10 @@ class Correction:
         return f'"{self.excerpt}" → {self.target.value} ({self.kind})'
 
 
+# The classifier's mode for a message on its own words, and its named features other than length and form.
+Evidence = tuple[Profile, frozenset[str]]
+
+
 @dataclass(frozen=True, slots=True)
 class AutoTurn:
     """The last automatic decision of a session, kept until the next message."""
@@ -65,13 +69,18 @@ class AutoTurn:
     text: str
     profile: Profile
     at: float
+    evidence: Evidence | None = None  # the text's, when `adjust` read it for this decision
 
 
-def evidence(text: str) -> tuple[Profile, frozenset[str]]:
+def evidence(text: str) -> Evidence:
     """The classifier's mode for `text` on its own words, and its named features other than length and form."""
     features = classifier.extract_features(text)
     kept = frozenset(f for f in features if ":" in f and not f.startswith(_NOT_EVIDENCE))
     return classifier.decide_features(features).profile, kept
+
+
+def _evidence_of(turn: AutoTurn) -> Evidence:
+    return turn.evidence if turn.evidence is not None else evidence(turn.text)
 
 
 def similarity(a: frozenset[str], b: frozenset[str]) -> float:
@@ -93,13 +102,13 @@ def detect(
         return None
     if text.strip() and _overlap(text, previous.text) < SAME_REQUEST:
         return None  # a new request in another mode, not this one corrected
-    detected, features = evidence(previous.text)
+    detected, features = _evidence_of(previous)
     return Correction(now, excerpt(previous.text, 60), features, detected, previous.profile, profile, source)
 
 
 def accepted(previous: AutoTurn) -> Correction:
     """An automatic decision the user let stand: a vote for its tier among similar messages."""
-    detected, features = evidence(previous.text)
+    detected, features = _evidence_of(previous)
     return Correction(
         previous.at, excerpt(previous.text, 60), features, detected, previous.profile, previous.profile, ACCEPTED
     )
@@ -109,11 +118,14 @@ def _overlap(a: str, b: str) -> float:
     return similarity(frozenset(classifier.extract_features(a)), frozenset(classifier.extract_features(b)))
 
 
-def adjust(examples: Sequence[Correction], text: str, found: Classification) -> Classification | None:
-    """`found` moved as the user's kept examples of similar messages say, or None when they say to leave it."""
+def adjust(
+    examples: Sequence[Correction], text: str, found: Classification, read: Evidence | None = None
+) -> Classification | None:
+    """`found` moved as the user's kept examples of similar messages say, or None when they say to leave it. `read`:
+    the text's evidence, when the caller has it already."""
     if not any(e.kind != ACCEPTED for e in examples):
         return None
-    detected, features = evidence(text)
+    detected, features = read if read is not None else evidence(text)
     votes: dict[Tier, float] = {}
     backing: dict[Tier, list[tuple[float, Correction]]] = {}
     for example in examples:

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from session_support import Clock, calls, configured, routed_model, run, send, services
 
 from kimchi_plugin.brain import Brain
@@ -176,6 +177,27 @@ def test_scopes_keep_projects_apart(tmp_path: Path) -> None:
     store.add("project:/a", found)
     assert store.load("project:/b") == [] and store.load("project:/a")[0].target is Profile.PLANNER
     assert classify(REFACTORS[0]).profile is Profile.REFACTORER
+
+
+def test_each_message_is_read_for_evidence_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once corrections exist, a decision's evidence (read to move it) is the one kept when the user lets it stand."""
+    brain = _brain(tmp_path)
+    for text in REFACTORS[:2]:
+        _correct(brain, text, text)
+    read: list[str] = []
+    evidence = corrections.evidence
+
+    def counted(text: str) -> corrections.Evidence:
+        read.append(text)
+        return evidence(text)
+
+    monkeypatch.setattr(corrections, "evidence", counted)
+    other = "Write a unit test for the date parser"
+    send(brain, "x", REFACTORS[3])
+    send(brain, "x", other)  # the first message stood: kept as accepted, its evidence not read again
+    assert read == [REFACTORS[3], other]
+    kept = [c for c in brain.learning.known if c.kind == ACCEPTED and c.excerpt == excerpt(REFACTORS[3], 60)]
+    assert kept and (kept[-1].detected, kept[-1].features) == evidence(REFACTORS[3])
 
 
 def test_decisions_the_user_lets_stand_outvote_a_few_corrections() -> None:
