@@ -22,9 +22,10 @@ LogLevel = Literal["debug", "info", "warn", "error"]
 
 
 class _Open(BaseModel):
-    """OpenCode's payloads grow between versions: unknown fields are kept, never an error."""
+    """OpenCode's payloads grow between versions: unknown fields are kept, never an error. Validators are built on
+    first use, so the models the `config` answer does not need are not built before it."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
 
 class InitializeParams(_Open):

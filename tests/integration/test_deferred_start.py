@@ -1,7 +1,7 @@
 """Start-up defers what `config` does not need, safely: the brain answers `config` before its main thread imports the
 classifier's features (loaded on a thread after the answer), pydantic's plugin search, importlib.resources' readers or
-the command line parser; a message that arrives right behind `config` (while that load runs) is routed exactly as one
-sent later."""
+the command line parser, nor builds the hook payload models; a message that arrives right behind `config` (while that
+load runs) is routed exactly as one sent later."""
 
 from __future__ import annotations
 
@@ -75,6 +75,7 @@ def test_config_is_answered_before_the_main_thread_imports_what_only_later_calls
             break
         time.sleep(0.1)
     assert "imported on the main thread by the config answer: []" in brain.stderr, brain.stderr[-3000:]
+    assert "payload models built by the config answer: []" in brain.stderr, brain.stderr[-3000:]
 
 
 def test_a_message_right_behind_config_is_routed_as_one_sent_later(tmp_path: Path) -> None:

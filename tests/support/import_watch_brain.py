@@ -1,6 +1,6 @@
 """The real brain, started as the shim starts it (`python -m kimchi_plugin`, no arguments), reporting on stderr as it
-answers `config` which of the modules named in its own arguments its main thread had imported by then (what only later
-calls need is loaded on a thread after the answer, or on first need)."""
+answers `config` which of the modules named in its own arguments its main thread had imported by then, and which hook
+payload models had been built (what only later calls need is loaded on a thread after the answer, or on first use)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from kimchi_plugin import app
 
 WATCHED = tuple(sys.argv[1:])
 REPORT = "imported on the main thread by the config answer: "
+BUILT = "payload models built by the config answer: "
 _imported = {name for name in WATCHED if name in sys.modules}  # before the watch began (then reported too)
 
 
@@ -30,6 +31,15 @@ class _MainThreadImports(importlib.abc.MetaPathFinder):
 _build_routes = app.build_routes
 
 
+def _built_payload_models() -> list[str]:
+    from pydantic import BaseModel
+
+    from kimchi_plugin.opencode import payloads
+
+    models = [value for value in vars(payloads).values() if isinstance(value, type) and issubclass(value, BaseModel)]
+    return sorted(model.__name__ for model in models if model is not BaseModel and model.__pydantic_complete__)
+
+
 def _watched_routes(brain: Any) -> dict[str, Any]:
     routes = _build_routes(brain)
     route = routes["config"]
@@ -37,6 +47,7 @@ def _watched_routes(brain: Any) -> dict[str, Any]:
     async def config(params: Any) -> Any:
         result = await route.handler(params)
         sys.stderr.write(REPORT + repr(sorted(name for name in WATCHED if name in _imported)) + "\n")
+        sys.stderr.write(BUILT + repr(_built_payload_models()) + "\n")
         return result
 
     routes["config"] = dataclasses.replace(route, handler=config)
