@@ -22,9 +22,11 @@ shift, since the router's users are real users.
 CV_SHIFT_SIGMAS, or the settings given by `--grid`), scoring held-out folds with the real routing walk; a fold holds
 whole authors of the written sets and whole repositories of the real corpus, so a held-out fold is people the table
 has not seen. The widths with the lowest cost on the real folds are chosen among those whose written folds stay
-within WRITTEN_SLACK of the best written accuracy, and the temperature that calibrates the shipped probabilities is
-fitted on the out-of-fold real turns (confidence has to mean what it says for real users), as far as the written
-sets' held-out routing loses nothing by it. The test splits are never read.
+within WRITTEN_SLACK of the best written accuracy; the temperature and the Reasoning miss cost are the pair that
+routes the out-of-fold real messages and session turns at the lowest cost while the held-out Reasoning work sent lower
+and the written sets' held-out routing lose nothing against the log-loss temperature (`fit_decision`), and the
+confidence calibration is then fitted on the out-of-fold real messages (confidence has to mean what it says for real
+users). The test splits are never read.
 Pure Python, deterministic: the same data gives the same file, which records a fingerprint of the data it was
 trained on.
 """
@@ -80,7 +82,11 @@ DEFAULT_SIGMAS: tuple[float, float, float, float] = (0.5, 1.0, 1.0, 0.0)
 # A setting may cost the written sets' held-out tier accuracy this much against the best setting's, no more: the
 # written test splits must not get worse while real users' routing improves.
 WRITTEN_SLACK = 0.005
-TEMPERATURES = tuple(round(0.5 + 0.05 * i, 2) for i in range(51))  # 0.5 … 3.0
+TEMPERATURES = tuple(round(0.5 + 0.05 * i, 2) for i in range(51))  # 0.5 … 3.0: the tier log-loss's optimum
+# The routing choices fitted together (temperature, Reasoning miss cost); the hand-set miss cost is the reference.
+DECISION_TEMPERATURES = (1.0, 1.2, 1.4, 1.6, 1.8)
+REASONING_COSTS = (1.3, 1.5, 1.7, 2.0)
+HAND_SET_REASONING_COST = 1.3
 CALIBRATION_SCALES = tuple(round(0.3 + 0.05 * i, 2) for i in range(19))  # 0.3 … 1.2
 CALIBRATION_SHIFTS = tuple(round(-1.0 + 0.05 * i, 2) for i in range(41))  # -1 … 1
 KEEP_WEIGHT = 0.01  # smaller weights are dropped from the shipped table
@@ -253,34 +259,38 @@ def train(data: list[Example], sigmas: Sigmas) -> Table:
 
 Calibration = tuple[float, float]
 IDENTITY: Calibration = (1.0, 0.0)
+# How the table decides: its temperature and its Reasoning miss cost.
+Decision = tuple[float, float]
+NEUTRAL: Decision = (1.0, HAND_SET_REASONING_COST)
 
 
-def weight_table(table: Table, temperature: float = 1.0, calibration: Calibration = IDENTITY) -> WeightTable:
+def weight_table(table: Table, decision: Decision = NEUTRAL, calibration: Calibration = IDENTITY) -> WeightTable:
     """The table as the classifier reads it; the prior says which features are evidence."""
     weights, bias = table
     rows = {f: tuple(ws.get(p.value, 0.0) for p in PROFILES) for f, ws in weights.items()}
-    return WeightTable(rows, tuple(bias), temperature, evidence_features(), calibration)
+    temperature, reasoning_cost = decision
+    return WeightTable(rows, tuple(bias), temperature, evidence_features(), calibration, reasoning_cost)
 
 
 def route_scores(
     table: Table,
     messages: list[dict],
     sessions: list[dict],
-    temperature: float = 1.0,
+    decision: Decision = NEUTRAL,
     calibration: Calibration = IDENTITY,
 ) -> Scores:
     """The real routing (conversation stage included) over messages and session walks, with this table."""
-    decide_with = with_table(weight_table(table, temperature, calibration))
+    decide_with = with_table(weight_table(table, decision, calibration))
     scores = score_messages(messages, decide_with)
     scores.merge(score_sessions(sessions, decide_with))
     return scores
 
 
 def real_scores(
-    table: Table, real: list[dict], temperature: float = 1.0, calibration: Calibration = IDENTITY
+    table: Table, real: list[dict], decision: Decision = NEUTRAL, calibration: Calibration = IDENTITY
 ) -> dict[str, Tally]:
     """The real corpus's report rows (messages, session turns, by language) for these sessions, with this table."""
-    return evaluate_real(real, with_table(weight_table(table, temperature, calibration)))[0]
+    return evaluate_real(real, with_table(weight_table(table, decision, calibration)))[0]
 
 
 def fold_of(item: dict, folds: int) -> int:
@@ -312,25 +322,24 @@ def cross_validate(grid: list[Sigmas], items: Items, folds: int) -> dict[Sigmas,
 
 
 def held_out_scores(
-    tables: list[Table], items: Items, temperature: float = 1.0, calibration: Calibration = IDENTITY
+    tables: list[Table], items: Items, decision: Decision = NEUTRAL, calibration: Calibration = IDENTITY
 ) -> tuple[Scores, Tally, Tally]:
     """Every fold scored by the table trained without it: the written sets, and the real corpus's messages and
     session turns."""
     total, real, turns = Scores(), Tally(), Tally()
     for fold, table in enumerate(tables):
         messages, sessions, real_fold = held_out(items, fold, len(tables), keep=True)
-        total.merge(route_scores(table, messages, sessions, temperature, calibration))
-        rows = real_scores(table, real_fold, temperature, calibration)
+        total.merge(route_scores(table, messages, sessions, decision, calibration))
+        rows = real_scores(table, real_fold, decision, calibration)
         real.merge(rows["messages"])
         turns.merge(rows["session turns (build, sure)"])
     return total, real, turns
 
 
-def fit_temperature(tables: list[Table], items: Items) -> float:
+def reference_temperature(tables: list[Table], items: Items) -> float:
     """The temperature that minimises the tier log-loss of the out-of-fold real turns (written turns are near
     separable and alone would leave real users' confidence too high), lowered until the written sets' held-out folds
-    are routed as accurately as without calibration: the temperature also sways near ties through the Reasoning
-    weighting."""
+    are routed as accurately as without it."""
     raw: list[tuple[list[float], Tier]] = []
     for fold, table in enumerate(tables):
         held = session_examples(held_out(items, fold, len(tables), keep=True)[2])
@@ -345,7 +354,7 @@ def fit_temperature(tables: list[Table], items: Items) -> float:
         return total
 
     def written_accuracy(t: float) -> float:
-        return held_out_scores(tables, items, t)[0].as_dict()["tier_accuracy"]
+        return held_out_scores(tables, items, (t, HAND_SET_REASONING_COST))[0].as_dict()["tier_accuracy"]
 
     best = min(TEMPERATURES, key=loss)
     uncalibrated = written_accuracy(1.0)
@@ -355,12 +364,50 @@ def fit_temperature(tables: list[Table], items: Items) -> float:
     return min(best, 1.0)
 
 
-def fit_calibration(tables: list[Table], items: Items, temperature: float) -> Calibration:
+def fit_decision(tables: list[Table], items: Items) -> Decision:
+    """The temperature and Reasoning miss cost that route the out-of-fold real turns, messages and session turns
+    alike, at the lowest cost, among those that send no more of the held-out Reasoning work (written and real
+    messages) to a lower tier, and route the written sets no less accurately, than the reference: the log-loss
+    temperature (as `reference_temperature` lowers it) with the hand-set miss cost.
+
+    Both sway near ties (between tiers, and how far the previous turn pulls a message): they are routing choices,
+    fitted on routing; confidence is mapped afterwards by the calibration. A lower temperature alone routes session
+    turns better but sends more Reasoning work lower; a higher miss cost with it keeps Reasoning's share."""
+
+    def scored(decision: Decision) -> tuple[float, float, float, float]:
+        written, real, turns = held_out_scores(tables, items, decision)
+        w = written.as_dict()
+        cost = real.cost(REASONING_LOWER_COST) + turns.cost(REASONING_LOWER_COST)
+        return cost, w["reasoning_routed_lower"], real.row()["reasoning_sent_lower"], w["tier_accuracy"]
+
+    def line(decision: Decision, figures: tuple[float, float, float, float]) -> str:
+        cost, w_lower, r_lower, w_accuracy = figures
+        return (
+            f"  temperature {decision[0]}, Reasoning miss cost {decision[1]}: real cost {cost:.4f}, Reasoning sent "
+            f"lower {w_lower:.1%} written / {r_lower:.1%} real, written tier {w_accuracy:.1%}"
+        )
+
+    reference: Decision = (reference_temperature(tables, items), HAND_SET_REASONING_COST)
+    best_figures = scored(reference)
+    print(line(reference, best_figures) + " (reference)", flush=True)
+    best_cost, written_lower, real_lower, written_accuracy = best_figures
+    best = reference
+    for decision in ((t, c) for t in DECISION_TEMPERATURES for c in REASONING_COSTS):
+        figures = scored(decision)
+        print(line(decision, figures), flush=True)
+        cost, w_lower, r_lower, w_accuracy = figures
+        fair = w_lower <= written_lower and r_lower <= real_lower and w_accuracy >= written_accuracy
+        if fair and cost < best_cost:
+            best, best_cost = decision, cost
+    return best
+
+
+def fit_calibration(tables: list[Table], items: Items, decision: Decision) -> Calibration:
     """The confidence map (scale, shift) that minimises the log-loss of "the decision is right" over the out-of-fold
     real messages the table decided (follow-ups and no-evidence defaults keep their fixed confidence)."""
     points: list[tuple[float, bool]] = []
     for fold, table in enumerate(tables):
-        decide_with = with_table(weight_table(table, temperature))
+        decide_with = with_table(weight_table(table, decision))
         for session in held_out(items, fold, len(tables), keep=True)[2]:
             turns = session["turns"]
             for index, turn in enumerate(turns):
@@ -409,7 +456,7 @@ def _chosen(held: dict[Sigmas, tuple[Scores, Tally, Tally]]) -> Sigmas:
     return min(fair, key=lambda k: held[k][1].cost(REASONING_LOWER_COST))
 
 
-def write_model(table: Table, sigmas: Sigmas, temperature: float, calibration: Calibration) -> None:
+def write_model(table: Table, sigmas: Sigmas, decision: Decision, calibration: Calibration) -> None:
     weights, bias = table
     header = {
         "about": (
@@ -422,7 +469,7 @@ def write_model(table: Table, sigmas: Sigmas, temperature: float, calibration: C
         "data_fingerprint": data_fingerprint(DATA),
     }
     rounded = (weights, [round(b, 3) for b in bias])
-    OUT.write_bytes(encode(weight_table(rounded, temperature, calibration), header))
+    OUT.write_bytes(encode(weight_table(rounded, decision, calibration), header))
     print(f"wrote {OUT.relative_to(ROOT)} ({OUT.stat().st_size // 1024} KiB, {len(weights)} features)")
 
 
@@ -454,6 +501,7 @@ def main(argv: list[str] | None = None) -> int:
         # Without a cross-validation to fit them, the shipped table's temperature and confidence calibration stay.
         shipped = load_weights()
         temperature = args.temperature if args.temperature is not None else shipped.temperature
+        decision: Decision = (temperature, shipped.reasoning_cost)
         calibration = shipped.calibration
 
     if args.cross_author:
@@ -463,7 +511,7 @@ def main(argv: list[str] | None = None) -> int:
         unseen = Scores()
         for held, table in zip(SETS, tables):
             scores = route_scores(
-                table, load_set(held, "messages", "all"), load_set(held, "sessions", "all"), temperature, calibration
+                table, load_set(held, "messages", "all"), load_set(held, "sessions", "all"), decision, calibration
             )
             print(_line(f"set {held}, trained without it", scores), flush=True)
             unseen.merge(scores)
@@ -489,10 +537,13 @@ def main(argv: list[str] | None = None) -> int:
             print(_real_line(f"{_name(setting)} real", real))
             print(_real_line(f"{_name(setting)} real session turns", turns))
         sigmas = _chosen(scored)
-        temperature = fit_temperature(results[sigmas], cv_items)
-        calibration = fit_calibration(results[sigmas], cv_items, temperature)
-        print(f"chosen: {_name(sigmas)}, temperature {temperature}, confidence calibration {calibration}")
-        written, real, turns = held_out_scores(results[sigmas], cv_items, temperature, calibration)
+        decision = fit_decision(results[sigmas], cv_items)
+        calibration = fit_calibration(results[sigmas], cv_items, decision)
+        print(
+            f"chosen: {_name(sigmas)}, temperature {decision[0]}, Reasoning miss cost {decision[1]}, "
+            f"confidence calibration {calibration}"
+        )
+        written, real, turns = held_out_scores(results[sigmas], cv_items, decision, calibration)
         print(_line("held out, calibrated, written", written))
         print(_real_line("held out, calibrated, real", real))
         print(_real_line("held out, calibrated, real session turns", turns))
@@ -503,9 +554,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{len(real_dev)} real dev sessions)"
     )
     table = train(data, sigmas)
-    print(_line("train (routing walk)", route_scores(table, messages, sessions, temperature, calibration)))
-    print(_real_line("train (real dev messages)", real_scores(table, real_dev, temperature, calibration)["messages"]))
-    write_model(table, sigmas, temperature, calibration)
+    print(_line("train (routing walk)", route_scores(table, messages, sessions, decision, calibration)))
+    print(_real_line("train (real dev messages)", real_scores(table, real_dev, decision, calibration)["messages"]))
+    write_model(table, sigmas, decision, calibration)
     return 0
 
 

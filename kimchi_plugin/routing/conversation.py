@@ -34,7 +34,8 @@ TURN_DECAY = (1.0, 0.5, 0.25)
 FAILING_RUNS_MIN = 1.0
 EDITS_MIN = 1.0
 READS_MIN = 3.0
-# Confidence of a recognised follow-up: how often the rule's tier is right on the real corpus's dev turns (72 %).
+# Confidence of a recognised follow-up. The rules' tier is right on 160 of 193 real dev turns (83 %), but a follow-up
+# is read from the previous turn alone: it stays under the 0.8 of a sure decision, so its misses are not confident.
 FOLLOWUP_CONFIDENCE = 0.7
 # A follow-up is short: at most this many words of prose.
 FOLLOWUP_MAX_WORDS = 12
@@ -60,7 +61,9 @@ _FOLLOWUP_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
             r"^(?:nope|that )?(?:didn'?t|doesn'?t|does not|did not) work|\b(?:another|new|different) error\b|"
             r"\b(?:error|crash|bug|issue|problem) is back\b|\bnot fixed\b|\b(?:even )?worse now\b|"
             r"\bsigue (?:fallando|igual)|\btoujours (?:pas|le même|la même)|\bimmer noch\b|"
-            r"\bопять\b|всё ещё|还是|まだ",
+            r"\bопять\b|всё ещё|"
+            # 还是 is also "or" (A 还是 B) and まだ "not yet": only their "still failing" forms count.
+            r"还是(?:不|没|无法|有问题|一样|报错|失败|显示)|まだ(?:エラー|動かない|直って|同じ|表示|ダメ|だめ|失敗)",
         ),
         (
             "fix",
@@ -86,7 +89,7 @@ _FOLLOWUP_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
             "why",
             _LEAD_IN + r"(?:why|how come|how so|what do you mean|what does (?:that|this|it) mean|"
             r"(?:can you )?explain(?: that| why| it| this)?|really|are you sure|"
-            r"pourquoi|warum|почему|por ?qu[eé]|为什么|なぜ)\b[^.]{0,40}$",
+            r"pourquoi|warum|почему|por ?qu[eé]|为什么|なぜ)[\s?!.]*$",
         ),
         (
             "proceed",
@@ -103,6 +106,10 @@ _FOLLOWUP_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ),
     )
 )
+# A "proceed" that asks to go on with the work in progress rather than to approve a proposal: on real dev turns it
+# keeps a Reasoning turn's tier (9 of 14) where an approval hands the plan to the coding tier (17 of 29), and after a
+# quick answer it asks for the work (6 of 8 Coding).
+_CONTINUE = re.compile(r"continu|keep going|carry on|go on|\bnext\b|weiter|继续|続")
 # An assistant reply that ends by offering to do the work makes "yes" an implementation request.
 _OFFER = re.compile(r"\b(?:shall i|should i|want me to|would you like me to|i can|let me know if)\b")
 _WORDS = re.compile(r"\S+")
@@ -248,7 +255,7 @@ def followup_intent(text: str) -> str | None:
         return None
     for intent, pattern in _FOLLOWUP_PATTERNS:
         if pattern.search(stripped):
-            return intent
+            return "continue" if intent == "proceed" and _CONTINUE.search(stripped) else intent
     return None
 
 
@@ -262,6 +269,9 @@ def _resolve_followup(intent: str, state: ConversationState) -> Profile:
         return P.CODER
     if intent == "same":
         return before
+    if intent == "continue":
+        # Going on with a quick answer means doing the work it described.
+        return P.CODER if before is P.ASSISTANT else before
     if intent == "done":
         return P.ASSISTANT
     if intent == "why":

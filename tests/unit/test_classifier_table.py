@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from kimchi_plugin.routing.classify import table as table_file
+from kimchi_plugin.routing.classify.scoring import decide_features
 from kimchi_plugin.routing.classify.table import WeightTable, data_fingerprint, decode, encode, header_of
 from kimchi_plugin.routing.tiers import Profile
 
@@ -37,6 +38,16 @@ def test_the_fingerprint_follows_the_real_corpus(tmp_path: Path) -> None:
     (tmp_path / "real").mkdir()
     (tmp_path / "real" / "corpus.jsonl").write_text('{"id": "r"}\n')
     assert data_fingerprint(tmp_path) != before
+
+
+def test_the_reasoning_miss_cost_is_kept_in_the_file_and_settles_near_ties() -> None:
+    # "x" makes debugging (Reasoning) a little less likely than coding: 0.45 against 0.55.
+    weights = {"x": (-9.0, 0.0, -9.0, 0.2, -9.0, -9.0)}
+    even = WeightTable(weights, ZERO, 1.0, frozenset({"x"}), (1.0, 0.0), 1.0)
+    wary = decode(encode(WeightTable(weights, ZERO, 1.0, frozenset({"x"}), (1.0, 0.0), 1.3), {"about": "test"}))
+    assert wary.reasoning_cost == 1.3
+    assert decide_features({"x"}, even).profile is Profile.CODER
+    assert decide_features({"x"}, wary).profile is Profile.DEBUGGER
 
 
 def test_a_table_survives_its_file_format() -> None:

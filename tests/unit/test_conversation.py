@@ -56,6 +56,38 @@ def test_short_followups_are_read_from_the_previous_turn(previous: Profile, text
     assert result.source == "followup"
 
 
+@pytest.mark.parametrize(
+    ("previous", "text", "expected"),
+    [
+        (Profile.PLANNER, "continue", Profile.PLANNER),
+        (Profile.DEBUGGER, "继续", Profile.DEBUGGER),
+        (Profile.ASSISTANT, "ok continue", Profile.CODER),
+        (Profile.PLANNER, "yes please", Profile.CODER),
+    ],
+)
+def test_going_on_keeps_the_work_in_progress_where_an_approval_hands_it_over(
+    previous: Profile, text: str, expected: Profile
+) -> None:
+    result = decide(text, after(previous))
+    assert result.profile is expected
+    assert result.source == "followup"
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("还是不行", "still"),
+        ("前端显示还是有问题", "still"),
+        ("是我的vscode配置,还是项目配置导致的", None),  # 还是 as "or"
+        ("还是太小，放大两倍", None),
+        ("まだ動かない", "still"),
+        ("まだ実施はしないでね", None),  # "not yet"
+    ],
+)
+def test_still_in_chinese_and_japanese_is_read_only_in_its_still_failing_forms(text: str, intent: str | None) -> None:
+    assert followup_intent(text) == intent
+
+
 def test_followups_need_a_previous_turn() -> None:
     result = decide("go ahead", ConversationState())
     assert result.source == "heuristic"

@@ -14,10 +14,8 @@ from operator import itemgetter
 from kimchi_plugin.routing.classify.table import PROFILES, Vector, WeightTable
 from kimchi_plugin.routing.tiers import PROFILE_TIER, TIER_ORDER, Profile, Tier
 
-# Sending a Reasoning message to a lower tier costs this much more than the opposite mistake, so a
-# Reasoning probability counts this many times when tiers are compared (it also settles near-ties).
-REASONING_MISS_COST = 1.3
-# Without any evidence, the trained words alone must be at least this sure to beat the default.
+# Without any evidence, the trained words alone must be at least this sure (as the table's calibration reports it, so
+# that the bar does not move with the table's temperature) to beat the default.
 MODEL_ALONE_MIN = 0.7
 CONFIDENCE_FLOOR = 0.05
 CONFIDENCE_CEIL = 0.97
@@ -105,15 +103,16 @@ def _top_signals(weighed: Weighed, index: int) -> tuple[str, ...]:
 def _pick(table: WeightTable, sums: list[float], features: set[str]) -> tuple[int, float] | None:
     """The winning profile's index and its tier's probability, or None for the no-evidence default.
 
-    The tier with the highest probability wins, with Reasoning's probability weighted up by the
-    extra cost of sending hard work to a weaker model; the profile is the best one inside that tier.
+    The tier with the highest probability wins, with Reasoning's probability weighted up by the table's Reasoning
+    miss cost (sending hard work to a weaker model costs more); the profile is the best one inside that tier.
     """
     probs = probabilities([s / table.temperature for s in sums])
     tiers = dict.fromkeys(TIER_ORDER, 0.0)
     for tier_of, p in zip(_TIER_OF, probs):
         tiers[tier_of] += p
-    tier = max(TIER_ORDER, key=lambda t: tiers[t] * (REASONING_MISS_COST if t is Tier.REASONING else 1.0))
-    if features.isdisjoint(table.evidence) and tiers[tier] < MODEL_ALONE_MIN:
+    cost = table.reasoning_cost
+    tier = max(TIER_ORDER, key=lambda t: tiers[t] * (cost if t is Tier.REASONING else 1.0))
+    if features.isdisjoint(table.evidence) and calibrated(tiers[tier], table.calibration) < MODEL_ALONE_MIN:
         return None
     index = max((i for i, t in enumerate(_TIER_OF) if t is tier), key=sums.__getitem__)
     return index, tiers[tier]

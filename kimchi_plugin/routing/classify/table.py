@@ -1,10 +1,11 @@
 """The weight table the scorer reads: its type, its file format, and the one shipped copy, loaded once.
 
 File format (`data/classifier_weights.bin`, written by `scripts/train_classifier.py` alone, byte for byte the
-same for the same training data): a magic line; a JSON header line (profiles, bias, temperature, the confidence
-calibration, the features that count as evidence, the fingerprint of the training data, counts and sizes); the
-feature names, UTF-8, one per line; the weights as little-endian int16 thousandths, one row per feature in profile
-order. Loading it costs a quarter of parsing the same table as JSON, and equal weights share one float object.
+same for the same training data): a magic line; a JSON header line (profiles, bias, temperature, the Reasoning miss
+cost, the confidence calibration, the features that count as evidence, the fingerprint of the training data, counts
+and sizes); the feature names, UTF-8, one per line; the weights as little-endian int16 thousandths, one row per
+feature in profile order. Loading it costs a quarter of parsing the same table as JSON, and equal weights share one
+float object.
 """
 
 from __future__ import annotations
@@ -38,15 +39,19 @@ Vector = tuple[float, ...]
 @dataclass(frozen=True, slots=True)
 class WeightTable:
     """Per-feature weights (in `Profile` order), bias, temperature, the features that are evidence about a message's
-    need (rule features with weight in the trainer's prior, and the conversation's), and the confidence calibration:
-    the winning tier's probability p is reported as sigmoid(scale * logit(p) + shift), fitted on held-out real turns
-    (the probabilities of a table trained on written sets are too sure at the top and too shy in the middle)."""
+    need (rule features with weight in the trainer's prior, and the conversation's), the confidence calibration (the
+    winning tier's probability p is reported as sigmoid(scale * logit(p) + shift), fitted on held-out real turns: the
+    probabilities of a table trained on written sets are too sure at the top and too shy in the middle), and the
+    Reasoning miss cost: how many times a Reasoning probability counts when tiers are compared, since sending hard
+    work to a weaker model costs more than the opposite mistake (fitted with the temperature: the two together set
+    how often near ties go to Reasoning)."""
 
     weights: Mapping[str, Vector]
     bias: Vector
     temperature: float = 1.0
     evidence: frozenset[str] = frozenset()
     calibration: tuple[float, float] = (1.0, 0.0)
+    reasoning_cost: float = 1.3
     # The weights packed for the scorer's exact one-pass sums (each row when first scored).
     packed: PackedWeights = field(init=False, repr=False, compare=False)
 
@@ -74,6 +79,7 @@ def encode(table: WeightTable, header: Mapping[str, Any]) -> bytes:
         "profiles": [p.value for p in PROFILES],
         "bias": list(table.bias),
         "temperature": table.temperature,
+        "reasoning_cost": table.reasoning_cost,
         "calibration": list(table.calibration),
         "evidence": sorted(table.evidence),
         "features": len(names),
@@ -112,7 +118,12 @@ def decode(data: bytes) -> WeightTable:
     weights: dict[str, Vector] = dict(zip(names, zip(*([rows] * width))))
     scale, shift = (float(x) for x in header["calibration"])
     return WeightTable(
-        weights, tuple(header["bias"]), float(header["temperature"]), frozenset(header["evidence"]), (scale, shift)
+        weights,
+        tuple(header["bias"]),
+        float(header["temperature"]),
+        frozenset(header["evidence"]),
+        (scale, shift),
+        float(header["reasoning_cost"]),
     )
 
 
