@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from kimchi_plugin.routing.tiers import Profile, Tier
 
@@ -20,6 +21,10 @@ WHY_WORD = "why"
 _SPACES = re.compile(r"\s*")
 # An excerpt is looked for in the first EXCERPT_HEAD_TIMES × its limit characters.
 EXCERPT_HEAD_TIMES = 4
+# Signals an explanation keeps in words (the strongest first).
+SIGNALS_KEPT = 4
+# Distinct signals whose words are remembered: the classifier's vocabulary repeats, a message's words are unbounded.
+WORDS_REMEMBERED = 4096
 
 # The deciding step of each router source, in words.
 STEPS: Mapping[str, str] = {
@@ -88,8 +93,10 @@ class Explanation:
     correction: str | None = None  # the correction that moved the decision, in words
 
 
+@lru_cache(maxsize=WORDS_REMEMBERED)
 def signal_words(signal: str) -> str:
-    """One router signal ("refactor:verb", "w:module", "llm:reasoning") in words."""
+    """One router signal ("refactor:verb", "w:module", "llm:reasoning") in words; remembered, since every routed
+    message's explanation is written in the decision's log line and the same signals recur."""
     if signal in _WHOLE:
         return _WHOLE[signal]
     family, _, kind = signal.partition(":")
@@ -114,9 +121,17 @@ def signal_words(signal: str) -> str:
 
 
 def explain(source: str, signals: Sequence[str], notes: Sequence[str] = ()) -> Explanation:
-    """The explanation of a decision from its source, signals and the model substitution notes."""
-    correction = next((s[len(LEARNED_PREFIX) :] for s in signals if s.startswith(LEARNED_PREFIX)), None)
-    words = tuple(signal_words(s) for s in signals if not s.startswith(LEARNED_PREFIX))[:4]
+    """The explanation of a decision from its source, signals and the model substitution notes: the first learned
+    signal is the correction, the first SIGNALS_KEPT others are put in words (only those)."""
+    correction: str | None = None
+    kept: list[str] = []
+    for signal in signals:
+        if signal.startswith(LEARNED_PREFIX):
+            if correction is None:
+                correction = signal[len(LEARNED_PREFIX) :]
+        elif len(kept) < SIGNALS_KEPT:
+            kept.append(signal_words(signal))
+    words = tuple(kept)
     if any(note.startswith(CONTEXT_NOTE) for note in notes):
         return Explanation("context", CONTEXT_STEP, words, correction)
     if notes:

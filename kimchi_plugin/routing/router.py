@@ -30,6 +30,17 @@ ESCALATION: Mapping[Tier, tuple[Tier, ...]] = {
     Tier.CODING: (Tier.REASONING, Tier.QUICK),
     Tier.QUICK: (Tier.CODING, Tier.REASONING),
 }
+# The tiers a tier's model is looked for in, in order.
+_ORDER: Mapping[Tier, tuple[Tier, ...]] = {tier: (tier, *fallbacks) for tier, fallbacks in ESCALATION.items()}
+# How the toast's reason names the classifier's step that decided.
+_SOURCE_WORDS: Mapping[str, str] = {
+    "heuristic": "detected",
+    "followup": "follow-up",
+    "phase": "conversation phase",
+    "sticky": "continuing",
+    "llm": "classified",
+    "learned": "as you corrected",
+}
 PROFILE_LABEL: Mapping[Profile, str] = {
     Profile.PLANNER: "Planning",
     Profile.DEBUGGER: "Debugging",
@@ -205,10 +216,12 @@ class Router:
         if state.overflowed and failed:
             largest_failed = max((self._window(model) for model in failed), default=0)
             needed_tokens = max(needed_tokens, largest_failed + 1)
-        order = (tier, *ESCALATION[tier])
+        order = _ORDER[tier]
         notes: list[str] = []
         if prefer is not None and prefer.id not in failed:
             chosen: ModelSpec | None = prefer
+        elif not failed:  # nothing to skip: the usual model serves
+            chosen = next((m for t in order for m in self.registry.ranked(t)), None)
         else:
             usual = prefer or next((m for t in order for m in self.registry.ranked(t)), None)
             chosen = next((m for t in order for m in self.registry.ranked(t) if m.id not in failed), None)
@@ -262,13 +275,6 @@ def _command_word(profile: Profile) -> str:
 
 
 def _explain(found: Classification) -> str:
-    evidence = ", ".join(s.split(":", 1)[-1] for s in found.signals[:3]) or "no strong signal"
-    kind = {
-        "heuristic": "detected",
-        "followup": "follow-up",
-        "phase": "conversation phase",
-        "sticky": "continuing",
-        "llm": "classified",
-        "learned": "as you corrected",
-    }.get(found.source, found.source)
+    evidence = ", ".join([s.split(":", 1)[-1] for s in found.signals[:3]]) or "no strong signal"
+    kind = _SOURCE_WORDS.get(found.source, found.source)
     return f"{kind}: {PROFILE_LABEL[found.profile].lower()} ({evidence}; {found.confidence:.0%})"

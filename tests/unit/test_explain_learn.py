@@ -66,6 +66,21 @@ def test_substituted_models_are_explained_by_the_substitution() -> None:
     assert explain("surge", ()).words == "the surge rule"  # a rule this module does not know is still named
 
 
+def test_the_first_four_signals_are_worded_and_the_first_correction_kept_wherever_it_stands() -> None:
+    signals = ("w:module", "learned:coding → debugging", "refactor:verb", "len:long", "llm:reasoning", "w:mutex")
+    why = explain("learned", (*signals, "learned:quick → coding"))
+    assert why.correction == "coding → debugging"
+    assert why.signals == (
+        'the word "module"',
+        "refactoring: verb",
+        "a long message",
+        "the LLM judged it reasoning work",
+    )
+    late = explain("heuristic", (*signals[2:], "learned:quick → coding"))
+    assert late.correction == "quick → coding" and late.signals[-1] == 'the word "mutex"'
+    assert explain("heuristic", ("form:question",)).signals == ("phrased as a question",)
+
+
 def test_rules_after_the_router_are_named_when_they_change_the_decision() -> None:
     before = explain("heuristic", ("refactor:verb",))
     assert revised(before, "stall", ()).step == "stall"
