@@ -157,6 +157,8 @@ def run_server(*, verbose: bool = False, log_file: str | None = None) -> int:
         pending, early = answer_first_frame(stdin, write, answer_early) if stdin is not None else (b"", None)
         with importing():
             without_pydantic_plugins()
+            if early is not None:
+                prepare_catalog_fetch()
             dispatcher, brains = _server(write, verbose=verbose, log_file=log_file, early=early)
         import asyncio
 
@@ -164,6 +166,15 @@ def run_server(*, verbose: bool = False, log_file: str | None = None) -> int:
     except KeyboardInterrupt:
         pass
     return 0
+
+
+def prepare_catalog_fetch(env: Mapping[str, str] = os.environ, clock: Clock = time.time) -> None:
+    """On a start that will likely fetch the catalogue (a first start: no recent cache), its TLS context is built on a
+    thread while the Brain's modules import: reading the CA bundle holds no interpreter lock."""
+    from kimchi_plugin.provider import catalog, tls
+
+    if catalog.fetch_expected(env, clock()):
+        tls.prepare()
 
 
 @contextmanager

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
+from kimchi_plugin.provider import tls
 from kimchi_plugin.routing.registry import parse_datetime, read_positive_int, read_price, read_text
 
 if TYPE_CHECKING:
@@ -92,6 +93,17 @@ def default_cache_dir(env: Mapping[str, str] = os.environ) -> Path:
     """`$XDG_CACHE_HOME/opencode-kimchi`, else `~/.cache/opencode-kimchi`."""
     root = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(root) / CACHE_SUBDIR
+
+
+def fetch_expected(env: Mapping[str, str], now: float) -> bool:
+    """Whether a start is likely to ask the network: no cache file under the cache directory written within the TTL
+    (file times, read before the config says which base URL: a hint to prepare the fetch early, never to skip it)."""
+    try:
+        with os.scandir(default_cache_dir(env)) as entries:
+            times = [entry.stat().st_mtime for entry in entries if entry.name.startswith("models-")]
+    except (OSError, RuntimeError):  # no cache directory yet (a first start), or no home directory
+        return True
+    return not any(0 <= now - written < CACHE_TTL_S for written in times)
 
 
 def cache_path(base_url: str, cache_dir: Path) -> Path:
@@ -197,7 +209,8 @@ async def _fetch(url: str, api_key: str, transport: httpx.AsyncBaseTransport | N
     import httpx
 
     headers = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
-    client = httpx.AsyncClient(timeout=httpx.Timeout(**HTTP_TIMEOUTS), transport=transport)
+    verify = tls.context() if transport is None else True  # a transport given brings its own
+    client = httpx.AsyncClient(timeout=httpx.Timeout(**HTTP_TIMEOUTS), transport=transport, verify=verify)
     async with client, client.stream("GET", url, headers=headers) as response:
         if response.status_code != httpx.codes.OK:
             raise CatalogError(f"HTTP {response.status_code}")

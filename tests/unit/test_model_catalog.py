@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import ssl
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import httpx
 import pytest
 
 from kimchi_plugin.provider import catalog as model_catalog
+from kimchi_plugin.provider import tls
 from kimchi_plugin.provider.catalog import (
     CACHE_FORMAT,
     Source,
@@ -319,3 +322,31 @@ def test_api_key_never_reaches_logs_or_results(tmp_path, caplog, failure):
     assert caplog.records, "a failure is logged"
     assert API_KEY not in caplog.text
     assert API_KEY not in repr(result)
+
+
+def test_a_fetch_is_expected_without_a_cache_written_within_the_ttl(tmp_path):
+    env = {"XDG_CACHE_HOME": str(tmp_path)}
+    assert model_catalog.fetch_expected(env, T0)  # a first start: no cache directory yet
+    folder = default_cache_dir(env)
+    folder.mkdir()
+    (folder / "unrelated.json").write_text("{}")
+    assert model_catalog.fetch_expected(env, T0)
+    cached = cache_path(BASE_URL, folder)
+    cached.write_text("{}")
+    os.utime(cached, (T0 - 60, T0 - 60))
+    assert not model_catalog.fetch_expected(env, T0)
+    os.utime(cached, (T0 - model_catalog.CACHE_TTL_S - 1,) * 2)
+    assert model_catalog.fetch_expected(env, T0)
+
+
+def test_the_tls_context_is_built_once_whichever_thread_builds_it():
+    tls.prepare()
+    first = tls.context()
+    assert tls.context() is first
+    assert first.verify_mode == ssl.CERT_REQUIRED and first.check_hostname
+
+
+def test_the_tls_context_reads_the_bundle_ssl_cert_file_names(tmp_path, monkeypatch):
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
+    with pytest.raises(FileNotFoundError):
+        tls._default_context()
