@@ -70,12 +70,9 @@ def test_config_is_answered_before_the_main_thread_imports_what_only_later_calls
         assert "result" in routed, routed
     finally:
         assert brain.close() == 0
-    for _ in range(50):  # stderr is read on a thread
-        if "by the config answer" in brain.stderr:
-            break
-        time.sleep(0.1)
-    assert "imported on the main thread by the config answer: []" in brain.stderr, brain.stderr[-3000:]
-    assert "payload models built by the config answer: []" in brain.stderr, brain.stderr[-3000:]
+    stderr = brain.stderr_once("by the config answer")
+    assert "imported on the main thread by the config answer: []" in stderr, stderr[-3000:]
+    assert "payload models built by the config answer: []" in stderr, stderr[-3000:]
 
 
 def test_a_message_right_behind_config_is_routed_as_one_sent_later(tmp_path: Path) -> None:

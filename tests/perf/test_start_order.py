@@ -5,7 +5,6 @@ hooks of the method table."""
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -30,9 +29,6 @@ def test_initialize_is_answered_before_the_brain_is_imported(tmp_path: Path) -> 
         assert brain.call(2, "tool.definition", {"input": {"toolID": "read"}, "output": {}})["result"] == {"output": {}}
     finally:
         assert brain.close() == 0
-    for _ in range(50):  # stderr is read on a thread
-        if "brain imported at initialize" in brain.stderr:
-            break
-        time.sleep(0.1)
-    assert "brain imported at initialize: False" in brain.stderr
-    assert "imported at initialize: []" in brain.stderr
+    stderr = brain.stderr_once("brain imported at initialize")
+    assert "brain imported at initialize: False" in stderr
+    assert "imported at initialize: []" in stderr

@@ -11,6 +11,7 @@ import queue
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,13 @@ class RpcProcess:
     @property
     def stderr(self) -> str:
         return b"".join(self._stderr).decode("utf-8", "replace")
+
+    def stderr_once(self, marker: str, timeout: float = 5.0) -> str:
+        """stderr once `marker` is in it, or as it is after `timeout` (stderr is read on a thread, even after exit)."""
+        deadline = time.monotonic() + timeout
+        while marker not in self.stderr and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.stderr
 
     # -- sending -----------------------------------------------------------------------------------------------
 
