@@ -126,7 +126,8 @@ def unpack(rev: str, into: Path) -> None:
     """The package as committed at `rev`, written under `into`."""
     archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, PACKAGE], capture_output=True, check=True).stdout
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(into, filter="data") if sys.version_info >= (3, 12) else tar.extractall(into)
+        tar.extraction_filter = getattr(tarfile, "data_filter", None)  # where this Python has one (3.10.12+, 3.11.4+)
+        tar.extractall(into)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -65,7 +65,8 @@ def unpacked(packed: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The packed package's files (`package/`), for running its user command directly."""
     out = tmp_path_factory.mktemp("unpacked")
     with tarfile.open(packed) as tar:
-        tar.extractall(out, filter="data")
+        tar.extraction_filter = getattr(tarfile, "data_filter", None)  # where this Python has one (3.10.12+, 3.11.4+)
+        tar.extractall(out)
     return out / "package"
 
 
