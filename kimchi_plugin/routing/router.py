@@ -7,7 +7,7 @@ The only `await` is the optional LLM classifier, injected as a callable with its
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 
 from kimchi_plugin.opencode.vocabulary import EXPLORE_AGENT, GENERAL_AGENT
@@ -220,11 +220,9 @@ class Router:
         notes: list[str] = []
         if prefer is not None and prefer.id not in failed:
             chosen: ModelSpec | None = prefer
-        elif not failed:  # nothing to skip: the usual model serves
-            chosen = next((m for t in order for m in self.registry.ranked(t)), None)
         else:
-            usual = prefer or next((m for t in order for m in self.registry.ranked(t)), None)
-            chosen = next((m for t in order for m in self.registry.ranked(t) if m.id not in failed), None)
+            chosen = self._first_ranked(order, failed)
+            usual = (prefer or self._first_ranked(order)) if failed else None  # without failures, chosen is usual
             if chosen is not None and usual is not None and usual.id in failed:
                 note = state.fallback_note or ""
                 cause = note if note.startswith(usual.id) else f"{usual.id} failed recently"
@@ -244,6 +242,10 @@ class Router:
                 )
                 chosen = bigger
         return chosen, tuple(notes)
+
+    def _first_ranked(self, order: tuple[Tier, ...], skipped: Collection[str] = ()) -> ModelSpec | None:
+        """The best ranked model of the first tier in `order` that has one not `skipped`."""
+        return next((m for t in order for m in self.registry.ranked(t) if m.id not in skipped), None)
 
     def _window(self, model_id: str) -> int:
         spec = self.registry.get(model_id)
