@@ -72,7 +72,7 @@ class Learning:
         if not self.enabled:
             return None
         known = self.known
-        if not any(c.kind != ACCEPTED for c in known):
+        if not corrections.any_corrected(known):
             return None  # nothing corrected yet: nothing moves, and no evidence is needed
         self._read = (text, corrections.evidence(text))
         return corrections.adjust(known, text, found, self._read[1])
@@ -93,7 +93,7 @@ class Learning:
             evidence = read[1] if read is not None and read[0] == text else None
             self._last.put(session_id, AutoTurn(text, decision.profile, now, evidence))
             # `adjust` has just re-read the store for this decision: what it holds is current
-            if previous is not None and any(c.kind != ACCEPTED for c in self._known):
+            if previous is not None and corrections.any_corrected(self._known):
                 self._keep(corrections.accepted(previous))
             return None
         found = corrections.detect(previous, text, decision.source, decision.profile, command, now)

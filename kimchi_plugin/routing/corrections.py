@@ -15,7 +15,7 @@ router usually gets right for this user never moves, and every move names the co
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from kimchi_plugin.routing import classifier
@@ -83,6 +83,11 @@ def _evidence_of(turn: AutoTurn) -> Evidence:
     return turn.evidence if turn.evidence is not None else evidence(turn.text)
 
 
+def any_corrected(examples: Iterable[Correction]) -> bool:
+    """Whether the examples hold a correction: acceptances alone never move a decision."""
+    return any(e.kind != ACCEPTED for e in examples)
+
+
 def similarity(a: frozenset[str], b: frozenset[str]) -> float:
     """Jaccard overlap, 0 when fewer than MIN_SHARED features are shared."""
     shared = len(a & b)
@@ -123,7 +128,7 @@ def adjust(
 ) -> Classification | None:
     """`found` moved as the user's kept examples of similar messages say, or None when they say to leave it. `read`:
     the text's evidence, when the caller has it already."""
-    if not any(e.kind != ACCEPTED for e in examples):
+    if not any_corrected(examples):
         return None
     detected, features = read if read is not None else evidence(text)
     votes: dict[Tier, float] = {}
