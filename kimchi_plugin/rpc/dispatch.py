@@ -4,8 +4,10 @@ Each method is registered with a pydantic params model; bad params become -32602
 exception inside a handler becomes -32603 "Internal error" with no message text (it may hold user data or secrets) —
 the details go to the log. No error's `data` is ever filled from an exception's text.
 
-The hot path is synchronous: jsonrpcserver's synchronous pipeline calls a plain function that validates the params and
-runs the handler eagerly; only a handler that really waits becomes a task, and its reply is written when it finishes.
+The hot path is synchronous: a well-formed call of a known method validates the params and runs the handler eagerly;
+only a handler that really waits becomes a task, and its reply is written when it finishes. Everything else (batches'
+odd members, unknown methods, positional params, malformed requests) goes through jsonrpcserver's pipeline, which calls
+the same methods.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import re
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import structlog
 from pydantic import BaseModel, ValidationError
@@ -49,8 +51,7 @@ def _jsonrpcserver_without_schema() -> None:
 
 
 _jsonrpcserver_without_schema()
-from jsonrpcserver.dispatcher import call, dispatch_to_response_pure  # noqa: E402
-from jsonrpcserver.request import Request  # noqa: E402
+from jsonrpcserver.dispatcher import dispatch_to_response_pure  # noqa: E402
 from jsonrpcserver.result import Error, InvalidParams, Success  # noqa: E402
 from jsonrpcserver.sentinels import NOCONTEXT, NODATA, NOID  # noqa: E402
 from oslash.either import Left  # noqa: E402
@@ -167,25 +168,32 @@ def _kept(task: asyncio.Future[Any]) -> asyncio.Future[Any]:
 
 
 class _Waiting:
-    """A method result that is not there yet: the task that will produce the jsonrpcserver Result."""
+    """A method result that is not there yet: the task that will produce it (or _FAILED)."""
 
     __slots__ = ("task",)
 
-    def __init__(self, task: asyncio.Future[Result]) -> None:
+    def __init__(self, task: asyncio.Future[Any]) -> None:
         self.task = task
 
 
-async def _call(name: str, handler: Handler, params: BaseModel) -> Result:
+_FAILED = object()  # what a method gives when its handler raised (logged): answered as an internal error
+
+
+async def _call(name: str, handler: Handler, params: BaseModel) -> Any:
     try:
         result = await handler(params)
     except Exception:
         log.exception("method failed", method=name)
-        return Error(INTERNAL_ERROR, "Internal error")
+        return _FAILED
     if isinstance(result, HookResult):
-        result = result.wire()
-    elif isinstance(result, BaseModel):
-        result = result.model_dump(mode="json", exclude_none=True)
-    return Success(result)
+        return result.wire()
+    if isinstance(result, BaseModel):
+        return result.model_dump(mode="json", exclude_none=True)
+    return result
+
+
+class _BadParams(Exception):
+    """The params do not fit the method's model; `args[0]` is the value-free description."""
 
 
 # jsonrpcserver binds every call's params against the method's signature: give it one computed once.
@@ -197,21 +205,37 @@ _ANY_ARGS = inspect.Signature(
 )
 
 
-def _method(name: str, route: Route) -> Callable[..., Result]:
-    def method(*args: Any, **kwargs: Any) -> Result:
+class _Method:
+    """One method: `run` for the dispatcher's own path, the call itself for jsonrpcserver's pipeline."""
+
+    __slots__ = ("_name", "_route")
+    __signature__ = _ANY_ARGS
+
+    def __init__(self, name: str, route: Route) -> None:
+        self._name = name
+        self._route = route
+
+    def run(self, params: dict[str, Any]) -> Any:
+        """Validate the named params and run the handler: its wire result, _FAILED, or a `_Waiting` while it runs on.
+        Raises _BadParams."""
+        route = self._route
+        try:
+            validated = route.params.model_validate(params)
+        except ValidationError as exc:
+            raise _BadParams(_describe(exc)) from None
+        if not route.eager:
+            return _Waiting(_kept(asyncio.ensure_future(_call(self._name, route.handler, validated))))
+        done, outcome = run_eagerly(_call(self._name, route.handler, validated))
+        return outcome if done else _Waiting(outcome)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Result:
         if args:
             return InvalidParams("params must be an object, not an array")
         try:
-            params = route.params.model_validate(kwargs)
-        except ValidationError as exc:
-            return InvalidParams(_describe(exc))
-        if not route.eager:
-            return Success(_Waiting(_kept(asyncio.ensure_future(_call(name, route.handler, params)))))
-        done, outcome = run_eagerly(_call(name, route.handler, params))
-        return outcome if done else Success(_Waiting(outcome))
-
-    method.__signature__ = _ANY_ARGS  # type: ignore[attr-defined]
-    return method
+            value = self.run(kwargs)
+        except _BadParams as exc:
+            return InvalidParams(exc.args[0])
+        return Error(INTERNAL_ERROR, "Internal error") if value is _FAILED else Success(value)
 
 
 def error_frame(code: int, message: str, rpc_id: Any = None, data: Any = None) -> str:
@@ -241,9 +265,9 @@ def _error_frame_of(error: Any, rpc_id: Any) -> str:
 
 async def _reply_later(waiting: _Waiting, rpc_id: Any) -> str:
     result = await waiting.task
-    if isinstance(result, Left):
-        return _error_frame_of(result._error, rpc_id)
-    return _success_frame(result._value.result, rpc_id)
+    if result is _FAILED:
+        return error_frame(INTERNAL_ERROR, "Internal error", rpc_id)
+    return _success_frame(result, rpc_id)
 
 
 def _check_request(request: Any) -> Any:
@@ -285,14 +309,14 @@ class Dispatcher:
     """
 
     def __init__(self, routes: Mapping[str, Route]) -> None:
-        self._methods: dict[str, Callable[..., Result]] = {}
+        self._methods: dict[str, _Method] = {}
         self._deferred: list[Callable[[], None]] = []
         self._compose: Callable[[], Mapping[str, Route]] | None = None
         self.install(routes)
 
     def install(self, routes: Mapping[str, Route]) -> None:
         """Add (or replace) methods."""
-        self._methods.update((name, _method(name, route)) for name, route in routes.items())
+        self._methods.update((name, _Method(name, route)) for name, route in routes.items())
 
     def compose_on_demand(self, compose: Callable[[], Mapping[str, Route]]) -> None:
         """Install `compose()`'s methods once: through `compose_now`, or before the first call of a method not
@@ -348,7 +372,7 @@ class Dispatcher:
         response: Any = dispatch_to_response_pure(
             deserializer=_parsed,
             validator=_check_request,
-            methods=self._methods,
+            methods=cast("dict[str, Callable[..., Result]]", self._methods),
             context=NOCONTEXT,
             post_process=_as_is,
             request=document,
@@ -363,17 +387,23 @@ class Dispatcher:
         return _success_frame(value.result, value.id)
 
     @staticmethod
-    def _call(method: Callable[..., Result], document: dict[str, Any], params: dict[str, Any]) -> str | Awaitable[str]:
-        """A well-formed call of a known method with named params: the library's own `call` (a method's exception
-        becomes an internal error) without its pipeline around it, whose argument check cannot fail here (every
-        method takes any named params and validates them itself) and costs more than most handlers."""
+    def _call(method: _Method, document: dict[str, Any], params: dict[str, Any]) -> str | Awaitable[str]:
+        """A well-formed call of a known method with named params, without jsonrpcserver's pipeline around it (its
+        argument check cannot fail here: every method takes any named params and validates them itself) and without
+        its result wrappers; what its own `call` answers for an exception inside the method (an internal error) is
+        answered the same."""
         rpc_id = document.get("id", NOID)
-        result = call(Request(document["method"], params, rpc_id), NOCONTEXT, method)
+        try:
+            value = method.run(params)
+        except _BadParams as exc:
+            return "" if rpc_id is NOID else error_frame(INVALID_PARAMS, "Invalid params", rpc_id, exc.args[0])
+        except Exception:
+            log.exception("method failed", method=document["method"])
+            value = _FAILED
         if rpc_id is NOID:
             return ""  # a notification: the handler ran (or runs on as a task); nothing is answered
-        if isinstance(result, Left):
-            return _error_frame_of(result._error, rpc_id)
-        value = result._value.result
+        if value is _FAILED:
+            return error_frame(INTERNAL_ERROR, "Internal error", rpc_id)
         if isinstance(value, _Waiting):
             return _reply_later(value, rpc_id)
         return _success_frame(value, rpc_id)
