@@ -113,7 +113,7 @@ class BoundOnce:
         self._factory: Any = None
         self._wrapper: Any = None
 
-    def __getattr__(self, method: str) -> Any:
+    def _logger(self) -> Any:
         config = structlog.get_config()
         if (
             config["processors"] is not self._processors
@@ -123,7 +123,15 @@ class BoundOnce:
             self._bound = structlog.get_logger(self._name).bind()
             self._processors, self._factory = config["processors"], config["logger_factory"]
             self._wrapper = config["wrapper_class"]
-        return getattr(self._bound, method)
+        return self._bound
+
+    def __getattr__(self, method: str) -> Any:
+        return getattr(self._logger(), method)
+
+    def is_enabled_for(self, level: int) -> bool:
+        """Asked on every message, so a method of its own: `__getattr__` is reached only after a failed lookup,
+        whose exception costs more than the answer."""
+        return bool(self._logger().is_enabled_for(level))
 
 
 TRACE = 5  # below DEBUG: every per-step hook call (KIMCHI_LOG_LEVEL=trace)

@@ -87,6 +87,8 @@ class Explainer:
         if self._store is None:
             return
         self._unsaved[session_id] = (at, remembered, registry)
+        if self._saving_on is not None and self._saving_on.is_running():
+            return  # a save is due on the running loop (asking for the running loop costs a system call on 3.11)
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # a synchronous caller: nothing runs after it

@@ -132,11 +132,11 @@ def explain(source: str, signals: Sequence[str], notes: Sequence[str] = ()) -> E
         elif len(kept) < SIGNALS_KEPT:
             kept.append(signal_words(signal))
     words = tuple(kept)
-    if any(note.startswith(CONTEXT_NOTE) for note in notes):
-        return Explanation("context", CONTEXT_STEP, words, correction)
     if notes:
+        if any(note.startswith(CONTEXT_NOTE) for note in notes):
+            return Explanation("context", CONTEXT_STEP, words, correction)
         return Explanation("fallback", FALLBACK_STEP, words, correction)
-    return Explanation(source, STEPS.get(source, f"the {source} rule"), words, correction)
+    return Explanation(source, STEPS.get(source) or f"the {source} rule", words, correction)
 
 
 def revised(before: Explanation | None, source: str, added_notes: Sequence[str]) -> Explanation:
