@@ -1,22 +1,39 @@
 """What the plugin costs an `opencode run` turn: wall time against a no-work plugin, and when hooks reach Python.
 
-Runs the real opencode binary offline (fake model server, fresh sandbox per run), interleaving the variants. The
-baseline is a plugin that registers the same hooks and does nothing (what any plugin costs OpenCode is not ours to
-cut). The fake server serves Kimchi's model-metadata route, as the real endpoint does, so the brain's `config` answer
-is final and kept for the next start, as for a user with a key.
+Runs the real opencode binary offline (fake model server, fresh sandbox per run), the variants interleaved in rounds
+whose order rotates (each variant runs first, second, ... equally often). The baseline is a plugin that registers
+the same hooks and does nothing (what any plugin costs OpenCode is not ours to cut). The fake server serves Kimchi's
+model-metadata route, as the real endpoint does, so the brain's `config` answer is final and kept for the next start,
+as for a user with a key.
 Usage: .venv/bin/python scripts/bench_opencode_overhead.py [-n 5] [--warm] [--baseline CHECKOUT] [--no-catalog]
        [--awaits]
   --baseline    a third variant, interleaved: the plugin (shim and brain) of another checkout of this repository
-                (before/after in one run; its brain is started through the plugin's `command` option)
+                (before/after in one run; its brain, and then this checkout's too, is started through the plugin's
+                `command` option, so that the two differ in their code alone)
   --no-catalog  the metadata route answers 404 (an endpoint without it: no answer is kept, every start waits)
   --awaits      every variant's plugin wrapped in a recorder of how long OpenCode awaits each hook (all but `event`,
                 which OpenCode does not await): where a run waits on the plugin
+
+Figures printed:
+  wall medians    per variant, and their difference to the no-work plugin (the README's overhead figure); on a
+                  shared machine one checkout's medians move by more than the change being measured
+  paired          per round, the difference between two variants run back to back (variant - no-work plugin, and
+                  with --baseline, plugin - baseline: after - before), for wall time, CPU time (opencode and the
+                  children it reaped, the brain among them; RUSAGE_CHILDREN) and with --awaits the awaited total;
+                  the median of those differences with a bootstrap 90 % interval (resampled rounds, fixed seed):
+                  load that drifts over minutes cancels out of each pair, and an interval that excludes 0 says
+                  the two differ
+  awaited total   with --awaits, per run, the time during which OpenCode awaited at least one hook of the plugin
+                  (overlapping calls count once): the plugin's own share of a run, whatever the machine's load
+                  does to OpenCode; also per hook, as medians per run
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import random
+import resource
 import statistics
 import sys
 import tempfile
@@ -31,6 +48,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 PYTHON = REPO_ROOT / ".venv" / "bin" / "python"
 FIRST_START_ANSWER = REPO_ROOT / "plugin_shim" / "first_start_answer.json"
 BASELINE = "no-work plugin"
+BOOTSTRAP_SAMPLES = 2000
+BOOTSTRAP_SEED = 15  # fixed: the same runs always give the same interval
+INTERVAL = 0.90
 
 
 def _no_work_plugin(directory: Path) -> Path:
@@ -82,22 +102,48 @@ export default {{
     return [module.as_uri(), plugin[1]], records
 
 
-def _awaited(records: Path, started_at: float) -> dict[str, tuple[float, int]]:
+def _awaited(records: Path, started_at: float) -> tuple[dict[str, tuple[float, int]], float]:
     """Per hook of one run: milliseconds during which OpenCode awaited at least one call of it (overlapping calls,
-    such as one `tool.definition` per tool, count once), and the number of calls."""
+    such as one `tool.definition` per tool, count once), and the number of calls; and the run's total: milliseconds
+    during which OpenCode awaited any hook of the plugin."""
     spans: dict[str, list[tuple[float, float]]] = {}
     for line in records.read_text().splitlines() if records.exists() else []:
         entry = json.loads(line)
         if entry["at"] >= started_at * 1000:  # a reused sandbox's records hold earlier runs too
             spans.setdefault(entry["hook"], []).append((entry["at"], entry["at"] + entry["ms"]))
-    totals: dict[str, tuple[float, int]] = {}
-    for hook, calls in spans.items():
-        covered, reached = 0.0, float("-inf")
-        for start, end in sorted(calls):
-            covered += max(0.0, end - max(start, reached))
-            reached = max(reached, end)
-        totals[hook] = (covered, len(calls))
-    return totals
+    totals = {hook: (_covered(calls), len(calls)) for hook, calls in spans.items()}
+    return totals, _covered([call for calls in spans.values() for call in calls])
+
+
+def _covered(spans: list[tuple[float, float]]) -> float:
+    """The length of the union of (start, end) spans."""
+    covered, reached = 0.0, float("-inf")
+    for start, end in sorted(spans):
+        covered += max(0.0, end - max(start, reached))
+        reached = max(reached, end)
+    return covered
+
+
+def _children_cpu_s() -> float:
+    """CPU seconds (user and system) of every child this process has reaped, and of the children they reaped."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _paired(differences: list[float]) -> tuple[float, float, float]:
+    """The median of paired differences and its bootstrap interval (INTERVAL, resampled pairs, fixed seed)."""
+    rng = random.Random(BOOTSTRAP_SEED)
+    medians = sorted(statistics.median(rng.choices(differences, k=len(differences))) for _ in range(BOOTSTRAP_SAMPLES))
+    tail = (1 - INTERVAL) / 2
+    low = medians[int(tail * BOOTSTRAP_SAMPLES)]
+    high = medians[min(int((1 - tail) * BOOTSTRAP_SAMPLES), BOOTSTRAP_SAMPLES - 1)]
+    return statistics.median(differences), low, high
+
+
+def _rotated(variants: list[str], round_index: int) -> list[str]:
+    """The round's order: each round starts one variant later, so none always runs first (or right after another)."""
+    shift = round_index % len(variants)
+    return variants[shift:] + variants[:shift]
 
 
 def _brain_from(checkout: Path) -> list[str]:
@@ -142,19 +188,20 @@ def main() -> int:
     parser.add_argument("--no-catalog", action="store_true", help="the model-metadata route answers 404")
     parser.add_argument("--awaits", action="store_true", help="record how long OpenCode awaits each hook")
     args = parser.parse_args()
-    walls: dict[str, list[float]] = {BASELINE: [], "with plugin": []}
-    if args.baseline:
-        walls["with baseline"] = []
-    first_hook: dict[str, list[float]] = {variant: [] for variant in walls if variant != BASELINE}
+    variants = [BASELINE, "with plugin", *(["with baseline"] if args.baseline else [])]
+    walls: dict[str, list[float]] = {variant: [] for variant in variants}
+    cpus: dict[str, list[float]] = {variant: [] for variant in variants}
+    awaited_totals: dict[str, list[float]] = {variant: [] for variant in variants}
+    first_hook: dict[str, list[float]] = {variant: [] for variant in variants if variant != BASELINE}
     chat_message: dict[str, list[float]] = {variant: [] for variant in first_hook}
-    awaits: dict[str, list[dict[str, tuple[float, int]]]] = {variant: [] for variant in walls}
+    awaits: dict[str, list[dict[str, tuple[float, int]]]] = {variant: [] for variant in variants}
     with FakeModelServer() as server, tempfile.TemporaryDirectory(prefix="kimchi-bench-") as tmp:
         server.metadata = [metadata_entry(slug) for slug in DEFAULT_MODELS]
         if args.no_catalog:
             server.metadata_status = 404
         no_work = _no_work_plugin(Path(tmp))
         for i in range(args.n + args.warm):
-            for variant in walls:
+            for variant in _rotated(variants, i):
                 root = Path(tmp) / f"{0 if args.warm else i}-{variant.replace(' ', '-')}"
                 sandbox = OpencodeSandbox(root, server.api_base)
                 log = root / "kimchi.log"
@@ -164,22 +211,30 @@ def main() -> int:
                         options["command"] = _brain_from(args.baseline)
                         plugin = plugin_entry(args.baseline.resolve() / "plugin_shim" / "index.js", options)
                     else:
+                        if args.baseline:  # started as the baseline's brain is: the pair differs in code alone
+                            options["command"] = _brain_from(REPO_ROOT)
                         plugin = shim_plugin(options)
                 else:
                     plugin = plugin_entry(no_work)
                 if args.awaits:
                     plugin, records = _awaits_recorder(root, plugin, variant.replace(" ", "-"))
                 sandbox.configure(plugins=[plugin])
+                cpu_before = _children_cpu_s()
                 result = sandbox.run("hello")
+                cpu = _children_cpu_s() - cpu_before
                 if result.rc != 0:
                     print(f"run failed ({variant}): rc={result.rc}\n{result.stderr[-2000:]}", file=sys.stderr)
                     return 1
                 if args.warm and i == 0:
                     continue  # the run that warms the caches
                 walls[variant].append(result.wall_s)
+                cpus[variant].append(cpu)
+                detail = f"  cpu {cpu:.2f} s"
                 if args.awaits:
-                    awaits[variant].append(_awaited(records, result.started_at))
-                detail = ""
+                    per_hook, total = _awaited(records, result.started_at)
+                    awaits[variant].append(per_hook)
+                    awaited_totals[variant].append(total)
+                    detail += f"  awaited {total:.0f} ms"
                 if variant in first_hook:
                     hooks = _hook_times(log, result.started_at) if log.exists() else {}
                     if "chat.message" not in hooks:
@@ -193,7 +248,7 @@ def main() -> int:
                         return 1
                     first_hook[variant].append(min(hooks.values()))
                     chat_message[variant].append(hooks["chat.message"])
-                    detail = f"  first hook {min(hooks.values()):.2f} s  chat.message {hooks['chat.message']:.2f} s"
+                    detail += f"  first hook {min(hooks.values()):.2f} s  chat.message {hooks['chat.message']:.2f} s"
                 print(f"run {i + 1} {variant:15s} {result.wall_s:.2f} s{detail}", flush=True)
     for variant, values in walls.items():
         print(f"opencode run wall, {variant:15s}: {_summary(values)}")
@@ -202,6 +257,18 @@ def main() -> int:
         print(f"{variant}: median overhead {overhead:+.2f} s")
         print(f"  process start -> first hook   : {_summary(first_hook[variant])}")
         print(f"  process start -> chat.message : {_summary(chat_message[variant])}")
+    pairs = [(variant, BASELINE) for variant in first_hook]
+    if args.baseline:
+        pairs.append(("with plugin", "with baseline"))
+    figures = [("wall", walls, 1.0, "s"), ("CPU", cpus, 1.0, "s")]
+    if args.awaits:
+        figures.append(("awaited total", awaited_totals, 0.001, "s"))
+    print(f"paired differences, median [bootstrap {INTERVAL:.0%} interval] over {args.n} rounds:")
+    for name, per_variant, scale, unit in figures:
+        for after, before in pairs:
+            differences = [(a - b) * scale for a, b in zip(per_variant[after], per_variant[before], strict=True)]
+            median, low, high = _paired(differences)
+            print(f"  {name:13s} {after} - {before}: {median:+.3f} {unit} [{low:+.3f}, {high:+.3f}]")
     for variant, runs in awaits.items():
         if runs:
             names = sorted({hook for run in runs for hook in run})
@@ -209,6 +276,7 @@ def main() -> int:
             calls = {hook: max(run.get(hook, (0.0, 0))[1] for run in runs) for hook in names}
             listed = ", ".join(f"{hook} {medians[hook]:.0f} ms ({calls[hook]}x)" for hook in names)
             print(f"OpenCode awaited, {variant} (median per run; calls): {listed}")
+            print(f"  awaited total, {variant}: median {statistics.median(awaited_totals[variant]):.0f} ms per run")
     return 0
 
 
