@@ -99,6 +99,7 @@ class LlmClassifier:
         self._client: httpx.AsyncClient | None = None
         self._client_lock = threading.Lock()
         self._cache: Lru[str, tuple[Tier | None]] = Lru(CACHE_SIZE)
+        self._asked = False  # whether the client has sent a request (has connections to close)
         self.breaker = Breaker(clock)
         # httpx's import and a client's TLS set-up take ~50-130 ms of CPU: done off the event loop before the first
         # vague message, where they would otherwise eat into the deadline (they cannot be interrupted).
@@ -141,6 +142,7 @@ class LlmClassifier:
 
     async def _ask(self, text: str, previous: str) -> Tier | None:
         client = self._client or self._http_client()
+        self._asked = True
         context = f"Previous user message: {previous[-PREVIOUS_CHARS:]}\n" if previous else ""
         body = {
             "model": self._model,
@@ -157,7 +159,9 @@ class LlmClassifier:
         return parse_tier(response.json()["choices"][0]["message"]["content"])
 
     async def close(self) -> None:
+        """Close the client's connections. A client that never sent a request holds none, and its `aclose` would
+        import anyio's backend (~30 ms, while OpenCode awaits `dispose`): it is just dropped."""
         with self._client_lock:
             client, self._client = self._client, None
-        if client is not None:
+        if client is not None and self._asked:
             await client.aclose()

@@ -138,9 +138,12 @@ class UsageRecorder:
         self.prices = prices
 
     def on_route(self, user_message_id: str, route: RouteTag) -> None:
-        """Remember the decision for a user message (chat.message); its replies (parentID) are attributed to it."""
+        """Remember the decision for a user message (chat.message); its replies (parentID) are attributed to it. The
+        stats database is opened now, while the model answers, for the rows those replies will bring."""
         if user_message_id:
             self._routes.put(user_message_id, route)
+        if self.store is not None:
+            self.store.open()
 
     def on_session_created(self, session_id: str, parent_id: str | None) -> None:
         """Note a child session's parent, so stats for a session include its subagents."""

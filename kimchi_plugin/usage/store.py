@@ -252,6 +252,13 @@ class UsageStore:
         self.problems: dict[str, int] = {}  # rows not written, by cause; each cause is logged once
         self.failed = False  # the database could not be opened; rows are dropped
 
+    def open(self) -> None:
+        """Start the writer ahead of the first row: it opens the database, creates or upgrades the table and prunes
+        while the session goes on, so that a row recorded as OpenCode winds down (a one-turn `opencode run` records
+        its only reply right before `dispose`) waits for one commit at `close`, not for all of that."""
+        if not (self._closed or self.failed):
+            self._ensure_thread()
+
     def record(self, row: TurnRow) -> bool:
         """Queue a row for writing; False when it was dropped (queue full, store closed or broken)."""
         if self._closed or self.failed:

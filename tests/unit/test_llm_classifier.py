@@ -3,6 +3,9 @@ and the deadline cap inside the chat.message budget (the endpoint tests are in t
 
 from __future__ import annotations
 
+import asyncio
+
+import httpx
 import pytest
 
 from kimchi_plugin.provider.llm_classifier import (
@@ -64,3 +67,31 @@ def test_breaker_pauses_after_repeated_failures_and_a_trial_call_decides() -> No
 def test_deadline_is_capped_inside_the_chat_message_budget() -> None:
     llm = LlmClassifier(base_url="http://127.0.0.1:9/v1", api_key=None, model_id="m", deadline_s=1.2)
     assert llm._deadline == MAX_DEADLINE_S < 1.5
+
+
+class _Transport(httpx.AsyncBaseTransport):
+    """Answers every request with a tier and counts its own closing."""
+
+    def __init__(self) -> None:
+        self.closed = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"choices": [{"message": {"content": "quick"}}]})
+
+    async def aclose(self) -> None:
+        self.closed += 1
+
+
+@pytest.mark.parametrize("asked", [False, True])
+def test_close_closes_the_client_only_once_it_has_sent_a_request(asked: bool) -> None:
+    transport = _Transport()
+
+    async def session() -> None:
+        llm = LlmClassifier(base_url="http://x/v1", api_key="k", model_id="m", deadline_s=1.0, transport=transport)
+        if asked:
+            assert await llm("hi", "") is Tier.QUICK
+        await llm.close()
+        assert llm._client is None
+
+    asyncio.run(session())
+    assert transport.closed == (1 if asked else 0)

@@ -153,6 +153,22 @@ def test_store_prunes_at_start(tmp_path):
     assert [r["message_id"] for r in rows_in(path)] == ["fresh"]
 
 
+def test_a_routed_message_opens_the_database_before_its_replies_bring_rows(tmp_path):
+    path = tmp_path / "usage.db"
+    old = UsageStore(str(path))
+    old.record(row("ancient", recorded_ms=int(NOW * 1000) - 400 * MS_PER_DAY))
+    old.close()
+    rec = UsageRecorder(telemetry=None, store_path=str(path), clock=lambda: NOW)
+    rec.on_route("u1", RouteTag("coding", "coder", "heuristic", "kimi-k2.5"))
+    assert rec.store is not None and rec.store.flush()  # the writer runs: schema and pruning done, no row yet
+    assert rows_in(path) == []
+    asyncio.run(rec.close())
+    closed = UsageStore(str(tmp_path / "never.db"))
+    closed.close()
+    closed.open()  # a closed store stays closed
+    assert not (tmp_path / "never.db").exists()
+
+
 # -- a hand-computed session through the recorder into the report -----------------------------------------------------
 PRICES = Prices(
     {
