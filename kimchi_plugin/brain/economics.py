@@ -68,7 +68,8 @@ class Economics:
         self._day_lock = threading.Lock()  # the start-up read of the database adds from its own thread
 
     def limits(self, settings: Settings, state: SessionState) -> budget.Limits:
-        return state.budget.limits(budget.Limits(settings.sessionBudget, settings.dailyBudget))
+        defaults = budget.Limits(settings.sessionBudget, settings.dailyBudget)
+        return state.budget.limits(defaults) if state.budget.overridden else defaults
 
     def day_spent(self) -> float:
         return self.day.spent(self._day_of(self._clock()))
@@ -128,7 +129,8 @@ class Economics:
                 reason = f"the last turn was stuck ({stuck}): moved to the Reasoning tier"
         limits = self.limits(settings, state)
         day_spent = self.day_spent() if limits.day is not None else 0.0  # the local date costs a clock read
-        spent_on = budget.over(limits, session_spent, day_spent)
+        limited = limits.session is not None or limits.day is not None
+        spent_on = budget.over(limits, session_spent, day_spent) if limited else None
         lower = budget.step_down(tier) if spent_on is not None else None
         if lower is not None:
             cheaper, _ = router.pick_model(lower, state, request.now, tokens)

@@ -32,6 +32,7 @@ ESCALATION: Mapping[Tier, tuple[Tier, ...]] = {
 }
 # The tiers a tier's model is looked for in, in order.
 _ORDER: Mapping[Tier, tuple[Tier, ...]] = {tier: (tier, *fallbacks) for tier, fallbacks in ESCALATION.items()}
+_NONE: frozenset[str] = frozenset()  # no model failed
 # How the toast's reason names the classifier's step that decided.
 _SOURCE_WORDS: Mapping[str, str] = {
     "heuristic": "detected",
@@ -212,7 +213,7 @@ class Router:
         instead; an explicit pick (`prefer`) is only replaced when the conversation no longer fits it. A model
         whose window the conversation already exceeds is never chosen while any model still fits.
         """
-        failed = {model for model, until in state.failed_until.items() if until > now}
+        failed = {model for model, until in state.failed_until.items() if until > now} if state.failed_until else _NONE
         if state.overflowed and failed:
             largest_failed = max((self._window(model) for model in failed), default=0)
             needed_tokens = max(needed_tokens, largest_failed + 1)
@@ -245,6 +246,12 @@ class Router:
 
     def _first_ranked(self, order: tuple[Tier, ...], skipped: Collection[str] = ()) -> ModelSpec | None:
         """The best ranked model of the first tier in `order` that has one not `skipped`."""
+        if not skipped:  # every message without a recent failure: each tier's first, no generator
+            for tier in order:
+                ranked = self.registry.ranked(tier)
+                if ranked:
+                    return ranked[0]
+            return None
         return next((m for t in order for m in self.registry.ranked(t) if m.id not in skipped), None)
 
     def _window(self, model_id: str) -> int:
@@ -277,6 +284,6 @@ def _command_word(profile: Profile) -> str:
 
 
 def _explain(found: Classification) -> str:
-    evidence = ", ".join([s.split(":", 1)[-1] for s in found.signals[:3]]) or "no strong signal"
+    evidence = ", ".join([s[s.find(":") + 1 :] for s in found.signals[:3]]) or "no strong signal"  # after the family
     kind = _SOURCE_WORDS.get(found.source, found.source)
     return f"{kind}: {PROFILE_LABEL[found.profile].lower()} ({evidence}; {found.confidence:.0%})"
