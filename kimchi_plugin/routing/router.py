@@ -105,7 +105,12 @@ class Router:
         state.agent = req.agent
         command = commands.parse(req.text)
         text = command.rest if command else req.text
-        choice = await self._choose(req, state, command, text)
+        choice = self._given(req, state, command, text)
+        if choice is None:
+            found = decide(text, state.conversation)
+            if found.confidence < self.policy.llm_threshold and self.llm is not None:
+                found = await _second_opinion(self.llm, text, state, found)
+            choice = self._automatic(req, text, found)
         model, notes = self.pick_model(choice.tier, state, req.now, req.estimated_tokens, prefer=choice.model)
         tier = choice.tier
         if model is not None and choice.source != "pick" and tier not in model.ranks:
@@ -131,7 +136,9 @@ class Router:
         state.overflowed = False
         return decision
 
-    async def _choose(self, req: Request, state: SessionState, command: commands.Command | None, text: str) -> _Choice:
+    def _given(self, req: Request, state: SessionState, command: commands.Command | None, text: str) -> _Choice | None:
+        """The choice the user, the session or the agent made (a pick, a tier, a command, a lock, the model's
+        suggestion, a subagent's tier), or None: the classifiers decide."""
         if command is not None and command.kind == "auto":
             state.lock = None
             state.suggestion = None
@@ -158,15 +165,10 @@ class Router:
         agent_tier = SUBAGENT_TIERS.get(req.agent or "") if not req.primary else None
         if agent_tier is not None:
             return _Choice.of(TIER_DEFAULT_PROFILE[agent_tier], "agent", f"{req.agent} agent")
-        found = decide(text, state.conversation)
-        if found.confidence < self.policy.llm_threshold and self.llm is not None:
-            previous = state.conversation.last_text
-            tier = await self.llm(text, previous)
-            if tier is not None:
-                profile = found.profile if found.tier is tier else TIER_DEFAULT_PROFILE[tier]
-                found = Classification(
-                    profile, max(found.confidence, 0.7), (f"llm:{tier.value}", *found.signals), "llm"
-                )
+        return None
+
+    def _automatic(self, req: Request, text: str, found: Classification) -> _Choice:
+        """The classifiers' choice, moved by the user's corrections, and the primary-agent floor."""
         if self.learned is not None:
             found = self.learned(text, found) or found
         choice = _Choice(found.tier, found.profile, found.source, _explain(found), found.confidence, found.signals)
@@ -273,6 +275,15 @@ class _Choice:
     @classmethod
     def of(cls, profile: Profile, source: str, reason: str) -> _Choice:
         return cls(PROFILE_TIER[profile], profile, source, reason, 1.0)
+
+
+async def _second_opinion(llm: LlmClassifier, text: str, state: SessionState, found: Classification) -> Classification:
+    """The LLM classifier's tier for a message the classifier is unsure of (its profile kept when it agrees)."""
+    tier = await llm(text, state.conversation.last_text)
+    if tier is None:
+        return found
+    profile = found.profile if found.tier is tier else TIER_DEFAULT_PROFILE[tier]
+    return Classification(profile, max(found.confidence, 0.7), (f"llm:{tier.value}", *found.signals), "llm")
 
 
 def _replaced_by(spec: ModelSpec) -> str:
