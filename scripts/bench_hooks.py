@@ -5,7 +5,7 @@ Phases, reported separately: start-up (spawn → `initialize` answered, spawn �
 model catalogue), the first seconds after `config` (background loads may run), and the steady state (the calls of
 every brain and of the echo child alternate one by one, so all see the same machine noise). CPU per request is a
 child's time on a CPU (the kernel's per-thread schedstat, in nanoseconds: user and system, every thread) over a run of
-requests divided by their number, measured in blocks whose order rotates among the children.
+requests divided by their number, measured in blocks whose order rotates among the children (the median block).
 
 The brain and the echo child run in a user's layout of the environment (bench_child.user_layout_python: no
 editable-install import hook); `--dev-venv` runs them with the dev `.venv` as it is.
@@ -198,9 +198,10 @@ def start_up(argv: list[str], echo: list[str], home: Path, roots: list[Path | No
 
 
 def cpu_us(children: list[Child], make: Callable[[int], bytes], first_id: int, calls: int) -> list[float]:
-    """Each child's CPU time per request over `calls` requests (`make(rpc_id)`), in µs; the requests go in
-    CPU_BLOCKS blocks per child, the children's order rotating between blocks (the same machine noise for all)."""
-    used = [0.0] * len(children)
+    """Each child's CPU time per request over `calls` requests (`make(rpc_id)`), in µs: the median of its blocks' (the
+    requests go in CPU_BLOCKS blocks per child, the children's order rotating between blocks, so all see the same
+    machine noise, and a burst of another process's work spoils a block, not the figure)."""
+    used: list[list[float]] = [[] for _ in children]
     per_block = max(1, calls // CPU_BLOCKS)
     rpc_id = first_id
     for block in range(CPU_BLOCKS):
@@ -211,8 +212,8 @@ def cpu_us(children: list[Child], make: Callable[[int], bytes], first_id: int, c
             for _ in range(per_block):
                 rpc_id += 1
                 child.call(make(rpc_id))
-            used[index] += child.cpu_s() - before
-    return [u / (per_block * CPU_BLOCKS) * 1e6 for u in used]
+            used[index].append((child.cpu_s() - before) / per_block * 1e6)
+    return [statistics.median(blocks) for blocks in used]
 
 
 def start_session(child: Child, home: Path) -> None:
