@@ -313,6 +313,15 @@ def test_plain_text_reads_the_same_through_the_faster_patterns(text: str, monkey
     assert extract_features(text) == fast
 
 
+def test_a_plain_head_reads_the_same_through_the_faster_patterns(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = "ok so no wait, please add a retry to the client. Can you also check the timeouts? ¿dónde está el error?"
+    assert not rx.is_plain(text) and rx.is_plain(text[:80])
+    fast = extract_features(text)
+    assert {"form:correction", "lead:code"} <= fast
+    monkeypatch.setattr(rx, "is_plain", lambda _text: False)
+    assert extract_features(text) == fast
+
+
 @pytest.mark.parametrize("text", ["café crashes", "wait\x1cwhy", "no\u00a0space", "日本語のエラー", "ok\u2028next"])
 def test_text_the_ascii_patterns_would_read_otherwise_is_not_plain(text: str) -> None:
     assert not rx.is_plain(text)

@@ -94,3 +94,37 @@ def test_the_weighed_features_are_read_in_order_with_the_tables_rows() -> None:
         weighed = [f for f in features if f in table.weights]
         assert packed.weighed(features) == (weighed, [table.weights[f] for f in weighed])
     assert PackedWeights({"odd": (1e-20,)}).weighed(["odd"]) is None
+
+
+def _heaviest(weights: Mapping[str, tuple[float, ...]], features: set[str], index: int) -> list[tuple[float, str]]:
+    """The scorer's strongest signals read from every weighed feature: positive weights, heaviest first."""
+    found = [(weights[f][index], f) for f in features if f in weights and weights[f][index] > 0.0]
+    return sorted(found, reverse=True)[:4]
+
+
+@pytest.mark.usefixtures("any_length")
+def test_the_strongest_features_are_those_every_weighed_feature_gives() -> None:
+    table = shipped_table()
+    names = sorted(table.weights)
+    draw = random.Random(17)
+    packed = PackedWeights(table.weights, table.bias)
+    told = 0
+    for round_ in range(600):
+        features = {*draw.sample(names, draw.randint(0, 600)), "unweighed"}
+        if round_ % 3:
+            packed.sums(features, table.bias)  # as the scorer reads them; otherwise read by strongest itself
+        for index in range(len(table.bias)):
+            found = packed.strongest(features, index, 4)
+            if found is not None:
+                told += 1
+                assert found == _heaviest(table.weights, features, index)
+    assert 500 < told < 600 * len(table.bias)
+
+
+@pytest.mark.usefixtures("any_length")
+def test_fewer_strong_features_than_asked_leave_the_choice_to_every_weighed_feature() -> None:
+    weights = {"a": (0.9, 0.1), "b": (0.6, 0.2), "c": (0.5, 0.0), "d": (0.5, 0.3), "e": (0.2, 0.4)}
+    packed = PackedWeights(weights)
+    assert packed.strongest(set(weights), 0, 4) == [(0.9, "a"), (0.6, "b"), (0.5, "d"), (0.5, "c")]
+    assert packed.strongest(set(weights), 0, 5) is None
+    assert packed.strongest(set(weights), 1, 1) is None

@@ -11,7 +11,7 @@ not such multiples or too large for a field, is left to fsum (`sums` answers Non
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence, Set
 from itertools import compress
 
 # A weight row: one weight per profile.
@@ -33,6 +33,9 @@ PACKED_FROM = 64
 # table does not weigh remembered as such (forgotten all at once past this many; those it weighs stay).
 KEPT_WEIGHTS = 65536
 KEPT_UNWEIGHED = 16384
+# A packed feature weighing at least STRONG_WEIGHT for a profile is noted as strong for it: a long message holds a
+# dozen or so strong features for the profile it is decided for, and its strongest features are among them.
+STRONG_WEIGHT = 0.5
 
 
 def scaled(x: float) -> int | None:
@@ -65,13 +68,25 @@ class _Rows(dict[str, int]):
 class PackedWeights:
     """A weight table's rows packed as integers, each packed when a message first holds its feature."""
 
-    __slots__ = ("_bias", "_bias_scaled", "_exact", "_offsets", "_rows", "_table_rows", "_unweighed", "_weights")
+    __slots__ = (
+        "_bias",
+        "_bias_scaled",
+        "_exact",
+        "_offsets",
+        "_rows",
+        "_strong",
+        "_table_rows",
+        "_unweighed",
+        "_weights",
+    )
 
     def __init__(self, weights: Mapping[str, Row], bias: Sequence[float] = ()) -> None:
         self._weights = weights
         self._rows = _Rows(self)
         # The table's own rows of the packed features it weighs.
         self._table_rows: dict[str, Row] = {}
+        # Profile index → the packed features strong for it.
+        self._strong: dict[int, set[str]] = {}
         self._offsets: dict[float, int] = {}
         self._unweighed = 0
         self._exact = True
@@ -105,6 +120,9 @@ class PackedWeights:
             packed += value << shift
             shift += FIELD_BITS
         self._table_rows[feature] = row
+        for index, weight in enumerate(row):
+            if weight >= STRONG_WEIGHT:
+                self._strong.setdefault(index, set()).add(feature)
         rows[feature] = packed
         return packed
 
@@ -119,6 +137,30 @@ class PackedWeights:
             return None
         names = list(compress(features, values))
         return names, list(map(self._table_rows.__getitem__, names))
+
+    def strongest(self, features: Set[str], index: int, count: int) -> list[tuple[float, str]] | None:
+        """The `count` features of the set that weigh most for profile `index`, as (weight, feature), heaviest first
+        and ties by name, descending (the order of sorting the pairs in reverse); or None when the set holds fewer
+        than `count` strong features for the profile (or fewer than PACKED_FROM features, or the table does not pack).
+        Any feature outside the strong ones weighs less than each of them, so only those are sorted."""
+        if len(features) < PACKED_FROM or not self._exact:
+            return None
+        rows = self._rows
+        if not rows.keys() >= features:
+            for feature in features:
+                if feature not in rows:
+                    self._pack(feature)  # noted if strong
+            if not self._exact:
+                return None
+        strong = self._strong.get(index)
+        if strong is None:
+            return None
+        found = strong.intersection(features)
+        if len(found) < count:
+            return None
+        table_rows = self._table_rows
+        heaviest = sorted([(table_rows[feature][index], feature) for feature in found], reverse=True)
+        return heaviest[:count]
 
     def sums(self, features: Collection[str], start: Sequence[float]) -> list[float] | None:
         """`start` plus the rows of the features the table weighs, per profile (correctly rounded), or None when the

@@ -171,7 +171,8 @@ def _regex_features(lower: str, words: KeysView[str], features: set[str], plain:
     if len(lower) > rx.INTENT_HEAD_CHARS + rx.INTENT_TAIL_CHARS:
         lower = lower[: rx.INTENT_HEAD_CHARS] + "\n" + lower[-rx.INTENT_TAIL_CHARS :]
     for intent in rx.INTENTS:
-        if not intent.needs.isdisjoint(words) and rx.matches(intent, lower, plain):
+        # The view tests each of the few needed words (a set would test each of the message's words).
+        if not words.isdisjoint(intent.needs) and rx.matches(intent, lower, plain):
             features.add(intent.feature)
     if "why" in words and "debug:fail" in features and rx.matches(rx.WHY_FAILS, lower, plain):
         features.add(rx.WHY_FAILS.feature)
@@ -258,8 +259,11 @@ def extract_features(text: str) -> set[str]:
     if "why" in words:
         features.add("reason:why")
     lower = prose.lower()
-    for sentence in rx.SENTENCE_SPLIT[plain].split(lower[: rx.INTENT_HEAD_CHARS]):
-        lead = _lead_feature(rx.opening(sentence, plain))
+    # The head alone may be plain where the whole message is not.
+    head = lower[: rx.INTENT_HEAD_CHARS]
+    head_plain = plain or rx.is_plain(head)
+    for sentence in rx.SENTENCE_SPLIT[head_plain].split(head):
+        lead = _lead_feature(rx.opening(sentence, head_plain))
         if lead is not None:
             features.add(lead)
     _regex_features(lower, words, features, plain)

@@ -105,9 +105,11 @@ PASTE_KINDS = {"traceback": "paste:traceback", "log": "paste:log", "diff": "past
 WORD = twin(r"\w(?:(?<=[^\W\d_])[\w']*|(?<=\d)\d*)")
 TOKEN = twin(r"\w(?:(?<=[^\W\d])[\w']*(?:[./][\w']+)*|(?<=\d)\d*(?:\.\d+)*)")
 # Sentence ends: "[.!?\n;:]+\s*", a dash between spaces ("\s[—–-]+\s"), a comma before a new clause (",\s+(?=and|…)").
-# Written with the first character as one class so that the search skips to candidates instead of trying every position.
+# Written with the first character as one class so that the search skips to candidates instead of trying every position;
+# a dash end starts at the dash (the space before it stays with the sentence, which is read by its words), so that a
+# space is no candidate.
 SENTENCE_SPLIT = twin(
-    r"[.!?\n;:,\s](?:(?<=[.!?\n;:])[.!?\n;:]*\s*|(?<=\s)[—–-]+\s|"
+    r"[.!?\n;:,—–-](?:(?<=[.!?\n;:])[.!?\n;:]*\s*|(?<=\s[—–-])[—–-]*\s|"
     r"(?<=,)\s+(?=(?:and|then|also|but|just|so|now|please)\b))"
 )
 # A sentence's lead is one of its first six words, read with the word after it: OPENING_WORDS words, found in the
@@ -156,11 +158,13 @@ _CORRECTION_LITERALS = ("?", "no wait", "scratch that", "never", "on second thou
 
 def correction_end(prose: str, plain: bool) -> int:
     """Where a self-correction at the start of the prose ends (0: none)."""
+    head = prose[:CORRECTION_SCAN_CHARS]
+    plain = plain or is_plain(head)  # the head alone may be plain where the whole message is not
     if plain:
-        head = prose[:CORRECTION_SCAN_CHARS].lower()
-        if not any(literal in head for literal in _CORRECTION_LITERALS):
+        lowered = head.lower()
+        if not any(literal in lowered for literal in _CORRECTION_LITERALS):
             return 0
-    found = CORRECTION[plain].match(prose, 0, CORRECTION_SCAN_CHARS)
+    found = CORRECTION[plain].match(head)
     return 0 if found is None else found.end()
 
 

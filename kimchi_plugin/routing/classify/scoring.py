@@ -143,6 +143,9 @@ def _decision(
     index, p = picked
     confidence = round(calibrated(p, table.calibration), 3)
     if weighed is None:
+        strongest = table.packed.strongest(features, index, MAX_SIGNALS)
+        if strongest is not None:
+            return Classification(PROFILES[index], confidence, tuple(_signal_name(f) for _, f in strongest))
         weighed = table.packed.weighed(features) or _weighed(table, features)
     return Classification(PROFILES[index], confidence, _top_signals(weighed, index))
 
