@@ -43,7 +43,9 @@ WHY_TOAST_MS = 15000
 NO_KEY_MESSAGE = "No Kimchi API key found: Kimchi models cannot answer. Set one of: " + "; ".join(KEY_SOURCES) + "."
 
 
-@dataclass(frozen=True, slots=True)
+# UserTurn and Routed live for one `route` call and nothing changes them: plain slotted dataclasses, since a frozen
+# one's __init__ sets each field through object.__setattr__ (about twice the cost, on every message).
+@dataclass(slots=True)
 class UserTurn:
     session_id: str
     text: str  # the user's own words
@@ -52,7 +54,7 @@ class UserTurn:
     message_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Routed:
     decision: Decision
     actions: tuple[Action, ...]

@@ -50,7 +50,7 @@ def local_day(now: float) -> str:
     return time.strftime("%Y-%m-%d", time.localtime(now))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # lives for one `route` call, never changed (not frozen: a frozen __init__ costs twice as much)
 class Reviewed:
     decision: Decision
     actions: tuple[Action, ...] = ()

@@ -64,7 +64,7 @@ class Policy:
     llm_threshold: float = 0.5
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # one message's facts for one `route` call, never changed (not frozen: see _Choice)
 class Request:
     session_id: str
     text: str
@@ -261,7 +261,7 @@ class Router:
         return spec.context_window if spec is not None else 0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # lives inside one `route` call: not frozen, whose __init__ costs twice as much per field
 class _Choice:
     tier: Tier
     profile: Profile
