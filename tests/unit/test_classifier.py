@@ -174,12 +174,14 @@ def test_giant_paste_reads_only_a_bounded_head_and_tail() -> None:
     assert "review:verb" not in features
 
 
-def test_a_long_message_is_read_as_the_real_corpus_keeps_a_long_turn() -> None:
-    assert (features.BOUND_OVER, features.HEAD_CHARS, features.TAIL_CHARS) == (
-        text_rules.TRIM_OVER,
-        text_rules.KEEP_HEAD,
-        text_rules.KEEP_TAIL,
-    )
+def test_a_long_message_is_read_by_less_than_the_real_corpus_keeps_of_a_long_turn() -> None:
+    """The corpus trims a long turn to more than the classifier reads of it: a trimmed turn reads as the whole one."""
+    assert features.BOUND_OVER <= text_rules.TRIM_OVER
+    assert features.HEAD_CHARS <= text_rules.KEEP_HEAD
+    assert features.TAIL_CHARS <= text_rules.KEEP_TAIL
+    whole = "please refactor the session store " + "and review the cache, " * 200 + "then add tests for the TTL"
+    assert text_rules.trim(whole) != whole
+    assert extract_features(text_rules.trim(whole)) == extract_features(whole)
     ask, filler = "please refactor the session store", " and more" * 200
     assert "refactor:verb" in extract_features(ask + filler[: features.BOUND_OVER - len(ask)])
     assert "refactor:verb" not in extract_features(filler[:1200] + ask + filler)

@@ -29,12 +29,12 @@ from kimchi_plugin.routing.classify.lexicon import (
     spelled,
 )
 
-# A message over BOUND_OVER characters is read by its head and tail only, so the cost stays flat; the same bounds as
-# the real corpus keeps of a long turn (scripts/real_corpus/text_rules.py), so that the classifier reads a long
-# message as its training data holds one.
-BOUND_OVER = 1500
-HEAD_CHARS = 1000
-TAIL_CHARS = 300
+# A message over BOUND_OVER characters is read by its first HEAD_CHARS and last TAIL_CHARS only, so its cost stays
+# that of a typical message (the ask sits at the start or the end; the middle is mostly context and pastes). The real
+# corpus keeps more of a long turn (scripts/real_corpus/text_rules.py), so a trimmed turn is read as the whole one.
+BOUND_OVER = 700
+HEAD_CHARS = 450
+TAIL_CHARS = 150
 # Prose shorter than this with no evidence reads as chit-chat; longer as an unspecific work request.
 SHORT_PROSE_CHARS = 40
 LONG_PROSE_CHARS = 500
