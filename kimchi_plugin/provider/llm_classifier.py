@@ -33,6 +33,9 @@ MAX_PAUSE_S = 600.0
 CACHE_SIZE = 512
 MESSAGE_CHARS = 1200  # what of the message the classifier sees
 PREVIOUS_CHARS = 300  # what of the previous user turn it sees, for context
+# From the classifier's creation (the first `config`) to its HTTP client's build on a thread: past the seconds in which
+# OpenCode starts, awaits the first decision and the first step's hooks, which that build's CPU would slow down.
+PREPARE_AFTER_S = 3.0
 INSTRUCTION = (
     "Route a coding-assistant message to one model tier. Answer with one word.\n"
     "reasoning: planning, architecture, trade-offs, diagnosing failures with unknown cause, code review, security.\n"
@@ -101,9 +104,11 @@ class LlmClassifier:
         self._cache: Lru[str, tuple[Tier | None]] = Lru(CACHE_SIZE)
         self._asked = False  # whether the client has sent a request (has connections to close)
         self.breaker = Breaker(clock)
-        # httpx's import and a client's TLS set-up take ~50-130 ms of CPU: done off the event loop before the first
-        # vague message, where they would otherwise eat into the deadline (they cannot be interrupted).
-        threading.Thread(target=self._http_client, name="kimchi-llm-client", daemon=True).start()
+        # httpx's import and a client's TLS set-up take ~50-130 ms of CPU, which cannot be interrupted: done on a
+        # thread, never on the event loop; ahead of time once the start is over, or when a vague message comes first.
+        self._prepare = threading.Timer(PREPARE_AFTER_S, self._http_client)
+        self._prepare.name, self._prepare.daemon = "kimchi-llm-client", True
+        self._prepare.start()
 
     def _http_client(self) -> httpx.AsyncClient:
         with self._client_lock:
@@ -141,7 +146,9 @@ class LlmClassifier:
         return tier
 
     async def _ask(self, text: str, previous: str) -> Tier | None:
-        client = self._client or self._http_client()
+        client = self._client
+        if client is None:
+            client = await asyncio.to_thread(self._http_client)
         self._asked = True
         context = f"Previous user message: {previous[-PREVIOUS_CHARS:]}\n" if previous else ""
         body = {
@@ -161,6 +168,7 @@ class LlmClassifier:
     async def close(self) -> None:
         """Close the client's connections. A client that never sent a request holds none, and its `aclose` would
         import anyio's backend (~30 ms, while OpenCode awaits `dispose`): it is just dropped."""
+        self._prepare.cancel()
         with self._client_lock:
             client, self._client = self._client, None
         if client is not None and self._asked:

@@ -8,6 +8,7 @@ import asyncio
 import httpx
 import pytest
 
+from kimchi_plugin.provider import llm_classifier
 from kimchi_plugin.provider.llm_classifier import (
     FAILURES_TO_OPEN,
     MAX_DEADLINE_S,
@@ -95,3 +96,18 @@ def test_close_closes_the_client_only_once_it_has_sent_a_request(asked: bool) ->
 
     asyncio.run(session())
     assert transport.closed == (1 if asked else 0)
+
+
+def test_the_client_is_prepared_on_its_own_thread_once_the_start_is_over(monkeypatch) -> None:
+    monkeypatch.setattr(llm_classifier, "PREPARE_AFTER_S", 0.0)
+    llm = LlmClassifier(base_url="http://x/v1", api_key="k", model_id="m", deadline_s=1.0, transport=_Transport())
+    llm._prepare.join(5.0)
+    assert llm._client is not None  # built before any vague message asked for it
+
+
+def test_a_classifier_closed_during_the_start_never_builds_its_client(monkeypatch) -> None:
+    monkeypatch.setattr(llm_classifier, "PREPARE_AFTER_S", 60.0)
+    llm = LlmClassifier(base_url="http://x/v1", api_key="k", model_id="m", deadline_s=1.0, transport=_Transport())
+    asyncio.run(llm.close())
+    llm._prepare.join(5.0)
+    assert not llm._prepare.is_alive() and llm._client is None
