@@ -23,6 +23,9 @@ Figures printed:
                   the median of those differences with a bootstrap 90 % interval (resampled rounds, fixed seed):
                   load that drifts over minutes cancels out of each pair, and an interval that excludes 0 says
                   the two differ
+  brain CPU       with --baseline, per run, the CPU time of the brain process (every thread), as a thread started
+                  before the package is imported last wrote it down (every 5 ms): what the brain asks of the
+                  machine's CPUs, which OpenCode's own start shares; paired plugin - baseline
   awaited total   with --awaits, per run, the time during which OpenCode awaited at least one hook of the plugin
                   (overlapping calls count once): the plugin's own share of a run, whatever the machine's load
                   does to OpenCode; also per hook, as medians per run
@@ -32,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
 import resource
 import statistics
@@ -51,6 +55,7 @@ BASELINE = "no-work plugin"
 BOOTSTRAP_SAMPLES = 2000
 BOOTSTRAP_SEED = 15  # fixed: the same runs always give the same interval
 INTERVAL = 0.90
+CPU_SAMPLE_S = 0.005  # how often a brain started with --baseline writes its CPU time down
 
 
 def _no_work_plugin(directory: Path) -> Path:
@@ -146,14 +151,27 @@ def _rotated(variants: list[str], round_index: int) -> list[str]:
     return variants[shift:] + variants[:shift]
 
 
-def _brain_from(checkout: Path) -> list[str]:
+def _brain_from(checkout: Path, cpu_file: Path) -> list[str]:
     """The brain command with the package imported from `checkout` (same interpreter and libraries), run as the shim
-    runs it (`python -m kimchi_plugin`, no arguments)."""
+    runs it (`python -m kimchi_plugin`, no arguments). A daemon thread writes the process's CPU time (every thread)
+    into `cpu_file` every CPU_SAMPLE_S: the last value is what the brain used (it may be killed as OpenCode exits)."""
     code = (
-        f"import runpy, sys; sys.path.insert(0, {str(checkout)!r}); "
-        "runpy.run_module('kimchi_plugin', run_name='__main__', alter_sys=True)"
+        "import os, runpy, sys, threading, time\n"
+        f"out = os.open({str(cpu_file)!r}, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)\n"
+        "def sample():\n"
+        "    while True:\n"
+        "        os.pwrite(out, b'%14.6f' % time.process_time(), 0)\n"
+        f"        time.sleep({CPU_SAMPLE_S})\n"
+        "threading.Thread(target=sample, daemon=True).start()\n"
+        f"sys.path.insert(0, {str(checkout)!r})\n"
+        "runpy.run_module('kimchi_plugin', run_name='__main__', alter_sys=True)\n"
     )
     return [str(PYTHON), "-c", code]
+
+
+def _brain_cpu_s(cpu_file: Path) -> float:
+    text = cpu_file.read_text().strip() if cpu_file.exists() else ""
+    return float(text) if text else float("nan")
 
 
 def _epoch(stamp: str) -> float:
@@ -194,6 +212,7 @@ def main() -> int:
     awaited_totals: dict[str, list[float]] = {variant: [] for variant in variants}
     first_hook: dict[str, list[float]] = {variant: [] for variant in variants if variant != BASELINE}
     chat_message: dict[str, list[float]] = {variant: [] for variant in first_hook}
+    brain_cpus: dict[str, list[float]] = {variant: [] for variant in first_hook}
     awaits: dict[str, list[dict[str, tuple[float, int]]]] = {variant: [] for variant in variants}
     with FakeModelServer() as server, tempfile.TemporaryDirectory(prefix="kimchi-bench-") as tmp:
         server.metadata = [metadata_entry(slug) for slug in DEFAULT_MODELS]
@@ -207,12 +226,13 @@ def main() -> int:
                 log = root / "kimchi.log"
                 if variant in first_hook:
                     options: dict[str, object] = {"verbose": True, "logFile": str(log)}
+                    cpu_file = root / f"brain-cpu-{i}"
                     if variant == "with baseline":
-                        options["command"] = _brain_from(args.baseline)
+                        options["command"] = _brain_from(args.baseline, cpu_file)
                         plugin = plugin_entry(args.baseline.resolve() / "plugin_shim" / "index.js", options)
                     else:
                         if args.baseline:  # started as the baseline's brain is: the pair differs in code alone
-                            options["command"] = _brain_from(REPO_ROOT)
+                            options["command"] = _brain_from(REPO_ROOT, cpu_file)
                         plugin = shim_plugin(options)
                 else:
                     plugin = plugin_entry(no_work)
@@ -246,6 +266,9 @@ def main() -> int:
                             file=sys.stderr,
                         )
                         return 1
+                    if args.baseline:
+                        brain_cpus[variant].append(_brain_cpu_s(cpu_file))
+                        detail += f"  brain cpu {brain_cpus[variant][-1]:.3f} s"
                     first_hook[variant].append(min(hooks.values()))
                     chat_message[variant].append(hooks["chat.message"])
                     detail += f"  first hook {min(hooks.values()):.2f} s  chat.message {hooks['chat.message']:.2f} s"
@@ -263,12 +286,26 @@ def main() -> int:
     figures = [("wall", walls, 1.0, "s"), ("CPU", cpus, 1.0, "s")]
     if args.awaits:
         figures.append(("awaited total", awaited_totals, 0.001, "s"))
+    if args.baseline:
+        figures.append(("brain CPU", brain_cpus, 1.0, "s"))
     print(f"paired differences, median [bootstrap {INTERVAL:.0%} interval] over {args.n} rounds:")
     for name, per_variant, scale, unit in figures:
         for after, before in pairs:
-            differences = [(a - b) * scale for a, b in zip(per_variant[after], per_variant[before], strict=True)]
+            if before not in per_variant:
+                continue  # the brain's CPU: no brain in the no-work plugin
+            paired = zip(per_variant[after], per_variant[before], strict=True)
+            differences = [(a - b) * scale for a, b in paired if not math.isnan(a - b)]  # a brain gone before a sample
+            if not differences:
+                continue
             median, low, high = _paired(differences)
-            print(f"  {name:13s} {after} - {before}: {median:+.3f} {unit} [{low:+.3f}, {high:+.3f}]")
+            print(
+                f"  {name:13s} {after} - {before}: {median:+.3f} {unit} [{low:+.3f}, {high:+.3f}]"
+                f"{'' if len(differences) == args.n else f' ({len(differences)} pairs)'}"
+            )
+    for variant, values in brain_cpus.items():
+        sampled = [value for value in values if not math.isnan(value)]
+        if sampled:
+            print(f"brain CPU, {variant}: median {statistics.median(sampled):.3f} s per run (n={len(sampled)})")
     for variant, runs in awaits.items():
         if runs:
             names = sorted({hook for run in runs for hook in run})
