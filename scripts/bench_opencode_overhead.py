@@ -226,7 +226,7 @@ def main() -> int:
                 log = root / "kimchi.log"
                 if variant in first_hook:
                     options: dict[str, object] = {"verbose": True, "logFile": str(log)}
-                    cpu_file = root / f"brain-cpu-{i}"
+                    cpu_file = root / "brain-cpu"  # one command per sandbox: a new one would void the kept answer
                     if variant == "with baseline":
                         options["command"] = _brain_from(args.baseline, cpu_file)
                         plugin = plugin_entry(args.baseline.resolve() / "plugin_shim" / "index.js", options)
