@@ -167,6 +167,17 @@ def test_self_correction_keeps_only_the_second_request() -> None:
     assert classify("plan the sprint? no, sorry — add a sprint_id column to the issues table").tier is Tier.CODING
 
 
+@pytest.mark.parametrize("reach", [rx.CORRECTION_REACH - 1, rx.CORRECTION_REACH, rx.CORRECTION_REACH + 1])
+def test_a_question_mark_past_the_reach_starts_no_correction_on_either_path(
+    reach: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prose = "x" * reach + "? no, sorry — add a sprint_id column"
+    fast = rx.correction_end(prose, True)
+    assert (fast > 0) is (reach <= rx.CORRECTION_REACH)
+    monkeypatch.setattr(rx, "is_plain", lambda _text: False)
+    assert rx.correction_end(prose, False) == fast
+
+
 def test_giant_paste_reads_only_a_bounded_head_and_tail() -> None:
     middle = "x = 1\n" * 40_000 + "please refactor everything and review security\n" + "y = 2\n" * 40_000
     features = extract_features("what does this file do?\n```\n" + middle + "```")
@@ -382,6 +393,10 @@ def test_a_long_sentence_is_read_by_its_opening() -> None:
     assert rx.opening(sentence, True)[: rx.OPENING_WORDS] == rx.WORD[1].findall(sentence)[: rx.OPENING_WORDS]
     assert len(rx.opening(sentence, True)) < 40
     assert rx.opening("fix " + "x" * 300 + " now", False) == ["fix", "x" * 300, "now"]
+    # Long words: the first window holds fewer than OPENING_WORDS of them.
+    wordy = "please carefully reconsider " + "extraordinarily " * 10
+    assert len(rx.WORD[1].findall(wordy, 0, rx.OPENING_FIRST_CHARS)) <= rx.OPENING_WORDS
+    assert rx.opening(wordy, True)[: rx.OPENING_WORDS] == rx.WORD[1].findall(wordy)[: rx.OPENING_WORDS]
 
 
 @pytest.mark.parametrize("plain", [True, False])

@@ -113,17 +113,21 @@ SENTENCE_SPLIT = twin(
     r"(?<=,)\s+(?=(?:and|then|also|but|just|so|now|please)\b))"
 )
 # A sentence's lead is one of its first six words, read with the word after it: OPENING_WORDS words, found in the
-# first OPENING_SCAN_CHARS characters when those hold more (the last word found there may be cut short).
+# first OPENING_FIRST_CHARS characters (most sentences) or the first OPENING_SCAN_CHARS when those hold more (the last
+# word found there may be cut short).
 OPENING_WORDS = 7
+OPENING_FIRST_CHARS = 60
 OPENING_SCAN_CHARS = 120
 
 
 def opening(sentence: str, plain: bool) -> list[str]:
     """The words of a sentence, or at least its first OPENING_WORDS."""
-    words: list[str] = WORD[plain].findall(sentence, 0, OPENING_SCAN_CHARS)
-    if len(words) > OPENING_WORDS or len(sentence) <= OPENING_SCAN_CHARS:
-        return words
-    return WORD[plain].findall(sentence)
+    find = WORD[plain].findall
+    for end in (OPENING_FIRST_CHARS, OPENING_SCAN_CHARS):
+        words: list[str] = find(sentence, 0, end)
+        if len(words) > OPENING_WORDS or len(sentence) <= end:
+            return words
+    return find(sentence)
 
 
 # An identifier naming an error: TypeError, OOMKilled, EXC_BAD_ACCESS, CERTIFICATE_VERIFY_FAILED.
@@ -146,14 +150,16 @@ def names_an_error(text: str, plain: bool) -> bool:
 
 # A self-correction ("plan the sprint? no, sorry — add …") voids what came before it; it sits near the start.
 CORRECTION_SCAN_CHARS = 200
+# Its question mark or phrase starts within CORRECTION_REACH characters of the start.
+CORRECTION_REACH = 120
 CORRECTION = twin(
-    r"^.{0,120}?(?:\?\s*(?:no|nope|nah|not|actually|i don'?t)\b[^\w]*(?:wait|sorry|actually)?|"
+    rf"^.{{0,{CORRECTION_REACH}}}?(?:\?\s*(?:no|nope|nah|not|actually|i don'?t)\b[^\w]*(?:wait|sorry|actually)?|"
     r"\b(?:no wait|scratch that|never ?mind|on second thought)\b)[\s,.!—–-]*",
     re.IGNORECASE,
 )
-# One of these is in the lower-cased head of every text CORRECTION matches (for plain text, where lower() and
-# IGNORECASE agree).
-_CORRECTION_LITERALS = ("?", "no wait", "scratch that", "never", "on second thought")
+# A question mark in the first CORRECTION_REACH + 1 characters or one of these phrases is in the lower-cased head of
+# every text CORRECTION matches (for plain text, where lower() and IGNORECASE agree).
+_CORRECTION_PHRASES = ("no wait", "scratch that", "never", "on second thought")
 
 
 def correction_end(prose: str, plain: bool) -> int:
@@ -162,7 +168,7 @@ def correction_end(prose: str, plain: bool) -> int:
     plain = plain or is_plain(head)  # the head alone may be plain where the whole message is not
     if plain:
         lowered = head.lower()
-        if not any(literal in lowered for literal in _CORRECTION_LITERALS):
+        if "?" not in lowered[: CORRECTION_REACH + 1] and not any(phrase in lowered for phrase in _CORRECTION_PHRASES):
             return 0
     found = CORRECTION[plain].match(head)
     return 0 if found is None else found.end()
