@@ -287,7 +287,7 @@ INTENTS: tuple[Intent, ...] = (
         "plan:question",
         PLAN_QUESTION,
         frozenset(["what", "what's", "whats", "how", "where", "which", "worth", "overkill", "or", "is"]),
-        ("what", "how ", "where ", "which ", "worth it", "or ", "is there a "),
+        ("what", "how ", "where ", "which ", "worth it", "or overkill", "or not", "is there a "),
     ),
     Intent("plan:alternatives", ALTERNATIVES, frozenset(("or",)), (", ", " or ")),
     Intent("assist:howto", HOWTO, frozenset(["how", "what's", "whats", "is"]), ("how ", "what", "is there a ")),
