@@ -3,6 +3,7 @@
     python scripts/train_classifier.py [--cv [--grid R,W,C,S;R,W,C,S…]] [--sets A,B]
                                        [--word-sigma S] [--rule-sigma S] [--context-sigma S] [--shift-sigma S]
     python scripts/train_classifier.py --cross-author     # each author scored by a table trained without them
+    python scripts/train_classifier.py --curve            # learning curve over the real dev repositories (no write)
 
 Needs tests/routing_data/real/corpus.jsonl (scripts/real_corpus/build.py makes it).
 
@@ -26,7 +27,9 @@ within WRITTEN_SLACK of the best written accuracy; the temperature and the Reaso
 routes the out-of-fold real messages and session turns at the lowest cost while the held-out Reasoning work sent lower
 and the written sets' held-out routing lose nothing against the log-loss temperature (`fit_decision`), and the
 confidence calibration is then fitted on the out-of-fold real messages (confidence has to mean what it says for real
-users). The test splits are never read.
+users). `--curve` trains the cross-validation's folds on a growing share of the real dev repositories (the written
+sets whole) and scores the held-out folds as `--cv` does, one process: whether more real data would help. The test
+splits are never read.
 Pure Python, deterministic: the same data gives the same file, which records a fingerprint of the data it was
 trained on.
 """
@@ -89,6 +92,8 @@ REASONING_COSTS = (1.3, 1.5, 1.7, 2.0)
 HAND_SET_REASONING_COST = 1.3
 CALIBRATION_SCALES = tuple(round(0.3 + 0.05 * i, 2) for i in range(19))  # 0.3 … 1.2
 CALIBRATION_SHIFTS = tuple(round(-1.0 + 0.05 * i, 2) for i in range(41))  # -1 … 1
+# The shares of the training folds' real repositories a learning curve trains on.
+CURVE_SHARES = (0.25, 0.5, 0.75, 1.0)
 KEEP_WEIGHT = 0.01  # smaller weights are dropped from the shipped table
 CONTEXT_PREFIXES = ("phase:", PREV_PREFIX)
 # Sets whose sessions never train: set C's conversations stay a measure of an author the model has not seen.
@@ -308,6 +313,26 @@ def held_out(items: Items, fold: int, folds: int, keep: bool) -> Items:
     return messages, sessions, real
 
 
+def _in_share(repository: str, share: float) -> bool:
+    """Whether a repository is in the first `share` of the real repositories, by a hash of its name (a smaller share's
+    repositories are in every larger one's)."""
+    return int(hashlib.sha1(f"share:{repository.lower()}".encode()).hexdigest(), 16) % 100 < share * 100
+
+
+def learning_curve(items: Items, sigmas: Sigmas, decision: Decision, calibration: Calibration) -> None:
+    """Held-out figures of fold tables trained on each of CURVE_SHARES of the training folds' real repositories."""
+    for share in CURVE_SHARES:
+        tables = []
+        for fold in range(FOLDS):
+            messages, sessions, real = held_out(items, fold, FOLDS, keep=False)
+            kept = [session for session in real if _in_share(session["repo"], share)]
+            tables.append(train(examples((messages, sessions, kept), shift=sigmas[3] > 0), sigmas))
+        written, real_messages, turns = held_out_scores(tables, items, decision, calibration)
+        print(_line(f"{share:.0%} of the real repositories, written", written))
+        print(_real_line(f"{share:.0%} of the real repositories, real", real_messages))
+        print(_real_line(f"{share:.0%} of the real repositories, real session turns", turns), flush=True)
+
+
 def _fold_task(task: tuple[Sigmas, int, Items, int]) -> Table:
     sigmas, fold, items, folds = task
     return train(examples(held_out(items, fold, folds, keep=False), shift=sigmas[3] > 0), sigmas)
@@ -489,6 +514,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--cross-author", action="store_true", help="score each set with a table trained without it (no write)"
     )
+    parser.add_argument("--curve", action="store_true", help="learning curve over the real dev repositories (no write)")
     parser.add_argument("--sets", default=",".join(SETS), help="labelled sets whose dev splits train the table")
     parser.add_argument("--rule-sigma", type=float, default=DEFAULT_SIGMAS[0])
     parser.add_argument("--word-sigma", type=float, default=DEFAULT_SIGMAS[1])
@@ -497,7 +523,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--temperature", type=float, default=None, help="default: the shipped table's")
     args = parser.parse_args(argv)
     sigmas: Sigmas = (args.rule_sigma, args.word_sigma, args.context_sigma, args.shift_sigma)
-    if args.cross_author or not args.cv:
+    if args.cross_author or args.curve or not args.cv:
         # Without a cross-validation to fit them, the shipped table's temperature and confidence calibration stay.
         shipped = load_weights()
         temperature = args.temperature if args.temperature is not None else shipped.temperature
@@ -519,6 +545,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     sets = args.sets.split(",")
+    if args.curve:
+        learning_curve(dev_items(sets, by_author=len(sets) > 1), sigmas, decision, calibration)
+        return 0
     items = dev_items(sets)
     if args.cv:
         # A fold holds whole authors and whole repositories: the widths that carry what one person's messages

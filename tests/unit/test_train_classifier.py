@@ -1,4 +1,5 @@
-"""The trainer's real-users shift: learnt from the real turns alone and folded into the shipped weights."""
+"""The trainer: the real-users shift learnt from the real turns alone and folded into the shipped weights; the learning
+curve's shares of the real repositories."""
 
 from __future__ import annotations
 
@@ -47,3 +48,12 @@ def test_the_real_users_shift_is_folded_into_the_shared_weights(trainer: ModuleT
 def test_training_is_deterministic(trainer: ModuleType) -> None:
     data = _data(trainer, shift=True)
     assert trainer.train(data, (0.5, 1.0, 1.0, 0.5)) == trainer.train(data, (0.5, 1.0, 1.0, 0.5))
+
+
+def test_a_learning_curves_shares_nest_and_grow(trainer: ModuleType) -> None:
+    repositories = [f"owner{i}/repo{i}" for i in range(400)]
+    kept = [{r for r in repositories if trainer._in_share(r, share)} for share in trainer.CURVE_SHARES]
+    assert all(smaller < larger for smaller, larger in zip(kept, kept[1:]))
+    assert kept[-1] == set(repositories)
+    assert 60 <= len(kept[0]) <= 140  # about a quarter
+    assert trainer._in_share("Owner0/Repo0", 0.25) is trainer._in_share("owner0/repo0", 0.25)
