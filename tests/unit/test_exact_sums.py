@@ -10,7 +10,7 @@ import pytest
 
 from kimchi_plugin.routing.classify import exact_sums
 from kimchi_plugin.routing.classify.exact_sums import PackedWeights
-from kimchi_plugin.routing.classify.table import shipped_table
+from kimchi_plugin.routing.classify.table import WeightTable, shipped_table
 
 
 def _fsum(weights: Mapping[str, tuple[float, ...]], features: list[str], start: Sequence[float]) -> list[float]:
@@ -82,12 +82,15 @@ def test_remembered_unweighed_features_stay_bounded_and_weighed_ones_stay(monkey
     assert {"also", "ok"} <= set(packed._rows)
 
 
+def _shipped(seed: int) -> tuple[WeightTable, list[str], random.Random, PackedWeights]:
+    """The shipped table, its feature names in order, a seeded draw and the table packed."""
+    table = shipped_table()
+    return table, sorted(table.weights), random.Random(seed), PackedWeights(table.weights, table.bias)
+
+
 @pytest.mark.usefixtures("any_length")
 def test_the_weighed_features_are_read_in_order_with_the_tables_rows() -> None:
-    table = shipped_table()
-    names = sorted(table.weights)
-    draw = random.Random(16)
-    packed = PackedWeights(table.weights, table.bias)
+    table, names, draw, packed = _shipped(16)
     for _ in range(500):
         features = [*draw.sample(names, draw.randint(0, 120)), "unweighed"]
         draw.shuffle(features)
@@ -104,10 +107,7 @@ def _heaviest(weights: Mapping[str, tuple[float, ...]], features: set[str], inde
 
 @pytest.mark.usefixtures("any_length")
 def test_the_strongest_features_are_those_every_weighed_feature_gives() -> None:
-    table = shipped_table()
-    names = sorted(table.weights)
-    draw = random.Random(17)
-    packed = PackedWeights(table.weights, table.bias)
+    table, names, draw, packed = _shipped(17)
     told = 0
     for round_ in range(600):
         features = {*draw.sample(names, draw.randint(0, 600)), "unweighed"}
