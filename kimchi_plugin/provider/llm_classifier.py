@@ -103,6 +103,7 @@ class LlmClassifier:
         self._client_lock = threading.Lock()
         self._cache: Lru[str, tuple[Tier | None]] = Lru(CACHE_SIZE)
         self._asked = False  # whether the client has sent a request (has connections to close)
+        self._closed = False  # set by close: a client built after it is dropped, a waiting question gets no opinion
         self.breaker = Breaker(clock)
         # httpx's import and a client's TLS set-up take ~50-130 ms of CPU, which cannot be interrupted: done on a
         # thread, never on the event loop; ahead of time once the start is over, or when a vague message comes first.
@@ -110,9 +111,12 @@ class LlmClassifier:
         self._prepare.name, self._prepare.daemon = "kimchi-llm-client", True
         self._prepare.start()
 
-    def _http_client(self) -> httpx.AsyncClient:
+    def _http_client(self) -> httpx.AsyncClient | None:
+        """The client, built once (on a thread: the timer's or a waiting question's); None once closed. `close` does
+        not take the lock, so that it never waits for a build on the event loop: a build that ends after it is
+        dropped (it has sent nothing, so there is nothing to close)."""
         with self._client_lock:
-            if self._client is None:
+            if self._client is None and not self._closed:
                 import httpx
 
                 self._client = httpx.AsyncClient(
@@ -121,6 +125,8 @@ class LlmClassifier:
                     limits=httpx.Limits(max_connections=4, max_keepalive_connections=2),
                     verify=self._url.startswith("https:"),  # no certificates to load for a plain-HTTP endpoint
                 )
+            if self._closed:
+                self._client = None
             return self._client
 
     async def __call__(self, text: str, previous: str) -> Tier | None:
@@ -149,6 +155,8 @@ class LlmClassifier:
         client = self._client
         if client is None:
             client = await asyncio.to_thread(self._http_client)
+        if client is None or self._closed:  # closed while the client was being built: no opinion
+            return None
         self._asked = True
         context = f"Previous user message: {previous[-PREVIOUS_CHARS:]}\n" if previous else ""
         body = {
@@ -167,9 +175,10 @@ class LlmClassifier:
 
     async def close(self) -> None:
         """Close the client's connections. A client that never sent a request holds none, and its `aclose` would
-        import anyio's backend (~30 ms, while OpenCode awaits `dispose`): it is just dropped."""
+        import anyio's backend (~30 ms, while OpenCode awaits `dispose`): it is just dropped. A build under way is not
+        waited for: it drops its own client once it sees the flag."""
+        self._closed = True
         self._prepare.cancel()
-        with self._client_lock:
-            client, self._client = self._client, None
+        client, self._client = self._client, None
         if client is not None and self._asked:
             await client.aclose()

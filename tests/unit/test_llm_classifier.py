@@ -4,6 +4,8 @@ and the deadline cap inside the chat.message budget (the endpoint tests are in t
 from __future__ import annotations
 
 import asyncio
+import threading
+from typing import Any
 
 import httpx
 import pytest
@@ -75,8 +77,10 @@ class _Transport(httpx.AsyncBaseTransport):
 
     def __init__(self) -> None:
         self.closed = 0
+        self.requests = 0
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests += 1
         return httpx.Response(200, json={"choices": [{"message": {"content": "quick"}}]})
 
     async def aclose(self) -> None:
@@ -111,3 +115,54 @@ def test_a_classifier_closed_during_the_start_never_builds_its_client(monkeypatc
     asyncio.run(llm.close())
     llm._prepare.join(5.0)
     assert not llm._prepare.is_alive() and llm._client is None
+
+
+class _HeldBuild:
+    """Holds every client build until released; `entered` is set once a build has begun. A safety timer releases it
+    after 10 s, so that a close that waits for the build fails its test instead of hanging it."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.entered = threading.Event()
+        self.released = threading.Event()
+        self._safety = threading.Timer(10.0, self.released.set)
+        self._safety.daemon = True
+        self._safety.start()
+        real = httpx.AsyncClient
+
+        def held(**kwargs: Any) -> httpx.AsyncClient:
+            self.entered.set()
+            self.released.wait()
+            return real(**kwargs)
+
+        monkeypatch.setattr(httpx, "AsyncClient", held)
+
+
+def test_close_during_a_build_does_not_wait_for_it_and_the_built_client_is_dropped(monkeypatch) -> None:
+    monkeypatch.setattr(llm_classifier, "PREPARE_AFTER_S", 0.0)
+    build = _HeldBuild(monkeypatch)
+    llm = LlmClassifier(base_url="http://x/v1", api_key="k", model_id="m", deadline_s=1.0, transport=_Transport())
+    assert build.entered.wait(5.0)
+    asyncio.run(llm.close())
+    assert not build.released.is_set()  # close returned while the build was still held
+    build.released.set()
+    llm._prepare.join(5.0)
+    assert llm._client is None
+
+
+def test_a_question_waiting_for_the_client_when_closed_gets_no_opinion_and_sends_nothing(monkeypatch) -> None:
+    monkeypatch.setattr(llm_classifier, "PREPARE_AFTER_S", 60.0)
+    build = _HeldBuild(monkeypatch)
+    transport = _Transport()
+
+    async def session() -> Tier | None:
+        llm = LlmClassifier(base_url="http://x/v1", api_key="k", model_id="m", deadline_s=1.0, transport=transport)
+        question = asyncio.ensure_future(llm("hi", ""))
+        assert await asyncio.to_thread(build.entered.wait, 5.0)
+        await llm.close()
+        build.released.set()
+        answer = await question
+        assert llm._client is None
+        return answer
+
+    assert asyncio.run(session()) is None
+    assert transport.requests == 0 and transport.closed == 0
