@@ -7,12 +7,14 @@ from __future__ import annotations
 import binascii
 import gzip
 import hashlib
+import os
 import queue
 import re
 import string
+import sys
 import threading
 import types
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -151,6 +153,28 @@ def _tiktoken_spec(ranks: dict[bytes, int], digest: str) -> dict[str, Any]:
     return spec
 
 
+# glibc raises its mmap threshold to the size of a larger mapped block when it is freed (and its trim threshold to
+# twice that), so unaided the build's later transients (rank dict tables, split fields, the core's own) come from the
+# loading thread's heap, whose top then stays resident (~4 MB): a thread heap is trimmed only above that raised trim
+# threshold, and malloc_trim never shrinks one. So the build runs at glibc's starting threshold (its transients are
+# mapped and go back when freed), then leaves both thresholds where freeing the rank dict would have put them.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt parameter numbers (malloc.h)
+_GLIBC_START_MMAP_THRESHOLD = 128 * 1024
+
+
+def _glibc_mallopt() -> Callable[[int, int], int] | None:
+    """glibc's mallopt, or None on another C library (nothing to tune there)."""
+    try:
+        if not (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc"):
+            return None
+        import ctypes
+
+        mallopt: Callable[[int, int], int] = ctypes.CDLL(None).mallopt
+        return mallopt
+    except (ValueError, OSError, AttributeError):  # no such confstr name, no C library handle, no mallopt
+        return None
+
+
 def build_encoding(rank_file: Path = RANK_FILE) -> tiktoken.Encoding:
     """Build the o200k_base Encoding from the gzipped rank file; raises on any mismatch (~300 ms).
 
@@ -158,13 +182,24 @@ def build_encoding(rank_file: Path = RANK_FILE) -> tiktoken.Encoding:
     the copy is dropped once the core is built (encoding and decoding are unaffected; pickling is not supported)."""
     import tiktoken
 
-    raw = gzip.decompress(rank_file.read_bytes())
-    digest = hashlib.sha256(raw).hexdigest()
-    if digest != O200K_SHA256:
-        raise RankFileError(f"sha256 {digest} does not match pinned {O200K_SHA256}")
-    encoding = tiktoken.Encoding(**_tiktoken_spec(_parse_ranks(raw), digest))
-    encoding._mergeable_ranks = {}
-    return encoding
+    mallopt = _glibc_mallopt()
+    if mallopt is not None:
+        mallopt(_M_MMAP_THRESHOLD, _GLIBC_START_MMAP_THRESHOLD)
+    freed = _GLIBC_START_MMAP_THRESHOLD
+    try:
+        raw = gzip.decompress(rank_file.read_bytes())
+        digest = hashlib.sha256(raw).hexdigest()
+        if digest != O200K_SHA256:
+            raise RankFileError(f"sha256 {digest} does not match pinned {O200K_SHA256}")
+        ranks = _parse_ranks(raw)
+        freed = max(freed, sys.getsizeof(ranks))
+        encoding = tiktoken.Encoding(**_tiktoken_spec(ranks, digest))
+        encoding._mergeable_ranks = {}
+        return encoding
+    finally:
+        if mallopt is not None:
+            mallopt(_M_MMAP_THRESHOLD, freed)
+            mallopt(_M_TRIM_THRESHOLD, 2 * freed)
 
 
 # Exact counts cost is bounded: a text longer than EXACT_MAX_CHARS is always estimated (its exact count cannot change a
