@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
 import gzip
 import hashlib
 import inspect
@@ -87,44 +86,6 @@ def test_spec_comes_from_tiktoken_and_must_match_its_pin() -> None:
     assert spec["mergeable_ranks"] == {b"a": 0}
     with pytest.raises(tokens.RankFileError):
         tokens._tiktoken_spec({b"a": 0}, "0" * 64)
-
-
-class _MallInfo2(ctypes.Structure):
-    _fields_ = [
-        (name, ctypes.c_size_t)
-        for name in (
-            "arena",
-            "ordblks",
-            "smblks",
-            "hblks",
-            "hblkhd",
-            "usmblks",
-            "fsmblks",
-            "uordblks",
-            "fordblks",
-            "keepcost",
-        )
-    ]
-
-
-def test_after_the_build_glibc_maps_blocks_past_the_rank_dict_size_and_no_longer_raises_that() -> None:
-    libc = ctypes.CDLL(None)
-    if tokens._glibc_mallopt() is None or not hasattr(libc, "mallinfo2"):
-        pytest.skip("glibc >= 2.33 only: elsewhere the allocator is left alone")
-    libc.mallinfo2.restype = _MallInfo2
-    libc.malloc.restype = ctypes.c_void_p
-    libc.malloc.argtypes = [ctypes.c_size_t]
-    libc.free.argtypes = [ctypes.c_void_p]
-    tokens.build_encoding()
-    libc.free(libc.malloc(24 << 20))  # glibc left to itself raises its mmap threshold to 24 MB here
-    mapped = libc.mallinfo2().hblkhd
-    large, small = libc.malloc(16 << 20), libc.malloc(1 << 20)
-    try:
-        assert libc.mallinfo2().hblkhd - mapped >= 16 << 20  # past the rank dict's ~10 MB: its own mapping
-        assert libc.mallinfo2().hblkhd - mapped < 17 << 20  # below it: from the heap, reused as before the build
-    finally:
-        libc.free(large)
-        libc.free(small)
 
 
 def test_known_counts_and_ids(counter: TokenCounter) -> None:
