@@ -48,26 +48,14 @@ def after(profile: Profile, text: str = "previous turn") -> ConversationState:
         (Profile.CODER, "undo that", Profile.CODER),
         (Profile.PLANNER, "Sí, hazlo", Profile.CODER),
         (Profile.DEBUGGER, "immer noch kaputt", Profile.DEBUGGER),
-    ],
-)
-def test_short_followups_are_read_from_the_previous_turn(previous: Profile, text: str, expected: Profile) -> None:
-    result = decide(text, after(previous))
-    assert result.profile is expected
-    assert result.source == "followup"
-
-
-@pytest.mark.parametrize(
-    ("previous", "text", "expected"),
-    [
+        # Going on keeps the work in progress where it is; an approval hands it over to implementation.
         (Profile.PLANNER, "continue", Profile.PLANNER),
         (Profile.DEBUGGER, "继续", Profile.DEBUGGER),
         (Profile.ASSISTANT, "ok continue", Profile.CODER),
         (Profile.PLANNER, "yes please", Profile.CODER),
     ],
 )
-def test_going_on_keeps_the_work_in_progress_where_an_approval_hands_it_over(
-    previous: Profile, text: str, expected: Profile
-) -> None:
+def test_short_followups_are_read_from_the_previous_turn(previous: Profile, text: str, expected: Profile) -> None:
     result = decide(text, after(previous))
     assert result.profile is expected
     assert result.source == "followup"
