@@ -187,8 +187,14 @@ class Brain:
             Action.log("warn", NO_KEY_MESSAGE),
         )
 
+    async def flush(self) -> None:
+        """Write what this process holds (answers for /why, usage rows, telemetry's last export): on `shutdown`, after
+        which the host may end the process at any moment."""
+        self.explainer.save()
+        await self.usage.flush()
+
     async def close(self) -> None:
-        """Flush and stop background work; called on `shutdown` and at end of input."""
+        """Flush and stop background work; called at end of input."""
         if self._refresh is not None and not self._refresh.done():
             self._refresh.cancel()
         self.explainer.save()

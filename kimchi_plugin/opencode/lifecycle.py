@@ -58,7 +58,7 @@ async def initialize(brain: Brain, hooks: Sequence[str], params: InitializeParam
 
 
 async def shutdown(brain: Brain, _params: EmptyParams) -> dict[str, object]:
-    await brain.close()
+    await brain.flush()  # the rest of the close (threads, the database's checkpoint) follows at end of input
     return {}
 
 

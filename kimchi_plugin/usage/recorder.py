@@ -233,14 +233,30 @@ class UsageRecorder:
             out.update(store_written=self.store.written, store_dropped=self.store.dropped)
         return out
 
+    async def flush(self, timeout: float = CLOSE_TIMEOUT_S) -> None:
+        """What must be done before the host may end the process (OpenCode's dispose): telemetry's final export, and
+        every queued row committed to the database, within `timeout` seconds each. Closing the database (a checkpoint:
+        two syncs to disk) is left to `close`: a process killed before it loses nothing."""
+        steps: list[Callable[[float], object]] = []
+        if self.telemetry is not None:
+            steps.append(self.telemetry.close)
+        if self.store is not None:
+            steps.append(self.store.flush)
+        await self._on_threads(steps, timeout)
+
     async def close(self, timeout: float = CLOSE_TIMEOUT_S) -> None:
         """Flush telemetry and the database and stop their threads, within `timeout` seconds each."""
-        tasks = []
+        steps: list[Callable[[float], object]] = []
         if self.telemetry is not None:
-            tasks.append(asyncio.to_thread(self.telemetry.close, timeout))
+            steps.append(self.telemetry.close)
         if self.store is not None:
-            tasks.append(asyncio.to_thread(self.store.close, timeout))
-        for result in await asyncio.gather(*tasks, return_exceptions=True):
+            steps.append(self.store.close)
+        await self._on_threads(steps, timeout)
+
+    async def _on_threads(self, steps: list[Callable[[float], object]], timeout: float) -> None:
+        """The steps at once, each on a thread: each waits on a thread of its own (exporter, writer)."""
+        results = await asyncio.gather(*(asyncio.to_thread(step, timeout) for step in steps), return_exceptions=True)
+        for result in results:
             if isinstance(result, BaseException):
                 self._failed("close", result)
 

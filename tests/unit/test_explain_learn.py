@@ -235,11 +235,13 @@ def test_decisions_the_user_lets_stand_outvote_a_few_corrections() -> None:
     assert corrections.adjust(examples[4:], probe, classify(probe)) is not None  # without them, it would move
 
 
-def test_a_later_process_still_answers_why_for_the_session(tmp_path: Path) -> None:
-    """`opencode run -c` starts a new brain: the last answer of the session is kept in the store."""
+@pytest.mark.parametrize("ending", ["flush", "close"])
+def test_a_later_process_still_answers_why_for_the_session(tmp_path: Path, ending: str) -> None:
+    """`opencode run -c` starts a new brain: the last answer of the session is kept in the store, written by the
+    shim's `shutdown` (flush) or at end of input (close)."""
     first = _brain(tmp_path)
     send(first, "s", "Plan the architecture for the new billing service")
-    run(first.close())  # end of input, or the shim's `shutdown`: answers not written yet are written
+    run(getattr(first, ending)())
     later = _brain(tmp_path)
     assert _text(send(later, "s", "/why")).count("Routed to: reasoning tier, planning mode") == 1
     assert "No message of this session" in _text(send(later, "other", "/why"))

@@ -229,6 +229,22 @@ def record_session(db: Path) -> UsageRecorder:
     return rec
 
 
+def test_a_flushed_recorder_has_committed_its_rows_and_still_records(tmp_path):
+    """`shutdown` flushes: every row so far is readable by another connection before the process ends, and closing
+    (the writer's stop and the database's checkpoint) is left to the end of input."""
+    db = tmp_path / "usage.db"
+    rec = UsageRecorder(telemetry=None, store_path=str(db), prices=PRICES, clock=lambda: NOW)
+    rec.on_route("u1", ROUTES["coding"])
+    rec.on_assistant_message(message("m1", "ses_main", "kimi-k2.5", inp=100, out=10, parent="u1"))
+    asyncio.run(rec.flush())
+    assert [r["message_id"] for r in rows_in(db)] == ["m1"]
+    assert Path(f"{db}-wal").exists()  # not checkpointed: the database is still open
+    rec.on_assistant_message(message("m2", "ses_main", "kimi-k2.5", inp=100, out=10, parent=None), ROUTES["coding"])
+    asyncio.run(rec.close())
+    assert [r["message_id"] for r in rows_in(db)] == ["m1", "m2"]
+    assert not Path(f"{db}-wal").exists()
+
+
 def test_rows_written_by_the_recorder(tmp_path):
     db = tmp_path / "usage.db"
     rec = record_session(db)
