@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from importlib import resources
 from typing import Any
+
+from kimchi_plugin.routing.classify.table import DATA_DIR
 
 LEXICON_FILE = "lexicon.json"
 # In `lead_words`, "@family" stands for every word of that word family.
@@ -21,8 +22,7 @@ TYPO_MIN_CHARS = 5
 
 
 def _read() -> dict[str, Any]:
-    text = resources.files("kimchi_plugin.data").joinpath(LEXICON_FILE).read_text(encoding="utf-8")
-    data: dict[str, Any] = json.loads(text)
+    data: dict[str, Any] = json.loads((DATA_DIR / LEXICON_FILE).read_text(encoding="utf-8"))
     return data
 
 

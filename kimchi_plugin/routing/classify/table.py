@@ -17,7 +17,6 @@ import sys
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,8 @@ from kimchi_plugin.routing.classify.exact_sums import PackedWeights
 from kimchi_plugin.routing.tiers import Profile
 
 WEIGHTS_FILE = "classifier_weights.bin"
+# The package's data folder, read as files (importlib.resources would import its zip readers first).
+DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 # The labelled corpus of real users' turns, under the routing data (scripts/real_corpus/build.py writes it).
 REAL_CORPUS = "real/corpus.jsonl"
 MAGIC = b"kimchi classifier weights 1\n"
@@ -128,7 +129,7 @@ def decode(data: bytes) -> WeightTable:
 
 
 def shipped_bytes() -> bytes:
-    return resources.files("kimchi_plugin.data").joinpath(WEIGHTS_FILE).read_bytes()
+    return (DATA_DIR / WEIGHTS_FILE).read_bytes()
 
 
 _shipped: WeightTable | None = None
