@@ -237,24 +237,15 @@ class UsageRecorder:
         """What must be done before the host may end the process (OpenCode's dispose): telemetry's final export, and
         every queued row committed to the database, within `timeout` seconds each. Closing the database (a checkpoint:
         two syncs to disk) is left to `close`: a process killed before it loses nothing."""
-        steps: list[Callable[[float], object]] = []
-        if self.telemetry is not None:
-            steps.append(self.telemetry.close)
-        if self.store is not None:
-            steps.append(self.store.flush)
-        await self._on_threads(steps, timeout)
+        await self._finish(self.store.flush if self.store is not None else None, timeout)
 
     async def close(self, timeout: float = CLOSE_TIMEOUT_S) -> None:
         """Flush telemetry and the database and stop their threads, within `timeout` seconds each."""
-        steps: list[Callable[[float], object]] = []
-        if self.telemetry is not None:
-            steps.append(self.telemetry.close)
-        if self.store is not None:
-            steps.append(self.store.close)
-        await self._on_threads(steps, timeout)
+        await self._finish(self.store.close if self.store is not None else None, timeout)
 
-    async def _on_threads(self, steps: list[Callable[[float], object]], timeout: float) -> None:
-        """The steps at once, each on a thread: each waits on a thread of its own (exporter, writer)."""
+    async def _finish(self, store_step: Callable[[float], object] | None, timeout: float) -> None:
+        """Telemetry's close and `store_step` at once, each on a thread (each waits on a thread of its own)."""
+        steps = [step for step in (self.telemetry.close if self.telemetry else None, store_step) if step is not None]
         results = await asyncio.gather(*(asyncio.to_thread(step, timeout) for step in steps), return_exceptions=True)
         for result in results:
             if isinstance(result, BaseException):
