@@ -1,14 +1,17 @@
-"""Brain start-up: spawn → ready (`initialize` answered) and spawn → `config` answered (a fresh cached catalogue, as at
-a user's every start after the first), against bare interpreter start-up and a child that answers `initialize` without
-importing anything (scripts/echo_brain.py), interleaved in one run; the brain's CPU time when `config` is answered;
-then what the brain imports before `config` is answered (`python -X importtime`), largest first, and what it imports
-after.
+"""Brain start-up: spawn → ready (`initialize` answered), spawn → `config` answered (a fresh cached catalogue, as at
+a user's every start after the first) and spawn → the first `chat.message` routed (sent right behind the `config`
+answer, as OpenCode's first turn follows its start), against bare interpreter start-up and a child that answers
+`initialize` without importing anything (scripts/echo_brain.py), interleaved in one run; the brain's CPU time when
+`config` is answered (main thread) and in all (every thread, spawn → exit at end of input after that message); then
+what the brain imports before `config` is answered (`python -X importtime`), largest first, and what it imports after.
 
 The children run in a user's layout of the environment (bench_child.user_layout_python); `--dev-venv` runs them with
 the dev `.venv` (an editable install, whose import hook costs ~20 ms of CPU at every start).
 
-Usage: .venv/bin/python scripts/bench_startup.py [-n 20] [--baseline CHECKOUT] [--dev-venv] [--bootstrap]
+Usage: .venv/bin/python scripts/bench_startup.py [-n 20] [--baseline CHECKOUT] [--dev-venv] [--fresh] [--bootstrap]
   --baseline   also start the brain from this checkout, interleaved with this one (before/after in one run)
+  --fresh      also a first start: no catalogue cache, `config` fetches it from a local fake model server (with a
+               key; the LLM classifier off, so that the first message is routed by the brain alone)
   --bootstrap  also time the shim's first-run set-up (fresh virtualenv + pip install of this package; needs PyPI)
 """
 
@@ -26,9 +29,12 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bench_child import ECHO, PYTHON, REPO_ROOT, frame, user_layout_python  # beside this script
-from bench_hooks import config_params, seed_catalogue
+from bench_hooks import chat_message, config_params, seed_catalogue
+from fake_model_server import FakeModelServer, metadata_entry
+from opencode_sandbox import DEFAULT_MODELS
 
 READY_GOAL_MS = 150.0  # the fast-path issue's target for spawn → `initialize` answered
 CONFIG_GOAL_MS = 250.0  # ... and for spawn → `config` answered (cached catalogue)
@@ -36,25 +42,27 @@ TOP_IMPORTS = 15
 INIT_TIMEOUT_S = 10.0
 LINGER_S = 2.0  # the import profile: how long the child runs on after the config answer
 CONFIG_LOGGED = '"config patched"'  # the brain's log line as it answers `config`: stderr before it, and after
+FIRST_MESSAGE_CHARS = 200
+FRESH_KEY = "sk-bench-fresh"  # the fake model server takes any key
 
 
-def init_frame(log_file: Path) -> bytes:
+def init_frame(log_file: Path, options: dict[str, Any] | None = None) -> bytes:
     params = {
         "protocolVersion": 1,
         "shimVersion": "bench",
-        "options": {"logFile": str(log_file)},
+        "options": {"logFile": str(log_file), **(options or {})},
         "directory": str(REPO_ROOT),
         "worktree": str(REPO_ROOT),
     }
     return json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": params}).encode() + b"\n"
 
 
-def env(tmp: Path, root: Path | None = None) -> dict[str, str]:
+def env(tmp: Path, root: Path | None = None, cache: Path | None = None) -> dict[str, str]:
     # Bytecode may be written (the dev environment turns that off): a user's environment has it compiled.
     clean = {
         k: v for k, v in os.environ.items() if k not in ("KIMCHI_API_KEY", "CASTAI_API_KEY", "PYTHONDONTWRITEBYTECODE")
     }
-    clean.update(XDG_STATE_HOME=str(tmp), XDG_CACHE_HOME=str(tmp / "cache"))
+    clean.update(XDG_STATE_HOME=str(tmp), XDG_CACHE_HOME=str(cache or tmp / "cache"))
     if root is not None:
         clean["PYTHONPATH"] = str(root)
     return clean
@@ -65,8 +73,19 @@ class Start:
     ready_ms: float  # spawn → `initialize` answered
     config_ms: float  # spawn → `config` answered (nan when not asked)
     cpu_ms: float  # the CPU time of the child's main thread when `config` was answered
+    routed_ms: float  # spawn → the first `chat.message` answered (nan when not asked)
+    total_cpu_ms: float  # the child's CPU time, every thread, spawn → exit
     stderr_before: str  # what the child wrote to stderr before `config` was answered
     stderr_after: str
+
+
+@dataclass(frozen=True)
+class Config:
+    """What a start is given: the `config` hook's params, the `initialize` options, the cache folder."""
+
+    params: dict[str, Any]
+    options: dict[str, Any]
+    cache: Path | None = None
 
 
 def spawn(
@@ -74,51 +93,60 @@ def spawn(
     tmp: Path,
     root: Path | None = None,
     extra: tuple[str, ...] = (),
-    config: bool = True,
+    config: Config | None = None,
+    route: bool = False,
     linger_s: float = 0.0,
 ) -> Start:
-    """One start: `initialize`, then (with `config`) the `config` hook, each timed from the spawn; the child's input
-    ends `linger_s` after (work left for after the answer runs meanwhile)."""
+    """One start: `initialize`, then (with `config`) the `config` hook and (with `route`) a first `chat.message` right
+    behind its answer, each timed from the spawn; the child's input ends `linger_s` after (work left for after the
+    answers runs meanwhile)."""
     started = time.perf_counter()
     proc = subprocess.Popen(
         [*argv[:1], *extra, *argv[1:]],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env=env(tmp, root),
+        env=env(tmp, root, config.cache if config else None),
         cwd=tmp,
     )
     assert proc.stdin and proc.stdout and proc.stderr
     err: list[bytes] = []
     reader = threading.Thread(target=lambda: err.extend(proc.stderr or ()), daemon=True)
     reader.start()
-    proc.stdin.write(init_frame(tmp / "brain.log"))
-    proc.stdin.flush()
-    reply = proc.stdout.readline()
-    ready = (time.perf_counter() - started) * 1000
-    if b'"protocolVersion":1' not in reply:
-        proc.kill()
-        raise RuntimeError(f"no initialize reply from {argv}: {reply[:200]!r}")
-    configured, cpu = float("nan"), float("nan")
-    if config:
-        proc.stdin.write(frame(2, "config", config_params()))
+
+    def ask(request: bytes, answered: bytes) -> float:
+        assert proc.stdin and proc.stdout
+        proc.stdin.write(request)
         proc.stdin.flush()
         reply = proc.stdout.readline()
-        configured = (time.perf_counter() - started) * 1000
-        cpu = cpu_ms(proc.pid)
-        if b'"result"' not in reply:
+        while b'"method"' in reply:  # a notification (client.actions) ahead of the answer
+            reply = proc.stdout.readline()
+        if answered not in reply:
             proc.kill()
-            raise RuntimeError(f"no config answer from {argv}: {reply[:200]!r}")
+            raise RuntimeError(f"no answer from {argv} to {request[:60]!r}: {reply[:200]!r}")
+        return (time.perf_counter() - started) * 1000
+
+    ready = ask(init_frame(tmp / "brain.log", config.options if config else None), b'"protocolVersion":1')
+    configured, cpu, routed = float("nan"), float("nan"), float("nan")
+    if config is not None:
+        configured = ask(frame(2, "config", config.params), b'"result"')
+        cpu = cpu_ms(proc.pid)
+        if route:
+            routed = ask(chat_message(3, FIRST_MESSAGE_CHARS), b'"result"')
     time.sleep(linger_s)
-    try:
-        proc.communicate(timeout=INIT_TIMEOUT_S)  # closes stdin: end of input ends the brain
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
+    proc.stdin.close()  # end of input ends the brain
+    watchdog = threading.Timer(INIT_TIMEOUT_S, proc.kill)
+    watchdog.start()
+    _, status, usage = os.wait4(proc.pid, 0)  # the child's rusage: CPU time of all its threads
+    watchdog.cancel()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    proc.stdout.close()
     reader.join()
     text = b"".join(err).decode(errors="replace")
     at = text.find(CONFIG_LOGGED)  # logged by the main thread as it makes the answer
-    return Start(ready, configured, cpu, text[: max(at, 0)] if config else text, text[at:] if at >= 0 else "")
+    before = text[: max(at, 0)] if config else text
+    total_cpu = (usage.ru_utime + usage.ru_stime) * 1000
+    return Start(ready, configured, cpu, routed, total_cpu, before, text[at:] if at >= 0 else "")
 
 
 def cpu_ms(pid: int) -> float:
@@ -188,7 +216,7 @@ def bootstrap(tmp: Path) -> None:
         print(f"bootstrap failed: {out.stderr[-1500:]}")
         return
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    cold = spawn([result["command"], "-m", "kimchi_plugin"], tmp, config=False).ready_ms
+    cold = spawn([result["command"], "-m", "kimchi_plugin"], tmp).ready_ms
     print(
         f"first-run bootstrap (venv + pip install): {result['ms'] / 1000:.1f} s; then first spawn → ready "
         f"{cold:.0f} ms (cold bytecode)"
@@ -202,29 +230,63 @@ def print_imports(title: str, stderr: str) -> None:
         print(f"  {us / 1000:7.1f} ms  {module}")
 
 
+def fresh_config(server: FakeModelServer, tmp: Path) -> Config:
+    """A first start: a new empty cache folder, the fake server's endpoint and a key (the LLM classifier off)."""
+    params = config_params()
+    options = params["output"]["provider"]["kimchi"]["options"]
+    options.update(baseURL=server.api_base, apiKey=FRESH_KEY)
+    return Config(params, {"llmClassifier": False}, Path(tempfile.mkdtemp(prefix="cache-", dir=tmp)))
+
+
+def report(root: Path | None, runs: list[Start], floor_ms: float, fresh: bool = False) -> None:
+    ready = statistics.median(s.ready_ms for s in runs)
+    configured = statistics.median(s.config_ms for s in runs)
+    kind = "first start (catalogue fetched)" if fresh else "cached catalogue"
+    print(f"brain from {root or REPO_ROOT}, {kind}")
+    print(f"  spawn → initialize answered     : {summary([s.ready_ms for s in runs])}  ({ready / floor_ms:.1f}× echo)")
+    print(
+        f"  spawn → config answered         : {summary([s.config_ms for s in runs])}  "
+        f"({configured / floor_ms:.1f}× echo)"
+    )
+    print(f"  spawn → chat.message routed     : {summary([s.routed_ms for s in runs])}")
+    print(f"  main thread CPU at config answer : {summary([s.cpu_ms for s in runs])}")
+    print(f"  CPU, all threads, spawn → exit   : {summary([s.total_cpu_ms for s in runs])}")
+    if not fresh:
+        print(
+            f"  goals: initialize ≤ {READY_GOAL_MS:.0f} ms {'met' if ready <= READY_GOAL_MS else 'MISSED'}, "
+            f"config ≤ {CONFIG_GOAL_MS:.0f} ms {'met' if configured <= CONFIG_GOAL_MS else 'MISSED'}"
+        )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=20, help="runs per variant")
     parser.add_argument("--baseline", type=Path, help="checkout started alongside, interleaved (before/after)")
+    parser.add_argument("--fresh", action="store_true", help="also first starts against a local fake model server")
     parser.add_argument("--bootstrap", action="store_true", help="also time the first-run venv set-up")
     parser.add_argument("--dev-venv", action="store_true", help="run the children with .venv (editable install)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="kimchi-start-") as name:
+    with tempfile.TemporaryDirectory(prefix="kimchi-start-") as name, FakeModelServer() as server:
+        server.metadata = [metadata_entry(slug) for slug in DEFAULT_MODELS]
         tmp = Path(name)
         seed_catalogue(tmp / "cache")
+        warm = Config(config_params(), {})
         python = PYTHON if args.dev_venv else user_layout_python(tmp)
         brain = [str(python), "-m", "kimchi_plugin"]
         echo = [str(python), str(ECHO)]
         roots: list[Path | None] = [args.baseline, None] if args.baseline else [None]
         for root in roots:
-            spawn(brain, tmp, root)  # warm the page cache and bytecode once
+            spawn(brain, tmp, root, config=warm, route=True)  # warm the page cache and bytecode once
         starts: dict[Path | None, list[Start]] = {root: [] for root in roots}
+        firsts: dict[Path | None, list[Start]] = {root: [] for root in roots}
         floor: list[float] = []
         interpreter: list[float] = []
         for _ in range(args.n):
             for root in roots:
-                starts[root].append(spawn(brain, tmp, root))
-            floor.append(spawn(echo, tmp, config=False).ready_ms)
+                starts[root].append(spawn(brain, tmp, root, config=warm, route=True))
+                if args.fresh:
+                    firsts[root].append(spawn(brain, tmp, root, config=fresh_config(server, tmp), route=True))
+            floor.append(spawn(echo, tmp).ready_ms)
             interpreter.append(bare(python, tmp))
         layout = "dev .venv (editable install)" if args.dev_venv else "user layout"
         print(f"start-up, warm {layout}, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
@@ -232,23 +294,10 @@ def main() -> int:
         print(f"python -c pass (spawn → exit)     : {summary(interpreter)}")
         f50 = statistics.median(floor)
         for root in roots:
-            runs = starts[root]
-            ready = statistics.median(s.ready_ms for s in runs)
-            configured = statistics.median(s.config_ms for s in runs)
-            print(f"brain from {root or REPO_ROOT}")
-            print(
-                f"  spawn → initialize answered     : {summary([s.ready_ms for s in runs])}  ({ready / f50:.1f}× echo)"
-            )
-            print(
-                f"  spawn → config answered         : {summary([s.config_ms for s in runs])}  "
-                f"({configured / f50:.1f}× echo)"
-            )
-            print(f"  main thread CPU at config answer : {summary([s.cpu_ms for s in runs])}")
-            print(
-                f"  goals: initialize ≤ {READY_GOAL_MS:.0f} ms {'met' if ready <= READY_GOAL_MS else 'MISSED'}, "
-                f"config ≤ {CONFIG_GOAL_MS:.0f} ms {'met' if configured <= CONFIG_GOAL_MS else 'MISSED'}"
-            )
-        profiled = spawn(brain, tmp, extra=("-X", "importtime"), linger_s=LINGER_S)
+            report(root, starts[root], f50)
+            if args.fresh:
+                report(root, firsts[root], f50, fresh=True)
+        profiled = spawn(brain, tmp, extra=("-X", "importtime"), config=warm, linger_s=LINGER_S)
         print_imports("imports before config is answered", profiled.stderr_before)
         print_imports(f"imports in the {LINGER_S:.0f} s after the config answer", profiled.stderr_after)
         if args.bootstrap:
