@@ -216,27 +216,27 @@ def _word_features(prose: str, features: set[str], plain: bool) -> KeysView[str]
             features.add("code:name")
             prose = " ".join(parts[0::2])
     words = _words(prose.lower(), plain)
-    if "" in words:
-        features.add("code:name")
-        words = list(filter(None, words))
     distinct = dict.fromkeys(words)
+    if "" in distinct:  # a name: looked up among the distinct words, not along the message
+        features.add("code:name")
+        del distinct[""]
+        words = list(filter(None, words))
     if not words:
         return distinct.keys()
     # Word pairs ("commit message", "is it", "write the") carry what single words lose; the first
     # BIGRAM_TOKENS words hold the ask in most messages and keep the count bounded.
     features.update(map(" ".join, zip(words[:BIGRAM_TOKENS], words[1:BIGRAM_TOKENS])))
-    infos = list(map(_WORDS.__getitem__, distinct))
     heads = [] if HEADS.isdisjoint(distinct) else list(compress(count(), map(HEADS.__contains__, words[:-1])))
     found, replaced = _pairs(words, heads)
     if found:
         # A pair replaces its two words' families and phrases.
-        features.update(found, *map(_own_of, infos))
+        features.update(found, *map(_own_of, map(_WORDS.__getitem__, distinct)))
         left = words.copy()
         for i in replaced:
             left[i] = ""
         features.update(*map(_families_of, map(_WORDS.__getitem__, filter(None, dict.fromkeys(left)))))
     else:
-        features.update(*map(_all_of, infos))
+        features.update(*map(_all_of, map(_WORDS.__getitem__, distinct)))
     features.update(_phrases(words, heads, replaced))
     return distinct.keys()
 

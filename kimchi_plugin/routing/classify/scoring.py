@@ -29,6 +29,9 @@ MAX_SIGNALS = 4
 WORD_PREFIX = "w:"
 
 _TIER_OF = tuple(PROFILE_TIER[p] for p in PROFILES)
+# The profiles of each tier (indexes in `Profile` order), tiers in TIER_ORDER; where Reasoning stands among them.
+_TIER_PROFILES = tuple(tuple(i for i, t in enumerate(_TIER_OF) if t is tier) for tier in TIER_ORDER)
+_REASONING_AT = TIER_ORDER.index(Tier.REASONING)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,15 +110,19 @@ def _pick(table: WeightTable, sums: list[float], features: set[str]) -> tuple[in
     miss cost (sending hard work to a weaker model costs more); the profile is the best one inside that tier.
     """
     probs = probabilities([s / table.temperature for s in sums])
-    tiers = dict.fromkeys(TIER_ORDER, 0.0)
-    for tier_of, p in zip(_TIER_OF, probs):
-        tiers[tier_of] += p
-    cost = table.reasoning_cost
-    tier = max(TIER_ORDER, key=lambda t: tiers[t] * (cost if t is Tier.REASONING else 1.0))
-    if features.isdisjoint(table.evidence) and calibrated(tiers[tier], table.calibration) < MODEL_ALONE_MIN:
+    masses = []  # each tier's probability, summed in profile order
+    for indexes in _TIER_PROFILES:
+        mass = 0.0
+        for i in indexes:
+            mass += probs[i]
+        masses.append(mass)
+    weighed = masses.copy()
+    weighed[_REASONING_AT] *= table.reasoning_cost
+    at = weighed.index(max(weighed))  # the first of equals, in TIER_ORDER
+    mass = masses[at]
+    if features.isdisjoint(table.evidence) and calibrated(mass, table.calibration) < MODEL_ALONE_MIN:
         return None
-    index = max((i for i, t in enumerate(_TIER_OF) if t is tier), key=sums.__getitem__)
-    return index, tiers[tier]
+    return max(_TIER_PROFILES[at], key=sums.__getitem__), mass
 
 
 def _default(features: set[str]) -> Classification:
