@@ -11,6 +11,7 @@ import re
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache
 
 from kimchi_plugin.opencode.vocabulary import EDIT_TOOLS, READ_TOOLS, RUN_TOOLS
 from kimchi_plugin.routing.classifier import (
@@ -48,64 +49,70 @@ _LEAD_IN = (
     r"^(?:(?:ok(?:ay)?|yes|yeah|yep|sure|great|cool|nice|thanks|thx|perfect|alright|right|good|so|and|now|"
     r"then|please|pls|hmm+|ah|oh|well|but|hm)\b[\s,.!—-]*)*"
 )
-_FOLLOWUP_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (intent, re.compile(pattern))
-    for intent, pattern in (
-        (
-            "still",
-            r"\bstill (?:fail\w*|broken|slow|the same|not|doesn'?t|won'?t|wrong|crash\w*|happening|there|"
-            r"empty|blank|red|tim\w+|flaky|get\w*|see\w*|returns?|errors?|erroring|throws?|hangs?|"
-            r"stuck|\d+)|\bsame (?:error|issue|problem|result|thing|failure|exception|crash)\b|"
-            r"\bdidn'?t (?:work|help|fix|change)\b|\bno (?:luck|change|difference|dice)\b|"
-            r"\bnothing changed\b|\bnow it (?:says|fails|throws|crashes|errors|returns|shows|hangs)\b|"
-            r"^(?:nope|that )?(?:didn'?t|doesn'?t|does not|did not) work|\b(?:another|new|different) error\b|"
-            r"\b(?:error|crash|bug|issue|problem) is back\b|\bnot fixed\b|\b(?:even )?worse now\b|"
-            r"\bsigue (?:fallando|igual)|\btoujours (?:pas|le même|la même)|\bimmer noch\b|"
-            r"\bопять\b|всё ещё|"
-            # 还是 is also "or" (A 还是 B) and まだ "not yet": only their "still failing" forms count.
-            r"还是(?:不|没|无法|有问题|一样|报错|失败|显示)|まだ(?:エラー|動かない|直って|同じ|表示|ダメ|だめ|失敗)",
-        ),
-        (
-            "fix",
-            _LEAD_IN + r"(?:go )?(?:fix|patch|repair|resolve|correct|apply)(?: (?:it|that|this|them|those|"
-            r"both|all|the (?:fix|issue|bug|problem|error|suggestions?|changes?|first one)))?"
-            r"(?: (?:please|now|then|too))?[\s.!]*$|"
-            + _LEAD_IN
-            + r"(?:make the (?:change|fix)|arregla\w*|corrige\w*|behebe\w*|исправь\w*|修复)",
-        ),
-        ("undo", _LEAD_IN + r"(?:undo|revert|roll ?back)\b[^?]{0,30}$"),
-        (
-            "same",
-            r"\b(?:same (?:for|with|in|on|here)|do the same|likewise|repeat (?:for|that|it)|"
-            r"the other (?:one|ones|file|files|module|function|class|test|tests|endpoint|service)s?|"
-            r"and the (?:tests?|rest|others?)(?: too)?[\s.!?]*$|also (?:for|in|on|to) )",
-        ),
-        (
-            "done",
-            _LEAD_IN + r"(?:it |that |this )?(?:works|worked|fixed it|did it|did the trick|all good|"
-            r"works now|all green)\b[\s,.!]*(?:now|thanks|thx|thank you|cheers)?[\s,.!]*$",
-        ),
-        (
-            "why",
-            _LEAD_IN + r"(?:why|how come|how so|what do you mean|what does (?:that|this|it) mean|"
-            r"(?:can you )?explain(?: that| why| it| this)?|really|are you sure|"
-            r"pourquoi|warum|почему|por ?qu[eé]|为什么|なぜ)[\s?!.]*$",
-        ),
-        (
-            "proceed",
-            r"^(?:(?:ok(?:ay)?|yes|yeah|yep|yup|sure|please|pls|sounds good|lgtm|looks good|perfect|great|"
-            r"go(?: ahead| for it| on)?|do it|do that|proceed|continue|keep going|carry on|"
-            r"let'?s (?:do it|do that|go)|ship it|please do|next|approved?|implement (?:it|that|this|the plan)|"
-            r"make it so|s[ií]|oui|ja|да|vas-y|adelante|weiter|continua|vai|hazlo|fais[- ]le|mach (?:es|das)|"
-            r"zrób to|сделай|давай|evet|doe maar|好的|继续|はい|네)[\s,.!]*)+$",
-        ),
-        (
-            "choose",
-            _LEAD_IN + r"(?:let'?s (?:do|go with|take|pick|use) |go with |do |take |pick |use )"
-            r"(?:the )?(?:first|second|third|last|former|latter|option|approach|that one|this one|plan [a-z\d])\b",
-        ),
-    )
+# Compiled with the first message that follows a decision (~5 ms): a session's first message, or a one-message run,
+# never reads them.
+_FOLLOWUP_SOURCES: tuple[tuple[str, str], ...] = (
+    (
+        "still",
+        r"\bstill (?:fail\w*|broken|slow|the same|not|doesn'?t|won'?t|wrong|crash\w*|happening|there|"
+        r"empty|blank|red|tim\w+|flaky|get\w*|see\w*|returns?|errors?|erroring|throws?|hangs?|"
+        r"stuck|\d+)|\bsame (?:error|issue|problem|result|thing|failure|exception|crash)\b|"
+        r"\bdidn'?t (?:work|help|fix|change)\b|\bno (?:luck|change|difference|dice)\b|"
+        r"\bnothing changed\b|\bnow it (?:says|fails|throws|crashes|errors|returns|shows|hangs)\b|"
+        r"^(?:nope|that )?(?:didn'?t|doesn'?t|does not|did not) work|\b(?:another|new|different) error\b|"
+        r"\b(?:error|crash|bug|issue|problem) is back\b|\bnot fixed\b|\b(?:even )?worse now\b|"
+        r"\bsigue (?:fallando|igual)|\btoujours (?:pas|le même|la même)|\bimmer noch\b|"
+        r"\bопять\b|всё ещё|"
+        # 还是 is also "or" (A 还是 B) and まだ "not yet": only their "still failing" forms count.
+        r"还是(?:不|没|无法|有问题|一样|报错|失败|显示)|まだ(?:エラー|動かない|直って|同じ|表示|ダメ|だめ|失敗)",
+    ),
+    (
+        "fix",
+        _LEAD_IN + r"(?:go )?(?:fix|patch|repair|resolve|correct|apply)(?: (?:it|that|this|them|those|"
+        r"both|all|the (?:fix|issue|bug|problem|error|suggestions?|changes?|first one)))?"
+        r"(?: (?:please|now|then|too))?[\s.!]*$|"
+        + _LEAD_IN
+        + r"(?:make the (?:change|fix)|arregla\w*|corrige\w*|behebe\w*|исправь\w*|修复)",
+    ),
+    ("undo", _LEAD_IN + r"(?:undo|revert|roll ?back)\b[^?]{0,30}$"),
+    (
+        "same",
+        r"\b(?:same (?:for|with|in|on|here)|do the same|likewise|repeat (?:for|that|it)|"
+        r"the other (?:one|ones|file|files|module|function|class|test|tests|endpoint|service)s?|"
+        r"and the (?:tests?|rest|others?)(?: too)?[\s.!?]*$|also (?:for|in|on|to) )",
+    ),
+    (
+        "done",
+        _LEAD_IN + r"(?:it |that |this )?(?:works|worked|fixed it|did it|did the trick|all good|"
+        r"works now|all green)\b[\s,.!]*(?:now|thanks|thx|thank you|cheers)?[\s,.!]*$",
+    ),
+    (
+        "why",
+        _LEAD_IN + r"(?:why|how come|how so|what do you mean|what does (?:that|this|it) mean|"
+        r"(?:can you )?explain(?: that| why| it| this)?|really|are you sure|"
+        r"pourquoi|warum|почему|por ?qu[eé]|为什么|なぜ)[\s?!.]*$",
+    ),
+    (
+        "proceed",
+        r"^(?:(?:ok(?:ay)?|yes|yeah|yep|yup|sure|please|pls|sounds good|lgtm|looks good|perfect|great|"
+        r"go(?: ahead| for it| on)?|do it|do that|proceed|continue|keep going|carry on|"
+        r"let'?s (?:do it|do that|go)|ship it|please do|next|approved?|implement (?:it|that|this|the plan)|"
+        r"make it so|s[ií]|oui|ja|да|vas-y|adelante|weiter|continua|vai|hazlo|fais[- ]le|mach (?:es|das)|"
+        r"zrób to|сделай|давай|evet|doe maar|好的|继续|はい|네)[\s,.!]*)+$",
+    ),
+    (
+        "choose",
+        _LEAD_IN + r"(?:let'?s (?:do|go with|take|pick|use) |go with |do |take |pick |use )"
+        r"(?:the )?(?:first|second|third|last|former|latter|option|approach|that one|this one|plan [a-z\d])\b",
+    ),
 )
+
+
+@cache
+def _followup_patterns() -> tuple[tuple[str, re.Pattern[str]], ...]:
+    return tuple((intent, re.compile(pattern)) for intent, pattern in _FOLLOWUP_SOURCES)
+
+
 # A "proceed" that asks to go on with the work in progress rather than to approve a proposal: on real dev turns it
 # keeps a Reasoning turn's tier (9 of 14) where an approval hands the plan to the coding tier (17 of 29), and after a
 # quick answer it asks for the work (6 of 8 Coding).
@@ -253,7 +260,7 @@ def followup_intent(text: str) -> str | None:
     stripped = text.strip().lower()
     if not stripped or len(_WORDS.findall(stripped)) > FOLLOWUP_MAX_WORDS:
         return None
-    for intent, pattern in _FOLLOWUP_PATTERNS:
+    for intent, pattern in _followup_patterns():
         if pattern.search(stripped):
             return "continue" if intent == "proceed" and _CONTINUE.search(stripped) else intent
     return None
