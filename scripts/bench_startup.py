@@ -10,8 +10,8 @@ the dev `.venv` (an editable install, whose import hook costs ~20 ms of CPU at e
 
 Usage: .venv/bin/python scripts/bench_startup.py [-n 20] [--baseline CHECKOUT] [--dev-venv] [--fresh] [--bootstrap]
   --baseline   also start the brain from this checkout, interleaved with this one (before/after in one run)
-  --fresh      also a first start: no catalogue cache, `config` fetches it from a local fake model server (with a
-               key; the LLM classifier off, so that the first message is routed by the brain alone)
+  --fresh      also a first start: no catalogue cache (`config` fetches it from a local fake model server, with a
+               key; the LLM classifier off, so that the first message is routed by the brain alone) and no databases
   --bootstrap  also time the shim's first-run set-up (fresh virtualenv + pip install of this package; needs PyPI)
 """
 
@@ -57,12 +57,15 @@ def init_frame(log_file: Path, options: dict[str, Any] | None = None) -> bytes:
     return json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": params}).encode() + b"\n"
 
 
-def env(tmp: Path, root: Path | None = None, cache: Path | None = None) -> dict[str, str]:
+def env(tmp: Path, root: Path | None = None, first: Path | None = None) -> dict[str, str]:
+    """The child's environment: its state, cache and data (usage and corrections databases) under `tmp`, kept from
+    one start to the next; with `first`, cache and data under that new folder (a first start)."""
     # Bytecode may be written (the dev environment turns that off): a user's environment has it compiled.
     clean = {
         k: v for k, v in os.environ.items() if k not in ("KIMCHI_API_KEY", "CASTAI_API_KEY", "PYTHONDONTWRITEBYTECODE")
     }
-    clean.update(XDG_STATE_HOME=str(tmp), XDG_CACHE_HOME=str(cache or tmp / "cache"))
+    home = first or tmp
+    clean.update(XDG_STATE_HOME=str(tmp), XDG_CACHE_HOME=str(home / "cache"), XDG_DATA_HOME=str(home / "data"))
     if root is not None:
         clean["PYTHONPATH"] = str(root)
     return clean
@@ -81,11 +84,11 @@ class Start:
 
 @dataclass(frozen=True)
 class Config:
-    """What a start is given: the `config` hook's params, the `initialize` options, the cache folder."""
+    """What a start is given: the `config` hook's params, the `initialize` options, a new folder for a first start."""
 
     params: dict[str, Any]
     options: dict[str, Any]
-    cache: Path | None = None
+    first: Path | None = None
 
 
 def spawn(
@@ -106,7 +109,7 @@ def spawn(
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env=env(tmp, root, config.cache if config else None),
+        env=env(tmp, root, config.first if config else None),
         cwd=tmp,
     )
     assert proc.stdin and proc.stdout and proc.stderr
@@ -231,11 +234,12 @@ def print_imports(title: str, stderr: str) -> None:
 
 
 def fresh_config(server: FakeModelServer, tmp: Path) -> Config:
-    """A first start: a new empty cache folder, the fake server's endpoint and a key (the LLM classifier off)."""
+    """A first start: no catalogue cache and no databases yet, the fake server's endpoint and a key (the LLM
+    classifier off)."""
     params = config_params()
     options = params["output"]["provider"]["kimchi"]["options"]
     options.update(baseURL=server.api_base, apiKey=FRESH_KEY)
-    return Config(params, {"llmClassifier": False}, Path(tempfile.mkdtemp(prefix="cache-", dir=tmp)))
+    return Config(params, {"llmClassifier": False}, Path(tempfile.mkdtemp(prefix="first-", dir=tmp)))
 
 
 def report(root: Path | None, runs: list[Start], floor_ms: float, fresh: bool = False) -> None:

@@ -109,6 +109,8 @@ class Brain:
         """Apply the plugin options (`initialize`); `directory` is the project (the scope of learned corrections)."""
         self.settings, problems = Settings.from_options(options)
         self.learning.configure(self.settings.learn, scope_of(directory, self.settings.learnScope))
+        if self.settings.learn and self.services.background_loads and self.services.corrections is not None:
+            threading.Thread(target=self.services.corrections.open, name="kimchi-corrections-open", daemon=True).start()
         self.services.configure_logs(self.settings)
         for problem in problems:
             log.warning(problem)

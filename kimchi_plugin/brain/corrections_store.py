@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -54,17 +55,32 @@ class CorrectionStore:
         self._keep_answers = keep_answers  # off for commands: `explain` must not overwrite a session's answer
         self._answers_kept = 0
         self._conn: sqlite3.Connection | None = None
+        self._opening = threading.Lock()  # one connection, whichever thread opens it first (see `open`)
 
     def _connection(self) -> sqlite3.Connection | None:
-        if self._conn is None:
-            if not self._create and not self.path.exists():
-                return None
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            self._conn = sqlite3.connect(self.path, timeout=1.0, isolation_level=None, check_same_thread=False)
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.executescript(_SCHEMA)
+        if self._conn is not None:
+            return self._conn
+        with self._opening:
+            if self._conn is None:
+                if not self._create and not self.path.exists():
+                    return None
+                self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                conn = sqlite3.connect(self.path, timeout=1.0, isolation_level=None, check_same_thread=False)
+                try:
+                    conn.execute("PRAGMA journal_mode=WAL")
+                    conn.execute("PRAGMA synchronous=NORMAL")
+                    conn.executescript(_SCHEMA)
+                finally:  # kept even when its set-up fails (as ever); seen by other threads once set up
+                    self._conn = conn
         return self._conn
+
+    def open(self) -> None:
+        """Open (a first start: create) the database ahead of the first read, on a thread at start-up: creating it
+        waits 20-30 ms on the disk's syncs, which the first routed message would otherwise wait for."""
+        try:
+            self._connection()
+        except (sqlite3.Error, OSError, ValueError):
+            pass  # the first read meets the same problem and reports it
 
     def version(self) -> int:
         """Changes when another process wrote (PRAGMA data_version), so a reader reloads only then."""

@@ -27,7 +27,6 @@ from kimchi_plugin.rpc.protocol import Action, ToastVariant
 from kimchi_plugin.settings import Settings
 from kimchi_plugin.usage.limits import day_start_ms
 from kimchi_plugin.usage.payload import parse_assistant
-from kimchi_plugin.usage.report import build_report
 from kimchi_plugin.usage.store import connect
 
 log = BoundOnce("kimchi")
@@ -85,6 +84,8 @@ class Economics:
         day, since = self._day_of(now), day_start_ms(now)
 
         def read() -> None:
+            from kimchi_plugin.usage.report import build_report  # only with a daily budget, off the start-up path
+
             try:
                 if not os.path.exists(db_path):
                     return

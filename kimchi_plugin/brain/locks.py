@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -92,6 +91,8 @@ class LockStore:
         }
 
     def _write(self) -> None:
+        import tempfile  # with shutil and random: only a lock or an unlock writes, never a start
+
         document = {"format": FORMAT, "locks": {session: list(entry) for session, entry in self._locks.items()}}
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)

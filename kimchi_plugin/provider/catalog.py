@@ -10,7 +10,6 @@ import json
 import logging
 import os
 import re
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -243,6 +242,8 @@ def _read_cache(path: Path) -> CatalogResult | None:
 
 def _write_cache(path: Path, entries: list[Mapping[str, Any]], fetched_at: float) -> None:
     """Write atomically: a reader sees the old file or the new one, never a torn one."""
+    import tempfile  # with shutil and random: only a fetch writes (a start with a fresh cache reads alone)
+
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

@@ -21,7 +21,6 @@ from kimchi_plugin.lru import Lru
 from kimchi_plugin.usage.ledger import UNROUTED, SessionLedger, pinned_usage
 from kimchi_plugin.usage.payload import AssistantMessage, as_text, parse_assistant
 from kimchi_plugin.usage.prices import Baselines, Prices, Usage, baselines, effective_cost
-from kimchi_plugin.usage.report import format_summary
 from kimchi_plugin.usage.store import REPEAT_NOTE, TurnRow, UsageStore, default_db_path, session_rows
 from kimchi_plugin.usage.telemetry import (
     COMMIT_COUNT,
@@ -214,6 +213,8 @@ class UsageRecorder:
         """Plain-text spend, tokens and savings of one session and its subagent sessions (for a tool or command
         inside OpenCode): earlier turns come from the stats database (another process may have served them), this
         process's from memory."""
+        from kimchi_plugin.usage.report import format_summary  # asked for by a tool, not at start-up
+
         try:
             ledger, stored = self._session_tree_ledger(session_id)
             if ledger.messages == 0:

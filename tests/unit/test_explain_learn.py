@@ -5,6 +5,7 @@ reset."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
@@ -192,6 +193,28 @@ def test_scopes_keep_projects_apart(tmp_path: Path) -> None:
     store.add("project:/a", found)
     assert store.load("project:/b") == [] and store.load("project:/a")[0].target is Profile.PLANNER
     assert classify(REFACTORS[0]).profile is Profile.REFACTORER
+
+
+def test_a_store_opened_ahead_serves_every_thread_one_database(tmp_path: Path) -> None:
+    """Start-up opens the store on a thread while the first message may already read it: both share one connection,
+    and what one writes the other reads."""
+    store = CorrectionStore(tmp_path / "learned" / "c.db")
+    opener = threading.Thread(target=store.open)
+    opener.start()
+    found = corrections.detect(
+        AutoTurn(REFACTORS[0], Profile.REFACTORER, 0.0), "", "command", Profile.PLANNER, True, 1.0
+    )
+    assert found is not None
+    store.add("global", found)
+    opener.join()
+    assert store.load("global") == [found] and (tmp_path / "learned" / "c.db").exists()
+
+
+def test_a_store_that_cannot_open_ahead_leaves_it_to_its_first_read(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    store = CorrectionStore(tmp_path / "file" / "c.db")
+    store.open()  # silent, on its start-up thread: a read meets the same problem and handles it as before
+    assert (tmp_path / "file").read_text() == ""
 
 
 def test_each_message_is_read_for_evidence_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
