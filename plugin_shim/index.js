@@ -55,6 +55,9 @@ async function server(input, rawOptions) {
   /** What the brain's handshake said it handles; null until then (everything is tried). */
   /** @type {Set<string> | null} */
   let handled = null;
+  /** Hooks the brain only observes: sent as notifications, OpenCode does not wait for them. */
+  /** @type {Set<string>} */
+  let observed = new Set();
   /** @type {Set<string>} */
   let events = new Set();
   const handles = (/** @type {string} */ hook) => handled === null || handled.has(hook);
@@ -68,6 +71,7 @@ async function server(input, rawOptions) {
       if (!handles(hook)) return;
       const shape = INPUT_SHAPERS[hook];
       const params = { input: shape ? shape(hookInput) : hookInput, output: hookOutput };
+      if (observed.has(hook)) return brain.notify(hook, params);
       const result = await brain.request(hook, params, budget(hook));
       if (result && result.output) applyPatch(hookOutput, result.output);
       if (result) notifier.runActions(result.actions);
@@ -136,6 +140,7 @@ async function server(input, rawOptions) {
   for (const hook of FIRST_START.initialize.hooks) if (!(hook in hooks)) hooks[hook] = forward(hook);
   brain.on("ready", (result) => {
     handled = new Set(Array.isArray(result.hooks) ? result.hooks.filter((/** @type {unknown} */ h) => typeof h === "string") : []);
+    observed = new Set(Array.isArray(result.observed) ? result.observed.filter((/** @type {unknown} */ h) => typeof h === "string") : []);
     events = new Set(Array.isArray(result.events) ? result.events : []);
     for (const hook of handled) if (!(hook in hooks)) hooks[hook] = forward(hook);
     registerTools(result.tools);

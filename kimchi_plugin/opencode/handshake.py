@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from kimchi_plugin import __version__
-from kimchi_plugin.opencode.vocabulary import BRAIN_HOOKS, FORWARDED_EVENTS
+from kimchi_plugin.opencode.vocabulary import BRAIN_HOOKS, FORWARDED_EVENTS, OBSERVED_HOOKS
 from kimchi_plugin.routing.tiers import Tier
 from kimchi_plugin.rpc.stdio import PROTOCOL_VERSION
 
@@ -51,6 +51,7 @@ def offer(hooks: Sequence[str]) -> dict[str, Any]:
         "serverVersion": __version__,
         "tools": tools,
         "hooks": list(hooks),
+        "observed": [hook for hook in OBSERVED_HOOKS if hook in hooks],
         "events": list(FORWARDED_EVENTS),
     }
 

@@ -79,3 +79,12 @@ async def logged(hook: str, handler: HookHandler, brain: Brain, params: HookPara
             "hook", method=hook, ms=round((time.perf_counter() - started) * 1000, 3), patched=sorted(result.output)
         )
     return result
+
+
+async def observed(hook: str, handler: HookHandler, brain: Brain, params: HookParams) -> HookResult:
+    """A hook the shim sends as a notification (`vocabulary.OBSERVED_HOOKS`): nobody reads a reply, so the actions
+    it leads to are pushed as `client.actions`; a shim that still asks is answered without them."""
+    result = await logged(hook, handler, brain, params)
+    if result.actions:
+        brain.services.push_actions(list(result.actions))
+    return HookResult(output=result.output)

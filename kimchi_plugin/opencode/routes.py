@@ -32,5 +32,6 @@ def build_routes(brain: Brain) -> dict[str, Route]:
         "event": Route(EventParams, partial(events.on_event, brain)),
     }
     for hook, handler in HOOK_HANDLERS.items():
-        routes[hook] = Route(HookParams, partial(lifecycle.logged, hook, handler, brain))
+        run = lifecycle.observed if hook in v.OBSERVED_HOOKS else lifecycle.logged
+        routes[hook] = Route(HookParams, partial(run, hook, handler, brain))
     return routes

@@ -24,6 +24,9 @@ BRAIN_HOOKS = (
     TOOL_DEFINITION_HOOK,
     COMPACTING_HOOK,
 )  # in the order of the method table (opencode/routes.py), which a test holds to it
+# Hooks the brain only observes (it never patches their output): the shim sends them as notifications and OpenCode
+# does not wait for the brain; what they lead to (a compaction) comes as `client.actions`.
+OBSERVED_HOOKS = (MESSAGES_TRANSFORM_HOOK,)
 
 # Tools that change files. `apply_patch`, `str_replace`, `create` and `notebookedit` are other agents' names for the
 # same work, seen in transcripts and in custom tools.

@@ -50,6 +50,8 @@ class InitializeResult(BaseModel):
     tools: list[ToolSpec]
     hooks: list[str]
     """Hook names the brain handles; the shim registers exactly these."""
+    observed: list[str] = []
+    """Those of `hooks` the brain only observes: the shim sends them as notifications and does not wait."""
     events: list[str]
     """Event types worth forwarding; the shim drops the rest (streaming deltas are most of the bus)."""
 

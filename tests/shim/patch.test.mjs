@@ -141,6 +141,31 @@ describe("patches through a brain", () => {
   });
 });
 
+describe("hooks the brain only observes", () => {
+  test("are sent as notifications: OpenCode does not wait, even for a brain that answers no hook", LONG, async () => {
+    const dir = stateDir();
+    const fake = fakeClient();
+    const observed = "experimental.chat.messages.transform";
+    const hooks = await plugin.server({ client: fake.client }, fakeBrain("silent-hooks", dir, { initialize: { observed: [observed] } }));
+    try {
+      assert.ok(await waitFor(() => hooks.tool?.fake_tool, 5000), "the handshake was read");
+      const output = { messages: [{ info: { sessionID: "ses_1", role: "user" }, parts: [] }] };
+      await hooks[observed]({}, output);
+      assert.ok(await waitFor(() => receivedCalls(dir).some((c) => c.method === observed), 2000));
+      const sent = receivedCalls(dir).find((c) => c.method === observed);
+      assert.equal(sent.id, undefined, "a notification carries no id");
+      assert.deepEqual(sent.params, { input: {}, output });
+      await hooks["chat.params"](...chatParamsPayload()); // a hook asked by request times out and is reported
+      const warned = fake.named("app.log").map((c) => c.args.body.message);
+      assert.equal(warned.filter((m) => m.includes("chat.params")).length, 1, JSON.stringify(warned));
+      assert.equal(warned.filter((m) => m.includes(observed)).length, 0, JSON.stringify(warned));
+    } finally {
+      await hooks.dispose();
+      cleanup(dir);
+    }
+  });
+});
+
 describe("actions pushed by the brain outside any hook", () => {
   test("client.actions notifications reach the client (whitelist only)", LONG, async () => {
     const dir = stateDir();

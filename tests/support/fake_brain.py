@@ -8,6 +8,7 @@ Modes:
   ok            a well-behaved brain
   die-on-hook   SIGKILLs itself when `chat.message` arrives (other methods are answered)
   hang-on-hook  never answers `chat.message` (other methods are answered)
+  silent-hooks  never answers a hook (the handshake, `shutdown` and `tool.execute` are answered)
   hang-hard     answers `initialize`, then ignores everything: input, end of input and SIGTERM
   wrong-id      answers hooks with another id
   garbage       answers hooks with a line that is not JSON
@@ -114,7 +115,7 @@ def main() -> int:
             continue
         if method == "chat.message" and mode == "die-on-hook":
             os.kill(os.getpid(), signal.SIGKILL)
-        if method == "chat.message" and mode == "hang-on-hook":
+        if (method == "chat.message" and mode == "hang-on-hook") or mode == "silent-hooks":
             continue
         result = patches.get(method, {"output": {}})
         if mode == "wrong-id":

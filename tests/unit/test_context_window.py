@@ -19,6 +19,9 @@ from session_support import (
 )
 
 from kimchi_plugin.opencode import config as config_hook
+from kimchi_plugin.opencode.handshake import offer
+from kimchi_plugin.opencode.routes import build_routes
+from kimchi_plugin.opencode.vocabulary import MESSAGES_TRANSFORM_HOOK
 from kimchi_plugin.routing import context_window
 from kimchi_plugin.routing.context_window import REQUEST_OVERHEAD_TOKENS
 from kimchi_plugin.routing.router import Policy, Router
@@ -156,6 +159,25 @@ def test_compaction_is_requested_with_the_v1_client_shape_once_per_cooldown() ->
     assert calls(tool_after(rt, "s1", "read", filePath="a.py")["actions"], "session.summarize") == []
     clock.now += context_window.COMPACT_COOLDOWN_S
     assert calls(tool_after(rt, "s1", "read", filePath="a.py")["actions"], "session.summarize")
+
+
+def test_through_the_method_table_the_compaction_is_pushed_the_transform_being_a_notification() -> None:
+    """The shim sends `messages.transform` as a notification (`OBSERVED_HOOKS`): no reply is read, so the actions
+    are pushed; a request gets the same empty patch without them."""
+    rt, pushed = runtime(registry(**{KIMI: window(20_000)}))
+    rt.tokens.wait_until_loaded(30)
+    send(rt, "s1", "implement it")
+    route = build_routes(rt)[MESSAGES_TRANSFORM_HOOK]
+    messages = [
+        {"info": {"id": f"m{i}", "role": role, "sessionID": "s1"}, "parts": [{"type": "text", "text": text}]}
+        for i, (role, text) in enumerate([("user", "implement it"), ("assistant", "word " * 10_000)])
+    ]
+    answer = run(route.handler(HookParams(input={}, output={"messages": messages})))
+    assert answer.wire() == {"output": {}}
+    assert [call for actions in pushed for call in calls(actions, "session.summarize")] == [
+        {"call": "session.summarize", "args": {"path": {"id": "s1"}, "body": {"providerID": "kimchi", "modelID": KIMI}}}
+    ]
+    assert MESSAGES_TRANSFORM_HOOK in offer(tuple(build_routes(rt)))["observed"]
 
 
 def test_a_small_conversation_is_not_compacted() -> None:
