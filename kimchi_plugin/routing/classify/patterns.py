@@ -5,13 +5,12 @@ Every pattern reads a bounded window, so its cost stays flat however long the me
 runs are compiled twice (`Twin`): plain text (ASCII and common punctuation that no class counts as a word character
 or a space, without the separators \x1c-\x1f that Unicode classes count as spaces) matches the same under `re.ASCII`,
 whose classes test faster; index a twin by `is_plain(text)`. A new pattern the extractor runs belongs in a twin too.
-Most messages are plain, so a twin's general pattern is compiled when first used.
+Each pattern of a twin is compiled when first used: a message reads a few of them, and most messages are plain.
 """
 
 from __future__ import annotations
 
 import re
-from functools import cache
 from typing import Any, NamedTuple, cast
 
 # A pattern for any text and the same pattern for plain text: `twin[is_plain(text)]`.
@@ -24,22 +23,23 @@ PLAIN_MARKS = ("\u2019", "\u2018", "\u201c", "\u201d", "\u2014", "\u2013", "\u20
 
 
 def twin(source: str, flags: int = 0) -> Twin:
-    pair: Twin = [re.compile(source, flags | re.ASCII)] * 2
-    pair[0] = cast(re.Pattern[str], _CompiledOnFirstUse(pair, source, flags))
+    pair: Twin = []
+    for place, place_flags in enumerate((flags, flags | re.ASCII)):
+        pair.append(cast(re.Pattern[str], _CompiledOnFirstUse(pair, place, source, place_flags)))
     return pair
 
 
 class _CompiledOnFirstUse:
-    """Holds a twin's general place until a method of it is first asked for: then the pattern is compiled and takes
-    that place (two threads may both compile it: either copy serves)."""
+    """Holds a pattern's place in its twin until a method of it is first asked for: then the pattern is compiled and
+    takes that place (two threads may both compile it: either copy serves)."""
 
-    __slots__ = ("_flags", "_pair", "_source")
+    __slots__ = ("_flags", "_pair", "_place", "_source")
 
-    def __init__(self, pair: Twin, source: str, flags: int) -> None:
-        self._pair, self._source, self._flags = pair, source, flags
+    def __init__(self, pair: Twin, place: int, source: str, flags: int) -> None:
+        self._pair, self._place, self._source, self._flags = pair, place, source, flags
 
     def __getattr__(self, name: str) -> Any:
-        pattern = self._pair[0] = re.compile(self._source, self._flags)
+        pattern = self._pair[self._place] = re.compile(self._source, self._flags)
         return getattr(pattern, name)
 
 
@@ -88,37 +88,31 @@ def _after_line_break(line_pattern: str) -> Twin:
     return twin("\n" + line_pattern.removeprefix("^"), re.MULTILINE)
 
 
-# What a fenced block holds: a line of each kind anywhere in it (compiled with the first fenced block).
-@cache
-def _block_kinds() -> tuple[tuple[str, Twin], ...]:
-    return (
-        ("paste:traceback", _after_line_break(TRACEBACK_LINE)),
-        ("paste:log", _after_line_break(LOG_LINE)),
-        ("paste:diff", _after_line_break(DIFF_LINE)),
-    )
+# What a fenced block holds: a line of each kind anywhere in it.
+_BLOCK_KINDS = (
+    ("paste:traceback", _after_line_break(TRACEBACK_LINE)),
+    ("paste:log", _after_line_break(LOG_LINE)),
+    ("paste:diff", _after_line_break(DIFF_LINE)),
+)
 
 
 def block_kinds(block: str, plain: bool) -> list[str]:
     """The kinds of pasted material (traceback, log, diff) that lines of a fenced block show."""
     lines = "\n" + block
-    return [kind for kind, pattern in _block_kinds() if pattern[plain].search(lines)]
+    return [kind for kind, pattern in _BLOCK_KINDS if pattern[plain].search(lines)]
 
 
 # A pasted line of any kind, tried in this order (a traceback line is not also a log line); the group that matched
-# names the kind. The long form is compiled with the first text that needs it.
+# names the kind.
+_PASTE_LINE = _paste_line(_LOG_MARKS + _LOG_SCANS + ")")
 _PASTE_LINE_SHORT = _paste_line(_LOG_MARKS + ")")
-
-
-@cache
-def _paste_line_long() -> Twin:
-    return _paste_line(_LOG_MARKS + _LOG_SCANS + ")")
 
 
 def paste_line(text: str, plain: bool) -> re.Pattern[str]:
     """The pattern whose match of a line of `text` (its group names the kind) tells a pasted line from prose: the short
     form when no line can hold a literal of the long log alternatives."""
     if any(literal in text for literal in _LOG_SCAN_LITERALS):
-        return _paste_line_long()[plain]
+        return _PASTE_LINE[plain]
     return _PASTE_LINE_SHORT[plain]
 
 
@@ -274,7 +268,7 @@ WIDE_CHAR_WEIGHT = 4
 # pairs ("原因", "設計", "리뷰") stand in for words in the trained table.
 WIDE_RUN: re.Pattern[str]
 # Compiled when first read (module `__getattr__`): only text beyond ASCII is searched with them, and their character
-# class costs more to compile (~5 ms) than all the other patterns' plain twins.
+# class alone costs ~5 ms to compile.
 _ON_FIRST_USE = {"WIDE_CHAR": WIDE, "WIDE_RUN": WIDE + "{2,}"}
 
 
