@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import re
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -146,7 +147,7 @@ async def load_models(
     ttl_s: float = CACHE_TTL_S,
     budget_s: float = START_BUDGET_S,
     deadline_s: float = BACKGROUND_DEADLINE_S,
-    transport: httpx.AsyncBaseTransport | None = None,
+    transport: httpx.BaseTransport | None = None,
     now: Callable[[], float] = time.time,
     env: Mapping[str, str] = os.environ,
 ) -> CatalogResult:
@@ -187,7 +188,7 @@ async def _refresh(
     path: Path,
     fallback: CatalogResult,
     deadline_s: float,
-    transport: httpx.AsyncBaseTransport | None,
+    transport: httpx.BaseTransport | None,
     now: Callable[[], float],
 ) -> CatalogResult:
     try:
@@ -204,17 +205,46 @@ async def _refresh(
     return CatalogResult(models, Source.NETWORK, fetched_at)
 
 
-async def _fetch(url: str, api_key: str, transport: httpx.AsyncBaseTransport | None) -> bytes:
+async def _fetch(url: str, api_key: str, transport: httpx.BaseTransport | None) -> bytes:
+    """The body, fetched by httpx's blocking client on a daemon thread: its asynchronous client would import anyio
+    (~16 ms of CPU on the way to a first start's `config` answer), and a thread left behind by a deadline or a cancel
+    ends with its own timeouts without holding up the process's exit."""
+    loop = asyncio.get_running_loop()
+    answer: asyncio.Future[bytes] = loop.create_future()
+
+    def settle(body: bytes | None, error: BaseException | None) -> None:
+        if answer.done():  # the caller stopped waiting
+            return
+        if error is not None:
+            answer.set_exception(error)
+        else:
+            answer.set_result(body or b"")
+
+    def fetch() -> None:
+        try:
+            body, error = _fetch_blocking(url, api_key, transport), None
+        except Exception as exc:
+            body, error = None, exc
+        try:
+            loop.call_soon_threadsafe(settle, body, error)
+        except RuntimeError:  # the loop has closed: nobody waits
+            pass
+
+    threading.Thread(target=fetch, name="kimchi-catalog", daemon=True).start()
+    return await answer
+
+
+def _fetch_blocking(url: str, api_key: str, transport: httpx.BaseTransport | None) -> bytes:
     import httpx
 
     headers = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
     verify = tls.context() if transport is None else True  # a transport given brings its own
-    client = httpx.AsyncClient(timeout=httpx.Timeout(**HTTP_TIMEOUTS), transport=transport, verify=verify)
-    async with client, client.stream("GET", url, headers=headers) as response:
+    client = httpx.Client(timeout=httpx.Timeout(**HTTP_TIMEOUTS), transport=transport, verify=verify)
+    with client, client.stream("GET", url, headers=headers) as response:
         if response.status_code != httpx.codes.OK:
             raise CatalogError(f"HTTP {response.status_code}")
         body = bytearray()
-        async for chunk in response.aiter_bytes():
+        for chunk in response.iter_bytes():
             body += chunk
             if len(body) > MAX_BODY_BYTES:
                 raise CatalogError("response too large")

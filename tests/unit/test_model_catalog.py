@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import ssl
+import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -214,6 +215,36 @@ def test_success_fetches_with_bearer_key_and_writes_the_cache(tmp_path):
     document = json.loads(cache_path(BASE_URL, tmp_path).read_text())
     assert document == {"format": CACHE_FORMAT, "fetched_at": T0, "models": GOOD_BODY["models"]}
     assert sorted(path.name for path in tmp_path.iterdir()) == [cache_path(BASE_URL, tmp_path).name]
+
+
+def test_a_fetch_slower_than_the_budget_goes_on_without_holding_the_event_loop(tmp_path):
+    """The request blocks (its thread, not the loop): start-up gets the fallback at the budget, the refresh completes
+    once the server answers; a refresh given up on (cancelled) ends quietly when its answer comes."""
+    seed_cache(tmp_path, fetched_at=T0 - 7200)
+    answered = threading.Event()
+    api = Api(GOOD_BODY)
+
+    def slow(request: httpx.Request) -> httpx.Response:
+        answered.wait()
+        return api(request)
+
+    async def start_then_answer() -> tuple[object, object]:
+        transport = httpx.MockTransport(slow)
+        first = await load_models(
+            BASE_URL, API_KEY, cache_dir=tmp_path, transport=transport, now=lambda: T0, budget_s=0.01, ttl_s=3600
+        )
+        abandoned = await load_models(
+            BASE_URL, API_KEY, cache_dir=tmp_path, transport=transport, now=lambda: T0, budget_s=0.01, ttl_s=3600
+        )
+        assert abandoned.refresh is not None
+        abandoned.refresh.cancel()
+        answered.set()
+        assert first.refresh is not None
+        return first, await first.refresh
+
+    first, refreshed = asyncio.run(start_then_answer())
+    assert (first.source, model_ids(first)) == (Source.STALE_CACHE, ["cached-model"])
+    assert (refreshed.source, model_ids(refreshed)) == (Source.NETWORK, ["kimi-k2.5", "minimax-m2.7"])
 
 
 def test_fresh_cache_is_used_without_the_network(tmp_path):
