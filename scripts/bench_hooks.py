@@ -3,18 +3,22 @@ client driving the echo child (scripts/echo_brain.py: parses each frame, answers
 
 Phases, reported separately: start-up (spawn → `initialize` answered, spawn → `config` answered with a fresh cached
 model catalogue), the first seconds after `config` (background loads may run), and the steady state (the calls of
-every brain and of the echo child alternate one by one, so all see the same machine noise). CPU per request is a
-child's time on a CPU (the kernel's per-thread schedstat, in nanoseconds: user and system, every thread) over a run of
-requests divided by their number, measured in blocks whose order rotates among the children (the median block).
+every brain and of the echo child alternate one by one, in a rotating order, so all see the same machine noise).
+CPU per request is a child's time on a CPU (the kernel's per-thread schedstat, in nanoseconds: user and system, every
+thread) over a run of requests divided by their number, measured in blocks whose order rotates among the children (the
+median block).
 
 The brain and the echo child run in a user's layout of the environment (bench_child.user_layout_python: no
 editable-install import hook); `--dev-venv` runs them with the dev `.venv` as it is.
 
 Usage: .venv/bin/python scripts/bench_hooks.py [-n 3000] [--starts 15] [--root CHECKOUT] [--baseline CHECKOUT]
-                                               [--dev-venv]
+                                               [--dev-venv] [--sessions N]
   --root      run the brain from another checkout of this repository (same interpreter)
   --baseline  also run every phase with the brain from this checkout, interleaved with the measured one call by call
               (before/after in one run: both see the same machine load)
+  --sessions  run the session phases N times, each with fresh children, and print each figure's median over them: a
+              child's steady-state latency moves with where the scheduler places it (two brains of the same code have
+              differed by 20 % at the p50 within one session), its CPU time much less
 """
 
 from __future__ import annotations
@@ -238,8 +242,11 @@ def first_seconds(brain: Child, cheap: list[tuple[str, dict[str, Any]]]) -> None
     )
 
 
-def session(brains: dict[Path | None, Child], echo: Child, home: Path, n: int) -> None:
-    """Every brain and the echo child through the same phases; steady-state calls alternate among them."""
+def session(brains: dict[Path | None, Child], echo: Child, home: Path, n: int) -> dict[str, float]:
+    """Every brain and the echo child through the same phases; steady-state calls alternate among them, in an order
+    that rotates call by call (in a fixed order, the child called first always follows the echo child and the client's
+    own work). Returns the steady state's figures by name."""
+    figures: dict[str, float] = {}
     idle: dict[Path | None, float] = {}
     for root, brain in brains.items():
         brain.call(init_frame(home))
@@ -266,14 +273,18 @@ def session(brains: dict[Path | None, Child], echo: Child, home: Path, n: int) -
         for k in range(WARMUP + n):
             rpc_id += 1
             data = make(rpc_id)
-            for index, child in enumerate(children):
-                elapsed = child.call(data)
+            for step in range(len(children)):
+                index = (k + step) % len(children)  # each child takes each place in turn (see `session`)
+                elapsed = children[index].call(data)
                 if k >= WARMUP:
                     times[index].append(elapsed)
         f50, f99 = quantiles(times[-1])
         print(f"  {label}: echo p50 {f50:.3f} p99 {f99:.3f} ms")
+        figures[f"{label} p50 ms, echo"], figures[f"{label} p99 ms, echo"] = f50, f99
         for root, measured in zip(brains, times):
             r50, r99 = quantiles(measured)
+            figures[f"{label} p50 ms, brain from {root or REPO_ROOT}"] = r50
+            figures[f"{label} p99 ms, brain from {root or REPO_ROOT}"] = r99
             line = f"    brain from {root or REPO_ROOT}: p50 {r50:.3f} p99 {r99:.3f} ms | p99 {r99 / f99:.2f}× floor"
             if label == "cheap hooks":
                 line += f"  goal ≤ {CHEAP_P99_RATIO:.0f}×: {verdict(r99 <= CHEAP_P99_RATIO * f99)}"
@@ -290,10 +301,12 @@ def session(brains: dict[Path | None, Child], echo: Child, home: Path, n: int) -
         used = cpu_us(children, make, rpc_id, count)
         rpc_id += count + len(children) * CPU_BLOCKS
         echo_us = used[-1]
+        figures[f"CPU µs per {label}, echo"] = echo_us
         print(
             f"  CPU per {label} ({count} calls per child in {CPU_BLOCKS} rotating blocks): echo child {echo_us:.0f} µs"
         )
         for root, brain_us in zip(brains, used):
+            figures[f"CPU µs per {label}, brain from {root or REPO_ROOT}"] = brain_us
             line = f"    brain from {root or REPO_ROOT}: {brain_us:.0f} µs ({brain_us / echo_us:.1f}× echo)"
             if label == "cheap hook":
                 line += f"  goal ≤ {CPU_US_PER_REQUEST:.0f} µs: {verdict(brain_us <= CPU_US_PER_REQUEST)}"
@@ -303,6 +316,7 @@ def session(brains: dict[Path | None, Child], echo: Child, home: Path, n: int) -
             f"  RSS, brain from {root or REPO_ROOT}: idle {idle[root]:.1f} MB, "
             f"after this session {brain.rss_mb():.1f} MB"
         )
+    return figures
 
 
 def main() -> int:
@@ -312,6 +326,9 @@ def main() -> int:
     parser.add_argument("--root", type=Path, help="checkout to run the brain from (PYTHONPATH)")
     parser.add_argument("--baseline", type=Path, help="checkout measured alongside, interleaved (before/after)")
     parser.add_argument("--dev-venv", action="store_true", help="run the children with .venv (editable install)")
+    parser.add_argument(
+        "--sessions", type=int, default=1, help="steady-state sessions, each with fresh children (medians over them)"
+    )
     args = parser.parse_args()
     roots = [args.baseline, args.root] if args.baseline else [args.root]
     with tempfile.TemporaryDirectory(prefix="kimchi-hooks-") as name:
@@ -325,14 +342,21 @@ def main() -> int:
         for root in roots:
             Child(brain_argv, home, root).close()  # page cache and bytecode
         start_up(brain_argv, echo_argv, home, roots, args.starts)
-        brains = {root: Child(brain_argv, home, root) for root in roots}
-        echo = Child(echo_argv, home, None)
-        print(f"session, load average {os.getloadavg()[0]:.1f}")
-        try:
-            session(brains, echo, home, args.n)
-        finally:
-            for child in [*brains.values(), echo]:
-                child.close()
+        runs = []
+        for number in range(1, args.sessions + 1):
+            brains = {root: Child(brain_argv, home, root) for root in roots}
+            echo = Child(echo_argv, home, None)
+            print(f"session {number} of {args.sessions}, load average {os.getloadavg()[0]:.1f}")
+            try:
+                runs.append(session(brains, echo, home, args.n))
+            finally:
+                for child in [*brains.values(), echo]:
+                    child.close()
+        if len(runs) > 1:
+            print(f"over the {len(runs)} sessions (each with fresh children), median [range]:")
+            for name in runs[0]:
+                values = [run[name] for run in runs]
+                print(f"  {name}: {statistics.median(values):.3f} [{min(values):.3f}-{max(values):.3f}]")
         print(f"load average at the end {os.getloadavg()[0]:.1f}")
     return 0
 
