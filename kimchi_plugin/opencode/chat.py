@@ -13,17 +13,24 @@ from kimchi_plugin.rpc.protocol import HookParams, HookResult
 EMPTY_AFTER_COMMAND = "(The user only changed how messages are routed. Acknowledge in one short sentence.)"
 
 
+def user_text(parts: list[p.Part]) -> str:
+    """The user's own words: non-synthetic text parts (files and tool output attached by OpenCode are not)."""
+    return "\n".join(part.text for part in parts if part.type == "text" and part.text and not part.synthetic)
+
+
 async def chat_message(brain: Brain, params: HookParams) -> HookResult:
-    message = p.chat_message(params.input, params.output)
-    requested, session_id = message.requested, message.session_id
-    if not session_id or requested is None or requested[0] != brain.provider_id:
+    inp = p.parse(p.ChatMessageInput, params.input)
+    out = p.parse(p.ChatMessageOutput, params.output)
+    requested = out.message.model or inp.model
+    session_id = inp.sessionID or out.message.sessionID
+    if not session_id or requested is None or requested.providerID != brain.provider_id:
         return HookResult()
     turn = UserTurn(
         session_id=session_id,
-        text="\n".join(message.words),
-        agent=message.agent,
-        requested=requested[1] or "",
-        message_id=message.message_id,
+        text=user_text(out.parts),
+        agent=out.message.agent or inp.agent,
+        requested=requested.modelID or "",
+        message_id=out.message.id,
     )
     routed = await brain.route(turn)
     patch: dict[str, Any] = {}

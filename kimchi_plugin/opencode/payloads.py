@@ -4,7 +4,6 @@ degrades to "nothing to do", never to an error."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -115,77 +114,3 @@ def parse(model: type[BaseModel], value: Any) -> Any:
         return model.model_validate(value if isinstance(value, dict) else {})
     except ValueError:
         return model.model_validate({})
-
-
-@dataclass(slots=True)
-class ChatMessage:
-    """What `chat.message` reads of its payloads."""
-
-    session_id: str | None
-    requested: tuple[str | None, str | None] | None  # the model the message names: (providerID, modelID)
-    agent: str | None
-    message_id: str | None
-    words: list[str]  # the user's own words: text parts that are not synthetic (files, tool output OpenCode attaches)
-
-
-def chat_message(inp: Any, out: Any) -> ChatMessage:
-    """`chat.message`'s payloads, read straight when they are plain JSON of the fields' types (every message OpenCode
-    sends), else through the views (`chat_message_views`), which degrade any other shape as they do for every hook."""
-    return _plain_chat_message(inp, out) or chat_message_views(inp, out)
-
-
-def chat_message_views(inp: Any, out: Any) -> ChatMessage:
-    """`chat.message`'s payloads through the lenient views: a field of a wrong type empties its whole payload."""
-    i, o = parse(ChatMessageInput, inp), parse(ChatMessageOutput, out)
-    model = o.message.model or i.model
-    return ChatMessage(
-        i.sessionID or o.message.sessionID,
-        None if model is None else (model.providerID, model.modelID),
-        o.message.agent or i.agent,
-        o.message.id,
-        [part.text for part in o.parts if part.type == "text" and part.text and not part.synthetic],
-    )
-
-
-_NOT_PLAIN: Any = object()
-_STRING_OR_NONE = frozenset((str, type(None)))
-
-
-def _strings(*values: Any) -> bool:
-    """Whether each value is a string or None (a field the views take as it is)."""
-    return _STRING_OR_NONE.issuperset(map(type, values))
-
-
-def _ref(value: Any) -> Any:
-    """A plain model reference as (providerID, modelID), None for none, or _NOT_PLAIN."""
-    if value is None:
-        return None
-    if type(value) is not dict or not _strings(provider := value.get("providerID"), model := value.get("modelID")):
-        return _NOT_PLAIN
-    return provider, model
-
-
-def _plain_chat_message(inp: Any, out: Any) -> ChatMessage | None:
-    """What the views would read, for payloads whose every read field already has its type (None: any other shape)."""
-    if type(inp) is not dict or type(out) is not dict:
-        return None
-    message, parts = out.get("message", {}), out.get("parts", [])  # null for either empties the views' payload
-    if type(message) is not dict or type(parts) is not list:
-        return None
-    session_id, agent, message_id = inp.get("sessionID"), inp.get("agent"), message.get("id")
-    message_session, message_agent = message.get("sessionID"), message.get("agent")
-    if not _strings(session_id, agent, message_id, message_session, message_agent):
-        return None
-    asked, named = _ref(message.get("model")), _ref(inp.get("model"))
-    if asked is _NOT_PLAIN or named is _NOT_PLAIN:
-        return None
-    words = []
-    for part in parts:
-        if type(part) is not dict:
-            return None
-        kind, text, synthetic = part.get("type"), part.get("text"), part.get("synthetic")
-        if not _strings(kind, text) or not (synthetic is None or type(synthetic) is bool):
-            return None
-        if kind == "text" and text and not synthetic:
-            words.append(text)
-    return ChatMessage(session_id or message_session, asked or named, message_agent or agent, message_id, words)
