@@ -192,7 +192,7 @@ async def _refresh(
     now: Callable[[], float],
 ) -> CatalogResult:
     try:
-        body = await asyncio.wait_for(_fetch(url, api_key, transport), timeout=deadline_s)
+        body = await asyncio.wait_for(_fetch(url, api_key, transport, deadline_s), timeout=deadline_s)
         kept, models = parse_models(json.loads(body))
     except Exception as exc:
         _log.warning("model catalog fetch failed (%s): %s", type(exc).__name__, _redact(str(exc), api_key))
@@ -205,12 +205,15 @@ async def _refresh(
     return CatalogResult(models, Source.NETWORK, fetched_at)
 
 
-async def _fetch(url: str, api_key: str, transport: httpx.BaseTransport | None) -> bytes:
+async def _fetch(url: str, api_key: str, transport: httpx.BaseTransport | None, deadline_s: float) -> bytes:
     """The body, fetched by httpx's blocking client on a daemon thread: its asynchronous client would import anyio
-    (~16 ms of CPU on the way to a first start's `config` answer), and a thread left behind by a deadline or a cancel
-    ends with its own timeouts without holding up the process's exit."""
+    (~16 ms of CPU on the way to a first start's `config` answer). A caller that stops waiting (the deadline, a
+    cancel) stops the thread at its next chunk; a thread still in a read then ends with its HTTP timeouts, without
+    holding up the process's exit."""
     loop = asyncio.get_running_loop()
     answer: asyncio.Future[bytes] = loop.create_future()
+    given_up = threading.Event()
+    answer.add_done_callback(lambda _: given_up.set())
 
     def settle(body: bytes | None, error: BaseException | None) -> None:
         if answer.done():  # the caller stopped waiting
@@ -222,7 +225,7 @@ async def _fetch(url: str, api_key: str, transport: httpx.BaseTransport | None) 
 
     def fetch() -> None:
         try:
-            body, error = _fetch_blocking(url, api_key, transport), None
+            body, error = _fetch_blocking(url, api_key, transport, time.monotonic() + deadline_s, given_up), None
         except Exception as exc:
             body, error = None, exc
         try:
@@ -234,7 +237,11 @@ async def _fetch(url: str, api_key: str, transport: httpx.BaseTransport | None) 
     return await answer
 
 
-def _fetch_blocking(url: str, api_key: str, transport: httpx.BaseTransport | None) -> bytes:
+def _fetch_blocking(
+    url: str, api_key: str, transport: httpx.BaseTransport | None, deadline: float, given_up: threading.Event
+) -> bytes:
+    """The GET itself; past `deadline` (monotonic) or once the caller has `given_up`, it stops between chunks (a
+    trickling server keeps each read within its timeout for as long as it likes)."""
     import httpx
 
     headers = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
@@ -248,6 +255,8 @@ def _fetch_blocking(url: str, api_key: str, transport: httpx.BaseTransport | Non
             body += chunk
             if len(body) > MAX_BODY_BYTES:
                 raise CatalogError("response too large")
+            if given_up.is_set() or time.monotonic() > deadline:
+                raise CatalogError("deadline passed")
         return bytes(body)
 
 

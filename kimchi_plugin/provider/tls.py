@@ -1,7 +1,7 @@
 """The TLS context the catalogue's HTTP client verifies with, built once per process. OpenSSL reads the CA bundle
 (~20 ms) without holding the interpreter lock, so a start that will fetch the catalogue has it read on a thread while
 the brain's modules import, instead of on the way to the `config` answer. Built with `ssl` and `certifi` alone (httpx
-is imported on the main thread where the fetch needs it: two threads importing only take turns)."""
+is imported by the fetch, once the brain's modules are in: two threads importing only take turns)."""
 
 from __future__ import annotations
 

@@ -247,6 +247,50 @@ def test_a_fetch_slower_than_the_budget_goes_on_without_holding_the_event_loop(t
     assert (refreshed.source, model_ids(refreshed)) == (Source.NETWORK, ["kimi-k2.5", "minimax-m2.7"])
 
 
+def test_a_fetch_given_up_on_stops_reading_at_its_next_chunk(tmp_path):
+    """A trickling server keeps each read within its timeout: once the caller stops waiting, the thread reads no
+    further chunk."""
+    seed_cache(tmp_path, fetched_at=T0 - 7200)
+    first_chunk_sent, go_on = threading.Event(), threading.Event()
+    sent: list[bytes] = []
+    fetching: list[threading.Thread] = []
+
+    def trickle():
+        for chunk in (b'{"models": [', b"]}", b" " * 10):
+            sent.append(chunk)
+            if len(sent) == 1:
+                first_chunk_sent.set()
+            else:
+                go_on.wait()
+            yield chunk
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=trickle())
+
+    async def give_up() -> None:
+        result = await load_models(
+            BASE_URL,
+            API_KEY,
+            cache_dir=tmp_path,
+            transport=httpx.MockTransport(handler),
+            now=lambda: T0,
+            budget_s=0.01,
+            ttl_s=3600,
+        )
+        assert result.refresh is not None
+        await asyncio.to_thread(first_chunk_sent.wait)
+        fetching.extend(thread for thread in threading.enumerate() if thread.name == "kimchi-catalog")
+        result.refresh.cancel()
+        await asyncio.gather(result.refresh, return_exceptions=True)  # its wait cancelled the fetch's future
+        await asyncio.sleep(0)  # whose done callback tells the thread
+
+    asyncio.run(give_up())
+    go_on.set()
+    for thread in fetching:
+        thread.join(timeout=10)
+    assert sent == [b'{"models": [', b"]}"]  # the chunk under way when it gave up, and no further one
+
+
 def test_fresh_cache_is_used_without_the_network(tmp_path):
     seed_cache(tmp_path, fetched_at=T0 - 60)
     api = Api(GOOD_BODY)
