@@ -64,7 +64,10 @@ class CorrectionStore:
             if self._conn is None:
                 if not self._create and not self.path.exists():
                     return None
-                self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                try:
+                    self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                except OSError as exc:  # the database's own failure to the callers, which log it and go on
+                    raise sqlite3.OperationalError(f"cannot create {self.path.parent}: {exc.strerror}") from exc
                 conn = sqlite3.connect(self.path, timeout=1.0, isolation_level=None, check_same_thread=False)
                 try:
                     conn.execute("PRAGMA journal_mode=WAL")

@@ -210,10 +210,21 @@ def test_a_store_opened_ahead_serves_every_thread_one_database(tmp_path: Path) -
     assert store.load("global") == [found] and (tmp_path / "learned" / "c.db").exists()
 
 
-def test_a_store_that_cannot_open_ahead_leaves_it_to_its_first_read(tmp_path: Path) -> None:
+def test_a_store_whose_folder_cannot_be_made_is_logged_and_ignored(tmp_path: Path) -> None:
+    """A data folder that cannot be created (a file in its place, no permission) fails no hook: the store opened
+    ahead stays silent, reads find nothing, writes are dropped; a brain still routes."""
     (tmp_path / "file").write_text("")
     store = CorrectionStore(tmp_path / "file" / "c.db")
-    store.open()  # silent, on its start-up thread: a read meets the same problem and handles it as before
+    store.open()
+    found = corrections.detect(
+        AutoTurn(REFACTORS[0], Profile.REFACTORER, 0.0), "", "command", Profile.PLANNER, True, 1.0
+    )
+    assert found is not None
+    store.add("global", found)
+    assert store.version() == 0 and store.load("global") == []
+    brain = Brain(replace(services(env={"KIMCHI_API_KEY": "sk-test-key"}), corrections=store))
+    configured(brain, {m: {} for m in MODELS})
+    assert routed_model(send(brain, "s", REFACTORS[0])) in MODELS
     assert (tmp_path / "file").read_text() == ""
 
 
