@@ -27,7 +27,7 @@ HOOK_HANDLERS: dict[str, lifecycle.HookHandler] = {
 def build_routes(brain: Brain) -> dict[str, Route]:
     routes = {
         "initialize": Route(InitializeParams, partial(lifecycle.initialize, brain, tuple(HOOK_HANDLERS))),
-        "shutdown": Route(EmptyParams, partial(lifecycle.shutdown, brain), eager=False),  # closes httpx clients
+        "shutdown": Route(EmptyParams, partial(lifecycle.shutdown, brain)),
         "tool.execute": Route(ToolExecuteParams, partial(tools.tool_execute, brain)),
         "event": Route(EventParams, partial(events.on_event, brain)),
     }
