@@ -175,7 +175,7 @@ class LlmClassifier:
 
     async def close(self) -> None:
         """Close the client's connections. A client that never sent a request holds none, and its `aclose` would
-        import anyio's backend (~30 ms, while OpenCode awaits `dispose`): it is just dropped. A build under way is not
+        import anyio's backend (~30 ms, at end of input): it is just dropped. A build under way is not
         waited for: it drops its own client once it sees the flag."""
         self._closed = True
         self._prepare.cancel()

@@ -81,9 +81,6 @@ Result = Any  # jsonrpcserver's Either[ErrorResult, SuccessResult]
 class Route:
     params: type[BaseModel]
     handler: Handler
-    eager: bool = True
-    """Run the handler at once, as a task only once it waits (`run_eagerly`). False: a task from the start, for a
-    handler whose first step needs a current task before Python 3.12 (closing an httpx client does: anyio)."""
 
 
 def sniff_id(head: str) -> int | str | None:
@@ -223,8 +220,6 @@ class _Method:
             validated = route.params.model_validate(params)
         except ValidationError as exc:
             raise _BadParams(_describe(exc)) from None
-        if not route.eager:
-            return _Waiting(_kept(asyncio.ensure_future(_call(self._name, route.handler, validated))))
         done, outcome = run_eagerly(_call(self._name, route.handler, validated))
         return outcome if done else _Waiting(outcome)
 
