@@ -13,7 +13,7 @@ const FIRST_START_FILE = join(PACKAGE_ROOT, "plugin_shim", "first_start_answer.j
 /**
  * @typedef {{
  *   baseURL: string,
- *   initialize: {hooks: string[]},
+ *   initialize: {hooks: string[], observed: string[]},
  *   config: {kimchiMain: Record<string, any>, otherMain: Record<string, any>} | null,
  * }} FirstStart
  */
@@ -23,12 +23,18 @@ function load() {
   try {
     const saved = JSON.parse(readFileSync(FIRST_START_FILE, "utf8"));
     const hooks = saved?.initialize?.hooks;
-    if (Array.isArray(hooks) && hooks.every((h) => typeof h === "string")) {
+    if (isStrings(hooks)) {
       const config = isObject(saved.config?.kimchiMain) && isObject(saved.config?.otherMain) ? saved.config : null;
-      return { baseURL: String(saved.baseURL || ""), initialize: { hooks }, config };
+      const observed = isStrings(saved.initialize.observed) ? saved.initialize.observed : [];
+      return { baseURL: String(saved.baseURL || ""), initialize: { hooks, observed }, config };
     }
   } catch {}
-  return { baseURL: "", initialize: { hooks: [] }, config: null };
+  return { baseURL: "", initialize: { hooks: [], observed: [] }, config: null };
+}
+
+/** @param {unknown} v  @returns {v is string[]} */
+function isStrings(v) {
+  return Array.isArray(v) && v.every((h) => typeof h === "string");
 }
 
 /** @param {unknown} v  @returns {v is Record<string, any>} */

@@ -55,9 +55,10 @@ async function server(input, rawOptions) {
   /** What the brain's handshake said it handles; null until then (everything is tried). */
   /** @type {Set<string> | null} */
   let handled = null;
-  /** Hooks the brain only observes: sent as notifications, OpenCode does not wait for them. */
+  /** Hooks the brain only observes: sent as notifications, OpenCode does not wait for them (while the brain starts,
+   * the shipped list: a notification is dropped then, as a request would time out, and the next step sends it again). */
   /** @type {Set<string>} */
-  let observed = new Set();
+  let observed = new Set(FIRST_START.initialize.observed);
   /** @type {Set<string>} */
   let events = new Set();
   const handles = (/** @type {string} */ hook) => handled === null || handled.has(hook);

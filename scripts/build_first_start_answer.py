@@ -54,7 +54,8 @@ def ask_brain(home: Path) -> dict:
             check=True,
         )
         replies = {r["id"]: r for r in map(json.loads, done.stdout.splitlines())}
-        answers["initialize"] = {"hooks": replies[1]["result"]["hooks"]}
+        handshake = replies[1]["result"]
+        answers["initialize"] = {"hooks": handshake["hooks"], "observed": handshake["observed"]}
         answers["config"][name] = replies[2]["result"]["output"]
     return answers
 

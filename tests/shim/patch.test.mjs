@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import plugin from "../../plugin_shim/index.js";
+import { FIRST_START } from "../../plugin_shim/first_start.js";
 import { applyPatch } from "../../plugin_shim/hooks.js";
 import {
   REPO,
@@ -156,6 +157,24 @@ describe("hooks the brain only observes", () => {
       assert.equal(sent.id, undefined, "a notification carries no id");
       assert.deepEqual(sent.params, { input: {}, output });
       await hooks["chat.params"](...chatParamsPayload()); // a hook asked by request times out and is reported
+      const warned = fake.named("app.log").map((c) => c.args.body.message);
+      assert.equal(warned.filter((m) => m.includes("chat.params")).length, 1, JSON.stringify(warned));
+      assert.equal(warned.filter((m) => m.includes(observed)).length, 0, JSON.stringify(warned));
+    } finally {
+      await hooks.dispose();
+      cleanup(dir);
+    }
+  });
+
+  test("while the brain starts, the list shipped with the package applies: the transcript is not awaited", LONG, async () => {
+    const dir = stateDir();
+    const fake = fakeClient();
+    const observed = "experimental.chat.messages.transform";
+    assert.ok(FIRST_START.initialize.observed.includes(observed), "the shipped handshake lists it");
+    const hooks = await plugin.server({ client: fake.client }, fakeBrain("slow-start", dir));
+    try {
+      await hooks[observed]({}, { messages: [] });
+      await hooks["chat.params"](...chatParamsPayload()); // asked by request: waits out its budget, then is reported
       const warned = fake.named("app.log").map((c) => c.args.body.message);
       assert.equal(warned.filter((m) => m.includes("chat.params")).length, 1, JSON.stringify(warned));
       assert.equal(warned.filter((m) => m.includes(observed)).length, 0, JSON.stringify(warned));
