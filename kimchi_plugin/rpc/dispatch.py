@@ -391,7 +391,10 @@ class Dispatcher:
         try:
             value = method.run(params)
         except _BadParams as exc:
-            return "" if rpc_id is NOID else error_frame(INVALID_PARAMS, "Invalid params", rpc_id, exc.args[0])
+            if rpc_id is NOID:  # nobody reads an answer: the verbose log is where it shows
+                log.debug("notification dropped: invalid params", method=document["method"], problem=exc.args[0])
+                return ""
+            return error_frame(INVALID_PARAMS, "Invalid params", rpc_id, exc.args[0])
         except Exception:
             log.exception("method failed", method=document["method"])
             value = _FAILED
