@@ -36,6 +36,11 @@ function answerOptions(all) {
   return rest;
 }
 
+/** The names a handshake list holds (anything that is not a string dropped). @param {unknown} list  @returns {string[]} */
+function namesIn(list) {
+  return Array.isArray(list) ? list.filter((item) => typeof item === "string") : [];
+}
+
 /** @param {any} input  PluginInput  @param {unknown} [rawOptions] */
 async function server(input, rawOptions) {
   const notifier = makeNotifier(input?.client);
@@ -140,8 +145,8 @@ async function server(input, rawOptions) {
   // looks a hook up on this object each time it fires, so hooks the running brain lists are added when it answers.
   for (const hook of FIRST_START.initialize.hooks) if (!(hook in hooks)) hooks[hook] = forward(hook);
   brain.on("ready", (result) => {
-    handled = new Set(Array.isArray(result.hooks) ? result.hooks.filter((/** @type {unknown} */ h) => typeof h === "string") : []);
-    observed = new Set(Array.isArray(result.observed) ? result.observed.filter((/** @type {unknown} */ h) => typeof h === "string") : []);
+    handled = new Set(namesIn(result.hooks));
+    observed = new Set(namesIn(result.observed));
     events = new Set(Array.isArray(result.events) ? result.events : []);
     for (const hook of handled) if (!(hook in hooks)) hooks[hook] = forward(hook);
     registerTools(result.tools);
