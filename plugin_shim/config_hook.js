@@ -33,9 +33,11 @@ function hasModels(cfg) {
  *   environmentReady: () => boolean,
  *   shippedAnswer: (config: any) => Record<string, any> | null,
  *   onSettled: (config: any, source: AnswerSource) => void,
- * }} deps  `keyParts`: what besides the config the answer depends on (versions, the brain's options, key presence)
+ *   onSend?: () => void,
+ * }} deps  `keyParts`: what besides the config the answer depends on (versions, the brain's options, key presence);
+ *   `onSend`: called as each config goes to the brain (it changes what every answer ahead was computed from)
  */
-export function createConfigHook({ brain, budgetMs, keyParts, notifier, handles, environmentReady, shippedAnswer, onSettled }) {
+export function createConfigHook({ brain, budgetMs, keyParts, notifier, handles, environmentReady, shippedAnswer, onSettled, onSend = () => {} }) {
   /** @type {unknown} */
   let lastConfig = null;
   let key = "";
@@ -43,6 +45,7 @@ export function createConfigHook({ brain, budgetMs, keyParts, notifier, handles,
 
   const send = () => {
     inFlight = true;
+    onSend();
     return brain
       .request("config", { input: null, output: lastConfig }, budgetMs)
       .then((result) => {

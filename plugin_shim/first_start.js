@@ -6,6 +6,7 @@
 // its models exist from the first message.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { readFilters } from "./hooks.js";
 import { PACKAGE_ROOT } from "./package_info.js";
 
 const FIRST_START_FILE = join(PACKAGE_ROOT, "plugin_shim", "first_start_answer.json");
@@ -13,7 +14,7 @@ const FIRST_START_FILE = join(PACKAGE_ROOT, "plugin_shim", "first_start_answer.j
 /**
  * @typedef {{
  *   baseURL: string,
- *   initialize: {hooks: string[], observed: string[]},
+ *   initialize: {hooks: string[], observed: string[], readOnly: string[], filters: import("./hooks.js").Filters},
  *   config: {kimchiMain: Record<string, any>, otherMain: Record<string, any>} | null,
  * }} FirstStart
  */
@@ -25,11 +26,13 @@ function load() {
     const hooks = saved?.initialize?.hooks;
     if (isStrings(hooks)) {
       const config = isObject(saved.config?.kimchiMain) && isObject(saved.config?.otherMain) ? saved.config : null;
-      const observed = isStrings(saved.initialize.observed) ? saved.initialize.observed : [];
-      return { baseURL: String(saved.baseURL || ""), initialize: { hooks, observed }, config };
+      const strings = (/** @type {unknown} */ list) => (isStrings(list) ? list : []);
+      const { observed, readOnly, filters } = saved.initialize;
+      const initialize = { hooks, observed: strings(observed), readOnly: strings(readOnly), filters: readFilters(filters) };
+      return { baseURL: String(saved.baseURL || ""), initialize, config };
     }
   } catch {}
-  return { baseURL: "", initialize: { hooks: [], observed: [] }, config: null };
+  return { baseURL: "", initialize: { hooks: [], observed: [], readOnly: [], filters: {} }, config: null };
 }
 
 /** @param {unknown} v  @returns {v is string[]} */

@@ -38,6 +38,36 @@ export const INPUT_SHAPERS = {
   "chat.headers": slimProvider,
 };
 
+/**
+ * Per hook, the input fields (dotted paths) and the values one must hold for a call to be forwarded, as a handshake
+ * lists them; anything malformed is left out (that hook is then forwarded whole).
+ * @typedef {Record<string, [string[], unknown[]][]>} Filters
+ * @param {unknown} raw  @returns {Filters}
+ */
+export function readFilters(raw) {
+  /** @type {Filters} */
+  const filters = {};
+  if (!isPlainObject(raw)) return filters;
+  for (const [hook, fields] of Object.entries(raw)) {
+    if (!isPlainObject(fields)) continue;
+    const checks = Object.entries(fields).filter(([, values]) => Array.isArray(values));
+    if (checks.length === Object.keys(fields).length) filters[hook] = checks.map(([path, values]) => [path.split("."), values]);
+  }
+  return filters;
+}
+
+/** Whether a call passes its hook's filter: each named input field holds one of the listed values (no filter: yes).
+ * @param {[string[], unknown[]][] | undefined} filter  @param {any} input */
+export function passesFilter(filter, input) {
+  if (!filter) return true;
+  for (const [path, values] of filter) {
+    let found = input;
+    for (const key of path) found = isPlainObject(found) ? found[key] : undefined;
+    if (!values.includes(found)) return false;
+  }
+  return true;
+}
+
 /** @param {unknown} v  @returns {v is Record<string, any>} */
 function isPlainObject(v) {
   return v !== null && typeof v === "object" && !Array.isArray(v);

@@ -2,11 +2,12 @@
 // opencode-kimchi: the OpenCode plugin. Forwards hooks to the Python brain over stdio JSON-RPC and applies its
 // answers. Every hook catches everything and fails open: on any error or timeout OpenCode's output stays untouched,
 // except that a virtual Kimchi model is sent as the model it stands for, so a prompt never leaves Kimchi.
+import { AheadAnswers, sessionOf } from "./ahead.js";
 import { BrainProcess, BrainState, PROTOCOL_VERSION } from "./brain_process.js";
 import { createConfigHook } from "./config_hook.js";
 import { findApiKey, noKeyMessage, openCodeLogin } from "./credentials.js";
 import { FIRST_START, configHasModel, firstStartPatch, shippedProviderId, standInModel } from "./first_start.js";
-import { INPUT_SHAPERS, applyPatch, budgetOf } from "./hooks.js";
+import { INPUT_SHAPERS, applyPatch, budgetOf, passesFilter, readFilters } from "./hooks.js";
 import { makeNotifier } from "./notify.js";
 import { readOptions } from "./options.js";
 import { PACKAGE_VERSION } from "./package_info.js";
@@ -64,9 +65,15 @@ async function server(input, rawOptions) {
    * the shipped list: a notification is dropped then, as a request would time out, and the next step sends it again). */
   /** @type {Set<string>} */
   let observed = new Set(FIRST_START.initialize.observed);
+  /** Hooks whose calls only read the brain's state: answered ahead when an entry matches, and their requests leave the
+   * session's entries in place. Input filters: a call that does not pass is not the brain's business. */
+  /** @type {Set<string>} */
+  let readOnly = new Set(FIRST_START.initialize.readOnly);
+  let filters = FIRST_START.initialize.filters;
   /** @type {Set<string>} */
   let events = new Set();
   const handles = (/** @type {string} */ hook) => handled === null || handled.has(hook);
+  const ahead = new AheadAnswers();
   /** The config OpenCode settled (our patch applied): the models a message may be sent to. */
   /** @type {any} */
   let settled = null;
@@ -74,12 +81,17 @@ async function server(input, rawOptions) {
   /** @param {string} hook */
   const forward = (hook) => async (/** @type {any} */ hookInput, /** @type {any} */ hookOutput) => {
     try {
-      if (!handles(hook)) return;
+      if (!handles(hook) || !passesFilter(filters[hook], hookInput)) return;
+      const reads = readOnly.has(hook);
+      if (reads && brain.state === BrainState.READY && ahead.answer(hook, hookInput, hookOutput)) return;
       const shape = INPUT_SHAPERS[hook];
       const params = { input: shape ? shape(hookInput) : hookInput, output: hookOutput };
       if (observed.has(hook)) return brain.notify(hook, params);
+      const session = reads ? null : sessionOf(hookInput, hookOutput);
+      const ticket = session === null ? 0 : ahead.sent(session);
       const result = await brain.request(hook, params, budget(hook));
       if (result && result.output) applyPatch(hookOutput, result.output);
+      if (result && session !== null) ahead.answered(session, ticket, result.ahead);
       if (result) notifier.runActions(result.actions);
     } catch (err) {
       notifier.warnHook(hook, err);
@@ -103,7 +115,7 @@ async function server(input, rawOptions) {
     } catch {}
   };
 
-  const { tools, register: registerTools } = createTools(brain, notifier);
+  const { tools, register: registerTools } = createTools(brain, notifier, (sessionID) => ahead.sent(sessionID));
 
   /** @type {Record<string, any>} */
   const hooks = {
@@ -114,6 +126,7 @@ async function server(input, rawOptions) {
       keyParts: (cfg) => [PACKAGE_VERSION, answerOptions(options.brainOptions), findApiKey(options.brainOptions, cfg, providerId)?.source ?? "no key"],
       notifier,
       handles,
+      onSend: () => ahead.clear(),
       environmentReady: () => environmentReady(options.command),
       shippedAnswer: (cfg) => firstStartPatch(cfg, options.brainOptions, findApiKey(options.brainOptions, cfg, providerId)?.key ?? null),
       onSettled: (cfg, source) => {
@@ -145,21 +158,29 @@ async function server(input, rawOptions) {
   // looks a hook up on this object each time it fires, so hooks the running brain lists are added when it answers.
   for (const hook of FIRST_START.initialize.hooks) if (!(hook in hooks)) hooks[hook] = forward(hook);
   brain.on("ready", (result) => {
+    ahead.clear(); // a new brain: what the last one answered ahead describes a state it no longer has
     handled = new Set(namesIn(result.hooks));
     observed = new Set(namesIn(result.observed));
+    readOnly = new Set(namesIn(result.readOnly));
+    filters = readFilters(result.filters);
     events = new Set(Array.isArray(result.events) ? result.events : []);
     for (const hook of handled) if (!(hook in hooks)) hooks[hook] = forward(hook);
     registerTools(result.tools);
     status.ready();
   });
   brain.on("degraded", (reason) => {
+    ahead.clear();
     // A brain that never got through its handshake from a cached environment: the environment is likely broken.
     const rebuild = !brain.everReady && forgetCachedVenv(brain.command);
     const next = rebuild ? " Its Python environment will be rebuilt at the next start." : "";
     notifier.toast(`Routing is off for this session: ${reason}.${next} Details in the OpenCode log and the brain log.`, "warning");
   });
   // Subscribed before the start: the brain may push actions right after its handshake reply, in the same chunk.
-  brain.on("actions", (actions) => notifier.runActions(actions));
+  // A notification also says the brain's state changed outside any request (PROTOCOL.md): answers ahead are dropped.
+  brain.on("actions", (actions) => {
+    ahead.clear();
+    notifier.runActions(actions);
+  });
 
   brain
     .start({

@@ -3,8 +3,11 @@
 // factory returns, so the map is handed over empty and filled when the brain's handshake lists its tools.
 import { TOOL_TIMEOUT_MS } from "./hooks.js";
 
-/** @param {import("./brain_process.js").BrainProcess} brain  @param {import("./notify.js").Notifier} notifier */
-export function createTools(brain, notifier) {
+/**
+ * @param {import("./brain_process.js").BrainProcess} brain  @param {import("./notify.js").Notifier} notifier
+ * @param {(sessionID: string) => void} [onSessionRequest]  told before a call concerning a session goes to the brain
+ */
+export function createTools(brain, notifier, onSessionRequest = () => {}) {
   /** @type {Record<string, any>} */
   const tools = {};
   /** @param {{name: string, description?: unknown, args?: any}} spec */
@@ -14,6 +17,7 @@ export function createTools(brain, notifier) {
     execute: async (/** @type {any} */ args, /** @type {any} */ ctx) => {
       try {
         const context = { sessionID: ctx?.sessionID, messageID: ctx?.messageID, agent: ctx?.agent };
+        if (typeof context.sessionID === "string" && context.sessionID) onSessionRequest(context.sessionID);
         const result = await brain.request("tool.execute", { name: spec.name, args, context }, TOOL_TIMEOUT_MS);
         if (result) notifier.runActions(result.actions);
         return String(result?.output ?? "");

@@ -55,7 +55,7 @@ def ask_brain(home: Path) -> dict:
         )
         replies = {r["id"]: r for r in map(json.loads, done.stdout.splitlines())}
         handshake = replies[1]["result"]
-        answers["initialize"] = {"hooks": handshake["hooks"], "observed": handshake["observed"]}
+        answers["initialize"] = {key: handshake[key] for key in ("hooks", "observed", "readOnly", "filters")}
         answers["config"][name] = replies[2]["result"]["output"]
     return answers
 

@@ -93,6 +93,7 @@ class Brain:
         self._refresh: asyncio.Future[None] | None = None
         self._warned_no_key = False
         self.economics = Economics(services.clock)
+        self._in_hand: dict[str, int] = {}  # requests being answered that may change a session's state, by session
 
     # -- lifecycle --------------------------------------------------------------------------------------------
 
@@ -177,6 +178,7 @@ class Brain:
                 )
             )
             log.info("model catalog refreshed", models=len(result.models))
+            self.services.push_actions([])  # a model's fixed temperature may have changed: the shim drops answers ahead
 
     def _no_key_actions(self) -> tuple[Action, ...]:
         """One clear message, once per process, naming every way to give the key."""
@@ -354,6 +356,30 @@ class Brain:
         additions = [PROFILE_PROMPTS[state.last.profile]]
         nudge = delegation.system_nudge(state) if self._orchestrating(state) else None
         return [*additions, nudge] if nudge else additions
+
+    # -- answers ahead (opencode/ahead.py) -------------------------------------------------------------------------
+
+    def routed_turn(self, session_id: str) -> tuple[str, str | None] | None:
+        """(model id, agent) of the session's routed turn, or None: the calls `temperature` and `system_additions`
+        answer for (any other model gets nothing)."""
+        state = self.sessions.peek(session_id)
+        if state is None or state.last is None:
+            return None
+        return state.last.model_id, state.agent
+
+    def take(self, session_id: str) -> None:
+        """A request that may change the session's state is being answered (until `release`)."""
+        self._in_hand[session_id] = self._in_hand.get(session_id, 0) + 1
+
+    def release(self, session_id: str) -> None:
+        left = self._in_hand.pop(session_id, 1) - 1
+        if left > 0:
+            self._in_hand[session_id] = left
+
+    def alone(self, session_id: str) -> bool:
+        """Whether one request only is changing the session: answers ahead computed now will not be overtaken by
+        another one's change (a `chat.message` that still routes while the shim, out of budget, went on)."""
+        return self._in_hand.get(session_id, 0) <= 1
 
     def replay_turn(self, session_id: str, text: str, profile: Profile | None) -> None:
         """Stand in a previous user turn (the CLI's `prev`): a labelled profile is taken as given, otherwise the

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from kimchi_plugin.brain import Brain, TranscriptEntry, UserTurn
+from kimchi_plugin.opencode import ahead
 from kimchi_plugin.opencode import payloads as p
-from kimchi_plugin.opencode.vocabulary import INTERNAL_PROMPT_MARKERS, SYSTEM_AGENTS
 from kimchi_plugin.rpc.protocol import HookParams, HookResult
 
 EMPTY_AFTER_COMMAND = "(The user only changed how messages are routed. Acknowledge in one short sentence.)"
@@ -56,23 +56,17 @@ async def chat_params(brain: Brain, params: HookParams) -> HookResult:
     inp = p.parse(p.ChatParamsInput, params.input)
     model = inp.model or p.ModelInfo()
     provider_id = model.providerID or (inp.provider.id if inp.provider else None)
-    if provider_id != brain.provider_id or inp.agent in SYSTEM_AGENTS:
-        return HookResult()
-    temperature = brain.temperature(inp.sessionID, model.id)
-    return HookResult(output={"temperature": temperature}) if temperature is not None else HookResult()
+    return HookResult(output=ahead.params_answer(brain, inp.sessionID, model.id, provider_id, inp.agent))
 
 
 async def system_transform(brain: Brain, params: HookParams) -> HookResult:
     inp = p.parse(p.SystemTransformInput, params.input)
     model = inp.model or p.ModelInfo()
     system = params.output.get("system") if isinstance(params.output, dict) else None
-    if model.providerID != brain.provider_id or not isinstance(system, list):
+    if not isinstance(system, list) or ahead.internal_prompt(system):
         return HookResult()
-    head = " ".join(s[:2000] for s in system[:2] if isinstance(s, str))
-    if any(marker in head for marker in INTERNAL_PROMPT_MARKERS):
-        return HookResult()
-    additions = brain.system_additions(inp.sessionID, model.id)
-    return HookResult(output={"system": [*system, "\n\n".join(additions)]}) if additions else HookResult()
+    items = ahead.system_items(brain, inp.sessionID, model.id, model.providerID)
+    return HookResult(output={"system": [*system, *items]}) if items else HookResult()
 
 
 def _entry(message: p.TranscriptMessage, index: int) -> TranscriptEntry:

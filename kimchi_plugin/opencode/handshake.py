@@ -1,5 +1,6 @@
 """What `initialize` answers when the shim speaks our protocol version: our tools (the suggest_*_mode routing tools and
-the usage report), the hooks and the bus events to forward. Plain data without pydantic: the server answers the first
+the usage report), the hooks to forward (with the input filters that spare calls the brain would not patch, and the
+read-only ones answered ahead) and the bus events. Plain data without pydantic: the server answers the first
 `initialize` before it imports the rest (app.run_server)."""
 
 from __future__ import annotations
@@ -8,7 +9,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from kimchi_plugin import __version__
-from kimchi_plugin.opencode.vocabulary import BRAIN_HOOKS, FORWARDED_EVENTS, OBSERVED_HOOKS
+from kimchi_plugin.opencode.vocabulary import (
+    BRAIN_HOOKS,
+    DELEGATION_TOOL,
+    FORWARDED_EVENTS,
+    OBSERVED_HOOKS,
+    READ_ONLY_HOOKS,
+    TOOL_DEFINITION_HOOK,
+)
 from kimchi_plugin.routing.tiers import Tier
 from kimchi_plugin.rpc.stdio import PROTOCOL_VERSION
 
@@ -40,18 +48,25 @@ USAGE_DESCRIPTION = (
     "Reasoning or Coding model. Use it when the user asks about cost, spend, tokens or savings."
 )
 NO_ARGS = {"type": "object", "properties": {}, "required": []}
+# Input values a hook call must hold to be worth forwarding: OpenCode asks for every tool's definition on every step,
+# the brain only ever changes the task tool's.
+FILTERS = {TOOL_DEFINITION_HOOK: {"toolID": [DELEGATION_TOOL]}}
+ORCHESTRATOR_HOOKS = (TOOL_DEFINITION_HOOK,)  # what only the orchestrator needs: not listed when it is off
 
 
-def offer(hooks: Sequence[str]) -> dict[str, Any]:
+def offer(hooks: Sequence[str], orchestrator: bool = True) -> dict[str, Any]:
     """The answer as JSON data (the shape of `rpc.protocol.InitializeResult`)."""
     tools = [{"name": name, "description": text, "args": REASON_ARG} for name, (_tier, text) in SUGGEST_TOOLS.items()]
     tools.append({"name": USAGE_TOOL, "description": USAGE_DESCRIPTION, "args": NO_ARGS})
+    listed = [hook for hook in hooks if orchestrator or hook not in ORCHESTRATOR_HOOKS]
     return {
         "protocolVersion": PROTOCOL_VERSION,
         "serverVersion": __version__,
         "tools": tools,
-        "hooks": list(hooks),
-        "observed": [hook for hook in OBSERVED_HOOKS if hook in hooks],
+        "hooks": listed,
+        "observed": [hook for hook in OBSERVED_HOOKS if hook in listed],
+        "readOnly": [hook for hook in READ_ONLY_HOOKS if hook in listed],
+        "filters": {hook: fields for hook, fields in FILTERS.items() if hook in listed},
         "events": list(FORWARDED_EVENTS),
     }
 
@@ -62,8 +77,12 @@ def answer_early(method: str, params: dict[str, Any]) -> dict[str, Any] | None:
     version = params.get("protocolVersion")
     if method != "initialize" or type(version) is not int or version != PROTOCOL_VERSION:
         return None
-    if not isinstance(params.get("options", {}), dict):
+    options = params.get("options", {})
+    if not isinstance(options, dict):
         return None
     if not all(isinstance(params.get(name, ""), str) for name in ("directory", "worktree")):
         return None
-    return offer(BRAIN_HOOKS)
+    orchestrator = options.get("orchestrator", True)
+    if type(orchestrator) is not bool:  # the option's lenient parsing is the full server's (settings.Settings)
+        return None
+    return offer(BRAIN_HOOKS, orchestrator)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from kimchi_plugin import __version__
 from kimchi_plugin.logs import BoundOnce, tracing
+from kimchi_plugin.opencode import ahead
 from kimchi_plugin.opencode import vocabulary as v
 from kimchi_plugin.opencode.handshake import offer
 from kimchi_plugin.opencode.vocabulary import CONFIG_HOOK
@@ -21,6 +22,7 @@ from kimchi_plugin.rpc.protocol import (
     InitializeParams,
     InitializeResult,
 )
+from kimchi_plugin.settings import Settings
 
 if TYPE_CHECKING:  # `handshake` answers `initialize` before the Brain is imported (app.py)
     from kimchi_plugin.brain import Brain
@@ -41,7 +43,8 @@ def handshake(hooks: Sequence[str], params: InitializeParams) -> InitializeResul
         # Answer with our version and nothing to forward: the shim sees the mismatch and passes through at once.
         log.warning("protocol version mismatch", shim=params.protocolVersion, brain=PROTOCOL_VERSION)
         return InitializeResult(serverVersion=__version__, tools=[], hooks=[], events=[])
-    return InitializeResult.model_validate(offer(hooks))
+    settings, _problems = Settings.from_options(params.options)  # the problems are logged once, by Brain.start
+    return InitializeResult.model_validate(offer(hooks, settings.orchestrator))
 
 
 def start(brain: Brain, params: InitializeParams) -> None:
@@ -66,14 +69,25 @@ async def logged(hook: str, handler: HookHandler, brain: Brain, params: HookPara
     """Run a hook handler and log the call (method and duration) at debug level; per-step hooks only when tracing.
 
     Hooks that arrive while the first `config` is still being processed (the shim may answer `config` from its cache
-    and send it on concurrently) wait for it briefly: routing needs the model registry it builds."""
+    and send it on concurrently) wait for it briefly: routing needs the model registry it builds. The replies of the
+    hooks that change a session's state carry its answers ahead, unless another such request of the session is still
+    being answered (its change would come after them)."""
     started = time.perf_counter()
-    if hook != CONFIG_HOOK and not brain.configured.is_set():
-        try:
-            await asyncio.wait_for(brain.configured.wait(), CONFIG_WAIT_S)
-        except asyncio.TimeoutError:
-            pass
-    result = await handler(brain, params)
+    session = ahead.session_of(params) if hook in v.AHEAD_CARRIERS else None
+    if session is not None:
+        brain.take(session)
+    try:
+        if hook != CONFIG_HOOK and not brain.configured.is_set():
+            try:
+                await asyncio.wait_for(brain.configured.wait(), CONFIG_WAIT_S)
+            except asyncio.TimeoutError:
+                pass
+        result = await handler(brain, params)
+        if session is not None and brain.alone(session):
+            result.ahead = ahead.entries(brain, session)
+    finally:
+        if session is not None:
+            brain.release(session)
     if (hook not in PER_STEP_HOOKS or tracing()) and log.is_enabled_for(logging.DEBUG):
         log.debug(
             "hook", method=hook, ms=round((time.perf_counter() - started) * 1000, 3), patched=sorted(result.output)

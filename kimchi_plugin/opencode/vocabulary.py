@@ -27,6 +27,10 @@ BRAIN_HOOKS = (
 # Hooks the brain only observes (it never patches their output): the shim sends them as notifications and OpenCode
 # does not wait for the brain; what they lead to (a compaction) comes as `client.actions`.
 OBSERVED_HOOKS = (MESSAGES_TRANSFORM_HOOK,)
+# Hooks whose calls only read the brain's state, answered ahead (opencode/ahead.py): the replies to the hooks that
+# change what these answers depend on carry them, and the shim answers matching calls without a round trip.
+READ_ONLY_HOOKS = (CHAT_PARAMS_HOOK, SYSTEM_TRANSFORM_HOOK)
+AHEAD_CARRIERS = (CHAT_MESSAGE_HOOK, TOOL_AFTER_HOOK, COMPACTING_HOOK)
 
 # Tools that change files. `apply_patch`, `str_replace`, `create` and `notebookedit` are other agents' names for the
 # same work, seen in transcripts and in custom tools.

@@ -52,6 +52,10 @@ class InitializeResult(BaseModel):
     """Hook names the brain handles; the shim registers exactly these."""
     observed: list[str] = []
     """Those of `hooks` the brain only observes: the shim sends them as notifications and does not wait."""
+    readOnly: list[str] = []
+    """Those of `hooks` whose calls only read the brain's state: their requests leave the answers ahead in place."""
+    filters: dict[str, dict[str, list[str]]] = {}
+    """Per hook, input fields and the values one must hold for the call to be forwarded (absent: every call)."""
     events: list[str]
     """Event types worth forwarding; the shim drops the rest (streaming deltas are most of the bus)."""
 
@@ -131,6 +135,8 @@ class HookResult(BaseModel):
     actions: list[Action] = Field(default_factory=list)
     cacheable: bool | None = None
     """`config` only: whether the shim may replay this patch at the next start with the same config."""
+    ahead: list[dict[str, Any]] | None = None
+    """Answers to the session's coming read-only hook calls (opencode/ahead.py): plain JSON data, sent as is."""
 
     def wire(self) -> dict[str, Any]:
         """The answer as sent: empty actions are left off, `cacheable` is only sent for `config`. Built by hand: a
@@ -140,6 +146,8 @@ class HookResult(BaseModel):
             data["actions"] = [action.model_dump(mode="json") for action in self.actions]
         if self.cacheable is not None:
             data["cacheable"] = self.cacheable
+        if self.ahead is not None:
+            data["ahead"] = self.ahead
         return data
 
 

@@ -63,6 +63,42 @@ def test_initialize_result_fields(brain: RpcProcess) -> None:
         assert tool["args"]["type"] == "object" and "properties" in tool["args"]
 
 
+def test_initialize_lists_read_only_hooks_and_input_filters(brain: RpcProcess) -> None:
+    result = brain.result("initialize", INIT_PARAMS)
+    assert result["readOnly"] == ["chat.params", "experimental.chat.system.transform"]
+    assert set(result["readOnly"]) <= set(result["hooks"])
+    assert result["filters"] == {"tool.definition": {"toolID": ["task"]}}
+
+
+def test_without_the_orchestrator_tool_definitions_are_not_forwarded(brain: RpcProcess) -> None:
+    for options in ({"orchestrator": False}, {"orchestrator": "false"}):  # answered early, then by the full server
+        result = brain.result("initialize", {**INIT_PARAMS, "options": options})
+        assert "tool.definition" not in result["hooks"] and result["filters"] == {}
+
+
+def test_a_session_request_carries_answers_ahead_equal_to_the_requests(ready_brain: RpcProcess) -> None:
+    ready_brain.result("config", fixture_params("config"))
+    routed = ready_brain.result("chat.message", fixture_params("chat.message--auto"))
+    model_id = routed["output"]["message"]["model"]["modelID"]
+    entries = {entry["hook"]: entry for entry in routed["ahead"]}
+    params = fixture_params("chat.params")
+    params["input"]["model"]["id"] = model_id
+    assert entries["chat.params"]["when"] == {
+        "sessionID": params["input"]["sessionID"],
+        "model.providerID": "kimchi",
+        "model.id": model_id,
+        "agent": params["input"]["agent"],
+    }
+    assert entries["chat.params"]["output"] == ready_brain.result("chat.params", params)["output"]
+    system = fixture_params("experimental.chat.system.transform")
+    system["input"]["model"]["id"] = model_id
+    asked = ready_brain.result("experimental.chat.system.transform", system)["output"]["system"]
+    assert asked == [*system["output"]["system"], *entries["experimental.chat.system.transform"]["append"]["system"]]
+    after = ready_brain.result("tool.execute.after", fixture_params("tool.execute.after"))
+    assert {entry["hook"] for entry in after["ahead"]} == {"chat.params", "experimental.chat.system.transform"}
+    assert "ahead" not in ready_brain.result("chat.params", params)
+
+
 def test_initialize_answers_another_protocol_version_with_its_own_and_no_hooks(brain: RpcProcess) -> None:
     other = brain.result("initialize", {**INIT_PARAMS, "protocolVersion": 2})
     assert (other["protocolVersion"], other["hooks"], other["tools"]) == (1, [], [])

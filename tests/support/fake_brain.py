@@ -3,7 +3,8 @@
 Usage: fake_brain.py MODE [STATE_DIR] [PATCHES_JSON]
   STATE_DIR     gets `pid-<pid>` per process and `calls.jsonl` (every frame received, in order)
   PATCHES_JSON  {"<method>": <result>} answers for hook methods (default {"output": {}}); an "initialize" entry is
-                merged over the handshake result (e.g. {"hooks": [...]} to list fewer hooks)
+                merged over the handshake result (e.g. {"hooks": [...]} to list fewer hooks); "pushBefore": a method
+                whose every answer is preceded by an empty `client.actions` notification
 Modes:
   ok            a well-behaved brain
   die-on-hook   SIGKILLs itself when `chat.message` arrives (other methods are answered)
@@ -118,6 +119,8 @@ def main() -> int:
         if (method == "chat.message" and mode == "hang-on-hook") or mode == "silent-hooks":
             continue
         result = patches.get(method, {"output": {}})
+        if patches.get("pushBefore") == method:
+            send({"jsonrpc": "2.0", "method": "client.actions", "params": {"actions": []}})
         if mode == "wrong-id":
             send({"jsonrpc": "2.0", "id": rpc_id + 1000, "result": result})
         elif mode == "garbage":

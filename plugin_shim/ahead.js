@@ -1,0 +1,162 @@
+// @ts-check
+// Answers ahead (PROTOCOL.md, "Answers ahead"): a reply to a request that concerns a session may carry entries that
+// answer the session's coming calls of read-only hooks, so those calls need no round trip (OpenCode awaits every hook,
+// and on the first step its event loop is too busy to read a reply quickly). An entry is generic data: the calls it
+// matches (`when`), what it changes (`output`, `append`) and the outputs it leaves to the brain (`unless`). Entries
+// never outlive what they were computed from: any request for the session drops them, a reply installs its own only
+// while its request is the session's latest, and the owner clears them all on a `config`, a brain notification or a
+// new brain.
+import { applyPatch } from "./hooks.js";
+
+export const MAX_SESSIONS = 64; // sessions whose entries are kept; the least recently used beyond this are dropped
+export const MAX_ENTRIES = 16; // entries kept per session (the brain sends a few)
+
+/**
+ * @typedef {{path: string[], value: string | number | boolean | null}} Condition
+ * @typedef {{path: string[], needles: string[]}} Exclusion
+ * @typedef {{hook: string, when: Condition[], unless: Exclusion[], output: Record<string, any> | null,
+ *   append: [string, any[]][]}} Entry
+ * @typedef {{latest: number, entries: Entry[]}} Session
+ */
+
+/** @param {unknown} v  @returns {v is Record<string, any>} */
+function isPlainObject(v) {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
+}
+
+/** @param {unknown} v */
+function isScalar(v) {
+  return v === null || typeof v === "string" || typeof v === "number" || typeof v === "boolean";
+}
+
+/** The value at a dotted path. @param {unknown} data  @param {string[]} path */
+function at(data, path) {
+  let found = data;
+  for (const key of path) {
+    if (!isPlainObject(found)) return undefined;
+    found = found[key];
+  }
+  return found;
+}
+
+/** The session a hook call concerns: its input's `sessionID`, else its output message's (the brain reads the same).
+ * @param {any} input  @param {any} output  @returns {string | null} */
+export function sessionOf(input, output) {
+  const direct = isPlainObject(input) ? input.sessionID : undefined;
+  if (typeof direct === "string" && direct) return direct;
+  const message = isPlainObject(output) ? output.message : undefined;
+  const nested = isPlainObject(message) ? message.sessionID : undefined;
+  return typeof nested === "string" && nested ? nested : null;
+}
+
+/** An entry as sent, checked and read once; null when it is malformed (it is then ignored: the call asks).
+ * @param {unknown} raw  @returns {Entry | null} */
+export function readEntry(raw) {
+  if (!isPlainObject(raw) || typeof raw.hook !== "string" || !isPlainObject(raw.when)) return null;
+  const when = [];
+  for (const [path, value] of Object.entries(raw.when)) {
+    if (!isScalar(value)) return null;
+    when.push({ path: path.split("."), value });
+  }
+  const unless = [];
+  if (raw.unless !== undefined) {
+    if (!isPlainObject(raw.unless)) return null;
+    for (const [path, needles] of Object.entries(raw.unless)) {
+      if (!Array.isArray(needles) || !needles.every((n) => typeof n === "string")) return null;
+      unless.push({ path: path.split("."), needles });
+    }
+  }
+  if (raw.output !== undefined && !isPlainObject(raw.output)) return null;
+  /** @type {[string, any[]][]} */
+  const append = [];
+  if (raw.append !== undefined) {
+    if (!isPlainObject(raw.append)) return null;
+    for (const [key, items] of Object.entries(raw.append)) {
+      if (!Array.isArray(items)) return null;
+      append.push([key, items]);
+    }
+  }
+  if (raw.output === undefined && raw.append === undefined) return null;
+  return { hook: raw.hook, when, unless, output: raw.output ?? null, append };
+}
+
+/** Whether the entry answers this call. @param {Entry} entry  @param {string} hook  @param {any} input  @param {any} output */
+function matches(entry, hook, input, output) {
+  if (entry.hook !== hook) return false;
+  for (const { path, value } of entry.when) if (at(input, path) !== value) return false;
+  for (const { path, needles } of entry.unless) {
+    const found = at(output, path);
+    const strings = typeof found === "string" ? [found] : Array.isArray(found) ? found.filter((s) => typeof s === "string") : [];
+    if (strings.some((s) => needles.some((needle) => s.includes(needle)))) return false;
+  }
+  for (const [key] of entry.append) if (!Array.isArray(isPlainObject(output) ? output[key] : undefined)) return false;
+  return true;
+}
+
+export class AheadAnswers {
+  constructor({ maxSessions = MAX_SESSIONS, maxEntries = MAX_ENTRIES } = {}) {
+    this.maxSessions = maxSessions;
+    this.maxEntries = maxEntries;
+    this.nextTicket = 1;
+    /** @type {Map<string, Session>} in order of use, the least recent first */
+    this.sessions = new Map();
+  }
+
+  /**
+   * A request concerning `sessionID` goes out: the session's entries are dropped (the request may change what they
+   * were computed from) and the request becomes its latest. Returns the request's ticket for `answered`.
+   * @param {string} sessionID  @returns {number}
+   */
+  sent(sessionID) {
+    const ticket = this.nextTicket++;
+    this.sessions.delete(sessionID);
+    this.sessions.set(sessionID, { latest: ticket, entries: [] });
+    while (this.sessions.size > this.maxSessions) {
+      const oldest = this.sessions.keys().next().value;
+      if (oldest === undefined) break;
+      this.sessions.delete(oldest);
+    }
+    return ticket;
+  }
+
+  /**
+   * The reply to request `ticket` came with `entries` (the reply's `ahead`): kept when that request is still the
+   * session's latest (a later request, a `clear` or an eviction since then make them stale: nothing is installed).
+   * @param {string} sessionID  @param {number} ticket  @param {unknown} entries
+   */
+  answered(sessionID, ticket, entries) {
+    const session = this.sessions.get(sessionID);
+    if (!session || session.latest !== ticket || !Array.isArray(entries)) return;
+    session.entries = [];
+    for (const raw of entries.slice(0, this.maxEntries)) {
+      const entry = readEntry(raw);
+      if (entry) session.entries.push(entry);
+    }
+  }
+
+  /**
+   * Answer a call from the first entry it matches: its `output` patch applied and its `append` items pushed onto the
+   * output's arrays. False when none matches (the call then goes by request).
+   * @param {string} hook  @param {any} input  @param {any} output  @returns {boolean}
+   */
+  answer(hook, input, output) {
+    const sessionID = sessionOf(input, output);
+    const session = sessionID === null ? undefined : this.sessions.get(sessionID);
+    if (!session) return false;
+    const entry = session.entries.find((e) => matches(e, hook, input, output));
+    if (!entry) return false;
+    if (entry.output) applyPatch(output, structuredClone(entry.output));
+    for (const [key, items] of entry.append) for (const item of structuredClone(items)) output[key].push(item);
+    return true;
+  }
+
+  /** Drop every entry (a `config`, a brain notification, a new or lost brain); requests in flight install nothing. */
+  clear() {
+    this.sessions.clear();
+  }
+
+  /** How many sessions hold state (for tests of the bound). */
+  get size() {
+    return this.sessions.size;
+  }
+}

@@ -1,0 +1,294 @@
+// Answers ahead (PROTOCOL.md): entries a reply carries answer the session's matching read-only calls without a round
+// trip, exactly as sent; a stale entry is never used (a later request, a late reply, a config, a brain notification,
+// a new brain); a malformed entry is ignored; the handshake's input filters keep other calls local.
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import plugin from "../../plugin_shim/index.js";
+import { AheadAnswers, MAX_SESSIONS, readEntry, sessionOf } from "../../plugin_shim/ahead.js";
+import { passesFilter, readFilters } from "../../plugin_shim/hooks.js";
+import { brainPids, chatMessagePayload, chatParamsPayload, cleanup, fakeBrain, fakeClient, receivedCalls, stateDir, waitFor } from "./helpers.mjs";
+
+const LONG = { timeout: 30000 };
+const PARAMS = "chat.params";
+const SYSTEM = "experimental.chat.system.transform";
+const MARKER = "You are a title generator";
+const turn = { sessionID: "ses_1", "model.providerID": "kimchi", "model.id": "kimi-k2.5" };
+const ENTRIES = [
+  { hook: PARAMS, when: { ...turn, agent: "build" }, output: { temperature: 0.3 } },
+  { hook: SYSTEM, when: turn, append: { system: ["routing addition"] }, unless: { system: [MARKER] } },
+];
+const paramsInput = (agent = "build", id = "kimi-k2.5", sessionID = "ses_1") => ({ sessionID, agent, model: { id, providerID: "kimchi" } });
+const systemInput = (id = "kimi-k2.5") => ({ sessionID: "ses_1", model: { id, providerID: "kimchi" } });
+
+/** A store holding `entries` for ses_1, as after a reply to its latest request. */
+function holding(entries = ENTRIES) {
+  const ahead = new AheadAnswers();
+  ahead.answered("ses_1", ahead.sent("ses_1"), entries);
+  return ahead;
+}
+
+describe("AheadAnswers", () => {
+  test("a matching call is answered from its entry: the patch merged, items appended to the array OpenCode holds", () => {
+    const ahead = holding();
+    const output = { temperature: 0.7, topP: 1 };
+    assert.equal(ahead.answer(PARAMS, paramsInput(), output), true);
+    assert.deepEqual(output, { temperature: 0.3, topP: 1 });
+    const system = ["OpenCode prompt"];
+    const out = { system };
+    assert.equal(ahead.answer(SYSTEM, systemInput(), out), true);
+    assert.equal(out.system, system, "pushed onto the same array");
+    assert.deepEqual(system, ["OpenCode prompt", "routing addition"]);
+  });
+
+  test("calls no entry matches go by request: another agent, model or session, a marker, no array to append to", () => {
+    const ahead = holding();
+    assert.equal(ahead.answer(PARAMS, paramsInput("title"), {}), false);
+    assert.equal(ahead.answer(PARAMS, paramsInput("build", "minimax-m2.7"), {}), false);
+    assert.equal(ahead.answer(PARAMS, paramsInput("build", "kimi-k2.5", "ses_2"), {}), false);
+    assert.equal(ahead.answer(PARAMS, { sessionID: "ses_1", agent: "build" }, {}), false, "a missing field matches nothing");
+    assert.equal(ahead.answer(SYSTEM, systemInput(), { system: ["intro", `${MARKER}. Output a title.`] }), false);
+    assert.equal(ahead.answer(SYSTEM, systemInput(), { system: `${MARKER}` }), false);
+    assert.equal(ahead.answer(SYSTEM, systemInput(), { system: "one string" }), false, "append needs an array");
+    assert.equal(ahead.answer(SYSTEM, systemInput(), {}), false);
+    assert.equal(ahead.answer("tool.definition", { sessionID: "ses_1" }, {}), false);
+  });
+
+  test("an empty answer spares the round trip and changes nothing", () => {
+    const ahead = holding([{ hook: PARAMS, when: { sessionID: "ses_1" }, output: {} }]);
+    const output = { temperature: 0.7 };
+    assert.equal(ahead.answer(PARAMS, paramsInput("anyone", "any-model"), output), true);
+    assert.deepEqual(output, { temperature: 0.7 });
+  });
+
+  test("entries are copied into each answer: OpenCode changing one output leaves the next answer intact", () => {
+    const ahead = holding([{ hook: PARAMS, when: { sessionID: "ses_1" }, output: { options: { effort: ["high"] } } }]);
+    const first = {};
+    ahead.answer(PARAMS, paramsInput(), first);
+    first.options.effort.push("changed");
+    const second = {};
+    ahead.answer(PARAMS, paramsInput(), second);
+    assert.deepEqual(second, { options: { effort: ["high"] } });
+  });
+
+  test("any request for the session drops its entries; other sessions keep theirs", () => {
+    const ahead = holding();
+    ahead.answered("ses_2", ahead.sent("ses_2"), [{ hook: PARAMS, when: { sessionID: "ses_2" }, output: {} }]);
+    ahead.sent("ses_1");
+    assert.equal(ahead.answer(PARAMS, paramsInput(), {}), false);
+    assert.equal(ahead.answer(PARAMS, paramsInput("build", "x", "ses_2"), {}), true);
+  });
+
+  test("a reply installs its entries only while its request is the session's latest", () => {
+    const ahead = new AheadAnswers();
+    const first = ahead.sent("ses_1");
+    const second = ahead.sent("ses_1");
+    ahead.answered("ses_1", first, ENTRIES); // the earlier request's reply, computed before the later one's change
+    assert.equal(ahead.answer(PARAMS, paramsInput(), {}), false);
+    ahead.answered("ses_1", second, ENTRIES);
+    assert.equal(ahead.answer(PARAMS, paramsInput(), {}), true);
+    ahead.answered("ses_1", first, [{ hook: PARAMS, when: { sessionID: "ses_1" }, output: { temperature: 9 } }]);
+    const output = {};
+    ahead.answer(PARAMS, paramsInput(), output);
+    assert.deepEqual(output, { temperature: 0.3 }, "a late reply replaces nothing");
+  });
+
+  test("after a clear (config, notification, new brain) a reply still in flight installs nothing", () => {
+    const ahead = new AheadAnswers();
+    const ticket = ahead.sent("ses_1");
+    ahead.clear();
+    ahead.answered("ses_1", ticket, ENTRIES);
+    assert.equal(ahead.answer(PARAMS, paramsInput(), {}), false);
+    const held = holding();
+    held.clear();
+    assert.equal(held.answer(PARAMS, paramsInput(), {}), false);
+  });
+
+  test("memory is bounded: the least recently used sessions are dropped, and their late replies install nothing", () => {
+    const ahead = new AheadAnswers();
+    const oldest = ahead.sent("ses_0");
+    for (let i = 1; i <= MAX_SESSIONS; i++) ahead.answered(`ses_${i}`, ahead.sent(`ses_${i}`), [{ hook: PARAMS, when: { sessionID: `ses_${i}` }, output: {} }]);
+    assert.equal(ahead.size, MAX_SESSIONS);
+    ahead.answered("ses_0", oldest, [{ hook: PARAMS, when: { sessionID: "ses_0" }, output: {} }]);
+    assert.equal(ahead.answer(PARAMS, paramsInput("build", "x", "ses_0"), {}), false);
+    assert.equal(ahead.answer(PARAMS, paramsInput("build", "x", `ses_${MAX_SESSIONS}`), {}), true);
+    const many = Array.from({ length: 100 }, () => ({ hook: PARAMS, when: { sessionID: "ses_1" }, output: {} }));
+    ahead.answered("ses_1", ahead.sent("ses_1"), many);
+    assert.ok(ahead.sessions.get("ses_1").entries.length <= 16);
+  });
+
+  test("malformed entries are ignored, the well-formed ones of the same reply kept", () => {
+    for (const bad of [
+      null,
+      [],
+      "entry",
+      { when: { sessionID: "ses_1" }, output: {} },
+      { hook: PARAMS, output: {} },
+      { hook: PARAMS, when: { sessionID: { id: "ses_1" } }, output: {} },
+      { hook: PARAMS, when: { sessionID: "ses_1" } },
+      { hook: PARAMS, when: { sessionID: "ses_1" }, output: [1] },
+      { hook: PARAMS, when: { sessionID: "ses_1" }, append: { system: "x" } },
+      { hook: PARAMS, when: { sessionID: "ses_1" }, output: {}, unless: { system: [1] } },
+      { hook: PARAMS, when: { sessionID: "ses_1" }, output: {}, unless: ["x"] },
+    ]) {
+      assert.equal(readEntry(bad), null, JSON.stringify(bad));
+    }
+    const ahead = holding([{ hook: PARAMS, when: { sessionID: { id: 1 } }, output: { temperature: 9 } }, ...ENTRIES]);
+    const output = {};
+    assert.equal(ahead.answer(PARAMS, paramsInput(), output), true);
+    assert.deepEqual(output, { temperature: 0.3 });
+    const none = new AheadAnswers();
+    none.answered("ses_1", none.sent("ses_1"), "not a list");
+    assert.equal(none.answer(PARAMS, paramsInput(), {}), false);
+  });
+
+  test("the session of a call: the input's, else the output message's", () => {
+    assert.equal(sessionOf({ sessionID: "a" }, { message: { sessionID: "b" } }), "a");
+    assert.equal(sessionOf({}, { message: { sessionID: "b" } }), "b");
+    assert.equal(sessionOf(null, null), null);
+    assert.equal(sessionOf({ sessionID: "" }, {}), null);
+  });
+});
+
+describe("input filters", () => {
+  test("a call passes when each named field holds a listed value; a malformed filter forwards everything", () => {
+    const filters = readFilters({ "tool.definition": { toolID: ["task"] }, bad: { toolID: "task" }, worse: 3 });
+    assert.deepEqual(Object.keys(filters), ["tool.definition"]);
+    assert.equal(passesFilter(filters["tool.definition"], { toolID: "task" }), true);
+    assert.equal(passesFilter(filters["tool.definition"], { toolID: "read" }), false);
+    assert.equal(passesFilter(filters["tool.definition"], null), false);
+    assert.equal(passesFilter(undefined, { toolID: "read" }), true);
+    assert.deepEqual(readFilters(null), {});
+  });
+});
+
+describe("through the plugin", () => {
+  const handshake = { readOnly: [PARAMS, SYSTEM], filters: { "tool.definition": { toolID: ["task"] } } };
+  const withEntries = (entries) => ({ initialize: handshake, "chat.message": { output: {}, ahead: entries }, [PARAMS]: { output: { temperature: 0.9 } } });
+  const sent = (dir, method) => receivedCalls(dir).filter((c) => c.method === method).length;
+  /** Whether the session's chat.params call was answered without a request. */
+  const answeredAhead = async (hooks, dir) => {
+    const before = sent(dir, PARAMS);
+    await hooks[PARAMS](chatParamsPayload()[0], {});
+    return sent(dir, PARAMS) === before;
+  };
+
+  /** A plugin on the fake brain, its handshake read. */
+  async function started(dir, patches, mode = "ok") {
+    const fake = fakeClient();
+    const hooks = await plugin.server({ client: fake.client }, fakeBrain(mode, dir, patches));
+    assert.ok(await waitFor(() => hooks.tool?.fake_tool, 5000), "the handshake was read");
+    return { hooks, fake };
+  }
+
+  test("after chat.message, the turn's calls are answered ahead (no request); a title call still asks", LONG, async () => {
+    const dir = stateDir();
+    const { hooks } = await started(dir, withEntries(ENTRIES));
+    try {
+      await hooks["chat.message"](...chatMessagePayload());
+      const [input, output] = chatParamsPayload();
+      await hooks[PARAMS](input, output);
+      assert.equal(output.temperature, 0.3);
+      const system = { system: ["OpenCode prompt"] };
+      await hooks[SYSTEM](systemInput(), system);
+      assert.deepEqual(system.system, ["OpenCode prompt", "routing addition"]);
+      assert.equal(sent(dir, PARAMS) + sent(dir, SYSTEM), 0, "answered without a round trip");
+      const title = {};
+      await hooks[PARAMS]({ ...input, agent: "title" }, title);
+      assert.equal(title.temperature, 0.9, "the brain's answer");
+      assert.equal(sent(dir, PARAMS), 1);
+      await hooks[PARAMS](input, {});
+      assert.equal(sent(dir, PARAMS), 1, "a read-only request leaves the entries in place");
+    } finally {
+      await hooks.dispose();
+      cleanup(dir);
+    }
+  });
+
+  test("a config drops the entries", LONG, async () => {
+    const dir = stateDir();
+    const { hooks } = await started(dir, withEntries(ENTRIES));
+    try {
+      await hooks["chat.message"](...chatMessagePayload());
+      assert.equal(await answeredAhead(hooks, dir), true);
+      await hooks.config({ provider: {} });
+      assert.equal(await answeredAhead(hooks, dir), false, "config dropped them");
+      await hooks["chat.message"](...chatMessagePayload());
+      assert.equal(await answeredAhead(hooks, dir), true);
+    } finally {
+      await hooks.dispose();
+      cleanup(dir);
+    }
+  });
+
+  test("nothing a lost brain answered ahead is used: not while it is gone, nor by the next one", LONG, async () => {
+    const dir = stateDir();
+    const { hooks } = await started(dir, { initialize: handshake, "tool.execute.after": { output: {}, ahead: ENTRIES } }, "die-on-hook");
+    try {
+      await hooks["tool.execute.after"]({ tool: "read", sessionID: "ses_1", callID: "c1", args: {} }, { output: "ok" });
+      assert.equal(await answeredAhead(hooks, dir), true);
+      const [input, output] = chatMessagePayload();
+      input.sessionID = output.message.sessionID = "ses_2";
+      await hooks["chat.message"](input, output); // the brain dies on it (another session's request)
+      assert.equal(await answeredAhead(hooks, dir), false, "asked: the brain is restarted");
+      assert.equal(brainPids(dir).length, 2, "a second brain answered");
+      assert.equal(await answeredAhead(hooks, dir), false, "the first brain's entries are gone");
+    } finally {
+      await hooks.dispose();
+      cleanup(dir);
+    }
+  });
+
+  test("a pushed client.actions notification drops the entries", LONG, async () => {
+    const dir = stateDir();
+    const compacting = "experimental.session.compacting";
+    const { hooks } = await started(dir, { ...withEntries(ENTRIES), pushBefore: compacting });
+    try {
+      await hooks["chat.message"](...chatMessagePayload());
+      const [input] = chatParamsPayload();
+      await hooks[PARAMS](input, {});
+      assert.equal(sent(dir, PARAMS), 0);
+      await hooks[compacting]({ sessionID: "ses_2" }, { context: [] }); // another session's request: the push comes first
+      await hooks[PARAMS](input, {});
+      assert.equal(sent(dir, PARAMS), 1);
+    } finally {
+      await hooks.dispose();
+      cleanup(dir);
+    }
+  });
+
+  test("malformed entries never break the chat: the call goes by request", LONG, async () => {
+    const dir = stateDir();
+    const { hooks, fake } = await started(dir, withEntries([{ hook: PARAMS, when: "ses_1", output: 7 }, 42, null]));
+    try {
+      await hooks["chat.message"](...chatMessagePayload());
+      const [input, output] = chatParamsPayload();
+      await hooks[PARAMS](input, output);
+      assert.equal(output.temperature, 0.9);
+      assert.equal(sent(dir, PARAMS), 1);
+      assert.equal(fake.named("app.log").length, 0, "no warning");
+    } finally {
+      await hooks.dispose();
+      cleanup(dir);
+    }
+  });
+
+  test("tool.definition is forwarded only for the tools the filter names", LONG, async () => {
+    const dir = stateDir();
+    const { hooks } = await started(dir, { initialize: handshake, "tool.definition": { output: { description: "guided" } } });
+    try {
+      const read = { description: "Read a file." };
+      await hooks["tool.definition"]({ toolID: "read" }, read);
+      assert.deepEqual(read, { description: "Read a file." });
+      const task = { description: "Launch an agent." };
+      await hooks["tool.definition"]({ toolID: "task" }, task);
+      assert.equal(task.description, "guided");
+      assert.deepEqual(
+        receivedCalls(dir).filter((c) => c.method === "tool.definition").map((c) => c.params.input.toolID),
+        ["task"],
+      );
+    } finally {
+      await hooks.dispose();
+      cleanup(dir);
+    }
+  });
+});
