@@ -1,0 +1,62 @@
+"""Answers ahead inside the real opencode binary: the turn's per-step read-only hooks (`chat.params`, the system
+transform) are answered by the shim from the entries the brain sent with `chat.message` and `tool.execute.after`, so
+no main-turn call of them reaches the brain; the model requests still carry the routed temperature and the mode's
+system prompt; `tool.definition` reaches the brain for the task tool only."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+from kimchi_plugin.routing.prompts import PROFILE_PROMPTS, PROFILE_TEMPERATURE
+from kimchi_plugin.routing.registry import Registry
+from kimchi_plugin.routing.tiers import Profile
+from scripts.fake_model_server import FakeModelServer
+from scripts.opencode_sandbox import OpencodeSandbox, shim_plugin
+
+TOOL_ARGS = json.dumps({"command": "echo ahead-tool-ok", "description": "echo"}).replace(" ", "\\u0020")
+
+
+def _log_lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.startswith("{")]
+
+
+def _expected_temperature(model_id: str, profile: Profile) -> float:
+    """What Brain.temperature answers: the model's only accepted temperature, else the mode's."""
+    registry = Registry.build(
+        provider_models={model_id: {}}, api_models=None, pins=None, priorities=None, now=datetime.now(timezone.utc)
+    )
+    spec = registry.get(model_id)
+    fixed = spec.fixed_temperature if spec is not None else None
+    return fixed if fixed is not None else PROFILE_TEMPERATURE[profile]
+
+
+def test_the_turns_per_step_hooks_are_answered_ahead(
+    sandbox: OpencodeSandbox, fake_server: FakeModelServer, tmp_path: Path
+) -> None:
+    brain_log = tmp_path / "kimchi.log"
+    sandbox.configure(plugins=[shim_plugin({"verbose": True, "logFile": str(brain_log)})])
+    sandbox.env["KIMCHI_LOG_LEVEL"] = "trace"  # every hook request the brain answers is logged
+
+    result = sandbox.run("run", f"CALL_TOOL:bash:{TOOL_ARGS}")
+
+    assert result.rc == 0, result.stderr
+    lines = _log_lines(brain_log)
+    hooks = [line for line in lines if line.get("event") == "hook"]
+    methods = [line["method"] for line in hooks]
+    assert "chat.message" in methods and "tool.execute.after" in methods
+    # A main-turn call by request would be patched (temperature, system addition); the title call asks and is not.
+    assert [h for h in hooks if h["method"] == "chat.params" and h["patched"]] == []
+    assert [h for h in hooks if h["method"] == "experimental.chat.system.transform" and h["patched"]] == []
+
+    steps = fake_server.chat_requests(with_tools=True)
+    assert len(steps) >= 2, "the tool call and the answer after it"
+    assert methods.count("tool.definition") <= len(steps), "the task tool's definition only, once per step"
+    decision = next(line for line in lines if line.get("event") == "decision")
+    profile = Profile(decision["profile"])
+    for step in steps:
+        assert step["model"] == decision["model"]
+        assert step["temperature"] == _expected_temperature(decision["model"], profile)
+        assert PROFILE_PROMPTS[profile] in step["system"]
+    assert any("ahead-tool-ok" in t for r in fake_server.requests for t in r["tool_results"])
