@@ -3,10 +3,25 @@
 // a new brain); a malformed entry is ignored; the handshake's input filters keep other calls local.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import plugin from "../../plugin_shim/index.js";
 import { AheadAnswers, MAX_SESSIONS, readEntry, sessionOf } from "../../plugin_shim/ahead.js";
-import { passesFilter, readFilters } from "../../plugin_shim/hooks.js";
-import { brainPids, chatMessagePayload, chatParamsPayload, cleanup, fakeBrain, fakeClient, receivedCalls, stateDir, waitFor } from "./helpers.mjs";
+import { BrainProcess, PROTOCOL_VERSION } from "../../plugin_shim/brain_process.js";
+import { applyPatch, passesFilter, readFilters } from "../../plugin_shim/hooks.js";
+import {
+  REPO,
+  brainPids,
+  chatMessagePayload,
+  chatParamsPayload,
+  cleanup,
+  fakeBrain,
+  fakeClient,
+  realBrain,
+  receivedCalls,
+  stateDir,
+  waitFor,
+} from "./helpers.mjs";
 
 const LONG = { timeout: 30000 };
 const PARAMS = "chat.params";
@@ -289,6 +304,64 @@ describe("through the plugin", () => {
     } finally {
       await hooks.dispose();
       cleanup(dir);
+    }
+  });
+});
+
+describe("with the real brain", () => {
+  const fixture = (name) => JSON.parse(readFileSync(join(REPO, "tests", "fixtures", "hooks", `${name}.json`), "utf8")).params;
+  const TITLE = "You are a title generator. You output ONLY a thread title.";
+
+  /** The per-step calls of a turn on `model`, its agent's and a title call's. */
+  const probes = (model, agent) => {
+    const spec = { id: model, providerID: "kimchi" };
+    const params = (who) => ({ sessionID: "ses_1", agent: who, model: spec, provider: { id: "kimchi", source: "config" } });
+    return [
+      [PARAMS, params(agent), { temperature: 0.7, topP: 1, options: {} }],
+      [PARAMS, params("title"), { temperature: 0.7, options: {} }],
+      [SYSTEM, { sessionID: "ses_1", model: spec }, { system: ["You are OpenCode.", "Project rules."] }],
+      [SYSTEM, { sessionID: "ses_1", model: spec }, { system: [TITLE] }],
+    ];
+  };
+
+  test("an answer ahead equals the brain's answer to the same call by request, step after step", LONG, async () => {
+    const [command, ...args] = realBrain().command;
+    const brain = new BrainProcess({ resolveCommand: async () => ({ command, args }), warn: () => {} });
+    let compared = 0;
+    try {
+      await brain.start({ protocolVersion: PROTOCOL_VERSION, options: {}, directory: "/tmp/p", worktree: "/" });
+      await brain.request("config", { input: null, output: fixture("config").output }, 10000);
+      const turns = [
+        ["Plan the migration of the billing service", "build"],
+        ["implement the parser and add tests", "kimchi-auto"],
+        ["what does this function return?", "kimchi-auto"],
+      ];
+      for (const [turn, [text, agent]] of turns.entries()) {
+        const [input, output] = chatMessagePayload(text);
+        output.message.agent = agent;
+        const routed = await brain.request("chat.message", { input, output }, 5000);
+        const model = routed.output.message?.model?.modelID ?? "auto";
+        let entries = routed.ahead;
+        for (let step = 0; step < 6; step++) {
+          for (const [hook, hookInput, hookOutput] of probes(model, agent)) {
+            const ahead = new AheadAnswers();
+            ahead.answered("ses_1", ahead.sent("ses_1"), entries);
+            const fromEntry = structuredClone(hookOutput);
+            if (!ahead.answer(hook, hookInput, fromEntry)) continue;
+            const reply = await brain.request(hook, { input: hookInput, output: structuredClone(hookOutput) }, 5000);
+            const asked = structuredClone(hookOutput);
+            applyPatch(asked, reply.output);
+            assert.deepEqual(fromEntry, asked, `${hook} ${JSON.stringify(hookInput.agent)} turn ${turn} step ${step}`);
+            compared++;
+          }
+          const call = { tool: "edit", sessionID: "ses_1", callID: `c${turn}.${step}`, args: { filePath: `f${step}.py` } };
+          entries = (await brain.request("tool.execute.after", { input: call, output: { title: "edit", output: "ok", metadata: {} } }, 5000)).ahead;
+        }
+      }
+      assert.ok(compared >= 30, `${compared} calls compared`);
+    } finally {
+      await brain.request("shutdown", {}, 2000).catch(() => {});
+      brain.stop();
     }
   });
 });
