@@ -400,6 +400,32 @@ def test_a_long_sentence_is_read_by_its_opening() -> None:
 
 
 @pytest.mark.parametrize("plain", [True, False])
+def test_an_opening_of_letters_and_spaces_is_read_as_the_word_pattern_reads_it(plain: bool) -> None:
+    openings = [
+        "refactor the session store so eviction happens in one place and add tests for the ttl",
+        "  why does   the handler drop messages",
+        "Fix The Login Flow",
+        "review this diff for security problems, especially the token handling",
+        "don't touch the migrations",
+        "bump the timeout to 30s please",
+        "rename user_id everywhere",
+        "add\ttabs and\u00a0spaces",
+        "por qué falla el build",
+        "x" * 70 + " then more words",
+        "",
+        "   ",
+    ]
+    for sentence in openings:
+        for end in (rx.OPENING_FIRST_CHARS, rx.OPENING_SCAN_CHARS):
+            expected = rx.WORD[plain].findall(sentence, 0, end)
+            if len(expected) > rx.OPENING_WORDS or len(sentence) <= end:
+                break
+        else:
+            expected = rx.WORD[plain].findall(sentence)
+        assert rx.opening(sentence, plain) == expected, sentence
+
+
+@pytest.mark.parametrize("plain", [True, False])
 def test_no_token_spans_a_space_so_chunks_read_as_the_whole_does(plain: bool) -> None:
     # The extractor tokenises each whitespace-separated chunk once and remembers it.
     spaces = "".join(chr(c) for c in range(0x3001) if chr(c).isspace())

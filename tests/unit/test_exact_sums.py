@@ -122,6 +122,23 @@ def test_the_strongest_features_are_those_every_weighed_feature_gives() -> None:
 
 
 @pytest.mark.usefixtures("any_length")
+def test_the_strongest_features_are_found_when_only_the_unread_ones_are_packed_first() -> None:
+    table, names, draw, packed = _shipped(23)
+    told = 0
+    for _ in range(300):
+        read = set(draw.sample(names, draw.randint(0, 600)))
+        unread = {*draw.sample(names, draw.randint(0, 5)), "unweighed"} - read
+        summed = packed.sums(read, table.bias)
+        features = read | unread
+        for index in range(len(table.bias)):
+            found = packed.strongest(features, index, 4, unread if summed is not None else None)
+            if found is not None:
+                told += 1
+                assert found == _heaviest(table.weights, features, index)
+    assert told > 200
+
+
+@pytest.mark.usefixtures("any_length")
 def test_fewer_strong_features_than_asked_leave_the_choice_to_every_weighed_feature() -> None:
     weights = {"a": (0.9, 0.1), "b": (0.6, 0.2), "c": (0.5, 0.0), "d": (0.5, 0.3), "e": (0.2, 0.4)}
     packed = PackedWeights(weights)

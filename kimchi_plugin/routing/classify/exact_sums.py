@@ -138,16 +138,21 @@ class PackedWeights:
         names = list(compress(features, values))
         return names, list(map(self._table_rows.__getitem__, names))
 
-    def strongest(self, features: Set[str], index: int, count: int) -> list[tuple[float, str]] | None:
+    def strongest(
+        self, features: Set[str], index: int, count: int, unpacked: Set[str] | None = None
+    ) -> list[tuple[float, str]] | None:
         """The `count` features of the set that weigh most for profile `index`, as (weight, feature), heaviest first
         and ties by name, descending (the order of sorting the pairs in reverse); or None when the set holds fewer
         than `count` strong features for the profile (or fewer than PACKED_FROM features, or the table does not pack).
-        Any feature outside the strong ones weighs less than each of them, so only those are sorted."""
+        Any feature outside the strong ones weighs less than each of them, so only those are sorted. `unpacked`: the
+        features of the set that `sums` has not just read (None: any of them); every other one that the table weighs
+        is packed and its strength noted already."""
         if len(features) < PACKED_FROM or not self._exact:
             return None
         rows = self._rows
-        if not rows.keys() >= features:
-            for feature in features:
+        unread = features if unpacked is None else unpacked
+        if not rows.keys() >= unread:
+            for feature in unread:
                 if feature not in rows:
                     self._pack(feature)  # noted if strong
             if not self._exact:

@@ -139,10 +139,13 @@ OPENING_SCAN_CHARS = 120
 
 
 def opening(sentence: str, plain: bool) -> list[str]:
-    """The words of a sentence, or at least its first OPENING_WORDS."""
+    """The words of a sentence, or at least its first OPENING_WORDS. A window of ASCII letters and spaces alone (most
+    sentence openings) is split at its spaces: its words are its runs of letters, as WORD finds them."""
     find = WORD[plain].findall
     for end in (OPENING_FIRST_CHARS, OPENING_SCAN_CHARS):
-        words: list[str] = find(sentence, 0, end)
+        window = sentence[:end]
+        simple = window.isascii() and window.replace(" ", "").isalpha()
+        words: list[str] = window.split() if simple else find(sentence, 0, end)
         if len(words) > OPENING_WORDS or len(sentence) <= end:
             return words
     return find(sentence)

@@ -6,7 +6,7 @@ confidence.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Set
 from dataclasses import dataclass
 from itertools import compress
 from operator import itemgetter
@@ -49,6 +49,7 @@ class Classification:
 
 
 EMPTY = Classification(Profile.ASSISTANT, EMPTY_CONFIDENCE, ("empty",))
+_NONE: frozenset[str] = frozenset()
 
 
 # The features of a set that the table weighs, and their weights, in the set's order.
@@ -143,14 +144,19 @@ def calibrated(p: float, calibration: tuple[float, float]) -> float:
 
 
 def _decision(
-    table: WeightTable, picked: tuple[int, float] | None, features: set[str], weighed: Weighed | None
+    table: WeightTable,
+    picked: tuple[int, float] | None,
+    features: set[str],
+    weighed: Weighed | None,
+    unpacked: Set[str] | None = None,
 ) -> Classification:
+    """`unpacked`: the features the packed sums have not read (None: any of them), as `PackedWeights.strongest`."""
     if picked is None:
         return _default(features)
     index, p = picked
     confidence = round(calibrated(p, table.calibration), 3)
     if weighed is None:
-        strongest = table.packed.strongest(features, index, MAX_SIGNALS)
+        strongest = table.packed.strongest(features, index, MAX_SIGNALS, unpacked)
         if strongest is not None:
             return Classification(PROFILES[index], confidence, tuple(_signal_name(f) for _, f in strongest))
         weighed = table.packed.weighed(features) or _weighed(table, features)
@@ -160,7 +166,7 @@ def _decision(
 def decide_features(features: set[str], table: WeightTable) -> Classification:
     """Classification from a feature set."""
     sums, weighed = _summed(table, features, table.bias)
-    return _decision(table, _pick(table, sums, features), features, weighed)
+    return _decision(table, _pick(table, sums, features), features, weighed, _NONE if weighed is None else None)
 
 
 def decide_in_context(features: set[str], context: set[str], table: WeightTable) -> tuple[Classification, Profile]:
@@ -173,4 +179,6 @@ def decide_in_context(features: set[str], context: set[str], table: WeightTable)
     both = features | context
     # Context features (`prev:*`, `phase:*`) never come from a message's words: the two sets are disjoint.
     weighed = (own[0] + added[0], own[1] + added[1]) if own is not None and features.isdisjoint(context) else None
-    return _decision(table, _pick(table, _sums(added[1], own_sums), both), both, weighed), own_profile
+    # Packed sums (own is None) read every feature of the message: of the two, only the context's may be unread.
+    unread = context if own is None else None
+    return _decision(table, _pick(table, _sums(added[1], own_sums), both), both, weighed, unread), own_profile
