@@ -2,7 +2,7 @@
 // Answers ahead (PROTOCOL.md, "Answers ahead"): a reply to a request that concerns a session may carry entries that
 // answer the session's coming calls of read-only hooks, so those calls need no round trip (OpenCode awaits every hook,
 // and on the first step its event loop is too busy to read a reply quickly). An entry is generic data: the calls it
-// matches (`when`), what it changes (`output`, `append`) and the outputs it leaves to the brain (`unless`). Entries
+// matches (`when`, `opening`), what it changes (`output`, `append`) and the outputs it leaves to the brain (`unless`). Entries
 // never outlive what they were computed from: any request for the session drops them, a reply installs its own only
 // while its request is the session's latest, and the owner clears them all on a `config`, a brain notification or a
 // new brain.
@@ -13,8 +13,8 @@ export const MAX_ENTRIES = 16; // entries kept per session (the brain sends a fe
 
 /**
  * @typedef {{path: string[], value: string | number | boolean | null}} Condition
- * @typedef {{path: string[], needles: string[]}} Exclusion
- * @typedef {{hook: string, when: Condition[], unless: Exclusion[], output: Record<string, any> | null,
+ * @typedef {{path: string[], needles: string[]}} Needles
+ * @typedef {{hook: string, when: Condition[], unless: Needles[], opening: Needles[], output: Record<string, any> | null,
  *   append: [string, any[]][]}} Entry
  * @typedef {{latest: number, entries: Entry[]}} Session
  */
@@ -58,14 +58,9 @@ export function readEntry(raw) {
     if (!isScalar(value)) return null;
     when.push({ path: path.split("."), value });
   }
-  const unless = [];
-  if (raw.unless !== undefined) {
-    if (!isPlainObject(raw.unless)) return null;
-    for (const [path, needles] of Object.entries(raw.unless)) {
-      if (!Array.isArray(needles) || !needles.every((n) => typeof n === "string")) return null;
-      unless.push({ path: path.split("."), needles });
-    }
-  }
+  const unless = readNeedles(raw.unless);
+  const opening = readNeedles(raw.opening);
+  if (!unless || !opening) return null;
   if (raw.output !== undefined && !isPlainObject(raw.output)) return null;
   /** @type {[string, any[]][]} */
   const append = [];
@@ -77,7 +72,20 @@ export function readEntry(raw) {
     }
   }
   if (raw.output === undefined && raw.append === undefined) return null;
-  return { hook: raw.hook, when, unless, output: raw.output ?? null, append };
+  return { hook: raw.hook, when, unless, opening, output: raw.output ?? null, append };
+}
+
+/** `{<dotted path>: [strings]}` as read paths; empty when absent, null when malformed.
+ * @param {unknown} raw  @returns {Needles[] | null} */
+function readNeedles(raw) {
+  if (raw === undefined) return [];
+  if (!isPlainObject(raw)) return null;
+  const found = [];
+  for (const [path, needles] of Object.entries(raw)) {
+    if (!Array.isArray(needles) || !needles.every((n) => typeof n === "string")) return null;
+    found.push({ path: path.split("."), needles });
+  }
+  return found;
 }
 
 /** Whether the entry answers this call. @param {Entry} entry  @param {string} hook  @param {any} input  @param {any} output */
@@ -88,6 +96,11 @@ function matches(entry, hook, input, output) {
     const found = at(output, path);
     const strings = typeof found === "string" ? [found] : Array.isArray(found) ? found.filter((s) => typeof s === "string") : [];
     if (strings.some((s) => needles.some((needle) => s.includes(needle)))) return false;
+  }
+  for (const { path, needles } of entry.opening) {
+    const found = at(output, path);
+    const first = Array.isArray(found) ? found[0] : found;
+    if (typeof first !== "string" || !needles.some((needle) => first.startsWith(needle))) return false;
   }
   for (const [key] of entry.append) if (!Array.isArray(isPlainObject(output) ? output[key] : undefined)) return false;
   return true;

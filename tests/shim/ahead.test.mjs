@@ -68,6 +68,19 @@ describe("AheadAnswers", () => {
     assert.equal(ahead.answer("tool.definition", { sessionID: "ses_1" }, {}), false);
   });
 
+  test("an opening condition: the string, or the array's first string, starts with one of the strings", () => {
+    const ahead = holding([{ hook: SYSTEM, when: { sessionID: "ses_1" }, opening: { system: [MARKER, "Other"] }, output: {} }]);
+    for (const system of [[`${MARKER}. Output a title.`, "rules"], ["Other prompt"], `${MARKER}.`]) {
+      const output = { system: structuredClone(system) };
+      assert.equal(ahead.answer(SYSTEM, systemInput(), output), true, JSON.stringify(system));
+      assert.deepEqual(output.system, system, "answered unchanged");
+    }
+    for (const system of [["intro", `${MARKER}.`], [` ${MARKER}`], [], [1, MARKER], 7]) {
+      assert.equal(ahead.answer(SYSTEM, systemInput(), { system }), false, JSON.stringify(system));
+    }
+    assert.equal(ahead.answer(SYSTEM, systemInput(), {}), false, "no value there");
+  });
+
   test("an empty answer spares the round trip and changes nothing", () => {
     const ahead = holding([{ hook: PARAMS, when: { sessionID: "ses_1" }, output: {} }]);
     const output = { temperature: 0.7 };
@@ -144,6 +157,8 @@ describe("AheadAnswers", () => {
       { hook: PARAMS, when: { sessionID: "ses_1" }, append: { system: "x" } },
       { hook: PARAMS, when: { sessionID: "ses_1" }, output: {}, unless: { system: [1] } },
       { hook: PARAMS, when: { sessionID: "ses_1" }, output: {}, unless: ["x"] },
+      { hook: SYSTEM, when: { sessionID: "ses_1" }, output: {}, opening: { system: "x" } },
+      { hook: SYSTEM, when: { sessionID: "ses_1" }, output: {}, opening: [MARKER] },
     ]) {
       assert.equal(readEntry(bad), null, JSON.stringify(bad));
     }

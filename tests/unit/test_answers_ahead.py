@@ -37,6 +37,7 @@ SYSTEMS = (
     ["You are a title generator. You output ONLY a thread title."],
     ["Header", "You are a context summarization agent."],
     ["x" * 2100 + "You are a title generator"],  # a marker past the head: by request (unless) and patched
+    ["You are a title generatorX", "More."],  # an opening marker: answered ahead, left alone
     ["Intro", "Rules", "summarize the conversation"],  # a marker in a third string: by request, and patched
 )
 
@@ -67,6 +68,11 @@ def applies(entry: dict[str, Any], hook: str, inp: dict[str, Any], out: dict[str
         found = at(out, path)
         strings = [found] if isinstance(found, str) else [s for s in found or [] if isinstance(s, str)]
         if any(needle in s for s in strings for needle in needles):
+            return False
+    for path, needles in entry.get("opening", {}).items():
+        found = at(out, path)
+        first = found[0] if isinstance(found, list) and found else found
+        if not isinstance(first, str) or not any(first.startswith(needle) for needle in needles):
             return False
     return all(isinstance(at(out, key), list) for key in entry.get("append", {}))
 
@@ -166,10 +172,14 @@ def test_the_routed_turns_calls_are_answered_ahead_with_its_temperature_and_prom
     assert params is not None and params["temperature"] == brain.temperature("s1", model_id)
     system = answer_from(entries, v.SYSTEM_TRANSFORM_HOOK, {"sessionID": "s1", "model": spec}, {"system": ["Main"]})
     assert system is not None and system["system"][0] == "Main" and len(system["system"]) == 2
+    # OpenCode's title request: answered ahead too, unchanged (the brain leaves its prompt and parameters alone).
     title = {"system": ["You are a title generator."]}
-    assert answer_from(entries, v.SYSTEM_TRANSFORM_HOOK, {"sessionID": "s1", "model": spec}, title) is None
+    assert answer_from(entries, v.SYSTEM_TRANSFORM_HOOK, {"sessionID": "s1", "model": spec}, title) == title
     titled = {**params_in, "agent": "title"}
-    assert answer_from(entries, v.CHAT_PARAMS_HOOK, titled, {"temperature": 0.7}) is None
+    assert answer_from(entries, v.CHAT_PARAMS_HOOK, titled, {"temperature": 0.7}) == {"temperature": 0.7}
+    # A marker further in than the opening: the brain decides (by request).
+    later = {"system": ["Main", "You are a title generator."]}
+    assert answer_from(entries, v.SYSTEM_TRANSFORM_HOOK, {"sessionID": "s1", "model": spec}, later) is None
 
 
 def test_a_session_never_routed_gets_empty_answers_ahead() -> None:
