@@ -80,7 +80,9 @@ def test_a_session_request_carries_answers_ahead_equal_to_the_requests(ready_bra
     ready_brain.result("config", fixture_params("config"))
     routed = ready_brain.result("chat.message", fixture_params("chat.message--auto"))
     model_id = routed["output"]["message"]["model"]["modelID"]
-    entries = {entry["hook"]: entry for entry in routed["ahead"]}
+    entries: dict[str, dict] = {}
+    for entry in routed["ahead"]:  # each hook's first entry: the routed turn's (OpenCode's own requests follow)
+        entries.setdefault(entry["hook"], entry)
     params = fixture_params("chat.params")
     params["input"]["model"]["id"] = model_id
     assert entries["chat.params"]["when"] == {

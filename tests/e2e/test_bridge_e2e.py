@@ -12,13 +12,12 @@ from scripts.fake_model_server import FakeModelServer, served_by
 from scripts.opencode_sandbox import FAKE_API_KEY, REPO_ROOT, OpencodeSandbox, shim_plugin
 
 DYING_BRAIN = REPO_ROOT / "tests" / "support" / "dying_brain.py"
-# Hooks a turn with one tool call passes through the shim to Python.
+# Hooks a turn with one tool call passes through the shim to Python. The read-only ones (`chat.params`, the system
+# transform) are answered ahead from the replies to these: tests/e2e/test_answers_ahead_e2e.py.
 TURN_HOOKS = {
     "config",
     "chat.message",
-    "chat.params",
     "tool.definition",
-    "experimental.chat.system.transform",
     "experimental.chat.messages.transform",
     "tool.execute.after",
 }
