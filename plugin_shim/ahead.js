@@ -5,7 +5,8 @@
 // matches (`when`, `opening`), what it changes (`output`, `append`) and the outputs it leaves to the brain (`unless`). Entries
 // never outlive what they were computed from: any request for the session drops them, a reply installs its own only
 // while its request is the session's latest, and the owner clears them all on a `config`, a brain notification or a
-// new brain.
+// new brain. The handshake may carry standing entries, which hold for that brain's lifetime (they depend on its options
+// alone): they answer calls without a session (a tool's definition) and are dropped only with the brain.
 import { applyPatch } from "./hooks.js";
 
 export const MAX_SESSIONS = 64; // sessions whose entries are kept; the least recently used beyond this are dropped
@@ -15,7 +16,7 @@ export const MAX_ENTRIES = 16; // entries kept per session (the brain sends a fe
  * @typedef {{path: string[], value: string | number | boolean | null}} Condition
  * @typedef {{path: string[], needles: string[]}} Needles
  * @typedef {{hook: string, when: Condition[], unless: Needles[], opening: Needles[], output: Record<string, any> | null,
- *   append: [string, any[]][]}} Entry
+ *   append: [string, any[]][], prefix: [string, string][]}} Entry
  * @typedef {{latest: number, entries: Entry[]}} Session
  */
 
@@ -71,8 +72,28 @@ export function readEntry(raw) {
       append.push([key, items]);
     }
   }
-  if (raw.output === undefined && raw.append === undefined) return null;
-  return { hook: raw.hook, when, unless, opening, output: raw.output ?? null, append };
+  /** @type {[string, string][]} */
+  const prefix = [];
+  if (raw.prefix !== undefined) {
+    if (!isPlainObject(raw.prefix)) return null;
+    for (const [key, text] of Object.entries(raw.prefix)) {
+      if (typeof text !== "string") return null;
+      prefix.push([key, text]);
+    }
+  }
+  if (raw.output === undefined && raw.append === undefined && raw.prefix === undefined) return null;
+  return { hook: raw.hook, when, unless, opening, output: raw.output ?? null, append, prefix };
+}
+
+/** The well-formed entries of a reply, at most `max`. @param {unknown} raw  @param {number} max  @returns {Entry[]} */
+function readEntries(raw, max) {
+  if (!Array.isArray(raw)) return [];
+  const found = [];
+  for (const item of raw.slice(0, max)) {
+    const entry = readEntry(item);
+    if (entry) found.push(entry);
+  }
+  return found;
 }
 
 /** `{<dotted path>: [strings]}` as read paths; empty when absent, null when malformed.
@@ -103,7 +124,7 @@ function matches(entry, hook, input, output) {
     if (typeof first !== "string" || !needles.some((needle) => first.startsWith(needle))) return false;
   }
   for (const [key] of entry.append) if (!Array.isArray(isPlainObject(output) ? output[key] : undefined)) return false;
-  return true;
+  return entry.prefix.length === 0 || isPlainObject(output);
 }
 
 export class AheadAnswers {
@@ -113,6 +134,15 @@ export class AheadAnswers {
     this.nextTicket = 1;
     /** @type {Map<string, Session>} in order of use, the least recent first */
     this.sessions = new Map();
+    /** @type {Entry[]} the running brain's standing entries */
+    this.standing = [];
+  }
+
+  /** A new brain (or none): every entry dropped, and `entries` (its handshake's `ahead`) standing while it runs.
+   * @param {unknown} [entries] */
+  reset(entries) {
+    this.sessions.clear();
+    this.standing = readEntries(entries, this.maxEntries);
   }
 
   /**
@@ -140,30 +170,29 @@ export class AheadAnswers {
   answered(sessionID, ticket, entries) {
     const session = this.sessions.get(sessionID);
     if (!session || session.latest !== ticket || !Array.isArray(entries)) return;
-    session.entries = [];
-    for (const raw of entries.slice(0, this.maxEntries)) {
-      const entry = readEntry(raw);
-      if (entry) session.entries.push(entry);
-    }
+    session.entries = readEntries(entries, this.maxEntries);
   }
 
   /**
-   * Answer a call from the first entry it matches: its `output` patch applied and its `append` items pushed onto the
-   * output's arrays. False when none matches (the call then goes by request).
+   * Answer a call from the first entry it matches, the session's before the standing ones: its `output` patch
+   * applied, its `append` items pushed onto the output's arrays and its `prefix` strings put in front of the output's
+   * strings (a value that is not a string counts as empty). False when none matches (the call then goes by request).
    * @param {string} hook  @param {any} input  @param {any} output  @returns {boolean}
    */
   answer(hook, input, output) {
     const sessionID = sessionOf(input, output);
     const session = sessionID === null ? undefined : this.sessions.get(sessionID);
-    if (!session) return false;
-    const entry = session.entries.find((e) => matches(e, hook, input, output));
+    const match = (/** @type {Entry} */ e) => matches(e, hook, input, output);
+    const entry = session?.entries.find(match) ?? this.standing.find(match);
     if (!entry) return false;
     if (entry.output) applyPatch(output, structuredClone(entry.output));
     for (const [key, items] of entry.append) for (const item of structuredClone(items)) output[key].push(item);
+    for (const [key, text] of entry.prefix) output[key] = text + (typeof output[key] === "string" ? output[key] : "");
     return true;
   }
 
-  /** Drop every entry (a `config`, a brain notification, a new or lost brain); requests in flight install nothing. */
+  /** Drop every session's entries (a `config`, a brain notification); requests in flight install nothing. The
+   * standing entries stay: they depend on the brain's options alone. */
   clear() {
     this.sessions.clear();
   }

@@ -158,7 +158,7 @@ async function server(input, rawOptions) {
   // looks a hook up on this object each time it fires, so hooks the running brain lists are added when it answers.
   for (const hook of FIRST_START.initialize.hooks) if (!(hook in hooks)) hooks[hook] = forward(hook);
   brain.on("ready", (result) => {
-    ahead.clear(); // a new brain: what the last one answered ahead describes a state it no longer has
+    ahead.reset(result.ahead); // a new brain: what the last one answered ahead describes a state it no longer has
     handled = new Set(namesIn(result.hooks));
     observed = new Set(namesIn(result.observed));
     readOnly = new Set(namesIn(result.readOnly));
@@ -169,7 +169,7 @@ async function server(input, rawOptions) {
     status.ready();
   });
   brain.on("degraded", (reason) => {
-    ahead.clear();
+    ahead.reset();
     // A brain that never got through its handshake from a cached environment: the environment is likely broken.
     const rebuild = !brain.everReady && forgetCachedVenv(brain.command);
     const next = rebuild ? " Its Python environment will be rebuilt at the next start." : "";

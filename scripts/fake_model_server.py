@@ -304,7 +304,8 @@ class FakeModelServer:
         model = str(body.get("model"))
         last = messages[-1] if messages else {}
         last_user = next((text_of(m.get("content")) for m in reversed(messages) if m.get("role") == "user"), "")
-        tools = [(t.get("function") or {}).get("name") for t in body.get("tools") or ()]
+        functions = [t.get("function") or {} for t in body.get("tools") or ()]
+        tools = [f.get("name") for f in functions]
         tool_results = [text_of(m.get("content")) for m in messages if m.get("role") == "tool"]
         tool_call = None
         user_at = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
@@ -338,6 +339,7 @@ class FakeModelServer:
                 "n_messages": len(messages),
                 "n_chars": _message_chars(messages),
                 "tools": tools,
+                "tool_descriptions": {f.get("name"): f.get("description") for f in functions},
                 "tool_results_present": bool(tool_results),
                 "tool_results": tool_results,
                 "headers": {k: (REDACTED if k.lower() == "authorization" else v) for k, v in headers.items()},

@@ -19,7 +19,7 @@ from kimchi_plugin.brain.provision import BUNDLED, Provision
 from kimchi_plugin.brain.services import Services
 from kimchi_plugin.brain.why import REPEAT_INSTRUCTION, Explainer, Remembered
 from kimchi_plugin.logs import BoundOnce
-from kimchi_plugin.opencode.vocabulary import ORCHESTRATOR_AGENT
+from kimchi_plugin.opencode.vocabulary import ORCHESTRATOR_AGENT, TASK_TOOL_GUIDE, TASK_TOOL_PREFIX
 from kimchi_plugin.provider import autoconfig
 from kimchi_plugin.provider.credentials import KEY_SOURCES
 from kimchi_plugin.routing import budget, classifier, context_window, delegation, fallback
@@ -441,10 +441,11 @@ class Brain:
         return reminder, actions
 
     def task_description(self, description: str) -> str | None:
-        """The task tool's description with the delegation guide in front (once), for the orchestrator."""
-        if not self.settings.orchestrator or delegation.TASK_TOOL_GUIDE in description:
+        """The task tool's description with the delegation guide in front (once), for the orchestrator; the shim
+        answers the same from the handshake's standing entry (opencode/handshake.py)."""
+        if not self.settings.orchestrator or TASK_TOOL_GUIDE in description:
             return None
-        return f"{delegation.TASK_TOOL_GUIDE}\n\n{description}".rstrip()
+        return TASK_TOOL_PREFIX + description
 
     def compaction_context(self, session_id: str) -> list[str]:
         """What a summary of the session must carry over (routing mode, lock, files, errors)."""

@@ -1,7 +1,7 @@
 """What `initialize` answers when the shim speaks our protocol version: our tools (the suggest_*_mode routing tools and
-the usage report), the hooks to forward (with the input filters that spare calls the brain would not patch, and the
-read-only ones answered ahead) and the bus events. Plain data without pydantic: the server answers the first
-`initialize` before it imports the rest (app.run_server)."""
+the usage report), the hooks to forward (with the input filters that spare calls the brain would not patch, the
+read-only ones answered ahead, and the answers ahead that hold for the brain's lifetime) and the bus events. Plain data
+without pydantic: the server answers the first `initialize` before it imports the rest (app.run_server)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from kimchi_plugin.opencode.vocabulary import (
     FORWARDED_EVENTS,
     OBSERVED_HOOKS,
     READ_ONLY_HOOKS,
+    TASK_TOOL_GUIDE,
+    TASK_TOOL_PREFIX,
     TOOL_DEFINITION_HOOK,
 )
 from kimchi_plugin.routing.tiers import Tier
@@ -52,6 +54,20 @@ NO_ARGS = {"type": "object", "properties": {}, "required": []}
 # the brain only ever changes the task tool's.
 FILTERS = {TOOL_DEFINITION_HOOK: {"toolID": [DELEGATION_TOOL]}}
 ORCHESTRATOR_HOOKS = (TOOL_DEFINITION_HOOK,)  # what only the orchestrator needs: not listed when it is off
+# Answers ahead for the brain's lifetime (PROTOCOL.md): what depends on `initialize`'s options alone. The task tool's
+# description gets the delegation guide in front, as `Brain.task_description` answers a request; once it holds the
+# guide, nothing changes.
+STANDING = {
+    TOOL_DEFINITION_HOOK: [
+        {
+            "hook": TOOL_DEFINITION_HOOK,
+            "when": {"toolID": DELEGATION_TOOL},
+            "unless": {"description": [TASK_TOOL_GUIDE]},
+            "prefix": {"description": TASK_TOOL_PREFIX},
+        },
+        {"hook": TOOL_DEFINITION_HOOK, "when": {"toolID": DELEGATION_TOOL}, "output": {}},
+    ]
+}
 
 
 def offer(hooks: Sequence[str], orchestrator: bool = True) -> dict[str, Any]:
@@ -67,6 +83,7 @@ def offer(hooks: Sequence[str], orchestrator: bool = True) -> dict[str, Any]:
         "observed": [hook for hook in OBSERVED_HOOKS if hook in listed],
         "readOnly": [hook for hook in READ_ONLY_HOOKS if hook in listed],
         "filters": {hook: fields for hook, fields in FILTERS.items() if hook in listed},
+        "ahead": [entry for hook, entries in STANDING.items() if hook in listed for entry in entries],
         "events": list(FORWARDED_EVENTS),
     }
 

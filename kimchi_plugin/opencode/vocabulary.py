@@ -29,7 +29,7 @@ BRAIN_HOOKS = (
 OBSERVED_HOOKS = (MESSAGES_TRANSFORM_HOOK,)
 # Hooks whose calls only read the brain's state, answered ahead (opencode/ahead.py): the replies to the hooks that
 # change what these answers depend on carry them, and the shim answers matching calls without a round trip.
-READ_ONLY_HOOKS = (CHAT_PARAMS_HOOK, SYSTEM_TRANSFORM_HOOK)
+READ_ONLY_HOOKS = (CHAT_PARAMS_HOOK, SYSTEM_TRANSFORM_HOOK, TOOL_DEFINITION_HOOK)
 AHEAD_CARRIERS = (CHAT_MESSAGE_HOOK, TOOL_AFTER_HOOK, COMPACTING_HOOK)
 
 # Tools that change files. `apply_patch`, `str_replace`, `create` and `notebookedit` are other agents' names for the
@@ -43,6 +43,13 @@ READ_TOOLS = frozenset(
 RUN_TOOLS = frozenset({"bash", "shell", "run", "exec", "terminal", "test"})
 # The tool a primary agent hands work to a subagent with.
 DELEGATION_TOOL = "task"
+# What the orchestrator's task tool description opens with (`tool.definition`; answered ahead from the handshake).
+TASK_TOOL_GUIDE = (
+    'Delegate with this tool: set subagent_type to "explore" for finding and reading code, "general" for research '
+    "and implementation. Give a detailed prompt: goal, files or areas, constraints, and how to verify the result. "
+    "Independent tasks can run in parallel; check each result before building on it."
+)
+TASK_TOOL_PREFIX = TASK_TOOL_GUIDE + "\n\n"
 
 # Subagents OpenCode ships; a custom agent is a subagent only when its config says `mode: "subagent"`.
 EXPLORE_AGENT = "explore"

@@ -27,12 +27,6 @@ REMINDER = (
     "(description, subagent_type, prompt). Act directly only for trivial single-file changes."
 )
 
-TASK_TOOL_GUIDE = (
-    'Delegate with this tool: set subagent_type to "explore" for finding and reading code, "general" for research '
-    "and implementation. Give a detailed prompt: goal, files or areas, constraints, and how to verify the result. "
-    "Independent tasks can run in parallel; check each result before building on it."
-)
-
 
 def note_tool(state: SessionState, tool: str) -> None:
     name = tool.lower()

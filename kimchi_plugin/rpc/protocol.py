@@ -56,6 +56,9 @@ class InitializeResult(BaseModel):
     """Those of `hooks` whose calls only read the brain's state: their requests leave the answers ahead in place."""
     filters: dict[str, dict[str, list[str]]] = {}
     """Per hook, input fields and the values one must hold for the call to be forwarded (absent: every call)."""
+    ahead: list[dict[str, Any]] = []
+    """Answers ahead that hold while this brain runs (they depend on the options alone): calls of `readOnly` hooks
+    without a session (a tool's definition) that they match need no round trip."""
     events: list[str]
     """Event types worth forwarding; the shim drops the rest (streaming deltas are most of the bus)."""
 

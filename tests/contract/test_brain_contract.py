@@ -65,7 +65,7 @@ def test_initialize_result_fields(brain: RpcProcess) -> None:
 
 def test_initialize_lists_read_only_hooks_and_input_filters(brain: RpcProcess) -> None:
     result = brain.result("initialize", INIT_PARAMS)
-    assert result["readOnly"] == ["chat.params", "experimental.chat.system.transform"]
+    assert result["readOnly"] == ["chat.params", "experimental.chat.system.transform", "tool.definition"]
     assert set(result["readOnly"]) <= set(result["hooks"])
     assert result["filters"] == {"tool.definition": {"toolID": ["task"]}}
 

@@ -1,7 +1,8 @@
 """Answers ahead inside the real opencode binary: the per-step read-only hooks (`chat.params`, the system transform)
 are answered by the shim from the entries the brain sent with `chat.message` and `tool.execute.after`, so no call of
 them reaches the brain (the turn's, nor OpenCode's title request's); the model requests still carry the routed
-temperature and the mode's system prompt; `tool.definition` reaches the brain for the task tool only."""
+temperature and the mode's system prompt; `tool.definition` never reaches the brain either (the handshake's standing
+entry puts the delegation guide in front of the task tool's description)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 
+from kimchi_plugin.opencode.vocabulary import TASK_TOOL_GUIDE, TASK_TOOL_PREFIX
 from kimchi_plugin.routing.prompts import PROFILE_PROMPTS, PROFILE_TEMPERATURE
 from kimchi_plugin.routing.registry import Registry
 from kimchi_plugin.routing.tiers import Profile
@@ -53,7 +55,11 @@ def test_the_turns_per_step_hooks_are_answered_ahead(
 
     steps = fake_server.chat_requests(with_tools=True)
     assert len(steps) >= 2, "the tool call and the answer after it"
-    assert methods.count("tool.definition") <= len(steps), "the task tool's definition only, once per step"
+    # The task tool's definition is answered from the handshake's standing entry: the guide in front, once.
+    assert "tool.definition" not in methods
+    for step in steps:
+        assert step["tool_descriptions"]["task"].count(TASK_TOOL_GUIDE) == 1
+        assert step["tool_descriptions"]["task"].startswith(TASK_TOOL_PREFIX)
     decision = next(line for line in lines if line.get("event") == "decision")
     profile = Profile(decision["profile"])
     for step in steps:

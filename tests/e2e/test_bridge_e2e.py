@@ -13,14 +13,8 @@ from scripts.opencode_sandbox import FAKE_API_KEY, REPO_ROOT, OpencodeSandbox, s
 
 DYING_BRAIN = REPO_ROOT / "tests" / "support" / "dying_brain.py"
 # Hooks a turn with one tool call passes through the shim to Python. The read-only ones (`chat.params`, the system
-# transform) are answered ahead from the replies to these: tests/e2e/test_answers_ahead_e2e.py.
-TURN_HOOKS = {
-    "config",
-    "chat.message",
-    "tool.definition",
-    "experimental.chat.messages.transform",
-    "tool.execute.after",
-}
+# transform, `tool.definition`) are answered ahead: tests/e2e/test_answers_ahead_e2e.py.
+TURN_HOOKS = {"config", "chat.message", "experimental.chat.messages.transform", "tool.execute.after"}
 TOOL_ARGS = json.dumps({"command": "echo bridge-tool-ok", "description": "echo"}).replace(" ", "\\u0020")
 
 

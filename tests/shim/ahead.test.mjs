@@ -81,6 +81,36 @@ describe("AheadAnswers", () => {
     assert.equal(ahead.answer(SYSTEM, systemInput(), {}), false, "no value there");
   });
 
+  test("standing entries answer calls without a session, after the session's own; a clear keeps them, a reset not", () => {
+    const GUIDE = "Delegate well.";
+    const standing = [
+      { hook: "tool.definition", when: { toolID: "task" }, unless: { description: [GUIDE] }, prefix: { description: `${GUIDE}\n\n` } },
+      { hook: "tool.definition", when: { toolID: "task" }, output: {} },
+      { hook: PARAMS, when: { agent: "build" }, output: { temperature: 0.5 } },
+    ];
+    const ahead = holding();
+    ahead.reset(standing);
+    ahead.answered("ses_1", ahead.sent("ses_1"), ENTRIES);
+    const task = { description: "Launch an agent.", parameters: {} };
+    assert.equal(ahead.answer("tool.definition", { toolID: "task" }, task), true);
+    assert.deepEqual(task, { description: `${GUIDE}\n\nLaunch an agent.`, parameters: {} });
+    assert.equal(ahead.answer("tool.definition", { toolID: "task" }, task), true, "the guide once: unchanged");
+    assert.equal(task.description, `${GUIDE}\n\nLaunch an agent.`);
+    const bare = {};
+    assert.equal(ahead.answer("tool.definition", { toolID: "task" }, bare), true);
+    assert.deepEqual(bare, { description: `${GUIDE}\n\n` }, "a missing description counts as empty");
+    assert.equal(ahead.answer("tool.definition", { toolID: "read" }, {}), false);
+    const own = {};
+    assert.equal(ahead.answer(PARAMS, paramsInput(), own), true);
+    assert.equal(own.temperature, 0.3, "the session's entry first");
+    ahead.clear();
+    const after = {};
+    assert.equal(ahead.answer(PARAMS, paramsInput(), after), true);
+    assert.equal(after.temperature, 0.5, "standing after a clear");
+    ahead.reset();
+    assert.equal(ahead.answer("tool.definition", { toolID: "task" }, {}), false, "dropped with its brain");
+  });
+
   test("an empty answer spares the round trip and changes nothing", () => {
     const ahead = holding([{ hook: PARAMS, when: { sessionID: "ses_1" }, output: {} }]);
     const output = { temperature: 0.7 };
@@ -159,6 +189,8 @@ describe("AheadAnswers", () => {
       { hook: PARAMS, when: { sessionID: "ses_1" }, output: {}, unless: ["x"] },
       { hook: SYSTEM, when: { sessionID: "ses_1" }, output: {}, opening: { system: "x" } },
       { hook: SYSTEM, when: { sessionID: "ses_1" }, output: {}, opening: [MARKER] },
+      { hook: SYSTEM, when: { sessionID: "ses_1" }, prefix: { description: 3 } },
+      { hook: SYSTEM, when: { sessionID: "ses_1" }, prefix: ["x"] },
     ]) {
       assert.equal(readEntry(bad), null, JSON.stringify(bad));
     }
@@ -296,6 +328,26 @@ describe("through the plugin", () => {
       assert.equal(output.temperature, 0.9);
       assert.equal(sent(dir, PARAMS), 1);
       assert.equal(fake.named("app.log").length, 0, "no warning");
+    } finally {
+      await hooks.dispose();
+      cleanup(dir);
+    }
+  });
+
+  test("the handshake's standing entries answer the task tool's definition, through configs, until the brain goes", LONG, async () => {
+    const dir = stateDir();
+    const standing = [{ hook: "tool.definition", when: { toolID: "task" }, prefix: { description: "Guide. " } }];
+    const initialize = { ...handshake, readOnly: [...handshake.readOnly, "tool.definition"], ahead: standing };
+    const { hooks } = await started(dir, { initialize, "tool.definition": { output: { description: "asked" } } });
+    try {
+      const task = { description: "Launch an agent." };
+      await hooks["tool.definition"]({ toolID: "task" }, task);
+      assert.equal(task.description, "Guide. Launch an agent.");
+      await hooks.config({ provider: {} });
+      const again = { description: "Launch an agent." };
+      await hooks["tool.definition"]({ toolID: "task" }, again);
+      assert.equal(again.description, "Guide. Launch an agent.");
+      assert.equal(sent(dir, "tool.definition"), 0, "answered without a round trip");
     } finally {
       await hooks.dispose();
       cleanup(dir);

@@ -66,7 +66,8 @@ def applies(entry: dict[str, Any], hook: str, inp: dict[str, Any], out: dict[str
         return False
     for path, needles in entry.get("unless", {}).items():
         found = at(out, path)
-        strings = [found] if isinstance(found, str) else [s for s in found or [] if isinstance(s, str)]
+        items = [found] if isinstance(found, str) else found if isinstance(found, list) else []
+        strings = [s for s in items if isinstance(s, str)]
         if any(needle in s for s in strings for needle in needles):
             return False
     for path, needles in entry.get("opening", {}).items():
@@ -74,7 +75,7 @@ def applies(entry: dict[str, Any], hook: str, inp: dict[str, Any], out: dict[str
         first = found[0] if isinstance(found, list) and found else found
         if not isinstance(first, str) or not any(first.startswith(needle) for needle in needles):
             return False
-    return all(isinstance(at(out, key), list) for key in entry.get("append", {}))
+    return all(isinstance(at(out, key), list) for key in entry.get("append", {})) and isinstance(out, dict)
 
 
 def answer_from(entries: list[dict[str, Any]], hook: str, inp: dict[str, Any], out: dict[str, Any]) -> Any:
@@ -85,6 +86,8 @@ def answer_from(entries: list[dict[str, Any]], hook: str, inp: dict[str, Any], o
             merge(done, entry.get("output", {}))
             for key, items in entry.get("append", {}).items():
                 at(done, key).extend(items)
+            for key, text in entry.get("prefix", {}).items():
+                done[key] = text + (done[key] if isinstance(done.get(key), str) else "")
             return done
     return None
 
@@ -211,8 +214,31 @@ def test_read_only_hooks_carry_nothing() -> None:
 def test_the_handshake_lists_filters_and_read_only_hooks() -> None:
     answer = offer(v.BRAIN_HOOKS)
     assert answer["filters"] == {v.TOOL_DEFINITION_HOOK: {"toolID": [v.DELEGATION_TOOL]}}
-    assert answer["readOnly"] == [v.CHAT_PARAMS_HOOK, v.SYSTEM_TRANSFORM_HOOK]
+    assert answer["readOnly"] == [v.CHAT_PARAMS_HOOK, v.SYSTEM_TRANSFORM_HOOK, v.TOOL_DEFINITION_HOOK]
     assert set(answer["readOnly"]).isdisjoint(v.AHEAD_CARRIERS)
+
+
+@pytest.mark.parametrize("orchestrator", [True, False])
+def test_the_standing_entries_answer_tool_definitions_as_a_request_would(orchestrator: bool) -> None:
+    brain, _ = runtime(registry(*MODELS), orchestrator=orchestrator)
+    params = {"protocolVersion": 1, "options": {"orchestrator": orchestrator}}
+    standing = lifecycle.handshake(v.BRAIN_HOOKS, InitializeParams.model_validate(params)).model_dump()["ahead"]
+    assert bool(standing) is orchestrator  # without the orchestrator, tool.definition is not even forwarded
+    described = ["Launch a new agent.", "", "  padded  \n", v.TASK_TOOL_PREFIX + "Launch.", f"x {v.TASK_TOOL_GUIDE} y"]
+    outputs = [*({"description": d, "parameters": {"type": "object"}} for d in described), {}, {"description": 7}]
+    for tool in (v.DELEGATION_TOOL, "bash", "read"):
+        for out in outputs:
+            inp = {"toolID": tool}
+            ahead = answer_from(standing, v.TOOL_DEFINITION_HOOK, inp, out)
+            asked = copy.deepcopy(out)
+            merge(asked, run(tools.tool_definition(brain, HookParams(input=inp, output=copy.deepcopy(out)))).output)
+            if tool != v.DELEGATION_TOOL or not orchestrator:
+                assert ahead is None  # by request (the shim's filter keeps these calls local anyway)
+            else:
+                assert ahead == asked, (tool, out)
+    twice = answer_from(standing, v.TOOL_DEFINITION_HOOK, {"toolID": v.DELEGATION_TOOL}, {"description": "Run."})
+    if orchestrator:
+        assert twice == {"description": v.TASK_TOOL_PREFIX + "Run."}
 
 
 @pytest.mark.parametrize("off", [False, "false", 0])

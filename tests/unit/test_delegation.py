@@ -6,6 +6,7 @@ from __future__ import annotations
 from session_support import registry, run, runtime, send, system, tool_after
 
 from kimchi_plugin.opencode import tools
+from kimchi_plugin.opencode.vocabulary import TASK_TOOL_GUIDE
 from kimchi_plugin.routing import delegation
 from kimchi_plugin.routing.sessions import SessionState
 from kimchi_plugin.rpc.protocol import HookParams
@@ -122,6 +123,6 @@ def test_task_tool_description_is_enhanced_once() -> None:
         return run(tools.tool_definition(rt, params)).output
 
     enhanced = definition("task", "Launch a new agent.")["description"]
-    assert enhanced.startswith(delegation.TASK_TOOL_GUIDE) and enhanced.endswith("Launch a new agent.")
+    assert enhanced.startswith(TASK_TOOL_GUIDE) and enhanced.endswith("Launch a new agent.")
     assert definition("task", enhanced) == {}  # OpenCode asks again every step: never stacked
     assert definition("read", "Read a file.") == {}
