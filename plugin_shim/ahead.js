@@ -2,12 +2,12 @@
 // Answers ahead (PROTOCOL.md, "Answers ahead"): a reply to a request that concerns a session may carry entries that
 // answer the session's coming calls of read-only hooks, so those calls need no round trip (OpenCode awaits every hook,
 // and on the first step its event loop is too busy to read a reply quickly). An entry is generic data: the calls it
-// matches (`when`, `opening`), what it changes (`output`, `append`) and the outputs it leaves to the brain (`unless`). Entries
-// never outlive what they were computed from: any request for the session drops them, a reply installs its own only
+// matches (`when`, `opening`), what it changes (`output`, `append`, `prefix`) and the outputs it leaves to the brain
+// (`unless`). Entries never outlive what they were computed from: any request for the session drops them, a reply installs its own only
 // while its request is the session's latest, and the owner clears them all on a `config`, a brain notification or a
 // new brain. The handshake may carry standing entries, which hold for that brain's lifetime (they depend on its options
 // alone): they answer calls without a session (a tool's definition) and are dropped only with the brain.
-import { applyPatch } from "./hooks.js";
+import { applyPatch, isPlainObject, valueAt } from "./hooks.js";
 
 export const MAX_SESSIONS = 64; // sessions whose entries are kept; the least recently used beyond this are dropped
 export const MAX_ENTRIES = 16; // entries kept per session (the brain sends a few)
@@ -20,24 +20,9 @@ export const MAX_ENTRIES = 16; // entries kept per session (the brain sends a fe
  * @typedef {{latest: number, entries: Entry[]}} Session
  */
 
-/** @param {unknown} v  @returns {v is Record<string, any>} */
-function isPlainObject(v) {
-  return v !== null && typeof v === "object" && !Array.isArray(v);
-}
-
 /** @param {unknown} v */
 function isScalar(v) {
   return v === null || typeof v === "string" || typeof v === "number" || typeof v === "boolean";
-}
-
-/** The value at a dotted path. @param {unknown} data  @param {string[]} path */
-function at(data, path) {
-  let found = data;
-  for (const key of path) {
-    if (!isPlainObject(found)) return undefined;
-    found = found[key];
-  }
-  return found;
 }
 
 /** The session a hook call concerns: its input's `sessionID`, else its output message's (the brain reads the same).
@@ -112,14 +97,14 @@ function readNeedles(raw) {
 /** Whether the entry answers this call. @param {Entry} entry  @param {string} hook  @param {any} input  @param {any} output */
 function matches(entry, hook, input, output) {
   if (entry.hook !== hook) return false;
-  for (const { path, value } of entry.when) if (at(input, path) !== value) return false;
+  for (const { path, value } of entry.when) if (valueAt(input, path) !== value) return false;
   for (const { path, needles } of entry.unless) {
-    const found = at(output, path);
+    const found = valueAt(output, path);
     const strings = typeof found === "string" ? [found] : Array.isArray(found) ? found.filter((s) => typeof s === "string") : [];
     if (strings.some((s) => needles.some((needle) => s.includes(needle)))) return false;
   }
   for (const { path, needles } of entry.opening) {
-    const found = at(output, path);
+    const found = valueAt(output, path);
     const first = Array.isArray(found) ? found[0] : found;
     if (typeof first !== "string" || !needles.some((needle) => first.startsWith(needle))) return false;
   }

@@ -6,7 +6,7 @@
 // its models exist from the first message.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { readFilters } from "./hooks.js";
+import { isPlainObject, readFilters } from "./hooks.js";
 import { PACKAGE_ROOT } from "./package_info.js";
 
 const FIRST_START_FILE = join(PACKAGE_ROOT, "plugin_shim", "first_start_answer.json");
@@ -25,7 +25,7 @@ function load() {
     const saved = JSON.parse(readFileSync(FIRST_START_FILE, "utf8"));
     const hooks = saved?.initialize?.hooks;
     if (isStrings(hooks)) {
-      const config = isObject(saved.config?.kimchiMain) && isObject(saved.config?.otherMain) ? saved.config : null;
+      const config = isPlainObject(saved.config?.kimchiMain) && isPlainObject(saved.config?.otherMain) ? saved.config : null;
       const strings = (/** @type {unknown} */ list) => (isStrings(list) ? list : []);
       const { observed, readOnly, filters } = saved.initialize;
       const initialize = { hooks, observed: strings(observed), readOnly: strings(readOnly), filters: readFilters(filters) };
@@ -40,17 +40,12 @@ function isStrings(v) {
   return Array.isArray(v) && v.every((h) => typeof h === "string");
 }
 
-/** @param {unknown} v  @returns {v is Record<string, any>} */
-function isObject(v) {
-  return v !== null && typeof v === "object" && !Array.isArray(v);
-}
-
 export const FIRST_START = load();
 
 /** The provider the shipped answer configures (the brain's default provider id). */
 export function shippedProviderId(first = FIRST_START) {
   const providers = first.config?.kimchiMain?.provider;
-  return isObject(providers) ? Object.keys(providers)[0] ?? null : null;
+  return isPlainObject(providers) ? Object.keys(providers)[0] ?? null : null;
 }
 
 /**
@@ -66,9 +61,9 @@ export function firstStartPatch(config, options, apiKey, first = FIRST_START) {
   const main = config?.model;
   const fits = typeof main !== "string" || main.startsWith(`${pid}/`);
   const patch = structuredClone(fits ? first.config.kimchiMain : first.config.otherMain);
-  const created = !isObject(config?.provider?.[pid]);
+  const created = !isPlainObject(config?.provider?.[pid]);
   const providerOptions = patch.provider?.[pid]?.options;
-  if (created && isObject(providerOptions)) {
+  if (created && isPlainObject(providerOptions)) {
     if (typeof options.llmBaseUrl === "string" && options.llmBaseUrl) providerOptions.baseURL = options.llmBaseUrl;
     if (apiKey) providerOptions.apiKey = apiKey; // only in OpenCode's live config, never on disk
   }
@@ -82,7 +77,7 @@ export function firstStartPatch(config, options, apiKey, first = FIRST_START) {
 export function fillMissing(target, patch) {
   for (const [key, value] of Object.entries(patch)) {
     if (target[key] === undefined) target[key] = value;
-    else if (isObject(target[key]) && isObject(value)) fillMissing(target[key], value);
+    else if (isPlainObject(target[key]) && isPlainObject(value)) fillMissing(target[key], value);
   }
 }
 
@@ -93,9 +88,9 @@ export function fillMissing(target, patch) {
  */
 export function standInModel(config, model) {
   const models = config?.provider?.[String(model?.providerID)]?.models;
-  if (!isObject(models) || typeof model?.modelID !== "string") return null;
+  if (!isPlainObject(models) || typeof model?.modelID !== "string") return null;
   const target = models[model.modelID]?.id;
-  return typeof target === "string" && target !== model.modelID && isObject(models[target]) ? target : null;
+  return typeof target === "string" && target !== model.modelID && isPlainObject(models[target]) ? target : null;
 }
 
 /**
@@ -105,6 +100,6 @@ export function standInModel(config, model) {
  */
 export function configHasModel(config, model) {
   const provider = config?.provider?.[String(model?.providerID)];
-  if (!isObject(config) || !isObject(provider)) return true;
-  return typeof model?.modelID === "string" && isObject(provider.models) && isObject(provider.models[model.modelID]);
+  if (!isPlainObject(config) || !isPlainObject(provider)) return true;
+  return typeof model?.modelID === "string" && isPlainObject(provider.models) && isPlainObject(provider.models[model.modelID]);
 }

@@ -60,16 +60,22 @@ export function readFilters(raw) {
  * @param {[string[], unknown[]][] | undefined} filter  @param {any} input */
 export function passesFilter(filter, input) {
   if (!filter) return true;
-  for (const [path, values] of filter) {
-    let found = input;
-    for (const key of path) found = isPlainObject(found) ? found[key] : undefined;
-    if (!values.includes(found)) return false;
-  }
+  for (const [path, values] of filter) if (!values.includes(valueAt(input, path))) return false;
   return true;
 }
 
+/** The value at a path of object keys (undefined where a step is not an object). @param {unknown} data  @param {string[]} path */
+export function valueAt(data, path) {
+  let found = data;
+  for (const key of path) {
+    if (!isPlainObject(found)) return undefined;
+    found = found[key];
+  }
+  return found;
+}
+
 /** @param {unknown} v  @returns {v is Record<string, any>} */
-function isPlainObject(v) {
+export function isPlainObject(v) {
   return v !== null && typeof v === "object" && !Array.isArray(v);
 }
 
