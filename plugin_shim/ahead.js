@@ -6,7 +6,8 @@
 // (`unless`). Entries never outlive what they were computed from: any request for the session drops them, a reply installs its own only
 // while its request is the session's latest, and the owner clears them all on a `config`, a brain notification or a
 // new brain. The handshake may carry standing entries, which hold for that brain's lifetime (they depend on its options
-// alone): they answer calls without a session (a tool's definition) and are dropped only with the brain.
+// alone): they answer the calls of any session that no entry of its own answers, and calls without a session (a tool's
+// definition), and are dropped only with the brain.
 import { applyPatch, isPlainObject, valueAt } from "./hooks.js";
 
 export const MAX_SESSIONS = 64; // sessions whose entries are kept; the least recently used beyond this are dropped

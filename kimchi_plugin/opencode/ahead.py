@@ -68,10 +68,9 @@ def session_of(params: HookParams) -> str | None:
 
 
 def entries(brain: Brain, session_id: str) -> list[dict[str, Any]]:
-    """The session's answers ahead, from its state now: the calls of the routed turn (its model and agent) and of
-    OpenCode's helper requests (an agent of SYSTEM_AGENTS; a system prompt that opens with an internal prompt's marker,
-    a narrower reading than `internal_prompt`'s, so the brain would leave it alone too); any other call (another model
-    or agent, a marker further in) matches none and goes by request."""
+    """The session's answers ahead, from its state now: the calls of the routed turn (its model and agent). OpenCode's
+    own requests (a title, a summary) are answered by the handshake's standing entries (opencode/handshake.py); any
+    other call (another model or agent, an internal marker past a prompt's opening) goes by request."""
     turn = brain.routed_turn(session_id)
     if turn is None:  # nothing routed: no call of the session is patched, whatever its model
         return [
@@ -92,11 +91,4 @@ def entries(brain: Brain, session_id: str) -> list[dict[str, Any]]:
         )
     else:
         found.append({"hook": SYSTEM_TRANSFORM_HOOK, "when": on_turn, "output": {}})
-    # OpenCode's own requests (a title, a summary) change nothing whatever the state: their calls are answered too.
-    found.extend(
-        {"hook": CHAT_PARAMS_HOOK, "when": {SESSION: session_id, AGENT: name}, "output": {}} for name in SYSTEM_AGENTS
-    )
-    found.append(
-        {"hook": SYSTEM_TRANSFORM_HOOK, "when": {SESSION: session_id}, "opening": {SYSTEM: MARKERS}, "output": {}}
-    )
     return found

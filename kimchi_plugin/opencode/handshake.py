@@ -11,10 +11,14 @@ from typing import Any
 from kimchi_plugin import __version__
 from kimchi_plugin.opencode.vocabulary import (
     BRAIN_HOOKS,
+    CHAT_PARAMS_HOOK,
     DELEGATION_TOOL,
     FORWARDED_EVENTS,
+    INTERNAL_PROMPT_MARKERS,
     OBSERVED_HOOKS,
     READ_ONLY_HOOKS,
+    SYSTEM_AGENTS,
+    SYSTEM_TRANSFORM_HOOK,
     TASK_TOOL_GUIDE,
     TASK_TOOL_PREFIX,
     TOOL_DEFINITION_HOOK,
@@ -54,10 +58,16 @@ NO_ARGS = {"type": "object", "properties": {}, "required": []}
 # the brain only ever changes the task tool's.
 FILTERS = {TOOL_DEFINITION_HOOK: {"toolID": [DELEGATION_TOOL]}}
 ORCHESTRATOR_HOOKS = (TOOL_DEFINITION_HOOK,)  # what only the orchestrator needs: not listed when it is off
-# Answers ahead for the brain's lifetime (PROTOCOL.md): what depends on `initialize`'s options alone. The task tool's
-# description gets the delegation guide in front, as `Brain.task_description` answers a request; once it holds the
-# guide, nothing changes.
+# Answers ahead for the brain's lifetime (PROTOCOL.md): what depends on `initialize`'s options alone, whatever the
+# session. OpenCode's own requests (a title, a summary: a helper agent's `chat.params`, a system prompt that opens with
+# an internal marker, a narrower reading than `ahead.internal_prompt`'s) change nothing. The task tool's description
+# gets the delegation guide in front, as `Brain.task_description` answers a request; once it holds the guide, nothing
+# changes.
 STANDING = {
+    CHAT_PARAMS_HOOK: [{"hook": CHAT_PARAMS_HOOK, "when": {"agent": name}, "output": {}} for name in SYSTEM_AGENTS],
+    SYSTEM_TRANSFORM_HOOK: [
+        {"hook": SYSTEM_TRANSFORM_HOOK, "when": {}, "opening": {"system": list(INTERNAL_PROMPT_MARKERS)}, "output": {}}
+    ],
     TOOL_DEFINITION_HOOK: [
         {
             "hook": TOOL_DEFINITION_HOOK,
@@ -66,7 +76,7 @@ STANDING = {
             "prefix": {"description": TASK_TOOL_PREFIX},
         },
         {"hook": TOOL_DEFINITION_HOOK, "when": {"toolID": DELEGATION_TOOL}, "output": {}},
-    ]
+    ],
 }
 
 

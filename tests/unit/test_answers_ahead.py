@@ -142,7 +142,9 @@ def probes(brain: Brain, session: str) -> list[tuple[str, dict[str, Any], dict[s
 @pytest.mark.parametrize("seed", range(12))
 def test_an_entry_answers_what_a_request_would(seed: int) -> None:
     rng = random.Random(seed)
-    brain, _ = runtime(registry(*MODELS), orchestrator=rng.random() < 0.8)
+    orchestrator = rng.random() < 0.8
+    brain, _ = runtime(registry(*MODELS), orchestrator=orchestrator)
+    standing = offer(v.BRAIN_HOOKS, orchestrator)["ahead"]  # the handshake's: after each session's own
     held: dict[str, list[dict[str, Any]]] = {}  # the shim's entries: each session's latest reply's
     answered = 0
     for step in range(40):
@@ -157,7 +159,7 @@ def test_an_entry_answers_what_a_request_would(seed: int) -> None:
         held[session] = entries
         for probe_session, entries in held.items():
             for hook, inp, out in probes(brain, probe_session):
-                ahead = answer_from(entries, hook, inp, out)
+                ahead = answer_from([*entries, *standing], hook, inp, out)
                 if ahead is not None:
                     answered += 1
                     assert ahead == requested(brain, hook, inp, out), (hook, inp, out)
@@ -166,8 +168,9 @@ def test_an_entry_answers_what_a_request_would(seed: int) -> None:
 
 def test_the_routed_turns_calls_are_answered_ahead_with_its_temperature_and_prompt() -> None:
     brain, _ = runtime(registry(*MODELS))
-    entries = carried(brain, v.CHAT_MESSAGE_HOOK, message("s1", "implement the parser", v.ORCHESTRATOR_AGENT, "auto"))
-    assert entries is not None
+    turn = carried(brain, v.CHAT_MESSAGE_HOOK, message("s1", "implement the parser", v.ORCHESTRATOR_AGENT, "auto"))
+    assert turn is not None
+    entries = [*turn, *offer(v.BRAIN_HOOKS)["ahead"]]
     model_id, agent = brain.routed_turn("s1") or ("", None)
     spec = {"id": model_id, "providerID": "kimchi"}
     params_in = {"sessionID": "s1", "agent": agent, "model": spec}
@@ -223,7 +226,8 @@ def test_the_standing_entries_answer_tool_definitions_as_a_request_would(orchest
     brain, _ = runtime(registry(*MODELS), orchestrator=orchestrator)
     params = {"protocolVersion": 1, "options": {"orchestrator": orchestrator}}
     standing = lifecycle.handshake(v.BRAIN_HOOKS, InitializeParams.model_validate(params)).model_dump()["ahead"]
-    assert bool(standing) is orchestrator  # without the orchestrator, tool.definition is not even forwarded
+    defining = [entry for entry in standing if entry["hook"] == v.TOOL_DEFINITION_HOOK]
+    assert bool(defining) is orchestrator  # without the orchestrator, tool.definition is not even forwarded
     described = ["Launch a new agent.", "", "  padded  \n", v.TASK_TOOL_PREFIX + "Launch.", f"x {v.TASK_TOOL_GUIDE} y"]
     outputs = [*({"description": d, "parameters": {"type": "object"}} for d in described), {}, {"description": 7}]
     for tool in (v.DELEGATION_TOOL, "bash", "read"):
