@@ -285,15 +285,28 @@ describe("through the plugin", () => {
   test("nothing a lost brain answered ahead is used: not while it is gone, nor by the next one", LONG, async () => {
     const dir = stateDir();
     const { hooks } = await started(dir, { initialize: handshake, "tool.execute.after": { output: {}, ahead: ENTRIES } }, "die-on-hook");
+    /** One chat.params call of ses_1: whether the entry's answer (0.3) was applied, and whether a brain was asked. A
+     * call made while the restarted brain is still starting asks nobody within its budget: it must not use the entry. */
+    const probe = async () => {
+      const before = sent(dir, PARAMS);
+      const output = {};
+      await hooks[PARAMS](chatParamsPayload()[0], output);
+      return { fromEntry: output.temperature === 0.3, asked: sent(dir, PARAMS) > before };
+    };
     try {
       await hooks["tool.execute.after"]({ tool: "read", sessionID: "ses_1", callID: "c1", args: {} }, { output: "ok" });
-      assert.equal(await answeredAhead(hooks, dir), true);
+      assert.deepEqual(await probe(), { fromEntry: true, asked: false });
       const [input, output] = chatMessagePayload();
       input.sessionID = output.message.sessionID = "ses_2";
       await hooks["chat.message"](input, output); // the brain dies on it (another session's request)
-      assert.equal(await answeredAhead(hooks, dir), false, "asked: the brain is restarted");
+      const untilAsked = async () => {
+        const { fromEntry, asked } = await probe();
+        assert.equal(fromEntry, false, "not while the brain is gone or restarting");
+        return asked;
+      };
+      assert.ok(await waitFor(untilAsked, 10000), "asked: the brain is restarted");
       assert.equal(brainPids(dir).length, 2, "a second brain answered");
-      assert.equal(await answeredAhead(hooks, dir), false, "the first brain's entries are gone");
+      assert.deepEqual(await probe(), { fromEntry: false, asked: true }, "the first brain's entries are gone");
     } finally {
       await hooks.dispose();
       cleanup(dir);
